@@ -1,0 +1,28 @@
+#include <csignal>
+#include <cstdio>
+#include <string_view>
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: gridhub <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  hub [--config FILE]         run the hub (router, queue, registry, metrics) on :4444\n"
+    "  node [--config FILE]        run a node agent that registers slots with a hub, on :5555\n"
+    "  standalone [--config FILE]  run a hub and a local node in one process on :4444\n"
+    "  check-config FILE           validate a YAML file and print the effective settings\n"
+    "\n"
+    "Run `gridhub <command> --help` for the flags of each command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    std::fputs(kUsage, stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::fprintf(stderr, "gridhub: unknown command '%s'\n%s", argv[1], kUsage);
+  return 2;
+}

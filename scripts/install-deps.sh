@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what gridhub needs to build and test, asking apt only for packages that are absent,
+# so a second run costs seconds. Debian 12, as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build clang libclang-rt-14-dev g++ pkg-config clang-format
+  # libraries
+  libpistache-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real browsers and clients for end-to-end tests
+  chromium chromium-driver python3 python3-selenium curl
+)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi
