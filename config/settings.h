@@ -1,0 +1,161 @@
+#pragma once
+
+// gridhub's effective configuration: built-in defaults < YAML file < environment < flags.
+//
+//   config::LoadOptions options{.mode = config::Mode::kHub, .file = "hub.yaml", .flags = rest};
+//   Result<config::Settings> settings = config::LoadSettings(options);
+//   if (!settings.ok()) { fprintf(stderr, "%s\n", settings.error().message.c_str()); return 2; }
+//   StartHub(settings->server, settings->queue);
+//
+// Every key is named `section.key` as in YAML (DESIGN.md §1); its environment variable is
+// GRIDHUB_<SECTION>_<KEY> (upper case, '-' to '_') and its flag `--section.key VALUE`.
+// Everything here is a plain value: loading touches no global state except reading the process
+// environment when LoadOptions::environ is null.
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace gridhub::config {
+
+using namespace std::chrono_literals;
+
+enum class SlotSelection { kSpread, kPack };
+
+// Where a key's effective value came from; check-config prints it next to each key.
+enum class Source { kDefault, kFile, kEnv, kFlag };
+
+// Which subcommand is loading; decides the default server.port (node 5555, others 4444).
+enum class Mode { kHub, kNode, kStandalone, kCheck };
+
+struct ServerSettings {
+  std::string host = "0.0.0.0";
+  int port = 4444;  // 5555 in node mode; 0 = ephemeral (tests use it)
+  int threads = 0;  // 0 = hardware_concurrency, at least 2; see EffectiveThreads()
+  size_t max_body = size_t{64} << 20;
+};
+
+struct HubSettings {
+  Duration node_timeout = 30s;
+  Duration health_check_period = 10s;
+  SlotSelection slot_selection = SlotSelection::kSpread;
+  std::string admin_token;          // "" = admin endpoints are open
+  std::string client_token;         // "" = W3C and queue calls are open
+  std::string registration_secret;  // "" = any node may register
+};
+
+struct QueueSettings {
+  Duration timeout = 300s;
+  size_t max_per_label = 100;
+  size_t max_per_run = 5;
+  int concurrency_default = 0;  // 0 = unlimited
+  // Keys are normalised labels (trimmed, lower-cased, empty segments dropped, at most 8
+  // segments of [A-Za-z0-9._-], joined by ':'). A value of 0 means unlimited for that label.
+  std::map<std::string, int> concurrency_caps;
+  bool reject_unsatisfiable = true;
+  Duration registration_grace = 30s;
+  int retry_limit = 3;
+  Duration abandon_after = 60s;
+  Duration ready_ttl = 30s;
+};
+
+struct MatchingSettings {
+  bool prefix_expand = true;
+  bool wildcards = false;
+  bool trailing_fallback = true;
+};
+
+// One slot of a node. Exactly one of `driver` and `relay` is set.
+struct SlotConfig {
+  // Normalised label; when the YAML gives none it is the stereotype's `gridhub:label` or
+  // its lower-cased browserName.
+  std::string label;
+  int max_sessions = 1;
+  nlohmann::json stereotype = nlohmann::json::object();
+  std::vector<std::string> driver;  // argv; YAML may give a string (split on spaces) or a list
+  std::string relay;                // URL of an existing WebDriver server
+};
+
+struct NodeSettings {
+  std::string hub = "http://127.0.0.1:4444";
+  std::string id;   // "" = generated
+  std::string uri;  // "" = derived from server.host/port
+  Duration session_timeout = 300s;
+  int drain_after_sessions = 0;  // 0 = never
+  Duration drain_timeout = 60s;
+  std::vector<SlotConfig> slots;
+};
+
+struct Settings {
+  ServerSettings server;
+  HubSettings hub;
+  QueueSettings queue;
+  MatchingSettings matching;
+  NodeSettings node;
+  // "queue.timeout" -> where its value came from; holds every key.
+  std::map<std::string, Source> sources;
+};
+
+struct LoadOptions {
+  Mode mode = Mode::kHub;
+  std::optional<std::string> file;       // YAML path; nullopt = defaults, env and flags only
+  std::vector<std::string> flags;        // remaining argv after --config FILE was taken out
+  const char* const* environ = nullptr;  // "K=V" entries, null-terminated; nullptr = process's
+};
+
+// Loads, merges and validates everything. Errors are kInvalidArgument with one line naming the
+// key, the value and why: `queue.timeout = "-5s": negative duration (env GRIDHUB_QUEUE_TIMEOUT)`.
+Result<Settings> LoadSettings(const LoadOptions& options);
+
+// `300` (seconds), `300s`, `500ms`, `5m`, `1h`. Zero is accepted; negative never is.
+Result<Duration> ParseDuration(std::string_view text);
+
+// Trims, lower-cases and drops empty segments of a colon-separated label; at most 8 segments
+// of [A-Za-z0-9._-]. " AppA::Chromium " -> "appa:chromium".
+Result<std::string> NormalizeLabel(std::string_view text);
+
+// For PUT /admin/config: a partial JSON object with YAML section/key names (sections `queue`,
+// `matching`, and `hub.slot-selection` only). Validates the whole object first (the error
+// names the key; nothing is applied), then returns `current` with the patch applied.
+Result<Settings> ApplyAdminPatch(const Settings& current, const nlohmann::json& patch);
+
+// YAML-shaped JSON of the settings; durations as "300s". With kRedact, non-empty tokens and
+// the registration secret read "<redacted>".
+enum class Tokens { kShow, kRedact };
+nlohmann::json ToJson(const Settings& settings, Tokens tokens);
+// Overload kept for callers of the original API; true means redact.
+nlohmann::json ToJson(const Settings& settings, bool redact_tokens);
+
+// check-config's printout: one `section.key = value  (source)` line per key.
+std::string Describe(const Settings& settings);
+
+// Every flag with its default and environment variable, for `gridhub <mode> --help`.
+std::string FlagsHelp(Mode mode);
+
+// "300s", "500ms": the inverse of ParseDuration, for printouts and ToJson.
+std::string FormatDuration(Duration d);
+
+std::string_view SourceName(Source source);                   // "default", "file", "env", "flag"
+std::string_view SlotSelectionName(SlotSelection selection);  // "spread", "pack"
+
+// server.threads resolved: 0 becomes hardware_concurrency, and never fewer than 2.
+int EffectiveThreads(const ServerSettings& server);
+
+// Splits a subcommand's argv (after the subcommand name) into `--config FILE` / `--config=FILE`,
+// `--help`/`-h`, and the remaining flags for LoadOptions::flags.
+struct CommandLine {
+  std::optional<std::string> config_file;
+  std::vector<std::string> flags;
+  bool help = false;
+};
+CommandLine SplitCommandLine(int argc, const char* const* argv);
+
+}  // namespace gridhub::config
