@@ -1,0 +1,328 @@
+#include "queue/session_queue.h"
+
+#include <cassert>
+#include <utility>
+
+namespace gridhub::queue {
+
+std::string_view RefusalName(Refusal reason) {
+  switch (reason) {
+    case Refusal::kQueueFull:
+      return "queue_full";
+    case Refusal::kRunLimit:
+      return "run_limit";
+    case Refusal::kUnsatisfiable:
+      return "unsatisfiable";
+    case Refusal::kNoWait:
+      return "no_wait";
+  }
+  return "unknown";
+}
+
+SessionQueue::SessionQueue(const Clock& clock, QueueOptions options)
+    : clock_(clock),
+      options_(std::move(options)),
+      grace_ends_(clock.Now() + options_.registration_grace) {
+  for (const auto& [name, cap] : options_.concurrency_caps) LabelFor(name);
+}
+
+SessionQueue::~SessionQueue() = default;
+
+SessionQueue::Label& SessionQueue::LabelFor(const std::string& name) {
+  auto it = labels_.find(name);
+  if (it == labels_.end()) {
+    it = labels_.emplace(name, Label{}).first;
+    it->second.name = it->first;
+  }
+  return it->second;
+}
+
+int SessionQueue::ConcurrencyCap(std::string_view label) const {
+  auto it = options_.concurrency_caps.find(std::string(label));
+  int cap = it != options_.concurrency_caps.end() ? it->second : options_.concurrency_default;
+  return cap > 0 ? cap : 0;
+}
+
+bool SessionQueue::LabelAtCap(const Label& label) const {
+  int cap = ConcurrencyCap(label.name);
+  return cap > 0 && label.active >= static_cast<size_t>(cap);
+}
+
+bool SessionQueue::AtCap(std::string_view label) const {
+  auto it = labels_.find(label);
+  if (it == labels_.end()) return false;
+  return LabelAtCap(it->second);
+}
+
+std::optional<Refusal> SessionQueue::Admission(const EnqueueRequest& request,
+                                               const Label& label) const {
+  // Before the grace ends nodes may still be registering, so "nobody could serve it" is not
+  // yet known to be permanent.
+  if (!request.satisfiable && options_.reject_unsatisfiable && clock_.Now() >= grace_ends_) {
+    return Refusal::kUnsatisfiable;
+  }
+  if (request.no_wait && (!request.servable_now || LabelAtCap(label))) return Refusal::kNoWait;
+  if (label.waiting >= options_.max_per_label) return Refusal::kQueueFull;
+  if (!request.run_id.empty()) {
+    auto it = run_waiters_.find(request.run_id);
+    if (it != run_waiters_.end() && it->second >= options_.max_per_run) return Refusal::kRunLimit;
+  }
+  return std::nullopt;
+}
+
+std::string SessionQueue::RefusalMessage(Refusal reason, const EnqueueRequest& request) const {
+  switch (reason) {
+    case Refusal::kQueueFull:
+      return "queue full: label '" + request.label + "' already has " +
+             std::to_string(options_.max_per_label) + " waiters (queue.max-per-label)";
+    case Refusal::kRunLimit:
+      return "run limit: run '" + request.run_id + "' already has " +
+             std::to_string(options_.max_per_run) + " waiters (queue.max-per-run)";
+    case Refusal::kUnsatisfiable:
+      return "unsatisfiable: no registered slot could ever serve label '" + request.label + "'";
+    case Refusal::kNoWait:
+      return "no wait: no free slot can serve label '" + request.label + "' now (concurrency cap " +
+             std::to_string(ConcurrencyCap(request.label)) + ")";
+  }
+  return "refused";
+}
+
+std::variant<Enqueued, Refused> SessionQueue::Enqueue(const EnqueueRequest& request) {
+  Label& label = LabelFor(request.label);
+  if (std::optional<Refusal> reason = Admission(request, label)) {
+    ++label.counters.refused[*reason];
+    return Refused{*reason, RefusalMessage(*reason, request)};
+  }
+  const RequestId id = next_id_++;
+  Request& r = requests_[id];
+  r.id = id;
+  r.label = &label;
+  r.run_id = request.run_id;
+  r.enqueued_at = clock_.Now();
+  r.deadline = r.enqueued_at + options_.timeout;
+  LinkWaiter(r, /*at_head=*/false);
+  return Enqueued{id, r.deadline};
+}
+
+void SessionQueue::LinkWaiter(Request& r, bool at_head) {
+  Label& label = *r.label;
+  if (at_head) {
+    r.prev = nullptr;
+    r.next = label.head;
+    (label.head ? label.head->prev : label.tail) = &r;
+    label.head = &r;
+  } else {
+    r.next = nullptr;
+    r.prev = label.tail;
+    (label.tail ? label.tail->next : label.head) = &r;
+    label.tail = &r;
+  }
+  if (label.waiting++ == 0) ready_.emplace(label.name, &label);
+  waiters_by_deadline_.emplace(r.deadline, r.id);
+  if (!r.run_id.empty()) ++run_waiters_[r.run_id];
+}
+
+void SessionQueue::UnlinkWaiter(Request& r) {
+  Label& label = *r.label;
+  (r.prev ? r.prev->next : label.head) = r.next;
+  (r.next ? r.next->prev : label.tail) = r.prev;
+  r.prev = r.next = nullptr;
+  if (--label.waiting == 0) ready_.erase(label.name);
+  waiters_by_deadline_.erase({r.deadline, r.id});
+  if (!r.run_id.empty()) {
+    auto it = run_waiters_.find(r.run_id);
+    assert(it != run_waiters_.end());
+    if (--it->second == 0) run_waiters_.erase(it);
+  }
+}
+
+SessionQueue::Label* SessionQueue::NextLabelAfter(std::string_view name) {
+  if (ready_.empty()) return nullptr;
+  auto it = ready_.upper_bound(name);
+  if (it == ready_.end()) it = ready_.begin();
+  return it->second;
+}
+
+SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const SlotId> slots,
+                                                   const std::vector<bool>& taken,
+                                                   const SlotCompatibility& compat,
+                                                   size_t* slot_index) {
+  if (label.scan_epoch != dispatch_epoch_) {
+    label.scan_epoch = dispatch_epoch_;
+    label.scan_from = label.head;
+    label.exhausted = false;
+  }
+  for (Request* r = label.scan_from; r != nullptr; r = r->next) {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!taken[i] && compat.CanServe(r->id, slots[i])) {
+        label.scan_from = r;
+        *slot_index = i;
+        return r;
+      }
+    }
+  }
+  // Nobody here can use what is left, and slots only disappear until the call ends.
+  label.exhausted = true;
+  return nullptr;
+}
+
+std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slots,
+                                               const SlotCompatibility& compat) {
+  std::vector<Assignment> out;
+  if (free_slots.empty() || ready_.empty()) return out;
+  ++dispatch_epoch_;
+  std::vector<bool> taken(free_slots.size(), false);
+  size_t slots_left = free_slots.size();
+  const SteadyTime now = clock_.Now();
+  while (slots_left > 0 && !ready_.empty()) {
+    // One round: visit each label with waiters once, starting after the cursor, until one of
+    // them is granted a slot. A round with no grant means nobody can use what is left.
+    Label* first = NextLabelAfter(cursor_);
+    Label* label = first;
+    Request* winner = nullptr;
+    size_t slot = 0;
+    do {
+      const bool fresh = label->scan_epoch != dispatch_epoch_;
+      if (!LabelAtCap(*label) && (fresh || !label->exhausted)) {
+        winner = FirstServable(*label, free_slots, taken, compat, &slot);
+        if (winner != nullptr) break;
+      }
+      label = NextLabelAfter(label->name);
+    } while (label != first);
+    if (winner == nullptr) break;
+
+    Label& served = *winner->label;
+    served.scan_from = winner->next;
+    UnlinkWaiter(*winner);
+    winner->granted = true;
+    ++served.active;
+    ++served.counters.granted;
+    taken[slot] = true;
+    --slots_left;
+    cursor_ = std::string(served.name);
+    out.push_back(Assignment{winner->id, free_slots[slot], cursor_, now - winner->enqueued_at});
+  }
+  return out;
+}
+
+bool SessionQueue::OnSessionCreated(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || !it->second.granted) return false;
+  requests_.erase(it);
+  return true;
+}
+
+bool SessionQueue::OnCreateFailed(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || !it->second.granted) return false;
+  Request& r = it->second;
+  Label& label = *r.label;
+  if (label.active > 0) --label.active;
+  ++r.failures;
+  if (r.failures > options_.retry_limit || clock_.Now() >= r.deadline) {
+    requests_.erase(it);
+    return false;
+  }
+  // Back to the head of its label: it already waited its turn. It was admitted once, so the
+  // backlog limits are not checked again.
+  r.granted = false;
+  LinkWaiter(r, /*at_head=*/true);
+  return true;
+}
+
+bool SessionQueue::OnGrantCancelled(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || !it->second.granted) return false;
+  Label& label = *it->second.label;
+  if (label.active > 0) --label.active;
+  ++label.counters.cancelled;
+  requests_.erase(it);
+  return true;
+}
+
+void SessionQueue::OnSessionEnded(const std::string& label) {
+  auto it = labels_.find(label);
+  if (it != labels_.end() && it->second.active > 0) --it->second.active;
+}
+
+bool SessionQueue::Cancel(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.granted) return false;
+  Request& r = it->second;
+  ++r.label->counters.cancelled;
+  UnlinkWaiter(r);
+  requests_.erase(it);
+  return true;
+}
+
+std::vector<RequestId> SessionQueue::Clear() {
+  std::vector<RequestId> ids;
+  ids.reserve(size());
+  for (const WaiterInfo& w : Snapshot()) ids.push_back(w.id);
+  for (RequestId id : ids) Cancel(id);
+  return ids;
+}
+
+std::vector<RequestId> SessionQueue::ExpireDue() {
+  std::vector<RequestId> expired;
+  const SteadyTime now = clock_.Now();
+  while (!waiters_by_deadline_.empty() && waiters_by_deadline_.begin()->first <= now) {
+    const RequestId id = waiters_by_deadline_.begin()->second;
+    Request& r = requests_.at(id);
+    ++r.label->counters.timed_out;
+    UnlinkWaiter(r);  // also erases the index entry
+    requests_.erase(id);
+    expired.push_back(id);
+  }
+  return expired;
+}
+
+std::optional<SteadyTime> SessionQueue::NextDeadline() const {
+  if (waiters_by_deadline_.empty()) return std::nullopt;
+  return waiters_by_deadline_.begin()->first;
+}
+
+std::optional<size_t> SessionQueue::Position(RequestId id) const {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.granted) return std::nullopt;
+  size_t position = 1;
+  for (const Request* r = it->second.prev; r != nullptr; r = r->prev) ++position;
+  return position;
+}
+
+std::vector<WaiterInfo> SessionQueue::Snapshot() const {
+  std::vector<WaiterInfo> out;
+  out.reserve(size());
+  if (ready_.empty()) return out;
+  // Round-robin order: the labels after the cursor first, then those up to and including it.
+  auto start = ready_.upper_bound(cursor_);
+  auto emit = [&out](const Label& label) {
+    size_t position = 1;
+    for (const Request* r = label.head; r != nullptr; r = r->next) {
+      out.push_back(WaiterInfo{r->id, std::string(label.name), r->run_id, position++,
+                               r->enqueued_at, r->deadline});
+    }
+  };
+  for (auto it = start; it != ready_.end(); ++it) emit(*it->second);
+  for (auto it = ready_.begin(); it != start; ++it) emit(*it->second);
+  return out;
+}
+
+void SessionQueue::Reconfigure(const QueueOptions& options) {
+  options_ = options;
+  // Caps declared in the configuration are labels metrics must know from the start.
+  for (const auto& [name, cap] : options_.concurrency_caps) LabelFor(name);
+}
+
+std::map<std::string, LabelCounters> SessionQueue::Counters() const {
+  std::map<std::string, LabelCounters> out;
+  for (const auto& [name, label] : labels_) {
+    LabelCounters c = label.counters;
+    c.waiting = label.waiting;
+    c.active = label.active;
+    out.emplace(name, std::move(c));
+  }
+  return out;
+}
+
+}  // namespace gridhub::queue

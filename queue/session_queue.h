@@ -1,0 +1,260 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace gridhub::queue {
+
+// Assigned by the queue, increasing from 1, never reused.
+using RequestId = uint64_t;
+// A slot as the hub names it ("node-1/0"); opaque to the queue.
+using SlotId = std::string;
+
+// Limits of DESIGN §3 (the `queue:` section). Labels are canonical label strings as produced by
+// the hub's label parser; the queue compares them byte for byte, so the hub must normalise the
+// keys of `concurrency_caps` the same way as request labels.
+struct QueueOptions {
+  Duration timeout = std::chrono::seconds(300);
+  size_t max_per_label = 100;
+  size_t max_per_run = 5;
+  int concurrency_default = 0;                  // 0 (or less) = unlimited
+  std::map<std::string, int> concurrency_caps;  // canonical label -> cap; 0 = unlimited
+  bool reject_unsatisfiable = true;
+  Duration registration_grace = std::chrono::seconds(30);  // counted from the queue's construction
+  int retry_limit = 3;
+};
+
+// What the hub knows about a new request. The queue never sees capabilities: the hub has
+// already matched them and summarises the answers in the two booleans.
+struct EnqueueRequest {
+  std::string label;          // canonical request label (fairness and caps count by it)
+  std::string run_id;         // "" = none (no per-run cap)
+  bool no_wait = false;       // fail fast unless it can be served now
+  bool satisfiable = true;    // could some registered slot ever serve it (ignoring load)?
+  bool servable_now = false;  // is some FREE slot able to serve it right now?
+};
+
+enum class Refusal { kQueueFull, kRunLimit, kUnsatisfiable, kNoWait };
+
+// Stable lower-case name of a refusal, as used in metric outcome labels ("queue_full").
+std::string_view RefusalName(Refusal reason);
+
+// A typed refusal; `message` names the label or run and the limit, for the client.
+struct Refused {
+  Refusal reason;
+  std::string message;
+};
+
+// An admitted request: its id and the instant it times out.
+struct Enqueued {
+  RequestId id;
+  SteadyTime deadline;
+};
+
+// A decision of Dispatch(): `request` gets `slot`. `waited` is the time from the request's
+// first enqueue to this grant (a retried request keeps its original enqueue time); the hub
+// observes it in gridhub_queue_wait_seconds — the queue keeps no histogram of its own.
+struct Assignment {
+  RequestId request;
+  SlotId slot;
+  std::string label;
+  Duration waited;
+};
+
+// One waiter as listed by Snapshot(); `position` is 1-based within its label (1 = next).
+struct WaiterInfo {
+  RequestId id;
+  std::string label;
+  std::string run_id;
+  size_t position;
+  SteadyTime enqueued_at;
+  SteadyTime deadline;
+};
+
+// Plain per-label numbers for metrics/ (cumulative counters and current gauges).
+struct LabelCounters {
+  size_t waiting = 0;  // waiters now
+  size_t active = 0;   // granted and not yet ended (includes grants still being created)
+  uint64_t granted = 0;
+  uint64_t timed_out = 0;
+  uint64_t cancelled = 0;
+  std::map<Refusal, uint64_t> refused;
+};
+
+// The hub's answer to "can waiter `request` use free slot `slot`?" — it matches the request's
+// capabilities against the slot's stereotype and label. Must not call back into the queue.
+class SlotCompatibility {
+ public:
+  virtual ~SlotCompatibility() = default;
+  virtual bool CanServe(RequestId request, const SlotId& slot) const = 0;
+};
+
+// The new-session queue of DESIGN §3: admission limits, fair dispatch (round-robin over labels
+// in label order, FCFS within a label), per-label concurrency caps, deadlines, retries.
+// A pure decision core: no threads, no I/O, time from the injected clock. Not thread-safe; the
+// hub keeps it under its own mutex. See docs/queue.md for the algorithm and costs.
+//
+//   SessionQueue queue(clock, options);
+//   auto admitted = queue.Enqueue({.label = "chrome", .run_id = "run-7"});
+//   for (const Assignment& a : queue.Dispatch(free_slots, matcher)) StartCreation(a);
+//   queue.OnSessionCreated(id);           // or OnCreateFailed(id): back to the head, or fail
+//   queue.OnSessionEnded("chrome");       // frees a unit of the label's concurrency cap
+//
+// Life of a request: waiting -> (Dispatch) granted -> (OnSessionCreated) forgotten, counted
+// active until OnSessionEnded(label). A granted request leaves the waiting set and no longer
+// counts towards max-per-run or max-per-label.
+class SessionQueue {
+ public:
+  // `clock` must outlive the queue. The registration grace is counted from now.
+  SessionQueue(const Clock& clock, QueueOptions options);
+  SessionQueue(const SessionQueue&) = delete;
+  SessionQueue& operator=(const SessionQueue&) = delete;
+  ~SessionQueue();
+
+  // Admits a request as a waiter at the tail of its label, or refuses it. Checks, in order:
+  // unsatisfiable (only once the grace has passed), no-wait (refused unless servable_now and
+  // the label is under its cap), label backlog full, run backlog full. An admitted no-wait
+  // request is an ordinary waiter: the hub dispatches at once and cancels it if not granted.
+  std::variant<Enqueued, Refused> Enqueue(const EnqueueRequest& request);
+
+  // Every grant that can be made now with `free_slots` (in the hub's preference order):
+  // repeatedly take the next label with waiters after the last one served (label order,
+  // wrapping) that is under its cap, grant its first waiter that some remaining slot can serve,
+  // giving it the first such slot. Stops when no label can use any remaining slot.
+  std::vector<Assignment> Dispatch(std::span<const SlotId> free_slots,
+                                   const SlotCompatibility& compat);
+
+  // The granted request's creation succeeded: forget it; its label stays active until
+  // OnSessionEnded(label). Returns false if `id` is not a pending grant.
+  bool OnSessionCreated(RequestId id);
+
+  // The granted request's creation failed on the node. Releases its active count; if it has
+  // failed at most retry_limit times and its deadline has not passed, it goes back to the head
+  // of its label (original enqueue time and deadline) and this returns true. Otherwise it is
+  // forgotten and this returns false: the hub fails it. Unknown ids return false.
+  bool OnCreateFailed(RequestId id);
+
+  // The granted request's client went away before its session was created (or the hub gave
+  // up on it for another reason): release its active count and forget it, no retry. Counted
+  // as cancelled. Returns false if `id` is not a pending grant.
+  bool OnGrantCancelled(RequestId id);
+
+  // A session of `label` ended: releases one unit of the label's active count (never below 0).
+  void OnSessionEnded(const std::string& label);
+
+  // Removes a waiter (client gone, ticket deleted or abandoned); the others keep their order.
+  // Returns false for unknown ids and for granted requests (use OnGrantCancelled for those).
+  bool Cancel(RequestId id);
+
+  // Removes every waiter (admin DELETE /queue), counted as cancelled; returns their ids in
+  // Snapshot() order. Pending grants are untouched.
+  std::vector<RequestId> Clear();
+
+  // Removes and returns the waiters whose deadline is now or earlier, earliest deadline first.
+  // Costs O(k log n) for k expired waiters, whatever the number still waiting.
+  std::vector<RequestId> ExpireDue();
+
+  // The earliest deadline of any waiter, for the hub's timer; nullopt when nobody waits.
+  std::optional<SteadyTime> NextDeadline() const;
+
+  // 1-based position of a waiter within its label; nullopt if it is not waiting.
+  std::optional<size_t> Position(RequestId id) const;
+
+  // All waiters in service order: labels in round-robin order starting with the next label to
+  // be served, each label's waiters first-come first-served.
+  std::vector<WaiterInfo> Snapshot() const;
+
+  // Applies new limits at once, keeping every waiter, grant and active count. A raised cap
+  // lets waiters be granted at the next Dispatch; a lowered cap or max-per-label evicts nothing.
+  // A changed timeout applies to requests admitted from now on; existing deadlines stand (they
+  // were promised to clients). registration_grace stays counted from construction.
+  void Reconfigure(const QueueOptions& options);
+  const QueueOptions& options() const { return options_; }
+
+  // The concurrency cap in force for `label` (0 = unlimited) and whether it is reached.
+  int ConcurrencyCap(std::string_view label) const;
+  bool AtCap(std::string_view label) const;
+
+  // Number of waiters, all labels.
+  size_t size() const { return waiters_by_deadline_.size(); }
+
+  // Every label the queue has seen (requested, refused or capped), with its numbers.
+  std::map<std::string, LabelCounters> Counters() const;
+
+ private:
+  struct Request;
+
+  // Per-label state. Waiters form an intrusive doubly linked list in FCFS order, so removing
+  // any waiter and putting a retried one back at the head are O(1).
+  struct Label {
+    std::string_view name;  // the key in labels_
+    Request* head = nullptr;
+    Request* tail = nullptr;
+    size_t waiting = 0;
+    size_t active = 0;
+    LabelCounters counters;
+    // Scratch for one Dispatch() call (valid while scan_epoch == dispatch_epoch_): waiters
+    // before scan_from were found unservable by every remaining slot, which stays true as
+    // slots are only taken away during a call.
+    uint64_t scan_epoch = 0;
+    Request* scan_from = nullptr;
+    bool exhausted = false;
+  };
+
+  // A waiter, or a grant whose creation outcome the hub has not reported yet.
+  struct Request {
+    RequestId id = 0;
+    Label* label = nullptr;
+    std::string run_id;
+    SteadyTime enqueued_at;
+    SteadyTime deadline;
+    int failures = 0;  // creation failures so far
+    bool granted = false;
+    Request* prev = nullptr;
+    Request* next = nullptr;
+  };
+
+  Label& LabelFor(const std::string& name);
+  bool LabelAtCap(const Label& label) const;
+  std::optional<Refusal> Admission(const EnqueueRequest& request, const Label& label) const;
+  std::string RefusalMessage(Refusal reason, const EnqueueRequest& request) const;
+  void LinkWaiter(Request& request, bool at_head);
+  void UnlinkWaiter(Request& request);
+  Request* FirstServable(Label& label, std::span<const SlotId> slots,
+                         const std::vector<bool>& taken, const SlotCompatibility& compat,
+                         size_t* slot_index);
+  Label* NextLabelAfter(std::string_view name);
+
+  const Clock& clock_;
+  QueueOptions options_;
+  const SteadyTime grace_ends_;
+  RequestId next_id_ = 1;
+  uint64_t dispatch_epoch_ = 0;
+  // Last label served; the next round starts strictly after it in label order.
+  std::string cursor_;
+  // Every label ever seen, by name (node-based: Label addresses are stable).
+  std::map<std::string, Label, std::less<>> labels_;
+  // Labels with at least one waiter, keyed by a view of the key in labels_.
+  std::map<std::string_view, Label*> ready_;
+  // Waiting and granted-but-not-created requests.
+  std::unordered_map<RequestId, Request> requests_;
+  // Waiters ordered by (deadline, id), for ExpireDue() and NextDeadline().
+  std::set<std::pair<SteadyTime, RequestId>> waiters_by_deadline_;
+  // Waiters per run id (runs with none are erased).
+  std::unordered_map<std::string, size_t> run_waiters_;
+};
+
+}  // namespace gridhub::queue
