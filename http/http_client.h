@@ -1,0 +1,73 @@
+#pragma once
+
+// Outbound HTTP over libcurl: one thread drives a curl multi handle for every request, so a
+// node that hangs costs only its own requests (each has its own timeout) and connections to
+// the same node are reused.
+//
+//   HttpClient client;
+//   client.Send({.method = "POST", .url = uri + "/session", .body = payload},
+//               [](ClientResponse response) { /* runs on the client's thread */ });
+//   ClientResponse status = client.SendSync({.url = uri + "/status"});
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/mutex.h"
+#include "http/http_types.h"
+
+namespace gridhub::http {
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  Headers headers;
+  std::string body;
+  // Whole-transfer timeout (connect + send + receive).
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);
+};
+
+struct ClientResponse {
+  // 0 when the transfer failed (refused, timed out, reset); `error` then says why.
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string error;
+  bool transport_ok() const { return status != 0; }
+};
+
+// Thread-safe. Callbacks run on the client's own thread, one at a time: they must be quick and
+// must not call SendSync (they may call Send). Destruction (or Stop) completes every request
+// still in flight with status 0 and error "client stopped".
+class HttpClient {
+ public:
+  using Callback = std::function<void(ClientResponse)>;
+
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  void Send(ClientRequest request, Callback done);
+
+  // Blocks the caller until the response (or failure) arrives.
+  // REQUIRES: not called from a Send callback.
+  ClientResponse SendSync(ClientRequest request);
+
+  void Stop();
+
+ private:
+  struct Transfer;
+  void Run();
+
+  Mutex mu_;
+  std::deque<std::unique_ptr<Transfer>> incoming_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  void* multi_ = nullptr;  // CURLM*, owned by the worker after construction
+  std::thread worker_;
+};
+
+}  // namespace gridhub::http
