@@ -379,6 +379,19 @@ class Harness:
         self.tmp = tempfile.mkdtemp(prefix="gridhub-e2e-")
         self.processes = []
         self._page = None
+        # Records the process trees every 200 ms, so that teardown can reach a driver or browser
+        # whose parent (the node) died first and left it orphaned.
+        self._tracking = threading.Event()
+        self._tracker = threading.Thread(target=self._track, daemon=True)
+        self._tracker.start()
+
+    def _track(self):
+        while not self._tracking.wait(0.2):
+            for p in list(self.processes):
+                try:
+                    p.remember_descendants()
+                except Exception:  # noqa: BLE001 - /proc races with exiting processes
+                    pass
 
     def __enter__(self):
         return self
@@ -398,6 +411,8 @@ class Harness:
         return any(t is self.test for t, _ in result.failures + result.errors)
 
     def close(self):
+        self._tracking.set()
+        self._tracker.join(timeout=5)
         for p in reversed(self.processes):
             try:
                 p.stop()

@@ -3,10 +3,12 @@
 // exits 0 only when every step worked.
 //
 //   node session_flow.js --grid http://127.0.0.1:4444 --page http://127.0.0.1:8000/ \
-//       [--user-data-dir DIR] [--hold-ms N] [--steps all|minimal]
+//       [--user-data-dir DIR] [--hold-ms N] [--steps all|minimal] [--plain]
 //
 // --hold-ms keeps the session open that long before quitting (to occupy a slot);
-// --steps minimal only opens the page and reads the title.
+// --steps minimal only opens the page and reads the title;
+// --plain asks for `chrome` with no options at all, as a README's first script would (the
+// grid's stereotype must then supply the binary and the headless arguments).
 'use strict';
 
 const fs = require('fs');
@@ -16,7 +18,7 @@ const {Builder, By, until} = require('selenium-webdriver');
 const chrome = require('selenium-webdriver/chrome');
 
 function parseArgs(argv) {
-  const args = {hold: 0, steps: 'all', userDataDir: ''};
+  const args = {hold: 0, steps: 'all', userDataDir: '', plain: false};
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -26,6 +28,7 @@ function parseArgs(argv) {
       case '--user-data-dir': args.userDataDir = value; i++; break;
       case '--hold-ms': args.hold = Number(value); i++; break;
       case '--steps': args.steps = value; i++; break;
+      case '--plain': args.plain = true; break;
       default: throw new Error(`unknown flag ${flag}`);
     }
   }
@@ -95,16 +98,15 @@ async function fullFlow(driver, page, result) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const ownProfile = !args.userDataDir;
-  const userDataDir = args.userDataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'gridhub-js-'));
+  const ownProfile = !args.userDataDir && !args.plain;
+  const userDataDir =
+      ownProfile ? fs.mkdtempSync(path.join(os.tmpdir(), 'gridhub-js-')) : args.userDataDir;
   const result = {ok: false, step: 'new session', startedAt: Date.now()};
   let driver = null;
   try {
-    driver = await new Builder()
-                 .usingServer(args.grid)
-                 .forBrowser('chrome')
-                 .setChromeOptions(chromeOptions(userDataDir))
-                 .build();
+    const builder = new Builder().usingServer(args.grid).forBrowser('chrome');
+    if (!args.plain) builder.setChromeOptions(chromeOptions(userDataDir));
+    driver = await builder.build();
     const session = await driver.getSession();
     result.sessionId = session.getId();
     result.node = session.getCapabilities().get('se:gridhubNode') || null;
@@ -123,6 +125,7 @@ async function main() {
     }
 
     result.step = 'quit';
+    result.quitAt = Date.now();
     const quitting = driver;
     driver = null;
     await quitting.quit();

@@ -111,6 +111,7 @@ def session_flow(grid_url, page_url, user_data_dir=None, steps="all"):
             result["title"] = driver.title
             _expect("title", driver.title, PAGE_TITLE)
         result["step"] = "quit"
+        result["quitAt"] = time.time()
         quitting, driver = driver, None
         quitting.quit()
         result["ok"] = True

@@ -1,0 +1,82 @@
+"""More clients than slots: every client gets a session in turn, none fails."""
+
+import threading
+import unittest
+
+import harness
+
+HOLD_MS = 3000
+CLIENTS = 4
+SLOTS = 2
+
+
+def max_overlap(intervals):
+    """Most intervals open at one instant; an interval ending at t does not overlap one at t."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    best = current = 0
+    for _, delta in events:
+        current += delta
+        best = max(best, current)
+    return best
+
+
+class QueueingTest(unittest.TestCase):
+
+    def test_four_js_clients_share_two_slots(self):
+        with harness.Harness(self) as h:
+            page = h.serve_test_page()
+            grid = h.start_standalone(slots=SLOTS)
+
+            # Watch the grid while the clients run: never more busy slots than exist, and the
+            # queue holds the two that wait.
+            observed = {"max_busy": 0, "max_waiting": 0, "errors": []}
+            stop = threading.Event()
+
+            def watch():
+                while not stop.wait(0.1):
+                    try:
+                        observed["max_busy"] = max(observed["max_busy"], len(grid.busy_slots()))
+                        status, body = harness.http_json("GET", grid.url + "/queue", timeout=2)
+                        if status == 200:
+                            waiters = body.get("value", body) if isinstance(body, dict) else body
+                            if isinstance(waiters, dict):
+                                waiters = waiters.get("requests", waiters.get("waiters", []))
+                            observed["max_waiting"] = max(observed["max_waiting"], len(waiters))
+                    except Exception as e:  # noqa: BLE001 - reported below
+                        observed["errors"].append(repr(e))
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            try:
+                clients = [
+                    h.start_js(f"js-client-{i}", "session_flow.js", "--grid", grid.url, "--page",
+                               page, "--steps", "minimal", "--hold-ms", str(HOLD_MS),
+                               "--user-data-dir", h.user_data_dir()) for i in range(CLIENTS)
+                ]
+                results = [h.js_result(c, timeout=90) for c in clients]
+            finally:
+                stop.set()
+                watcher.join(timeout=5)
+
+            for r in results:
+                self.assertTrue(r["ok"], r)
+            self.assertEqual(len({r["sessionId"] for r in results}), CLIENTS)
+
+            # Each [createdAt, quitAt] lies inside its session's life on the grid, so no more
+            # than SLOTS of them may overlap.
+            self.assertLessEqual(max_overlap([(r["createdAt"], r["quitAt"]) for r in results]),
+                                 SLOTS)
+            # Two were served at once; two waited for a slot to be freed, i.e. at least for the
+            # hold time of a session that got one.
+            waits = sorted(r["createdAt"] - r["startedAt"] for r in results)
+            self.assertLess(waits[SLOTS - 1], HOLD_MS, waits)
+            self.assertGreaterEqual(waits[SLOTS], HOLD_MS, waits)
+
+            self.assertLessEqual(observed["max_busy"], SLOTS, observed)
+            self.assertEqual(observed["max_busy"], SLOTS, observed)
+            self.assertEqual(observed["max_waiting"], CLIENTS - SLOTS, observed)
+            grid.wait_free_slots(SLOTS, timeout=5)
+
+
+if __name__ == "__main__":
+    unittest.main()
