@@ -426,7 +426,8 @@ class Harness:
         for p in self.processes:
             print(f"\n===== log of {p.name} (pid {p.pid}): {' '.join(p.argv)}\n{p.log_tail()}",
                   file=sys.stderr)
-        for root, _, files in os.walk(self.tmp):
+        for root, dirs, files in os.walk(self.tmp):
+            dirs[:] = [d for d in dirs if not d.startswith("profile-")]  # Chromium's own files
             for name in files:
                 if name.endswith(".log") and not any(p.log_path == os.path.join(root, name)
                                                      for p in self.processes):
@@ -445,6 +446,11 @@ class Harness:
         if not self._page:
             self._page = TestPageServer()
         return self._page.url
+
+    def gridhub_env(self, extra=None):
+        """The environment of gridhub processes: TMPDIR points into the test's directory, so
+        the node's per-session driver logs land there and are printed on failure."""
+        return dict(os.environ, TMPDIR=self.tmp, **(extra or {}))
 
     def start(self, name, argv, env=None, cwd=None):
         p = Process(name, argv, self.path(f"{name}.log"), env=env, cwd=cwd)
@@ -481,7 +487,7 @@ class Harness:
         cfg = self.path(f"{name}.yaml")
         write_yaml(cfg, deep_merge(base, config))
         p = self.start(name, [self._gridhub(), "standalone", "--config", cfg, "--server.port",
-                              str(port), *flags])
+                              str(port), *flags], env=self.gridhub_env())
         grid = Grid(p, port)
         return grid.wait_ready(min_slots=slots) if wait else grid
 
@@ -491,7 +497,7 @@ class Harness:
         cfg = self.path(f"{name}.yaml")
         write_yaml(cfg, deep_merge(base, config))
         p = self.start(name, [self._gridhub(), "hub", "--config", cfg, "--server.port",
-                              str(port), *flags])
+                              str(port), *flags], env=self.gridhub_env())
         grid = Grid(p, port)
         wait_for(lambda: p.running() and grid.status() is not None, START_TIMEOUT,
                  f"hub {grid.url}/status")
@@ -513,8 +519,8 @@ class Harness:
         }
         cfg = self.path(f"{name}.yaml")
         write_yaml(cfg, deep_merge(base, config))
-        full_env = dict(os.environ, **(env or {}))
-        p = self.start(name, [self._gridhub(), "node", "--config", cfg, *flags], env=full_env)
+        p = self.start(name, [self._gridhub(), "node", "--config", cfg, *flags],
+                       env=self.gridhub_env(env))
         return Node(p, node_id, port)
 
     # --- clients ------------------------------------------------------------------------------

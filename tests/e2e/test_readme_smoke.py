@@ -14,7 +14,7 @@ class ReadmeSmokeTest(unittest.TestCase):
             page = h.serve_test_page()
             port = harness.free_port()
             # No --config: detection from PATH, the port only moved off 4444 for the test.
-            env = dict(os.environ, PATH="/usr/bin:/bin")
+            env = h.gridhub_env({"PATH": "/usr/bin:/bin"})
             p = h.start("standalone", [h._gridhub(), "standalone", "--server.port", str(port)],
                         env=env, cwd=h.tmp)
             grid = harness.Grid(p, port).wait_ready()
