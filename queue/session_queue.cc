@@ -20,9 +20,7 @@ std::string_view RefusalName(Refusal reason) {
 }
 
 SessionQueue::SessionQueue(const Clock& clock, QueueOptions options)
-    : clock_(clock),
-      options_(std::move(options)),
-      grace_ends_(clock.Now() + options_.registration_grace) {
+    : clock_(clock), options_(std::move(options)), created_at_(clock.Now()) {
   for (const auto& [name, cap] : options_.concurrency_caps) LabelFor(name);
 }
 
@@ -58,14 +56,16 @@ std::optional<Refusal> SessionQueue::Admission(const EnqueueRequest& request,
                                                const Label& label) const {
   // Before the grace ends nodes may still be registering, so "nobody could serve it" is not
   // yet known to be permanent.
-  if (!request.satisfiable && options_.reject_unsatisfiable && clock_.Now() >= grace_ends_) {
+  if (!request.satisfiable && options_.reject_unsatisfiable &&
+      clock_.Now() - created_at_ >= options_.registration_grace) {
     return Refusal::kUnsatisfiable;
   }
   if (request.no_wait && (!request.servable_now || LabelAtCap(label))) return Refusal::kNoWait;
   if (label.waiting >= options_.max_per_label) return Refusal::kQueueFull;
   if (!request.run_id.empty()) {
     auto it = run_waiters_.find(request.run_id);
-    if (it != run_waiters_.end() && it->second >= options_.max_per_run) return Refusal::kRunLimit;
+    const size_t run_waiting = it == run_waiters_.end() ? 0 : it->second;
+    if (run_waiting >= options_.max_per_run) return Refusal::kRunLimit;
   }
   return std::nullopt;
 }
@@ -150,10 +150,15 @@ SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const
   if (label.scan_epoch != dispatch_epoch_) {
     label.scan_epoch = dispatch_epoch_;
     label.scan_from = label.head;
-    label.exhausted = false;
+    label.usable.clear();
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!taken[i] && compat.LabelCanUse(label.name, slots[i])) label.usable.push_back(i);
+    }
+    label.exhausted = label.usable.empty();
+    if (label.exhausted) return nullptr;
   }
   for (Request* r = label.scan_from; r != nullptr; r = r->next) {
-    for (size_t i = 0; i < slots.size(); ++i) {
+    for (size_t i : label.usable) {
       if (!taken[i] && compat.CanServe(r->id, slots[i])) {
         label.scan_from = r;
         *slot_index = i;

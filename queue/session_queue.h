@@ -100,6 +100,13 @@ class SlotCompatibility {
  public:
   virtual ~SlotCompatibility() = default;
   virtual bool CanServe(RequestId request, const SlotId& slot) const = 0;
+
+  // Optional pruning, asked once per label and slot in a Dispatch() call: false promises that
+  // CanServe() is false for every waiter of `label` on `slot` (e.g. the slot's label does not
+  // match the request label), so the queue skips that label's waiters without asking each.
+  // This keeps a slot only one label can use from costing a scan of every other label's
+  // waiters. The default makes no promise.
+  virtual bool LabelCanUse(std::string_view label, const SlotId& slot) const { return true; }
 };
 
 // The new-session queue of DESIGN §3: admission limits, fair dispatch (round-robin over labels
@@ -212,6 +219,7 @@ class SessionQueue {
     uint64_t scan_epoch = 0;
     Request* scan_from = nullptr;
     bool exhausted = false;
+    std::vector<size_t> usable;  // indexes of the call's slots LabelCanUse() allowed
   };
 
   // A waiter, or a grant whose creation outcome the hub has not reported yet.
@@ -240,7 +248,7 @@ class SessionQueue {
 
   const Clock& clock_;
   QueueOptions options_;
-  const SteadyTime grace_ends_;
+  const SteadyTime created_at_;  // the registration grace counts from here
   RequestId next_id_ = 1;
   uint64_t dispatch_epoch_ = 0;
   // Last label served; the next round starts strictly after it in label order.
