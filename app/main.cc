@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "config/check_config.h"
+
 namespace {
 
 constexpr const char* kUsage =
@@ -22,6 +24,9 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     std::fputs(kUsage, stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string_view(argv[1]) == "check-config") {
+    return gridhub::config::CheckConfigMain(argc - 1, argv + 1);
   }
   std::fprintf(stderr, "gridhub: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;

@@ -1,0 +1,339 @@
+#include "config/values.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include "config/yaml_json.h"
+#include "matching/label_key.h"
+
+namespace gridhub::config::detail {
+namespace {
+
+using nlohmann::json;
+
+Error Invalid(std::string why) { return Error{ErrorCode::kInvalidArgument, std::move(why)}; }
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Digits only: signs are decided by the caller so that "-5s" can say "negative".
+std::optional<uint64_t> Digits(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return out;
+}
+
+Problem Why(std::string why) { return Problem{std::move(why), "", std::nullopt}; }
+
+Problem At(std::string path, const json& value, std::string why) {
+  return Problem{std::move(why), std::move(path), value};
+}
+
+}  // namespace
+
+std::string_view Trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  size_t last = text.find_last_not_of(kSpace);
+  return text.substr(first, last - first + 1);
+}
+
+std::optional<std::string> ScalarText(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_number_unsigned()) return std::to_string(value.get<uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+  if (value.is_number_float()) return value.dump();
+  return std::nullopt;
+}
+
+std::string_view KindName(const json& value) {
+  if (value.is_null()) return "nothing";
+  if (value.is_array()) return "a list";
+  if (value.is_object()) return "a map";
+  return "a scalar";
+}
+
+Result<Duration> DurationFromText(std::string_view raw) {
+  std::string_view text = Trim(raw);
+  if (text.empty()) return Invalid("empty duration");
+  if (text.front() == '-') return Invalid("negative duration");
+  if (text.front() == '+') text.remove_prefix(1);
+  size_t unit_at = text.find_first_not_of("0123456789");
+  std::string_view number = text.substr(0, unit_at);
+  std::string_view unit = unit_at == std::string_view::npos ? "" : text.substr(unit_at);
+  std::optional<uint64_t> n = Digits(number);
+  if (!n) return Invalid("not a duration (use 300, 300s, 500ms, 5m or 1h)");
+  // Ten years is far beyond any timeout and keeps every conversion below clear of overflow.
+  constexpr uint64_t kMaxSeconds = 10ull * 366 * 24 * 3600;
+  uint64_t per_unit_ms = 0;
+  if (unit.empty() || unit == "s") {
+    per_unit_ms = 1000;
+  } else if (unit == "ms") {
+    per_unit_ms = 1;
+  } else if (unit == "m") {
+    per_unit_ms = 60'000;
+  } else if (unit == "h") {
+    per_unit_ms = 3'600'000;
+  } else {
+    return Invalid("unknown duration unit '" + std::string(unit) + "' (use ms, s, m or h)");
+  }
+  if (*n > kMaxSeconds * 1000 / per_unit_ms) return Invalid("duration too long (over 10 years)");
+  return std::chrono::duration_cast<Duration>(std::chrono::milliseconds(*n * per_unit_ms));
+}
+
+Result<bool> BoolFromText(std::string_view raw) {
+  std::string text = Lower(Trim(raw));
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  return Invalid("not a boolean (use true/false, yes/no, on/off or 1/0)");
+}
+
+Result<int64_t> IntFromText(std::string_view raw) {
+  std::string_view text = Trim(raw);
+  bool negative = !text.empty() && text.front() == '-';
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
+  std::optional<uint64_t> n = Digits(text);
+  if (!n) return Invalid("not an integer");
+  if (*n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Invalid("integer too large");
+  }
+  int64_t value = static_cast<int64_t>(*n);
+  return negative ? -value : value;
+}
+
+Result<size_t> SizeFromText(std::string_view raw) {
+  std::string_view text = Trim(raw);
+  if (!text.empty() && text.front() == '-') return Invalid("negative size");
+  size_t unit_at = text.find_first_not_of("0123456789");
+  std::optional<uint64_t> n = Digits(text.substr(0, unit_at));
+  if (!n) return Invalid("not a size (use bytes, or a number with K, M or G, e.g. 64M)");
+  std::string unit = unit_at == std::string_view::npos ? "" : Lower(Trim(text.substr(unit_at)));
+  // Binary multiples for every spelling: nobody sizes a request body in powers of ten.
+  int shift = 0;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    shift = 10;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    shift = 20;
+  } else if (unit == "g" || unit == "gb" || unit == "gib") {
+    shift = 30;
+  } else {
+    return Invalid("unknown size unit '" + unit + "' (use K, M or G)");
+  }
+  if (*n > (std::numeric_limits<uint64_t>::max() >> 34)) return Invalid("size too large");
+  return static_cast<size_t>(*n << shift);
+}
+
+bool IsHttpUrl(std::string_view text) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (text.substr(0, scheme.size()) == scheme && text.size() > scheme.size()) return true;
+  }
+  return false;
+}
+
+Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
+  std::vector<std::pair<std::string, json>> entries;
+  if (value.is_object()) {
+    for (const auto& [label, cap] : value.items()) entries.emplace_back(label, cap);
+  } else if (value.is_string()) {
+    std::string_view text = value.get_ref<const std::string&>();
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t end = text.find(',', start);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view entry = Trim(text.substr(start, end - start));
+      start = end + 1;
+      if (entry.empty()) continue;  // a trailing comma is harmless
+      size_t eq = entry.find('=');
+      if (eq == std::string_view::npos) {
+        return Why("malformed cap list: entry \"" + std::string(entry) +
+                   "\" is not label=N (e.g. AppA:Chromium:UAT=2,AppB:Firefox:UAT=1)");
+      }
+      entries.emplace_back(std::string(Trim(entry.substr(0, eq))),
+                           json(std::string(Trim(entry.substr(eq + 1)))));
+    }
+  } else {
+    return Why("wrong type: expected a map {label: N} or a string \"label=N,label=N\", got " +
+               std::string(KindName(value)));
+  }
+  std::map<std::string, int> caps;
+  for (const auto& [raw_label, cap] : entries) {
+    std::string path = "[" + raw_label + "]";
+    Result<std::string> label = NormalizeLabel(raw_label);
+    if (!label.ok()) return At(path, raw_label, label.error().message);
+    std::optional<std::string> text = ScalarText(cap);
+    if (!text) return At(path, cap, "wrong type: expected an integer cap");
+    Result<int64_t> n = IntFromText(*text);
+    if (!n.ok()) return At(path, cap, "cap " + n.error().message);
+    if (*n < 0) return At(path, cap, "negative cap");
+    if (*n > std::numeric_limits<int>::max()) return At(path, cap, "cap too large");
+    if (!caps.emplace(*label, static_cast<int>(*n)).second) {
+      return At(path, cap, "label " + *label + " has two caps");
+    }
+  }
+  return caps;
+}
+
+namespace {
+
+constexpr std::string_view kSlotKeys[] = {"label", "max-sessions", "stereotype", "driver", "relay"};
+
+Parsed<std::vector<std::string>> DriverArgv(const json& value, const std::string& path) {
+  std::vector<std::string> argv;
+  if (value.is_string()) {
+    // Split on spaces only: commands needing quoted arguments can use the list form.
+    std::string_view text = value.get_ref<const std::string&>();
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t start = text.find_first_not_of(" \t", pos);
+      if (start == std::string_view::npos) break;
+      size_t end = text.find_first_of(" \t", start);
+      if (end == std::string_view::npos) end = text.size();
+      argv.emplace_back(text.substr(start, end - start));
+      pos = end;
+    }
+  } else if (value.is_array()) {
+    for (const json& arg : value) {
+      std::optional<std::string> text = ScalarText(arg);
+      if (!text) return At(path, value, "wrong type: driver arguments must be strings");
+      argv.push_back(*text);
+    }
+  } else {
+    return At(path, value, "wrong type: expected a command string or a list");
+  }
+  if (argv.empty()) return At(path, value, "empty driver command");
+  return argv;
+}
+
+// The label rule of DESIGN §2: explicit label, else gridhub:label, else browserName.
+Parsed<std::string> SlotLabel(const json& slot, const SlotConfig& parsed, const std::string& at) {
+  json raw;
+  std::string path = at;
+  if (slot.contains("label")) {
+    raw = slot["label"];
+    path += ".label";
+  } else if (parsed.stereotype.contains("gridhub:label")) {
+    raw = parsed.stereotype["gridhub:label"];
+    path += ".stereotype.gridhub:label";
+  } else if (parsed.stereotype.contains("browserName")) {
+    raw = parsed.stereotype["browserName"];
+    path += ".stereotype.browserName";
+  } else {
+    return At(at, slot, "slot has no label, stereotype gridhub:label or browserName");
+  }
+  std::optional<std::string> text = ScalarText(raw);
+  if (!text) return At(path, raw, "wrong type: expected a label string");
+  if (path.ends_with(".browserName")) return matching::LabelKey::FromBrowserName(*text).str();
+  Result<std::string> label = NormalizeLabel(*text);
+  if (!label.ok()) return At(path, raw, label.error().message);
+  return *label;
+}
+
+Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
+  std::string at = "[" + std::to_string(index) + "]";
+  if (!slot.is_object()) {
+    return At(at, slot, "wrong type: a slot is a map, got " + std::string(KindName(slot)));
+  }
+  for (const auto& [key, value] : slot.items()) {
+    if (std::find(std::begin(kSlotKeys), std::end(kSlotKeys), key) == std::end(kSlotKeys)) {
+      return At(at + "." + key, value,
+                "unknown key (slots have label, max-sessions, stereotype, driver, relay)");
+    }
+  }
+  SlotConfig parsed;
+  if (slot.contains("stereotype")) {
+    const json& stereotype = slot["stereotype"];
+    if (!stereotype.is_object()) {
+      return At(at + ".stereotype", stereotype, "wrong type: expected a map of capabilities");
+    }
+    parsed.stereotype = stereotype;
+  }
+  if (slot.contains("max-sessions")) {
+    const json& raw = slot["max-sessions"];
+    std::optional<std::string> text = ScalarText(raw);
+    Result<int64_t> n = text ? IntFromText(*text) : Result<int64_t>(Invalid("wrong type"));
+    if (!n.ok()) return At(at + ".max-sessions", raw, n.error().message + ": expected an integer");
+    if (*n < 1 || *n > 10'000) return At(at + ".max-sessions", raw, "must be 1 to 10000");
+    parsed.max_sessions = static_cast<int>(*n);
+  }
+  Parsed<std::string> label = SlotLabel(slot, parsed, at);
+  if (auto* p = std::get_if<Problem>(&label)) return std::move(*p);
+  parsed.label = std::get<std::string>(std::move(label));
+
+  bool has_driver = slot.contains("driver");
+  bool has_relay = slot.contains("relay");
+  if (has_driver == has_relay) {
+    return At(at, slot, "a slot needs exactly one of driver and relay");
+  }
+  if (has_driver) {
+    auto argv = DriverArgv(slot["driver"], at + ".driver");
+    if (auto* p = std::get_if<Problem>(&argv)) return std::move(*p);
+    parsed.driver = std::get<std::vector<std::string>>(std::move(argv));
+  } else {
+    const json& raw = slot["relay"];
+    std::optional<std::string> url = ScalarText(raw);
+    if (!url || !IsHttpUrl(*url)) {
+      return At(at + ".relay", raw, "not an http:// or https:// URL");
+    }
+    parsed.relay = *url;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+Parsed<std::vector<SlotConfig>> SlotsFromJson(const json& value) {
+  json list = value;
+  if (value.is_string()) {
+    // Environment and flags carry the list as YAML or JSON text.
+    Result<YAML::Node> node = ParseYaml(value.get_ref<const std::string&>());
+    if (!node.ok()) return Why(node.error().message);
+    Result<json> converted = YamlToJson(*node, Scalars::kTyped, "");
+    if (!converted.ok()) return Why(converted.error().message);
+    list = std::move(*converted);
+  }
+  if (list.is_null()) return std::vector<SlotConfig>{};
+  if (!list.is_array()) {
+    return Why("wrong type: expected a list of slots, got " + std::string(KindName(list)));
+  }
+  std::vector<SlotConfig> slots;
+  for (size_t i = 0; i < list.size(); ++i) {
+    Parsed<SlotConfig> slot = SlotFromJson(list[i], i);
+    if (auto* p = std::get_if<Problem>(&slot)) return std::move(*p);
+    slots.push_back(std::get<SlotConfig>(std::move(slot)));
+  }
+  return slots;
+}
+
+}  // namespace gridhub::config::detail
+
+namespace gridhub::config {
+
+Result<Duration> ParseDuration(std::string_view text) {
+  Result<Duration> d = detail::DurationFromText(text);
+  if (!d.ok()) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + d.error().message};
+  }
+  return d;
+}
+
+Result<std::string> NormalizeLabel(std::string_view text) {
+  // One parser for every label in gridhub, so cap keys compare equal to request labels.
+  Result<matching::LabelKey> key = matching::LabelKey::Parse(text);
+  if (!key.ok()) return key.error();
+  return key->str();
+}
+
+}  // namespace gridhub::config
