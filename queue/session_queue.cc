@@ -1,5 +1,6 @@
 #include "queue/session_queue.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -31,19 +32,24 @@ SessionQueue::Label& SessionQueue::LabelFor(const std::string& name) {
   if (it == labels_.end()) {
     it = labels_.emplace(name, Label{}).first;
     it->second.name = it->first;
+    it->second.cap = CapFromOptions(name);
   }
   return it->second;
 }
 
 int SessionQueue::ConcurrencyCap(std::string_view label) const {
+  auto it = labels_.find(label);
+  return it != labels_.end() ? it->second.cap : CapFromOptions(label);
+}
+
+int SessionQueue::CapFromOptions(std::string_view label) const {
   auto it = options_.concurrency_caps.find(std::string(label));
   int cap = it != options_.concurrency_caps.end() ? it->second : options_.concurrency_default;
   return cap > 0 ? cap : 0;
 }
 
 bool SessionQueue::LabelAtCap(const Label& label) const {
-  int cap = ConcurrencyCap(label.name);
-  return cap > 0 && label.active >= static_cast<size_t>(cap);
+  return label.cap > 0 && label.active >= static_cast<size_t>(label.cap);
 }
 
 bool SessionQueue::AtCap(std::string_view label) const {
@@ -117,7 +123,7 @@ void SessionQueue::LinkWaiter(Request& r, bool at_head) {
     (label.tail ? label.tail->next : label.head) = &r;
     label.tail = &r;
   }
-  if (label.waiting++ == 0) ready_.emplace(label.name, &label);
+  if (label.waiting++ == 0) ready_.insert(ready_.begin() + ReadyIndexAfter(label.name), &label);
   waiters_by_deadline_.emplace(r.deadline, r.id);
   if (!r.run_id.empty()) ++run_waiters_[r.run_id];
 }
@@ -127,7 +133,13 @@ void SessionQueue::UnlinkWaiter(Request& r) {
   (r.prev ? r.prev->next : label.head) = r.next;
   (r.next ? r.next->prev : label.tail) = r.prev;
   r.prev = r.next = nullptr;
-  if (--label.waiting == 0) ready_.erase(label.name);
+  if (--label.waiting == 0) {
+    auto it =
+        std::lower_bound(ready_.begin(), ready_.end(), label.name,
+                         [](const Label* l, std::string_view name) { return l->name < name; });
+    assert(it != ready_.end() && *it == &label);
+    ready_.erase(it);
+  }
   waiters_by_deadline_.erase({r.deadline, r.id});
   if (!r.run_id.empty()) {
     auto it = run_waiters_.find(r.run_id);
@@ -136,11 +148,10 @@ void SessionQueue::UnlinkWaiter(Request& r) {
   }
 }
 
-SessionQueue::Label* SessionQueue::NextLabelAfter(std::string_view name) {
-  if (ready_.empty()) return nullptr;
-  auto it = ready_.upper_bound(name);
-  if (it == ready_.end()) it = ready_.begin();
-  return it->second;
+size_t SessionQueue::ReadyIndexAfter(std::string_view name) const {
+  auto it = std::upper_bound(ready_.begin(), ready_.end(), name,
+                             [](std::string_view name, const Label* l) { return name < l->name; });
+  return static_cast<size_t>(it - ready_.begin());
 }
 
 SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const SlotId> slots,
@@ -182,18 +193,17 @@ std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slot
   while (slots_left > 0 && !ready_.empty()) {
     // One round: visit each label with waiters once, starting after the cursor, until one of
     // them is granted a slot. A round with no grant means nobody can use what is left.
-    Label* first = NextLabelAfter(cursor_);
-    Label* label = first;
+    const size_t count = ready_.size();
+    const size_t start = ReadyIndexAfter(cursor_);
     Request* winner = nullptr;
     size_t slot = 0;
-    do {
-      const bool fresh = label->scan_epoch != dispatch_epoch_;
-      if (!LabelAtCap(*label) && (fresh || !label->exhausted)) {
-        winner = FirstServable(*label, free_slots, taken, compat, &slot);
-        if (winner != nullptr) break;
+    for (size_t k = 0; k < count && winner == nullptr; ++k) {
+      Label& label = *ready_[(start + k) % count];
+      const bool fresh = label.scan_epoch != dispatch_epoch_;
+      if (!LabelAtCap(label) && (fresh || !label.exhausted)) {
+        winner = FirstServable(label, free_slots, taken, compat, &slot);
       }
-      label = NextLabelAfter(label->name);
-    } while (label != first);
+    }
     if (winner == nullptr) break;
 
     Label& served = *winner->label;
@@ -300,7 +310,7 @@ std::vector<WaiterInfo> SessionQueue::Snapshot() const {
   out.reserve(size());
   if (ready_.empty()) return out;
   // Round-robin order: the labels after the cursor first, then those up to and including it.
-  auto start = ready_.upper_bound(cursor_);
+  const size_t start = ReadyIndexAfter(cursor_);
   auto emit = [&out](const Label& label) {
     size_t position = 1;
     for (const Request* r = label.head; r != nullptr; r = r->next) {
@@ -308,13 +318,13 @@ std::vector<WaiterInfo> SessionQueue::Snapshot() const {
                                r->enqueued_at, r->deadline});
     }
   };
-  for (auto it = start; it != ready_.end(); ++it) emit(*it->second);
-  for (auto it = ready_.begin(); it != start; ++it) emit(*it->second);
+  for (size_t k = 0; k < ready_.size(); ++k) emit(*ready_[(start + k) % ready_.size()]);
   return out;
 }
 
 void SessionQueue::Reconfigure(const QueueOptions& options) {
   options_ = options;
+  for (auto& [name, label] : labels_) label.cap = CapFromOptions(name);
   // Caps declared in the configuration are labels metrics must know from the start.
   for (const auto& [name, cap] : options_.concurrency_caps) LabelFor(name);
 }

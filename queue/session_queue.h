@@ -212,6 +212,7 @@ class SessionQueue {
     Request* tail = nullptr;
     size_t waiting = 0;
     size_t active = 0;
+    int cap = 0;  // concurrency cap in force (0 = unlimited), refreshed by Reconfigure()
     LabelCounters counters;
     // Scratch for one Dispatch() call (valid while scan_epoch == dispatch_epoch_): waiters
     // before scan_from were found unservable by every remaining slot, which stays true as
@@ -244,7 +245,9 @@ class SessionQueue {
   Request* FirstServable(Label& label, std::span<const SlotId> slots,
                          const std::vector<bool>& taken, const SlotCompatibility& compat,
                          size_t* slot_index);
-  Label* NextLabelAfter(std::string_view name);
+  // Index in ready_ of the first label after `name` in label order, wrapping to 0.
+  size_t ReadyIndexAfter(std::string_view name) const;
+  int CapFromOptions(std::string_view label) const;
 
   const Clock& clock_;
   QueueOptions options_;
@@ -255,8 +258,9 @@ class SessionQueue {
   std::string cursor_;
   // Every label ever seen, by name (node-based: Label addresses are stable).
   std::map<std::string, Label, std::less<>> labels_;
-  // Labels with at least one waiter, keyed by a view of the key in labels_.
-  std::map<std::string_view, Label*> ready_;
+  // Labels with at least one waiter, sorted by name. A flat vector because Dispatch() walks it
+  // label after label; it changes only when a label gains its first or loses its last waiter.
+  std::vector<Label*> ready_;
   // Waiting and granted-but-not-created requests.
   std::unordered_map<RequestId, Request> requests_;
   // Waiters ordered by (deadline, id), for ExpireDue() and NextDeadline().
