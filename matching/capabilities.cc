@@ -87,12 +87,29 @@ Status CheckCapability(std::string_view key, const json& value, const std::strin
   return Status::Ok();
 }
 
-Result<json> FirstMatchList(const json& capabilities) {
+Result<const json*> FirstMatchList(const json& capabilities) {
+  static const json* const kOneEmpty = new json(json::array({json::object()}));
   auto it = capabilities.find("firstMatch");
-  if (it == capabilities.end() || it->is_null()) return json::array({json::object()});
+  if (it == capabilities.end() || it->is_null()) return kOneEmpty;
   if (!it->is_array()) return Invalid("capabilities.firstMatch must be a JSON array");
   if (it->empty()) return Invalid("capabilities.firstMatch must hold at least one object");
-  return *it;
+  if (it->size() > kMaxFirstMatch) {
+    return Invalid("capabilities.firstMatch has more than " + std::to_string(kMaxFirstMatch) +
+                   " entries");
+  }
+  return &*it;
+}
+
+// Every candidate copies alwaysMatch, so a huge alwaysMatch times many firstMatch entries could
+// exhaust memory from a body that itself fits server.max-body.
+Status CheckMergedSize(const json& always, size_t first_match_count) {
+  if (first_match_count <= 1) return Status::Ok();
+  size_t bytes = always.dump(-1, ' ', false, json::error_handler_t::replace).size();
+  if (bytes * first_match_count > kMaxMergedBytes) {
+    return Invalid("capabilities.alwaysMatch repeated into " + std::to_string(first_match_count) +
+                   " firstMatch entries exceeds " + std::to_string(kMaxMergedBytes >> 20) + " MiB");
+  }
+  return Status::Ok();
 }
 
 Result<const json*> CapabilitiesObject(const json& body) {
@@ -144,6 +161,10 @@ Result<json> ValidateCapabilities(const json& caps, std::string_view where) {
   for (const auto& [key, value] : caps.items()) {
     if (value.is_null()) continue;  // W3C: null counts as absent
     std::string name = Name(where, key);
+    if (NestsDeeperThan(value, kMaxCapabilityDepth)) {
+      return Invalid(name + " nests deeper than " + std::to_string(kMaxCapabilityDepth) +
+                     " levels");
+    }
     Status status = CheckCapability(key, value, name);
     if (!status.ok()) return status.error();
     out[key] = value;
@@ -163,14 +184,17 @@ Result<NewSessionSpec> ProcessNewSession(const json& body) {
     if (!validated.ok()) return validated.error();
     always = std::move(*validated);
   }
-  Result<json> first_matches = FirstMatchList(caps);
-  if (!first_matches.ok()) return first_matches.error();
+  Result<const json*> first_match_list = FirstMatchList(caps);
+  if (!first_match_list.ok()) return first_match_list.error();
+  const json& first_matches = **first_match_list;
+  Status size = CheckMergedSize(always, first_matches.size());
+  if (!size.ok()) return size.error();
 
   NewSessionSpec spec;
-  spec.candidates.reserve(first_matches->size());
-  for (size_t i = 0; i < first_matches->size(); ++i) {
+  spec.candidates.reserve(first_matches.size());
+  for (size_t i = 0; i < first_matches.size(); ++i) {
     std::string where = "capabilities.firstMatch[" + std::to_string(i) + "]";
-    Result<json> first = ValidateCapabilities((*first_matches)[i], where);
+    Result<json> first = ValidateCapabilities(first_matches[i], where);
     if (!first.ok()) return first.error();
     json merged = always;
     for (auto& [key, value] : first->items()) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -9,6 +10,12 @@
 #include "matching/label_key.h"
 
 namespace gridhub::matching {
+
+// Bounds that keep a hostile body from exhausting the hub. Real clients send one to a few
+// firstMatch entries and option objects a few levels deep.
+inline constexpr size_t kMaxFirstMatch = 64;
+inline constexpr size_t kMaxCapabilityDepth = 32;
+inline constexpr size_t kMaxMergedBytes = size_t{64} << 20;  // alwaysMatch x firstMatch entries
 
 // One merged capability set (alwaysMatch merged with one firstMatch entry, null values dropped)
 // together with its compact digest. Immutable value; thread-compatible.

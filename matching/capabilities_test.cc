@@ -232,6 +232,37 @@ TEST(ProcessNewSessionTest, ReadsRunIdAndNoWait) {
   EXPECT_FALSE(plain->no_wait);
 }
 
+TEST(ProcessNewSessionTest, BoundsHostileBodies) {
+  json deep = json::array();
+  for (size_t i = 0; i < kMaxCapabilityDepth + 1; ++i) deep = json::array({deep});
+  Result<NewSessionSpec> nested = ProcessNewSession(Always({{"myco:deep", deep}}));
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message.find("capabilities.alwaysMatch.myco:deep nests deeper"),
+            std::string::npos)
+      << nested.error().message;
+
+  json shallow = json::array();
+  for (size_t i = 0; i < kMaxCapabilityDepth - 1; ++i) shallow = json::array({shallow});
+  EXPECT_TRUE(ProcessNewSession(Always({{"myco:deep", shallow}})).ok());
+
+  json many = {{"capabilities", {{"firstMatch", json::array()}}}};
+  for (size_t i = 0; i <= kMaxFirstMatch; ++i) many["capabilities"]["firstMatch"].push_back({});
+  Result<NewSessionSpec> too_many = ProcessNewSession(many);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.error().message.find("capabilities.firstMatch has more than"),
+            std::string::npos);
+  many["capabilities"]["firstMatch"].erase(0);
+  EXPECT_TRUE(ProcessNewSession(many).ok());
+
+  std::string big(kMaxMergedBytes / kMaxFirstMatch, 'x');
+  many["capabilities"]["alwaysMatch"] = {{"myco:blob", big}};
+  Result<NewSessionSpec> too_big = ProcessNewSession(many);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.error().message.find("capabilities.alwaysMatch repeated into 64"),
+            std::string::npos)
+      << too_big.error().message;
+}
+
 TEST(ValidateCapabilitiesTest, NamesTheGivenLocation) {
   Result<json> caps = ValidateCapabilities(json{{"browserName", 5}}, "stereotype");
   ASSERT_FALSE(caps.ok());

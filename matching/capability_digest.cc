@@ -61,6 +61,15 @@ ComparableValue ComparableValue::Of(const json& value) {
   return out;
 }
 
+bool NestsDeeperThan(const json& value, size_t max_depth) {
+  if (!value.is_structured()) return false;
+  if (max_depth == 0) return true;
+  for (const json& child : value) {
+    if (NestsDeeperThan(child, max_depth - 1)) return true;
+  }
+  return false;
+}
+
 bool IsPassThroughKey(std::string_view key) {
   static constexpr std::array<std::string_view, 5> kVendorPrefixes = {
       "goog:", "moz:", "ms:", "safari:", "se:"};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -57,6 +58,11 @@ struct CapabilityDigest {
   // not null, are strings (callers validate first).
   static CapabilityDigest Of(const nlohmann::json& caps);
 };
+
+// True when `value` holds arrays/objects nested more than `max_depth` levels (a scalar is depth
+// 0). Recursion stops at max_depth, so the check itself is safe on any input; callers reject such
+// values so that later recursive walks (dump, ==) cannot exhaust the stack.
+bool NestsDeeperThan(const nlohmann::json& value, size_t max_depth);
 
 // True for keys never compared in matching: vendor option keys that pass through to the driver.
 bool IsPassThroughKey(std::string_view key);

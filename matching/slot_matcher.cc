@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -215,13 +216,20 @@ std::string SlotMatcher::ExplainNoMatch(const NewSessionSpec& request,
 
 namespace {
 
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Vendor option objects: the request's keys over the stereotype's, `args` unioned in order.
 void MergeVendorOptions(json& base, const json& over) {
   for (const auto& [key, value] : over.items()) {
     auto it = base.find(key);
     if (key == "args" && it != base.end() && it->is_array() && value.is_array()) {
+      // A set keeps a request with thousands of args from costing quadratic time.
+      std::set<std::string> present;
+      for (const json& arg : *it) present.insert(Dump(arg));
       for (const json& arg : value) {
-        if (std::find(it->begin(), it->end(), arg) == it->end()) it->push_back(arg);
+        if (present.insert(Dump(arg)).second) it->push_back(arg);
       }
     } else {
       base[key] = value;

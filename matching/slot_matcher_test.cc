@@ -187,6 +187,8 @@ TEST(StereotypeTest, RejectsBadStereotypesNamingTheKey) {
       {R"({"platformName": {}})", "stereotype.platformName must be a string"},
       {R"({"gridhub:label": 1})", "stereotype.gridhub:label must be a string"},
       {R"({"gridhub:label": "a b"})", "stereotype.gridhub:label"},
+      {R"({"myco:deep": )" + std::string(40, '[') + std::string(40, ']') + "}",
+       "stereotype nests deeper than"},
   };
   for (const auto& [caps, message] : cases) {
     Result<Stereotype> slot = Stereotype::Parse(Parse(caps));

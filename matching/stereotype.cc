@@ -9,6 +9,9 @@ using nlohmann::json;
 
 namespace {
 
+// Same bound as a request's capability values, plus the stereotype object itself.
+constexpr size_t kMaxStereotypeDepth = 33;
+
 Error Invalid(std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
@@ -43,6 +46,10 @@ Result<Stereotype> Stereotype::Parse(const nlohmann::json& caps, std::string_vie
     if (it != caps.end() && !it->is_null() && !it->is_string()) {
       return Invalid(std::string("stereotype.") + key + " must be a string");
     }
+  }
+  if (NestsDeeperThan(caps, kMaxStereotypeDepth)) {
+    return Invalid("stereotype nests deeper than " + std::to_string(kMaxStereotypeDepth) +
+                   " levels");
   }
   Result<LabelKey> key = SlotLabel(caps, label);
   if (!key.ok()) return key.error();
