@@ -312,15 +312,15 @@ std::string FlagsHelp(Mode mode) {
   Settings defaults = Defaults(mode);
   std::ostringstream out;
   out << "flags (precedence: defaults < YAML file < environment < flags):\n"
-      << "  --config FILE                  YAML file to read\n"
-      << "  --port PORT, --host ADDRESS    shorthands for --server.port, --server.host\n"
-      << "  --help                         this text\n";
+      << "  --config FILE                       YAML file to read\n"
+      << "  --port PORT, --host ADDRESS         shorthands for --server.port, --server.host\n"
+      << "  --help                              this text\n";
   for (const KeySpec& spec : detail::Keys()) {
     std::string flag = "--" + spec.name + " " + spec.value_kind;
     std::string env = detail::EnvName(spec.name);
     if (!spec.alias.empty()) env += " or " + spec.alias;
-    out << "  " << std::left << std::setw(46) << flag << spec.help << "\n"
-        << std::setw(48) << ""
+    out << "  " << std::left << std::setw(36) << flag << spec.help << "\n"
+        << std::setw(38) << ""
         << "default " << spec.get(defaults).dump() << "; env " << env << "\n";
   }
   return out.str();
