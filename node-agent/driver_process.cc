@@ -1,0 +1,108 @@
+#include "node-agent/driver_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace gridhub::node {
+
+Result<std::unique_ptr<DriverProcess>> DriverProcess::Spawn(const std::vector<std::string>& argv,
+                                                            const std::string& log_path,
+                                                            ExitCallback on_exit) {
+  if (argv.empty()) return Error{ErrorCode::kInvalidArgument, "empty driver command"};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  // The node's sockets (its listening port above all) must not live on in a driver that
+  // outlives it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Own process group: the driver's browser children die with it when we signal the group,
+  // and a Ctrl-C on the node's terminal does not hit the drivers before the node can end
+  // their sessions. Signals the node ignores (SIGPIPE) are reset to default for the child.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigset_t no_mask;
+  sigemptyset(&no_mask);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &no_mask);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return Error{ErrorCode::kSessionNotCreated,
+                 "cannot start driver " + argv[0] + ": " + std::strerror(rc)};
+  }
+  return std::unique_ptr<DriverProcess>(new DriverProcess(pid, std::move(on_exit)));
+}
+
+DriverProcess::DriverProcess(pid_t pid, ExitCallback on_exit)
+    : pid_(pid), on_exit_(std::move(on_exit)) {
+  reaper_ = std::thread([this] { Reap(); });
+}
+
+DriverProcess::~DriverProcess() {
+  if (!exited()) {
+    ::kill(-pid_, SIGKILL);
+  }
+  reaper_.join();
+}
+
+void DriverProcess::Reap() {
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The leader is gone; whatever it left in its group (a browser it started) goes too, so a
+  // crashed driver does not leak a browser.
+  ::kill(-pid_, SIGKILL);
+  // The callback runs before waiters wake, so whoever saw the exit also sees its effects.
+  if (on_exit_) on_exit_(status);
+  {
+    MutexLock lock(mu_);
+    exited_ = true;
+  }
+  exited_cv_.notify_all();
+}
+
+bool DriverProcess::exited() const {
+  MutexLock lock(mu_);
+  return exited_;
+}
+
+bool DriverProcess::WaitExit(std::chrono::milliseconds timeout) {
+  MutexLock lock(mu_);
+  return exited_cv_.wait_for(mu_, timeout, [this]() NO_THREAD_SAFETY_ANALYSIS { return exited_; });
+}
+
+void DriverProcess::Terminate(std::chrono::milliseconds grace) {
+  if (exited()) return;
+  ::kill(-pid_, SIGTERM);
+  if (WaitExit(grace)) return;
+  ::kill(-pid_, SIGKILL);
+  WaitExit(std::chrono::hours(1));
+}
+
+}  // namespace gridhub::node

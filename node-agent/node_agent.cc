@@ -1,0 +1,830 @@
+#include "node-agent/node_agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+#include "common/ids.h"
+#include "http/w3c_error.h"
+#include "node-agent/driver_process.h"
+#include "node-agent/free_port.h"
+#include "node-agent/session_capabilities.h"
+
+namespace gridhub::node {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kRecentlyEndedKept = 1024;
+constexpr std::chrono::milliseconds kMaxMaintenanceSleep{1000};
+constexpr std::chrono::milliseconds kReadyPollInterval{50};
+constexpr std::chrono::milliseconds kFirstBackoff{250};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+constexpr std::chrono::seconds kHubCallTimeout{5};
+constexpr std::chrono::seconds kDriverDeleteTimeout{20};
+
+void Log(const std::string& line) { std::fprintf(stderr, "gridhub node: %s\n", line.c_str()); }
+
+std::string TrimSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+void SendError(http::Responder& responder, ErrorCode code, const std::string& message) {
+  responder.Send(http::HttpStatus(code), http::W3CErrorBody(Error{code, message}));
+}
+
+std::string Seconds(Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 1000.0)
+             .substr(0, 5) +
+         "s";
+}
+
+std::string DefaultLabel(const config::SlotConfig& slot) {
+  if (!slot.label.empty()) return slot.label;
+  const json& st = slot.stereotype;
+  std::string label;
+  if (auto it = st.find("gridhub:label"); it != st.end() && it->is_string()) {
+    label = it->get<std::string>();
+  } else if (auto b = st.find("browserName"); b != st.end() && b->is_string()) {
+    label = b->get<std::string>();
+  } else {
+    label = "any";
+  }
+  std::transform(label.begin(), label.end(), label.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return label;
+}
+
+std::vector<SlotInfo> SlotInfos(const NodeAgentOptions& options) {
+  std::vector<SlotInfo> infos;
+  for (size_t i = 0; i < options.slots.size(); ++i) {
+    const config::SlotConfig& slot = options.slots[i];
+    infos.push_back(SlotInfo{SlotId(options.id, i), DefaultLabel(slot), slot.stereotype,
+                             std::max(1, slot.max_sessions)});
+  }
+  return infos;
+}
+
+NodeAgentOptions WithDefaults(NodeAgentOptions options) {
+  if (options.id.empty()) options.id = RandomIdSource().NewId();
+  if (options.work_dir.empty()) {
+    std::error_code ec;
+    fs::path tmp = fs::temp_directory_path(ec);
+    if (ec) tmp = "/tmp";
+    options.work_dir = (tmp / ("gridhub-node-" + options.id)).string();
+  }
+  options.hub = TrimSlash(options.hub);
+  options.uri = TrimSlash(options.uri);
+  return options;
+}
+
+// "/wd/hub/session/x" -> "/session/x": the legacy prefix some clients still send.
+std::string_view StripLegacyPrefix(std::string_view path) {
+  constexpr std::string_view kLegacy = "/wd/hub";
+  if (path.substr(0, kLegacy.size()) == kLegacy &&
+      (path.size() == kLegacy.size() || path[kLegacy.size()] == '/')) {
+    path.remove_prefix(kLegacy.size());
+  }
+  return path;
+}
+
+std::vector<std::string> DriverArgv(const std::vector<std::string>& command, uint16_t port) {
+  std::vector<std::string> argv;
+  bool placed = false;
+  for (std::string arg : command) {
+    if (size_t at = arg.find("{port}"); at != std::string::npos) {
+      arg.replace(at, 6, std::to_string(port));
+      placed = true;
+    }
+    argv.push_back(std::move(arg));
+  }
+  // chromedriver, geckodriver, msedgedriver and safaridriver all take --port=N.
+  if (!placed) argv.push_back("--port=" + std::to_string(port));
+  return argv;
+}
+
+}  // namespace
+
+std::string SlotId(const std::string& node_id, size_t index) {
+  return node_id + "-slot-" + std::to_string(index);
+}
+
+struct NodeAgent::Session {
+  size_t slot = 0;
+  uint64_t sequence = 0;
+  // Set before the session is published in sessions_ and constant afterwards.
+  std::string id;
+  std::string backend;  // the driver's or relay's base URL, without a trailing slash
+  std::string session_dir;
+  std::string log_path;
+  json capabilities;
+  // Owned by whoever creates or (after ClaimForEnd) finishes the session.
+  std::unique_ptr<DriverProcess> process;
+  // Guarded by NodeAgent::mu_ (the analysis cannot name another object's mutex here).
+  bool committed = false;
+  bool ending = false;
+  bool driver_exited = false;
+};
+
+NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpClient& client)
+    : options_(WithDefaults(std::move(options))),
+      clock_(clock),
+      client_(client),
+      book_(SlotInfos(options_),
+            SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock) {
+  for (const config::SlotConfig& slot : options_.slots) stereotypes_.push_back(slot.stereotype);
+}
+
+NodeAgent::~NodeAgent() { Stop(); }
+
+Status NodeAgent::Start() {
+  std::error_code ec;
+  fs::create_directories(fs::path(options_.work_dir) / "logs", ec);
+  if (ec) {
+    return Error{ErrorCode::kInternal,
+                 "cannot create work directory " + options_.work_dir + ": " + ec.message()};
+  }
+  maintenance_ = std::thread([this] { Maintain(); });
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
+  try {
+    std::string path(StripLegacyPrefix(request.path));
+    const std::string& method = request.method;
+    if (path == "/status") {
+      if (method != "GET") return SendError(responder, ErrorCode::kUnknownMethod, "use GET");
+      responder.Send(200, StatusJson().dump());
+      return;
+    }
+    if (path == "/se/grid/node/drain" || path == "/drain") {
+      if (method != "POST") return SendError(responder, ErrorCode::kUnknownMethod, "use POST");
+      return HandleDrainRequest(request, responder);
+    }
+    if (path == "/session") {
+      if (method != "POST") return SendError(responder, ErrorCode::kUnknownMethod, "use POST");
+      request.path = path;
+      return NewSession(std::move(request), std::move(responder));
+    }
+    constexpr std::string_view kPrefix = "/session/";
+    if (path.rfind(kPrefix, 0) == 0 && path.size() > kPrefix.size()) {
+      size_t end = path.find('/', kPrefix.size());
+      std::string id = path.substr(kPrefix.size(), end - kPrefix.size());
+      if (end == std::string::npos && method == "DELETE") {
+        return DeleteSession(id, std::move(responder));
+      }
+      request.path = path;
+      return Proxy(id, std::move(request), std::move(responder));
+    }
+    SendError(responder, ErrorCode::kUnknownCommand,
+              "unknown command: " + method + " " + request.path);
+  } catch (const std::exception& e) {
+    Log(std::string("internal error: ") + e.what());
+    SendError(responder, ErrorCode::kInternal, e.what());
+  }
+}
+
+void NodeAgent::HandleDrainRequest(const http::ServerRequest& request, http::Responder responder) {
+  if (!options_.registration_secret.empty() &&
+      !ConstantTimeEquals(request.Header("X-Registration-Secret"), options_.registration_secret)) {
+    return SendError(responder, ErrorCode::kUnauthorized, "missing or wrong registration secret");
+  }
+  Drain(DrainReason::kHub);
+  responder.Send(200, R"({"value":null})");
+}
+
+void NodeAgent::NewSession(http::ServerRequest request, http::Responder responder) {
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) {
+    return SendError(responder, ErrorCode::kInvalidArgument, "new session body is not JSON");
+  }
+  Result<std::vector<json>> candidates = CandidatesFromBody(body);
+  if (!candidates.ok()) {
+    return SendError(responder, candidates.error().code, candidates.error().message);
+  }
+  // The hub may name the slot it chose; otherwise the node picks its first matching one.
+  std::string wanted(request.Header("X-Gridhub-Slot"));
+  auto session = std::make_shared<Session>();
+  json candidate;
+  {
+    MutexLock lock(mu_);
+    if (stopping_) {
+      return SendError(responder, ErrorCode::kSessionNotCreated, "node is stopping");
+    }
+    if (book_.draining()) {
+      return SendError(responder, ErrorCode::kSessionNotCreated, "node is draining");
+    }
+    auto usable = [&](size_t i) NO_THREAD_SAFETY_ANALYSIS {
+      return wanted.empty() || book_.slot(i).id == wanted;
+    };
+    std::optional<SlotMatch> match = FirstServingSlot(
+        *candidates, stereotypes_,
+        [&](size_t i) NO_THREAD_SAFETY_ANALYSIS { return usable(i) && book_.FreePlaces(i) > 0; });
+    if (!match) {
+      bool servable = FirstServingSlot(*candidates, stereotypes_, usable).has_value();
+      return SendError(responder, ErrorCode::kSessionNotCreated,
+                       servable ? "every slot that serves these capabilities is busy"
+                                : "no slot on this node serves these capabilities");
+    }
+    Status reserved = book_.Reserve(match->slot);
+    if (!reserved.ok()) {
+      return SendError(responder, reserved.error().code, reserved.error().message);
+    }
+    session->slot = match->slot;
+    session->sequence = ++next_sequence_;
+    candidate = (*candidates)[match->candidate];
+  }
+  tasks_.Run([this, session, candidate = std::move(candidate), responder]() mutable {
+    CreateSession(std::move(session), std::move(candidate), std::move(responder));
+  });
+}
+
+void NodeAgent::CreateSession(std::shared_ptr<Session> session, json candidate,
+                              http::Responder responder) {
+  const config::SlotConfig& slot = options_.slots[session->slot];
+  json caps = MergeOverStereotype(candidate, slot.stereotype);
+  Result<http::ClientResponse> created = Error{ErrorCode::kInternal, ""};
+  if (slot.relay.empty()) {
+    created = StartDriverSession(session, caps);
+  } else {
+    session->backend = TrimSlash(slot.relay);
+    http::ClientResponse answer =
+        client_.SendSync({.method = "POST",
+                          .url = session->backend + "/session",
+                          .body = NewSessionBody(caps).dump(),
+                          .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              options_.session_create_timeout)});
+    if (answer.transport_ok()) {
+      created = std::move(answer);
+    } else {
+      created = Error{ErrorCode::kSessionNotCreated,
+                      "relay " + session->backend + " did not answer: " + answer.error};
+    }
+  }
+
+  std::string session_id;
+  json answer_body;
+  std::optional<Error> failure;
+  if (!created.ok()) {
+    failure = created.error();
+  } else {
+    answer_body = json::parse(created->body, nullptr, false);
+    const json* value =
+        answer_body.is_object() && answer_body.contains("value") ? &answer_body["value"] : nullptr;
+    if (created->status == 200 && value != nullptr && value->is_object() &&
+        value->contains("sessionId") && (*value)["sessionId"].is_string()) {
+      session_id = (*value)["sessionId"].get<std::string>();
+      if (value->contains("capabilities")) session->capabilities = (*value)["capabilities"];
+    } else if (value != nullptr && value->is_object() && value->contains("error")) {
+      std::string message = value->value("message", std::string());
+      failure = Error{ErrorCode::kSessionNotCreated,
+                      "driver refused the session: " + message.substr(0, 2000)};
+    } else {
+      failure = Error{ErrorCode::kSessionNotCreated, "driver answered HTTP " +
+                                                         std::to_string(created->status) + ": " +
+                                                         created->body.substr(0, 500)};
+    }
+  }
+
+  if (!failure) {
+    MutexLock lock(mu_);
+    if (stopping_) {
+      failure = Error{ErrorCode::kSessionNotCreated, "node is stopping"};
+    } else if (session->driver_exited) {
+      failure = Error{ErrorCode::kSessionNotCreated, "driver exited right after start"};
+    } else if (sessions_.count(session_id) != 0) {
+      failure = Error{ErrorCode::kSessionNotCreated, "driver reused a live session id"};
+    } else {
+      session->id = session_id;
+      session->committed = true;
+      book_.Commit(session->slot, session_id);
+      sessions_[session_id] = session;
+      wake_.notify_all();  // drain-after-sessions may have started
+    }
+  }
+  if (failure) {
+    Log("session creation failed on slot " + SlotId(options_.id, session->slot) + ": " +
+        failure->message +
+        (session->log_path.empty() ? "" : " (driver log " + session->log_path + ")"));
+    if (session->process)
+      session->process->Terminate(
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+    session->process.reset();
+    std::error_code ec;
+    if (!session->session_dir.empty()) fs::remove_all(session->session_dir, ec);
+    {
+      MutexLock lock(mu_);
+      book_.CancelReservation(session->slot);
+      wake_.notify_all();
+    }
+    SendError(responder, failure->code, failure->message);
+    return;
+  }
+  Log("session " + session_id + " started on slot " + SlotId(options_.id, session->slot) +
+      (session->process ? " (driver pid " + std::to_string(session->process->pid()) + ", log " +
+                              session->log_path + ")"
+                        : " (relay " + session->backend + ")"));
+  responder.Send(200, created->body);
+}
+
+Result<http::ClientResponse> NodeAgent::StartDriverSession(const std::shared_ptr<Session>& session,
+                                                           json caps) {
+  const config::SlotConfig& slot = options_.slots[session->slot];
+  std::string name = "session-" + std::to_string(session->sequence);
+  fs::path dir = fs::path(options_.work_dir) / name;
+  fs::path profile = dir / "profile";
+  std::error_code ec;
+  fs::create_directories(profile, ec);
+  if (ec) {
+    return Error{ErrorCode::kSessionNotCreated,
+                 "cannot create " + profile.string() + ": " + ec.message()};
+  }
+  session->session_dir = dir.string();
+  session->log_path = (fs::path(options_.work_dir) / "logs" / (name + ".log")).string();
+
+  Result<uint16_t> port = PickFreeLoopbackPort();
+  if (!port.ok()) return Error{ErrorCode::kSessionNotCreated, port.error().message};
+  std::weak_ptr<Session> weak = session;
+  Result<std::unique_ptr<DriverProcess>> process = DriverProcess::Spawn(
+      DriverArgv(slot.driver, *port), session->log_path, [this, weak](int) { OnDriverExit(weak); });
+  if (!process.ok()) return process.error();
+  session->process = std::move(*process);
+  session->backend = "http://127.0.0.1:" + std::to_string(*port);
+
+  // Ready when /status answers 200; a driver that exits or stays silent fails the session.
+  SteadyTime deadline = clock_.Now() + options_.driver_ready_timeout;
+  while (true) {
+    if (session->process->exited()) {
+      return Error{ErrorCode::kSessionNotCreated,
+                   "driver " + slot.driver.front() + " exited during start-up"};
+    }
+    {
+      MutexLock lock(mu_);
+      if (stopping_) return Error{ErrorCode::kSessionNotCreated, "node is stopping"};
+    }
+    http::ClientResponse status =
+        client_.SendSync({.url = session->backend + "/status", .timeout = std::chrono::seconds(2)});
+    if (status.status == 200) break;
+    if (clock_.Now() >= deadline) {
+      return Error{ErrorCode::kSessionNotCreated, "driver " + slot.driver.front() +
+                                                      " not ready after " +
+                                                      Seconds(options_.driver_ready_timeout)};
+    }
+    session->process->WaitExit(kReadyPollInterval);
+  }
+
+  PrepareForBrowser(caps, {.user_data_dir = profile.string(), .as_root = ::geteuid() == 0});
+  http::ClientResponse answer =
+      client_.SendSync({.method = "POST",
+                        .url = session->backend + "/session",
+                        .body = NewSessionBody(caps).dump(),
+                        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            options_.session_create_timeout)});
+  if (!answer.transport_ok()) {
+    return Error{ErrorCode::kSessionNotCreated, "driver did not answer: " + answer.error};
+  }
+  return answer;
+}
+
+void NodeAgent::Proxy(const std::string& session_id, http::ServerRequest request,
+                      http::Responder responder) {
+  std::string backend;
+  {
+    MutexLock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end() || it->second->ending) {
+      bool ended = it != sessions_.end() ||
+                   std::find(recently_ended_.begin(), recently_ended_.end(), session_id) !=
+                       recently_ended_.end();
+      return SendError(
+          responder, ErrorCode::kInvalidSessionId,
+          ended ? "session " + session_id + " has ended" : "no such session " + session_id);
+    }
+    book_.BeginCommand(session_id);
+    backend = it->second->backend;
+    ++in_flight_;
+  }
+  http::ClientRequest forward{
+      .method = request.method,
+      .url = backend + request.path + request.query,
+      .body = std::move(request.body),
+      .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.command_timeout)};
+  if (std::string_view type = request.Header("Content-Type"); !type.empty()) {
+    forward.headers.emplace_back("Content-Type", std::string(type));
+  }
+  client_.Send(
+      std::move(forward), [this, session_id, responder](http::ClientResponse answer) mutable {
+        bool gone = false;
+        {
+          MutexLock lock(mu_);
+          book_.EndCommand(session_id);
+          auto it = sessions_.find(session_id);
+          gone = it == sessions_.end() || it->second->ending || it->second->driver_exited;
+        }
+        if (answer.transport_ok()) {
+          std::string type(http::FindHeader(answer.headers, "Content-Type"));
+          responder.Send(answer.status, std::move(answer.body), {},
+                         type.empty() ? "application/json; charset=utf-8" : type);
+        } else if (gone) {
+          SendError(responder, ErrorCode::kInvalidSessionId,
+                    "session " + session_id + " ended: its driver is gone");
+        } else {
+          SendError(responder, ErrorCode::kInternal, "driver did not answer: " + answer.error);
+        }
+        MutexLock lock(mu_);
+        --in_flight_;
+        wake_.notify_all();
+      });
+}
+
+void NodeAgent::DeleteSession(const std::string& session_id, http::Responder responder) {
+  std::shared_ptr<Session> session;
+  {
+    MutexLock lock(mu_);
+    auto it = sessions_.find(session_id);
+    bool known = it != sessions_.end() || std::find(recently_ended_.begin(), recently_ended_.end(),
+                                                    session_id) != recently_ended_.end();
+    if (!known) {
+      return SendError(responder, ErrorCode::kInvalidSessionId, "no such session " + session_id);
+    }
+    session = ClaimForEnd(session_id);
+  }
+  if (!session) {  // already ended or ending on the node's own initiative: nothing left to do
+    responder.Send(200, R"({"value":null})");
+    return;
+  }
+  tasks_.Run([this, session, responder]() mutable {
+    std::optional<http::ClientResponse> answer = FinishSession(session, true);
+    if (answer && answer->status >= 200 && answer->status < 300) {
+      responder.Send(answer->status, std::move(answer->body));
+    } else {
+      responder.Send(200, R"({"value":null})");
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ending sessions
+
+std::shared_ptr<NodeAgent::Session> NodeAgent::ClaimForEnd(const std::string& session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end() || it->second->ending) return nullptr;
+  it->second->ending = true;
+  return it->second;
+}
+
+std::optional<http::ClientResponse> NodeAgent::FinishSession(
+    const std::shared_ptr<Session>& session, bool delete_on_driver) {
+  bool exited = false;
+  {
+    MutexLock lock(mu_);
+    exited = session->driver_exited;
+  }
+  std::optional<http::ClientResponse> answer;
+  if (delete_on_driver && !exited) {
+    answer = client_.SendSync({.method = "DELETE",
+                               .url = session->backend + "/session/" + session->id,
+                               .timeout = kDriverDeleteTimeout});
+  }
+  if (session->process) {
+    session->process->Terminate(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+    session->process.reset();
+  }
+  std::error_code ec;
+  if (!session->session_dir.empty()) fs::remove_all(session->session_dir, ec);
+  {
+    MutexLock lock(mu_);
+    book_.Remove(session->id);
+    sessions_.erase(session->id);
+    recently_ended_.push_back(session->id);
+    if (recently_ended_.size() > kRecentlyEndedKept) recently_ended_.pop_front();
+    wake_.notify_all();
+  }
+  return answer;
+}
+
+void NodeAgent::EndInBackground(std::shared_ptr<Session> session, bool delete_on_driver,
+                                HubNotice notice) {
+  tasks_.Run([this, session, delete_on_driver, notice] {
+    FinishSession(session, delete_on_driver);
+    if (notice == HubNotice::kTellHub) TellHubSessionEnded(session->id);
+  });
+}
+
+void NodeAgent::OnDriverExit(const std::weak_ptr<Session>& weak) {
+  std::shared_ptr<Session> session = weak.lock();
+  if (!session) return;
+  std::shared_ptr<Session> claimed;
+  {
+    MutexLock lock(mu_);
+    session->driver_exited = true;
+    if (!session->committed || stopping_) return;
+    claimed = ClaimForEnd(session->id);
+  }
+  if (!claimed) return;  // being ended already: the exit is the one we asked for
+  Log("driver of session " + session->id + " exited; session ended (log " + session->log_path +
+      ")");
+  EndInBackground(std::move(claimed), false, HubNotice::kTellHub);
+}
+
+void NodeAgent::TellHubSessionEnded(const std::string& session_id) {
+  // Through the hub's W3C surface: the hub frees the slot and forwards the DELETE, which the
+  // node answers from recently_ended_.
+  client_.Send({.method = "DELETE",
+                .url = options_.hub + "/session/" + session_id,
+                .headers = HubHeaders(options_.hub_client_token),
+                .timeout = kHubCallTimeout},
+               [](http::ClientResponse) {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drain and stop
+
+void NodeAgent::Drain(DrainReason reason) {
+  MutexLock lock(mu_);
+  book_.StartDrain(reason);
+  wake_.notify_all();
+}
+
+bool NodeAgent::WaitDone(Duration timeout) {
+  MutexLock lock(mu_);
+  return wake_.wait_for(mu_, timeout, [this]() NO_THREAD_SAFETY_ANALYSIS { return done_; });
+}
+
+void NodeAgent::Stop() {
+  {
+    MutexLock lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+  std::vector<std::shared_ptr<Session>> live;
+  bool deregister = false;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [id, session] : sessions_) {
+      if (!session->ending) {
+        session->ending = true;
+        live.push_back(session);
+      }
+    }
+    deregister = registered_ && !done_;
+  }
+  for (auto& session : live) {
+    tasks_.Run([this, session] { FinishSession(session, true); });
+  }
+  tasks_.JoinAll();
+  if (deregister) Deregister();
+  MutexLock lock(mu_);
+  wake_.wait(mu_, [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hub conversation
+
+void NodeAgent::Maintain() {
+  SteadyTime next_register = clock_.Now();
+  SteadyTime next_heartbeat = next_register;
+  Duration backoff = kFirstBackoff;
+  while (true) {
+    bool registered = false;
+    {
+      MutexLock lock(mu_);
+      if (stopping_) return;
+      registered = registered_;
+    }
+    if (!registered && clock_.Now() >= next_register) {
+      if (Register()) {
+        backoff = kFirstBackoff;
+        next_heartbeat = clock_.Now() + options_.heartbeat_period;
+      } else {
+        next_register = clock_.Now() + backoff;
+        backoff = std::min<Duration>(backoff * 2, kMaxBackoff);
+      }
+    } else if (registered && clock_.Now() >= next_heartbeat) {
+      Heartbeat();
+      next_heartbeat = clock_.Now() + options_.heartbeat_period;
+      next_register = clock_.Now();  // if the hub forgot us, register at once
+    }
+
+    std::vector<std::shared_ptr<Session>> to_end;
+    bool notice_drain = false;
+    bool finish_drain = false;
+    {
+      MutexLock lock(mu_);
+      SteadyTime now = clock_.Now();
+      for (const std::string& id : book_.IdleSessions()) {
+        if (auto session = ClaimForEnd(id)) {
+          Log("session " + id + " idle for " + Seconds(options_.session_timeout) + "; ending it");
+          to_end.push_back(std::move(session));
+        }
+      }
+      if (book_.draining()) {
+        if (!drain_noticed_) {
+          drain_noticed_ = true;
+          notice_drain = true;
+          // Sessions counted by drain-after-sessions run to their end (the idle timeout still
+          // applies); a drain asked for by a signal or the hub is bounded by drain-timeout.
+          if (book_.drain_reason() != DrainReason::kAfterSessions) {
+            drain_deadline_ = now + options_.drain_timeout;
+          }
+          Log("draining: no new sessions; " + std::to_string(book_.session_count()) + " running");
+        }
+        if (drain_deadline_ && now >= *drain_deadline_) {
+          for (const auto& [id, slot] : book_.Sessions()) {
+            if (auto session = ClaimForEnd(id)) {
+              Log("drain timeout: ending session " + id);
+              to_end.push_back(std::move(session));
+            }
+          }
+        }
+        finish_drain = book_.empty();
+      }
+    }
+    for (auto& session : to_end) {
+      EndInBackground(std::move(session), true, HubNotice::kTellHub);
+    }
+    if (notice_drain) TellHubDraining();
+    if (finish_drain) {
+      Deregister();
+      Log("drained; deregistered from " + options_.hub);
+      MutexLock lock(mu_);
+      done_ = true;
+      wake_.notify_all();
+      return;
+    }
+
+    MutexLock lock(mu_);
+    if (stopping_) return;
+    SteadyTime now = clock_.Now();
+    SteadyTime wake = now + kMaxMaintenanceSleep;
+    wake = std::min(wake, registered_ ? next_heartbeat : next_register);
+    if (std::optional<SteadyTime> idle = book_.NextIdleDeadline()) wake = std::min(wake, *idle);
+    if (drain_deadline_) wake = std::min(wake, *drain_deadline_);
+    if (book_.draining() && !drain_noticed_) wake = now;
+    if (wake > now) wake_.wait_for(mu_, wake - now);
+  }
+}
+
+http::Headers NodeAgent::HubHeaders(const std::string& bearer) const {
+  http::Headers headers;
+  if (!options_.registration_secret.empty()) {
+    headers.emplace_back("X-Registration-Secret", options_.registration_secret);
+  }
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  return headers;
+}
+
+json NodeAgent::RegistrationBody() const {
+  MutexLock lock(mu_);
+  json slots = json::array();
+  for (size_t i = 0; i < book_.slot_count(); ++i) {
+    const SlotInfo& slot = book_.slot(i);
+    slots.push_back({{"id", slot.id},
+                     {"label", slot.label},
+                     {"stereotype", slot.stereotype},
+                     {"maxSessions", slot.max_sessions}});
+  }
+  json sessions = json::array();
+  for (const auto& [id, session] : sessions_) {
+    if (session->ending) continue;
+    sessions.push_back({{"id", id},
+                        {"slotId", book_.slot(session->slot).id},
+                        {"capabilities", session->capabilities}});
+  }
+  return {{"id", options_.id},
+          {"uri", options_.uri},
+          {"slots", std::move(slots)},
+          {"sessions", std::move(sessions)},
+          {"availability", book_.draining() ? "DRAINING" : "UP"}};
+}
+
+bool NodeAgent::Register() {
+  http::ClientResponse answer = client_.SendSync({.method = "POST",
+                                                  .url = options_.hub + "/nodes",
+                                                  .headers = HubHeaders(""),
+                                                  .body = RegistrationBody().dump(),
+                                                  .timeout = kHubCallTimeout});
+  bool ok = answer.status >= 200 && answer.status < 300;
+  std::string outcome = ok                      ? "ok"
+                        : answer.transport_ok() ? "HTTP " + std::to_string(answer.status) + " " +
+                                                      answer.body.substr(0, 300)
+                                                : answer.error;
+  MutexLock lock(mu_);
+  if (ok) {
+    registered_ = true;
+    Log("registered with hub " + options_.hub + " as " + options_.id + " (" + options_.uri + ")");
+  } else if (outcome != last_register_error_) {
+    Log("registration with hub " + options_.hub + " failed (" + outcome + "); retrying");
+  }
+  last_register_error_ = ok ? "" : outcome;
+  return ok;
+}
+
+void NodeAgent::Heartbeat() {
+  json body;
+  {
+    MutexLock lock(mu_);
+    json ids = json::array();
+    for (const auto& [id, slot] : book_.Sessions()) ids.push_back(id);
+    body = {{"sessions", std::move(ids)}, {"draining", book_.draining()}};
+  }
+  http::ClientResponse answer =
+      client_.SendSync({.method = "POST",
+                        .url = options_.hub + "/nodes/" + options_.id + "/heartbeat",
+                        .headers = HubHeaders(""),
+                        .body = body.dump(),
+                        .timeout = kHubCallTimeout});
+  if (answer.status == 404) {
+    // The hub does not know us: it restarted, or declared us DOWN. Register again, reporting
+    // the live sessions so that they stay routable.
+    Log("hub " + options_.hub + " does not know this node; registering again");
+    MutexLock lock(mu_);
+    registered_ = false;
+  } else if (!answer.transport_ok()) {
+    MutexLock lock(mu_);
+    if (last_register_error_ != answer.error) {
+      Log("heartbeat to hub " + options_.hub + " failed: " + answer.error);
+    }
+    last_register_error_ = answer.error;
+  }
+}
+
+void NodeAgent::Deregister() {
+  client_.SendSync({.method = "DELETE",
+                    .url = options_.hub + "/nodes/" + options_.id,
+                    .headers = HubHeaders(""),
+                    .timeout = kHubCallTimeout});
+  MutexLock lock(mu_);
+  registered_ = false;
+}
+
+void NodeAgent::TellHubDraining() {
+  // The hub must stop choosing this node at once, or requests would bounce off it until their
+  // retry limit. The hub answers its own admin drain route; the node proves itself with the
+  // registration secret (and the admin token when it has one).
+  client_.Send({.method = "POST",
+                .url = options_.hub + "/nodes/" + options_.id + "/drain",
+                .headers = HubHeaders(options_.hub_admin_token),
+                .timeout = kHubCallTimeout},
+               [](http::ClientResponse) {});
+}
+
+bool NodeAgent::registered() const {
+  MutexLock lock(mu_);
+  return registered_;
+}
+
+json NodeAgent::StatusJson() const {
+  MutexLock lock(mu_);
+  json slots = json::array();
+  int max_sessions = 0;
+  bool room = false;
+  for (size_t i = 0; i < book_.slot_count(); ++i) {
+    const SlotInfo& slot = book_.slot(i);
+    json ids = json::array();
+    for (const auto& [id, index] : book_.Sessions()) {
+      if (index == i) ids.push_back(id);
+    }
+    max_sessions += slot.max_sessions;
+    room = room || book_.FreePlaces(i) > 0;
+    slots.push_back({{"id", slot.id},
+                     {"label", slot.label},
+                     {"stereotype", slot.stereotype},
+                     {"maxSessions", slot.max_sessions},
+                     {"sessions", std::move(ids)}});
+  }
+  bool ready = room && !book_.draining() && !stopping_;
+  std::string message = book_.draining() ? "draining"
+                        : ready          ? "ready for new sessions"
+                                         : "all slots busy";
+  return {{"value",
+           {{"ready", ready},
+            {"message", message},
+            {"node",
+             {{"id", options_.id},
+              {"uri", options_.uri},
+              {"hub", options_.hub},
+              {"registered", registered_},
+              {"availability", book_.draining() ? "DRAINING" : "UP"},
+              {"maxSessions", max_sessions},
+              {"sessionCount", book_.session_count()},
+              {"slots", std::move(slots)}}}}}};
+}
+
+}  // namespace gridhub::node

@@ -1,0 +1,157 @@
+#pragma once
+
+// The node agent: a W3C WebDriver server in front of this machine's drivers, registered with a
+// hub. It owns the node's slots and sessions (SlotBook), starts one driver process per session
+// (or relays to an existing WebDriver URL), proxies commands, ends idle sessions, and drains.
+//
+//   http::HttpClient client;
+//   NodeAgent agent(options, clock, client);
+//   http::HttpServer server({.port = 5555}, [&](auto request, auto responder) {
+//     agent.Handle(std::move(request), std::move(responder));
+//   });
+//   agent.Start();                      // registration, heartbeats, idle checks
+//   ...
+//   agent.Drain(DrainReason::kSignal);  // on SIGTERM
+//   agent.WaitDone(std::chrono::hours(24));
+//   agent.Stop();
+//
+// Threads: Handle() never blocks (slow work moves to TaskThreads or the HttpClient's thread);
+// one maintenance thread registers, heartbeats, ends idle sessions and finishes drains. All
+// state sits behind one mutex, and no I/O happens under it. Thread-safe.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/result.h"
+#include "config/settings.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "node-agent/slot_book.h"
+#include "node-agent/task_threads.h"
+
+namespace gridhub::node {
+
+struct NodeAgentOptions {
+  std::string id;                   // node id, unique in the grid
+  std::string uri;                  // how the hub reaches this node, e.g. http://10.0.0.5:5555
+  std::string hub;                  // hub base URL, e.g. http://127.0.0.1:4444
+  std::string registration_secret;  // sent as X-Registration-Secret; "" = none
+  // Sent as `Authorization: Bearer` on the node's W3C calls to the hub (telling it about a
+  // session the node ended) and on its drain call; "" = none.
+  std::string hub_client_token;
+  std::string hub_admin_token;
+  std::vector<config::SlotConfig> slots;
+  Duration session_timeout = std::chrono::seconds(300);  // 0 = never
+  int drain_after_sessions = 0;                          // 0 = never
+  Duration drain_timeout = std::chrono::seconds(60);
+  Duration heartbeat_period = std::chrono::seconds(5);
+  Duration driver_ready_timeout = std::chrono::seconds(20);
+  Duration session_create_timeout = std::chrono::seconds(60);
+  Duration command_timeout = std::chrono::minutes(10);
+  Duration stop_grace = std::chrono::seconds(5);  // SIGTERM to SIGKILL for a driver
+  std::string work_dir;  // logs and per-session profiles; "" = $TMPDIR/gridhub-node-<id>
+};
+
+// The hub-facing slot id of slot `index` on node `node_id`.
+std::string SlotId(const std::string& node_id, size_t index);
+
+class NodeAgent {
+ public:
+  NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpClient& client);
+  ~NodeAgent();
+  NodeAgent(const NodeAgent&) = delete;
+  NodeAgent& operator=(const NodeAgent&) = delete;
+
+  // Creates the work directory and starts the maintenance thread, which registers with the hub
+  // (retrying with backoff) and heartbeats.
+  Status Start() EXCLUDES(mu_);
+
+  // The node's HTTP surface: POST /session, /session/{id}/..., DELETE /session/{id},
+  // GET /status, POST /se/grid/node/drain. Also accepts the legacy /wd/hub prefix.
+  void Handle(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
+
+  // No new sessions; running ones may finish until drain-timeout (kSignal, kHub), then they are
+  // ended; once empty the node deregisters and WaitDone() returns. Idempotent.
+  void Drain(DrainReason reason) EXCLUDES(mu_);
+  // True once a drain has completed (deregistered), false on timeout.
+  bool WaitDone(Duration timeout) EXCLUDES(mu_);
+  // Ends every session and driver now, deregisters (best effort) and joins all threads.
+  // Idempotent; also run by the destructor.
+  void Stop() EXCLUDES(mu_);
+
+  bool registered() const EXCLUDES(mu_);
+  const std::string& id() const { return options_.id; }
+  const std::string& work_dir() const { return options_.work_dir; }
+  // GET /status's body.
+  nlohmann::json StatusJson() const EXCLUDES(mu_);
+
+ private:
+  struct Session;
+  enum class HubNotice { kNone, kTellHub };
+
+  // Requests.
+  void NewSession(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
+  void CreateSession(std::shared_ptr<Session> session, nlohmann::json candidate,
+                     http::Responder responder) EXCLUDES(mu_);
+  Result<http::ClientResponse> StartDriverSession(const std::shared_ptr<Session>& session,
+                                                  nlohmann::json caps) EXCLUDES(mu_);
+  void Proxy(const std::string& session_id, http::ServerRequest request, http::Responder responder)
+      EXCLUDES(mu_);
+  void DeleteSession(const std::string& session_id, http::Responder responder) EXCLUDES(mu_);
+  void HandleDrainRequest(const http::ServerRequest& request, http::Responder responder);
+
+  // Ending sessions.
+  std::shared_ptr<Session> ClaimForEnd(const std::string& session_id) REQUIRES(mu_);
+  // Runs on a task thread: DELETE on the driver (when asked), stop the process, remove the
+  // profile, free the place. Returns the driver's DELETE answer when there was one.
+  std::optional<http::ClientResponse> FinishSession(const std::shared_ptr<Session>& session,
+                                                    bool delete_on_driver) EXCLUDES(mu_);
+  void EndInBackground(std::shared_ptr<Session> session, bool delete_on_driver, HubNotice notice);
+  void OnDriverExit(const std::weak_ptr<Session>& weak) EXCLUDES(mu_);
+  void TellHubSessionEnded(const std::string& session_id);
+
+  // Hub conversation (maintenance thread).
+  void Maintain() EXCLUDES(mu_);
+  bool Register() EXCLUDES(mu_);
+  void Heartbeat() EXCLUDES(mu_);
+  void Deregister();
+  void TellHubDraining();
+  nlohmann::json RegistrationBody() const EXCLUDES(mu_);
+  http::Headers HubHeaders(const std::string& bearer) const;
+
+  const NodeAgentOptions options_;
+  const Clock& clock_;
+  http::HttpClient& client_;
+  std::vector<nlohmann::json> stereotypes_;  // options_.slots[i].stereotype, for matching
+  TaskThreads tasks_;
+
+  mutable Mutex mu_;
+  std::condition_variable_any wake_;
+  SlotBook book_ GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  // Sessions the node ended on its own (idle, driver died); a DELETE for one still succeeds so
+  // the hub can free its slot without an error.
+  std::deque<std::string> recently_ended_ GUARDED_BY(mu_);
+  bool registered_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  int in_flight_ GUARDED_BY(mu_) = 0;  // proxied commands whose callback has not run yet
+  std::string last_register_error_ GUARDED_BY(mu_);  // to log a failure once, not every retry
+  bool done_ GUARDED_BY(mu_) = false;
+  bool drain_noticed_ GUARDED_BY(mu_) = false;
+  std::optional<SteadyTime> drain_deadline_ GUARDED_BY(mu_);
+  uint64_t next_sequence_ GUARDED_BY(mu_) = 0;
+  std::thread maintenance_;
+};
+
+}  // namespace gridhub::node

@@ -1,0 +1,111 @@
+#include "node-agent/session_capabilities.h"
+
+#include <gtest/gtest.h>
+
+namespace gridhub::node {
+namespace {
+
+using nlohmann::json;
+
+TEST(SessionCapabilitiesTest, MergesAlwaysMatchWithEachFirstMatchInOrder) {
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"browserName", "chrome"}}},
+                 {"firstMatch", {{{"platformName", "linux"}}, {{"platformName", nullptr}}}}}}};
+  Result<std::vector<json>> candidates = CandidatesFromBody(body);
+  ASSERT_TRUE(candidates.ok());
+  ASSERT_EQ(candidates->size(), 2u);
+  EXPECT_EQ((*candidates)[0], json({{"browserName", "chrome"}, {"platformName", "linux"}}));
+  EXPECT_EQ((*candidates)[1], json({{"browserName", "chrome"}}));
+}
+
+TEST(SessionCapabilitiesTest, RejectsBodiesWithoutCapabilities) {
+  EXPECT_FALSE(CandidatesFromBody(json::object()).ok());
+  EXPECT_FALSE(CandidatesFromBody({{"capabilities", {{"firstMatch", json::array()}}}}).ok());
+  EXPECT_FALSE(CandidatesFromBody({{"capabilities", {{"alwaysMatch", 3}}}}).ok());
+  Result<std::vector<json>> empty = CandidatesFromBody({{"capabilities", json::object()}});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->size(), 1u);
+}
+
+TEST(SessionCapabilitiesTest, StereotypeMatchingFollowsGridRules) {
+  json chrome = {{"browserName", "chrome"},
+                 {"browserVersion", "156.0.8078.79"},
+                 {"platformName", "Windows 11"}};
+  EXPECT_TRUE(StereotypeServes(chrome, json::object()));
+  EXPECT_TRUE(StereotypeServes(chrome, {{"browserName", "Chrome"}}));
+  EXPECT_FALSE(StereotypeServes(chrome, {{"browserName", "firefox"}}));
+  EXPECT_TRUE(StereotypeServes(chrome, {{"browserVersion", "156"}}));
+  EXPECT_TRUE(StereotypeServes(chrome, {{"browserVersion", "stable"}}));
+  EXPECT_FALSE(StereotypeServes(chrome, {{"browserVersion", "15"}}));
+  EXPECT_FALSE(StereotypeServes(chrome, {{"browserVersion", "156.0.8078.7"}}));
+  EXPECT_TRUE(StereotypeServes(chrome, {{"platformName", "windows"}}));
+  EXPECT_TRUE(StereotypeServes(chrome, {{"platformName", "ANY"}}));
+  EXPECT_FALSE(StereotypeServes(chrome, {{"platformName", "linux"}}));
+}
+
+TEST(SessionCapabilitiesTest, FirstServingSlotPrefersCandidateOrderThenSlotsWithRoom) {
+  std::vector<json> stereotypes = {
+      {{"browserName", "chrome"}}, {{"browserName", "firefox"}}, {{"browserName", "chrome"}}};
+  std::vector<json> candidates = {{{"browserName", "firefox"}}, {{"browserName", "chrome"}}};
+  auto all = [](size_t) { return true; };
+  std::optional<SlotMatch> match = FirstServingSlot(candidates, stereotypes, all);
+  ASSERT_TRUE(match);
+  EXPECT_EQ(match->slot, 1u);
+  EXPECT_EQ(match->candidate, 0u);
+  match = FirstServingSlot(candidates, stereotypes, [](size_t s) { return s == 2; });
+  ASSERT_TRUE(match);
+  EXPECT_EQ(match->slot, 2u);
+  EXPECT_EQ(match->candidate, 1u);
+  EXPECT_FALSE(FirstServingSlot(candidates, stereotypes, [](size_t) { return false; }));
+}
+
+TEST(SessionCapabilitiesTest, VendorOptionsMergeOverStereotypeDefaults) {
+  json stereotype = {{"browserName", "chrome"},
+                     {"gridhub:label", "appa:chromium"},
+                     {"goog:chromeOptions",
+                      {{"binary", "/usr/bin/chromium"}, {"args", {"--headless", "--no-sandbox"}}}}};
+  json request = {{"browserName", "chrome"},
+                  {"se:name", "x"},
+                  {"timeouts", {{"implicit", 5}}},
+                  {"goog:chromeOptions", {{"args", {"--window-size=800,600", "--headless"}}}}};
+  json merged = MergeOverStereotype(request, stereotype);
+  EXPECT_FALSE(merged.contains("gridhub:label"));
+  EXPECT_FALSE(merged.contains("se:name"));
+  EXPECT_EQ(merged["timeouts"], json({{"implicit", 5}}));
+  EXPECT_EQ(merged["goog:chromeOptions"]["binary"], "/usr/bin/chromium");
+  EXPECT_EQ(merged["goog:chromeOptions"]["args"],
+            json({"--headless", "--no-sandbox", "--window-size=800,600"}));
+}
+
+TEST(SessionCapabilitiesTest, RequestBinaryWinsOverStereotype) {
+  json merged = MergeOverStereotype({{"goog:chromeOptions", {{"binary", "/opt/chrome"}}}},
+                                    {{"goog:chromeOptions", {{"binary", "/usr/bin/chromium"}}}});
+  EXPECT_EQ(merged["goog:chromeOptions"]["binary"], "/opt/chrome");
+}
+
+TEST(SessionCapabilitiesTest, ChromiumGetsAFreshProfileAndNoSandboxAsRoot) {
+  json caps = {{"browserName", "chrome"},
+               {"goog:chromeOptions", {{"args", {"--user-data-dir=/shared", "--headless"}}}}};
+  PrepareForBrowser(caps, {.user_data_dir = "/tmp/p1", .as_root = true});
+  EXPECT_EQ(caps["goog:chromeOptions"]["args"],
+            json({"--headless", "--user-data-dir=/tmp/p1", "--no-sandbox"}));
+  json plain = {{"browserName", "chrome"}};
+  PrepareForBrowser(plain, {.user_data_dir = "/tmp/p2", .as_root = false});
+  EXPECT_EQ(plain["goog:chromeOptions"]["args"], json({"--user-data-dir=/tmp/p2"}));
+}
+
+TEST(SessionCapabilitiesTest, OtherBrowsersAreLeftAlone) {
+  json caps = {{"browserName", "firefox"}, {"moz:firefoxOptions", {{"args", {"-headless"}}}}};
+  json before = caps;
+  PrepareForBrowser(caps, {.user_data_dir = "/tmp/p", .as_root = true});
+  EXPECT_EQ(caps, before);
+}
+
+TEST(SessionCapabilitiesTest, NewSessionBodyIsW3C) {
+  json body = NewSessionBody({{"browserName", "chrome"}});
+  EXPECT_EQ(body["capabilities"]["alwaysMatch"]["browserName"], "chrome");
+  EXPECT_EQ(body["capabilities"]["firstMatch"], json::array({json::object()}));
+}
+
+}  // namespace
+}  // namespace gridhub::node

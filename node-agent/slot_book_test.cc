@@ -1,0 +1,117 @@
+#include "node-agent/slot_book.h"
+
+#include <gtest/gtest.h>
+
+namespace gridhub::node {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<SlotInfo> TwoSlots() {
+  return {SlotInfo{"n-slot-0", "chrome", {{"browserName", "chrome"}}, 2},
+          SlotInfo{"n-slot-1", "firefox", {{"browserName", "firefox"}}, 1}};
+}
+
+TEST(SlotBookTest, ReservesUpToMaxSessionsPerSlot) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {}, clock);
+  EXPECT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  EXPECT_TRUE(book.Reserve(0).ok());  // reserved but not committed still holds a place
+  Status full = book.Reserve(0);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kSessionNotCreated);
+  EXPECT_EQ(book.FreePlaces(0), 0);
+  book.CancelReservation(0);
+  EXPECT_EQ(book.FreePlaces(0), 1);
+  EXPECT_TRUE(book.Reserve(1).ok());
+  EXPECT_FALSE(book.Reserve(1).ok());
+}
+
+TEST(SlotBookTest, RemoveFreesThePlaceOnce) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {}, clock);
+  ASSERT_TRUE(book.Reserve(1).ok());
+  book.Commit(1, "a");
+  EXPECT_EQ(book.SlotOf("a"), 1u);
+  EXPECT_EQ(book.Remove("a"), 1u);
+  EXPECT_EQ(book.Remove("a"), std::nullopt);
+  EXPECT_EQ(book.FreePlaces(1), 1);
+  EXPECT_TRUE(book.empty());
+}
+
+TEST(SlotBookTest, SessionIdlesOutAfterTimeoutWithoutCommands) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  EXPECT_EQ(book.NextIdleDeadline(), clock.Now() + 10s);
+  clock.Advance(9s);
+  EXPECT_TRUE(book.IdleSessions().empty());
+  clock.Advance(1s);
+  EXPECT_EQ(book.IdleSessions(), std::vector<std::string>{"a"});
+}
+
+TEST(SlotBookTest, CommandsResetTheIdleTimerAndBlockItWhileInFlight) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  clock.Advance(8s);
+  ASSERT_TRUE(book.BeginCommand("a"));
+  clock.Advance(60s);  // a long executeAsyncScript
+  EXPECT_TRUE(book.IdleSessions().empty());
+  EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);
+  book.EndCommand("a");
+  clock.Advance(9s);
+  EXPECT_TRUE(book.IdleSessions().empty());
+  clock.Advance(1s);
+  EXPECT_EQ(book.IdleSessions().size(), 1u);
+  EXPECT_FALSE(book.BeginCommand("unknown"));
+}
+
+TEST(SlotBookTest, ZeroTimeoutNeverIdles) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 0s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  clock.Advance(1000h);
+  EXPECT_TRUE(book.IdleSessions().empty());
+  EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);
+}
+
+TEST(SlotBookTest, DrainingRefusesNewSessionsButKeepsRunningOnes) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  book.StartDrain(DrainReason::kSignal);
+  EXPECT_TRUE(book.draining());
+  EXPECT_FALSE(book.Reserve(0).ok());
+  EXPECT_FALSE(book.empty());
+  EXPECT_TRUE(book.BeginCommand("a"));
+  book.EndCommand("a");
+  book.Remove("a");
+  EXPECT_TRUE(book.empty());
+  book.StartDrain(DrainReason::kHub);  // the first reason stays
+  EXPECT_EQ(book.drain_reason(), DrainReason::kSignal);
+}
+
+TEST(SlotBookTest, DrainsAfterConfiguredSessionCountIncludingReservations) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.drain_after_sessions = 2}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  ASSERT_TRUE(book.Reserve(0).ok());
+  // Two sessions are being created: a third would exceed the quota even though slot 1 is free.
+  EXPECT_FALSE(book.Reserve(1).ok());
+  book.CancelReservation(0);  // a failed creation does not count
+  ASSERT_TRUE(book.Reserve(1).ok());
+  book.Commit(0, "a");
+  EXPECT_FALSE(book.draining());
+  book.Commit(1, "b");
+  EXPECT_TRUE(book.draining());
+  EXPECT_EQ(book.drain_reason(), DrainReason::kAfterSessions);
+}
+
+}  // namespace
+}  // namespace gridhub::node
