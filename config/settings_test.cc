@@ -302,6 +302,11 @@ TEST(LoadSettingsTest, CapsMapAndStringFormsAgree) {
   EXPECT_EQ(map->queue.concurrency_caps, want);
   EXPECT_EQ(text->queue.concurrency_caps, want);
   EXPECT_TRUE(Load("queue:\n  concurrency-caps: \"\"\n")->queue.concurrency_caps.empty());
+  // The map form also travels through the environment as JSON.
+  Result<Settings> env =
+      Load("", {R"(GRIDHUB_QUEUE_CONCURRENCY_CAPS={"AppA:Chromium:UAT": 2, "AppB:Firefox": 0})"});
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  EXPECT_EQ(env->queue.concurrency_caps, want);
 }
 
 TEST(LoadSettingsTest, SlotsInAllForms) {

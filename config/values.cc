@@ -143,6 +143,14 @@ bool IsHttpUrl(std::string_view text) {
 }
 
 Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
+  if (value.is_string() && Trim(value.get_ref<const std::string&>()).starts_with('{')) {
+    // An environment variable or flag may carry the map form as JSON or flow YAML.
+    Result<YAML::Node> node = ParseYaml(value.get_ref<const std::string&>());
+    if (!node.ok()) return Why("malformed cap map: " + node.error().message);
+    Result<json> map = YamlToJson(*node, Scalars::kText, "");
+    if (!map.ok()) return Why("malformed cap map: " + map.error().message);
+    return CapsFromJson(*map);
+  }
   std::vector<std::pair<std::string, json>> entries;
   if (value.is_object()) {
     for (const auto& [label, cap] : value.items()) entries.emplace_back(label, cap);
