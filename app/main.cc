@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "config/check_config.h"
+#include "hub/hub_main.h"
 
 namespace {
 
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     std::fputs(kUsage, stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string_view(argv[1]) == "hub") {
+    return gridhub::hub::HubMain(argc - 1, argv + 1);
   }
   if (std::string_view(argv[1]) == "check-config") {
     return gridhub::config::CheckConfigMain(argc - 1, argv + 1);

@@ -1,0 +1,1223 @@
+#include "hub/grid.h"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include "http/w3c_error.h"
+
+namespace gridhub::hub {
+
+using nlohmann::json;
+using queue::RequestId;
+
+namespace {
+
+queue::QueueOptions ToQueueOptions(const config::QueueSettings& q) {
+  queue::QueueOptions options;
+  options.timeout = q.timeout;
+  options.max_per_label = q.max_per_label;
+  options.max_per_run = q.max_per_run;
+  options.concurrency_default = q.concurrency_default;
+  options.concurrency_caps = q.concurrency_caps;
+  options.reject_unsatisfiable = q.reject_unsatisfiable;
+  options.registration_grace = q.registration_grace;
+  options.retry_limit = q.retry_limit;
+  return options;
+}
+
+matching::LabelMatchOptions ToMatchOptions(const config::MatchingSettings& m) {
+  return {.prefix_expand = m.prefix_expand,
+          .wildcards = m.wildcards,
+          .trailing_fallback = m.trailing_fallback};
+}
+
+std::string Seconds(Duration d) { return config::FormatDuration(d); }
+
+// Unix seconds for a steady time point, for display only.
+double WallSeconds(SteadyTime t, SteadyTime now) {
+  auto wall = std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(now - t);
+  return std::chrono::duration<double>(wall.time_since_epoch()).count();
+}
+
+// What a failed POST {node}/session said, short enough for a client's error message.
+std::string DescribeFailure(const http::ClientResponse& response) {
+  if (!response.transport_ok()) return "no answer: " + response.error;
+  std::string detail;
+  json body = json::parse(response.body, nullptr, false);
+  if (!body.is_discarded() && body.is_object() && body.contains("value") &&
+      body["value"].is_object()) {
+    const json& value = body["value"];
+    if (value.contains("message") && value["message"].is_string()) {
+      detail = value["message"].get<std::string>();
+    }
+  }
+  if (detail.empty()) detail = response.body.substr(0, 200);
+  return "HTTP " + std::to_string(response.status) + (detail.empty() ? "" : ": " + detail);
+}
+
+// The session id of a successful new-session answer (W3C, or the legacy top-level form).
+std::optional<std::string> SessionIdOf(const json& body) {
+  if (!body.is_object()) return std::nullopt;
+  if (body.contains("value") && body["value"].is_object()) {
+    const json& value = body["value"];
+    if (value.contains("sessionId") && value["sessionId"].is_string()) {
+      return value["sessionId"].get<std::string>();
+    }
+  }
+  if (body.contains("sessionId") && body["sessionId"].is_string()) {
+    return body["sessionId"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+void Effects::Append(Effects other) {
+  for (auto& r : other.replies) replies.push_back(std::move(r));
+  for (auto& c : other.creates) creates.push_back(std::move(c));
+  for (auto& d : other.deletes) deletes.push_back(std::move(d));
+  for (auto& p : other.probes) probes.push_back(std::move(p));
+}
+
+struct Grid::Slot {
+  Slot(std::string slot_id, matching::Stereotype s, int max)
+      : id(std::move(slot_id)), stereotype(std::move(s)), max_sessions(max) {}
+  std::string id;
+  matching::Stereotype stereotype;
+  int max_sessions;
+  std::vector<std::string> sessions;
+  int reserved = 0;  // creations in flight
+  int free() const {
+    return std::max(0, max_sessions - static_cast<int>(sessions.size()) - reserved);
+  }
+};
+
+struct Grid::Node {
+  std::string id;
+  std::string uri;
+  Availability availability = Availability::kUp;
+  bool probe = false;  // "healthCheck": "status": the hub polls instead of heartbeats
+  bool probe_in_flight = false;
+  SteadyTime last_seen;
+  SteadyTime next_probe;
+  SteadyTime idle_since;
+  std::vector<Slot> slots;
+
+  int capacity() const {
+    int total = 0;
+    for (const Slot& s : slots) total += s.max_sessions;
+    return std::max(total, 1);
+  }
+  int active() const {
+    int total = 0;
+    for (const Slot& s : slots) total += static_cast<int>(s.sessions.size()) + s.reserved;
+    return total;
+  }
+  Slot* FindSlot(const std::string& slot_id) {
+    for (Slot& s : slots) {
+      if (s.id == slot_id) return &s;
+    }
+    return nullptr;
+  }
+};
+
+struct Grid::Waiter {
+  RequestId id = 0;
+  matching::NewSessionSpec spec;
+  std::optional<matching::LabelKey> restriction;
+  std::string label;
+  std::string run_id;
+  bool has_responder = false;
+  http::Responder responder;
+  std::string ticket_id;
+  uint64_t connection_id = 0;
+  bool creating = false;
+  bool abandoned = false;  // client gone while its session was being created
+  std::string node_id;     // while creating
+  std::string slot_id;
+  std::set<std::string> failed_nodes;
+  std::string last_failure;
+  SteadyTime enqueued_at;
+  SteadyTime deadline;
+};
+
+struct Grid::Ticket {
+  std::string id;
+  std::string token;
+  RequestId request = 0;
+  std::string label;
+  enum class State { kWaiting, kReady, kFailed } state = State::kWaiting;
+  SteadyTime last_activity;
+  SteadyTime enqueued_at;
+  SteadyTime deadline;
+  SteadyTime finished_at;
+  std::string body;  // W3C new-session response, or the W3C error
+  int status = 0;
+  std::string session_id;
+};
+
+struct Grid::Session {
+  std::string id;
+  std::string node_id;
+  std::string slot_id;
+  std::string label;
+  json capabilities;
+  SteadyTime started;
+};
+
+// Answers the queue's "can this waiter use this free slot unit?" with the matcher.
+class Grid::Compatibility final : public queue::SlotCompatibility {
+ public:
+  Compatibility(const Grid& grid,
+                const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units)
+      : grid_(grid), units_(units) {}
+
+  bool CanServe(RequestId request, const queue::SlotId& unit) const override
+      NO_THREAD_SAFETY_ANALYSIS {  // called inside DispatchLocked, under mu_
+    auto w = grid_.waiters_.find(request);
+    auto u = units_.find(unit);
+    if (w == grid_.waiters_.end() || u == units_.end()) return false;
+    const Waiter& waiter = *w->second;
+    if (waiter.failed_nodes.count(u->second.first->id) > 0) return false;
+    const matching::LabelKey* restriction =
+        waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
+    return grid_.matcher_.Match(waiter.spec, restriction, u->second.second->stereotype).has_value();
+  }
+
+ private:
+  const Grid& grid_;
+  const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units_;
+};
+
+Grid::Grid(const Clock& clock, IdSource& ids, config::Settings settings)
+    : clock_(clock),
+      ids_(ids),
+      settings_(settings),
+      matcher_(ToMatchOptions(settings.matching)),
+      queue_(clock, ToQueueOptions(settings.queue)) {
+  MutexLock lock(mu_);
+  PublishLocked();
+}
+
+Grid::~Grid() = default;
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+
+std::vector<const matching::Stereotype*> Grid::PoolLocked() {
+  std::vector<const matching::Stereotype*> pool;
+  for (const auto& [id, node] : nodes_) {
+    if (node->availability != Availability::kUp) continue;
+    for (const Slot& slot : node->slots) pool.push_back(&slot.stereotype);
+  }
+  return pool;
+}
+
+void Grid::ResolveRestrictionLocked(Waiter& waiter) {
+  std::vector<const matching::Stereotype*> pool = PoolLocked();
+  waiter.restriction = matcher_.ResolveRestriction(waiter.spec, pool);
+}
+
+Effects Grid::DispatchLocked() {
+  Effects effects;
+  if (shutting_down_ || queue_.size() == 0) return effects;
+  const bool pack = settings_.hub.slot_selection == config::SlotSelection::kPack;
+  struct Unit {
+    double load;
+    SteadyTime idle_since;
+    std::string node_id;
+    int k;
+    std::string id;
+  };
+  std::vector<Unit> units;
+  std::unordered_map<std::string, std::pair<Node*, Slot*>> by_id;
+  for (auto& [node_id, node] : nodes_) {
+    if (node->availability != Availability::kUp) continue;
+    const double capacity = node->capacity();
+    const int active = node->active();
+    int k = 0;
+    for (Slot& slot : node->slots) {
+      for (int i = 0; i < slot.free(); ++i, ++k) {
+        std::string id = node_id + '\x1f' + slot.id + '\x1f' + std::to_string(i);
+        // spread: the k-th free unit of a node counts as if k more sessions ran there, so
+        // grants made in one call interleave across equally loaded nodes.
+        double load = pack ? -(active / capacity) : (active + k) / capacity;
+        units.push_back({load, node->idle_since, node_id, k, id});
+        by_id.emplace(std::move(id), std::make_pair(node.get(), &slot));
+      }
+    }
+  }
+  if (units.empty()) return effects;
+  std::sort(units.begin(), units.end(), [](const Unit& a, const Unit& b) {
+    return std::tie(a.load, a.idle_since, a.node_id, a.k) <
+           std::tie(b.load, b.idle_since, b.node_id, b.k);
+  });
+  std::vector<queue::SlotId> order;
+  order.reserve(units.size());
+  for (const Unit& u : units) order.push_back(u.id);
+  Compatibility compat(*this, by_id);
+  const SteadyTime now = clock_.Now();
+  for (const queue::Assignment& a : queue_.Dispatch(order, compat)) {
+    auto w = waiters_.find(a.request);
+    auto u = by_id.find(a.slot);
+    if (w == waiters_.end() || u == by_id.end()) {
+      queue_.OnGrantCancelled(a.request);
+      continue;
+    }
+    Waiter& waiter = *w->second;
+    auto [node, slot] = u->second;
+    const matching::LabelKey* restriction =
+        waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
+    std::optional<size_t> candidate = matcher_.Match(waiter.spec, restriction, slot->stereotype);
+    if (!candidate.has_value()) {  // impossible: the queue asked CanServe first
+      queue_.OnGrantCancelled(a.request);
+      continue;
+    }
+    slot->reserved++;
+    waiter.creating = true;
+    waiter.node_id = node->id;
+    waiter.slot_id = slot->id;
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(waiter.deadline - now);
+    effects.creates.push_back({.request = waiter.id,
+                               .node_id = node->id,
+                               .node_uri = node->uri,
+                               .slot_id = slot->id,
+                               .capabilities = matching::CapabilitiesForNode(
+                                   waiter.spec.candidates[*candidate], slot->stereotype),
+                               .timeout = std::max(remaining, std::chrono::milliseconds(1000))});
+  }
+  if (!effects.creates.empty()) PublishLocked();
+  return effects;
+}
+
+// ---------------------------------------------------------------------------------------------
+// New sessions
+
+Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
+                                    SteadyTime* deadline) {
+  if (shutting_down_) return Error{ErrorCode::kSessionNotCreated, "the hub is shutting down"};
+  auto waiter = std::make_unique<Waiter>();
+  waiter->spec = std::move(spec);
+  waiter->label = waiter->spec.label.str();
+  waiter->run_id = std::move(run_id);
+  ResolveRestrictionLocked(*waiter);
+  std::vector<const matching::Stereotype*> pool = PoolLocked();
+  const matching::LabelKey* restriction =
+      waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
+  bool satisfiable = false;
+  for (const matching::Stereotype* s : pool) {
+    if (matcher_.Match(waiter->spec, restriction, *s)) {
+      satisfiable = true;
+      break;
+    }
+  }
+  bool servable_now = false;
+  for (const auto& [id, node] : nodes_) {
+    if (node->availability != Availability::kUp) continue;
+    for (const Slot& slot : node->slots) {
+      if (slot.free() > 0 && matcher_.Match(waiter->spec, restriction, slot.stereotype)) {
+        servable_now = true;
+        break;
+      }
+    }
+    if (servable_now) break;
+  }
+  auto admitted = queue_.Enqueue({.label = waiter->label,
+                                  .run_id = waiter->run_id,
+                                  .no_wait = no_wait,
+                                  .satisfiable = satisfiable,
+                                  .servable_now = servable_now});
+  if (auto* refused = std::get_if<queue::Refused>(&admitted)) {
+    switch (refused->reason) {
+      case queue::Refusal::kQueueFull:
+        return Error{ErrorCode::kQueueFull, refused->message};
+      case queue::Refusal::kRunLimit:
+        return Error{ErrorCode::kRunLimit, refused->message};
+      case queue::Refusal::kNoWait:
+        return Error{ErrorCode::kNoWait, refused->message};
+      case queue::Refusal::kUnsatisfiable:
+        return Error{ErrorCode::kUnsatisfiable,
+                     refused->message + ": " + matcher_.ExplainNoMatch(waiter->spec, pool)};
+    }
+  }
+  const auto& enqueued = std::get<queue::Enqueued>(admitted);
+  waiter->id = enqueued.id;
+  waiter->enqueued_at = clock_.Now();
+  waiter->deadline = enqueued.deadline;
+  *deadline = enqueued.deadline;
+  RequestId id = waiter->id;
+  waiters_.emplace(id, std::move(waiter));
+  return id;
+}
+
+Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
+                               http::Responder responder) {
+  MutexLock lock(mu_);
+  Effects effects;
+  SteadyTime deadline;
+  Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
+  if (!admitted.ok()) {
+    effects.replies.push_back({responder, http::HttpStatus(admitted.error().code),
+                               http::W3CErrorBody(admitted.error()), ""});
+    return effects;
+  }
+  Waiter& waiter = *waiters_[*admitted];
+  waiter.has_responder = true;
+  waiter.responder = responder;
+  waiter.connection_id = responder.connection_id();
+  if (waiter.connection_id != 0) waiter_by_connection_[waiter.connection_id] = waiter.id;
+  effects.Append(DispatchLocked());
+  if (no_wait && !waiter.creating) {
+    // Fail fast: a free slot existed at admission but fairness gave it to an older waiter.
+    queue_.Cancel(waiter.id);
+    FailWaiterLocked(waiter,
+                     {ErrorCode::kNoWait,
+                      "no free slot for label '" + waiter.label + "' right now (no-wait request)"},
+                     &effects);
+    RemoveWaiterLocked(*admitted);
+  }
+  PublishLocked();
+  return effects;
+}
+
+void Grid::DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) {
+  if (waiter.has_responder) {
+    effects->replies.push_back({waiter.responder, status, std::move(body), ""});
+    waiter.has_responder = false;
+    return;
+  }
+  auto t = tickets_.find(waiter.ticket_id);
+  if (t == tickets_.end()) return;
+  Ticket& ticket = *t->second;
+  ticket.state = status == 200 ? Ticket::State::kReady : Ticket::State::kFailed;
+  ticket.status = status;
+  ticket.body = std::move(body);
+  ticket.finished_at = clock_.Now();
+}
+
+void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
+  DeliverLocked(waiter, http::HttpStatus(error.code), http::W3CErrorBody(error), effects);
+}
+
+void Grid::RemoveWaiterLocked(RequestId id) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  auto c = waiter_by_connection_.find(it->second->connection_id);
+  if (c != waiter_by_connection_.end() && c->second == id) waiter_by_connection_.erase(c);
+  waiters_.erase(it);
+}
+
+void Grid::ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id) {
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return;
+  if (Slot* slot = n->second->FindSlot(slot_id); slot != nullptr && slot->reserved > 0) {
+    slot->reserved--;
+  }
+}
+
+Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
+                             const std::string& slot_id, const http::ClientResponse& response) {
+  MutexLock lock(mu_);
+  Effects effects;
+  ReleaseReservationLocked(node_id, slot_id);
+  const SteadyTime now = clock_.Now();
+  auto w = waiters_.find(request);
+  Waiter* waiter = w == waiters_.end() ? nullptr : w->second.get();
+  auto n = nodes_.find(node_id);
+  Node* node = n == nodes_.end() ? nullptr : n->second.get();
+  Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
+
+  std::optional<std::string> session_id;
+  json body;
+  if (response.status >= 200 && response.status < 300) {
+    body = json::parse(response.body, nullptr, false);
+    if (!body.is_discarded()) session_id = SessionIdOf(body);
+  }
+  const bool node_usable =
+      node != nullptr && slot != nullptr && node->availability != Availability::kDown;
+
+  if (session_id.has_value() && node_usable && waiter != nullptr && !waiter->abandoned &&
+      !shutting_down_ && now <= waiter->deadline) {
+    queue_.OnSessionCreated(request);
+    if (body.contains("value") && body["value"].is_object()) {
+      json& value = body["value"];
+      if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
+        value["capabilities"] = json::object();
+      }
+      value["capabilities"]["se:gridhubNode"] = node_id;
+    }
+    auto session = std::make_unique<Session>();
+    session->id = *session_id;
+    session->node_id = node_id;
+    session->slot_id = slot_id;
+    session->label = waiter->label;
+    if (body.contains("value") && body["value"].is_object() &&
+        body["value"].contains("capabilities")) {
+      session->capabilities = body["value"]["capabilities"];
+    }
+    session->started = now;
+    slot->sessions.push_back(*session_id);
+    sessions_[*session_id] = std::move(session);
+    if (waiter->has_responder) {
+      effects.replies.push_back({waiter->responder, 200, Dump(body), *session_id});
+      waiter->has_responder = false;
+    } else {
+      DeliverLocked(*waiter, 200, Dump(body), &effects);
+      if (auto t = tickets_.find(waiter->ticket_id); t != tickets_.end()) {
+        t->second->session_id = *session_id;
+      }
+    }
+    RemoveWaiterLocked(request);
+    effects.Append(DispatchLocked());
+    PublishLocked();
+    return effects;
+  }
+
+  if (session_id.has_value()) {
+    // Created, but nobody may use it: delete it on the node at once.
+    if (node != nullptr) effects.deletes.push_back({node->uri, *session_id});
+  }
+  if (waiter == nullptr || waiter->abandoned || shutting_down_) {
+    queue_.OnGrantCancelled(request);
+    if (waiter != nullptr) RemoveWaiterLocked(request);
+    effects.Append(DispatchLocked());
+    PublishLocked();
+    return effects;
+  }
+  if (session_id.has_value() && node_usable && now > waiter->deadline) {
+    queue_.OnGrantCancelled(request);
+    FailWaiterLocked(*waiter,
+                     {ErrorCode::kTimeout, "session created on node " + node_id +
+                                               " only after the request's deadline "
+                                               "(queue.timeout); it was deleted"},
+                     &effects);
+    RemoveWaiterLocked(request);
+    effects.Append(DispatchLocked());
+    PublishLocked();
+    return effects;
+  }
+
+  // Creation failed: back to the head of its label, preferably on another node.
+  std::string uri = node != nullptr ? node->uri : std::string("?");
+  std::string why = session_id.has_value() ? std::string("node left the grid")
+                    : response.status >= 200 && response.status < 300 ? "answer without a sessionId"
+                                                                      : DescribeFailure(response);
+  waiter->last_failure = "node " + node_id + " (" + uri + ") could not create the session: " + why;
+  waiter->creating = false;
+  waiter->failed_nodes.insert(node_id);
+  if (queue_.OnCreateFailed(request)) {
+    // Only avoid the failed nodes while some other node could serve the request.
+    bool other = false;
+    for (const auto& [id, candidate] : nodes_) {
+      if (candidate->availability != Availability::kUp || waiter->failed_nodes.count(id) > 0) {
+        continue;
+      }
+      for (const Slot& s : candidate->slots) {
+        const matching::LabelKey* restriction =
+            waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
+        if (matcher_.Match(waiter->spec, restriction, s.stereotype)) other = true;
+      }
+    }
+    if (!other) waiter->failed_nodes.clear();
+  } else {
+    std::string message =
+        now > waiter->deadline
+            ? "timed out after queue.timeout; last attempt: " + waiter->last_failure
+            : waiter->last_failure + " (gave up after queue.retry-limit = " +
+                  std::to_string(settings_.queue.retry_limit) + " retries)";
+    FailWaiterLocked(*waiter, {ErrorCode::kSessionNotCreated, message}, &effects);
+    RemoveWaiterLocked(request);
+  }
+  effects.Append(DispatchLocked());
+  PublishLocked();
+  return effects;
+}
+
+Effects Grid::OnDisconnect(uint64_t connection_id) {
+  MutexLock lock(mu_);
+  Effects effects;
+  auto c = waiter_by_connection_.find(connection_id);
+  if (c == waiter_by_connection_.end()) return effects;
+  RequestId id = c->second;
+  waiter_by_connection_.erase(c);
+  auto w = waiters_.find(id);
+  if (w == waiters_.end()) return effects;
+  Waiter& waiter = *w->second;
+  waiter.has_responder = false;
+  if (waiter.creating) {
+    waiter.abandoned = true;  // the creation result deletes the session and frees the slot
+  } else {
+    queue_.Cancel(id);
+    RemoveWaiterLocked(id);
+    PublishLocked();
+  }
+  return effects;
+}
+
+Effects Grid::OnReplyUndelivered(const std::string& session_id) {
+  MutexLock lock(mu_);
+  Effects effects;
+  EndSessionLocked(session_id, &effects, /*delete_on_node=*/true);
+  effects.Append(DispatchLocked());
+  PublishLocked();
+  return effects;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+std::optional<SessionRoute> Grid::FindSession(const std::string& session_id) {
+  MutexLock lock(mu_);
+  auto s = sessions_.find(session_id);
+  if (s == sessions_.end()) return std::nullopt;
+  auto n = nodes_.find(s->second->node_id);
+  if (n == nodes_.end()) return std::nullopt;
+  return SessionRoute{n->first, n->second->uri};
+}
+
+Effects Grid::EndSession(const std::string& session_id) {
+  MutexLock lock(mu_);
+  Effects effects;
+  EndSessionLocked(session_id, &effects, /*delete_on_node=*/false);
+  effects.Append(DispatchLocked());
+  PublishLocked();
+  return effects;
+}
+
+void Grid::EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node) {
+  auto s = sessions_.find(session_id);
+  if (s == sessions_.end()) return;
+  const Session& session = *s->second;
+  queue_.OnSessionEnded(session.label);
+  std::string node_id = session.node_id;
+  auto n = nodes_.find(node_id);
+  if (n != nodes_.end()) {
+    Node& node = *n->second;
+    if (Slot* slot = node.FindSlot(session.slot_id)) {
+      auto& list = slot->sessions;
+      list.erase(std::remove(list.begin(), list.end(), session_id), list.end());
+    }
+    if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
+    if (node.active() == 0) node.idle_since = clock_.Now();
+  }
+  sessions_.erase(s);
+  RemoveNodeIfDrainedLocked(node_id);
+}
+
+void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) {
+  std::vector<std::string> ids;
+  for (const Slot& slot : node.slots) {
+    ids.insert(ids.end(), slot.sessions.begin(), slot.sessions.end());
+  }
+  for (const std::string& id : ids) {
+    auto s = sessions_.find(id);
+    if (s == sessions_.end()) continue;
+    queue_.OnSessionEnded(s->second->label);
+    if (delete_on_node) effects->deletes.push_back({node.uri, id});
+    sessions_.erase(s);
+  }
+  for (Slot& slot : node.slots) slot.sessions.clear();
+}
+
+void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return;
+  if (n->second->availability == Availability::kDraining && n->second->active() == 0) {
+    nodes_.erase(n);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+namespace {
+
+Result<std::string> RequireString(const json& object, const char* key, std::string_view where) {
+  if (!object.contains(key) || !object[key].is_string() || object[key].get<std::string>().empty()) {
+    return Error{ErrorCode::kInvalidArgument,
+                 std::string(where) + key + " must be a non-empty string"};
+  }
+  return object[key].get<std::string>();
+}
+
+}  // namespace
+
+Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
+  if (!body.is_object()) {
+    return Error{ErrorCode::kInvalidArgument, "node registration must be a JSON object"};
+  }
+  Result<std::string> id = RequireString(body, "id", "");
+  if (!id.ok()) return id.error();
+  Result<std::string> uri = RequireString(body, "uri", "");
+  if (!uri.ok()) return uri.error();
+  std::string base = *uri;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "uri must be an http:// or https:// URL, got '" + *uri + "'"};
+  }
+  bool probe = false;
+  if (body.contains("healthCheck") && !body["healthCheck"].is_null()) {
+    if (!body["healthCheck"].is_string() ||
+        (body["healthCheck"] != "status" && body["healthCheck"] != "heartbeat")) {
+      return Error{ErrorCode::kInvalidArgument, "healthCheck must be \"status\" or \"heartbeat\""};
+    }
+    probe = body["healthCheck"] == "status";
+  }
+  if (!body.contains("slots") || !body["slots"].is_array() || body["slots"].empty()) {
+    return Error{ErrorCode::kInvalidArgument, "slots must be a non-empty array"};
+  }
+  auto node = std::make_unique<Node>();
+  node->id = *id;
+  node->uri = base;
+  node->probe = probe;
+  std::set<std::string> slot_ids;
+  for (size_t i = 0; i < body["slots"].size(); ++i) {
+    const json& s = body["slots"][i];
+    std::string where = "slots[" + std::to_string(i) + "].";
+    if (!s.is_object()) return Error{ErrorCode::kInvalidArgument, where + " must be an object"};
+    std::string slot_id = std::to_string(i);
+    if (s.contains("id") && !s["id"].is_null()) {
+      if (!s["id"].is_string() && !s["id"].is_number_integer()) {
+        return Error{ErrorCode::kInvalidArgument, where + "id must be a string"};
+      }
+      slot_id = s["id"].is_string() ? s["id"].get<std::string>() : s["id"].dump();
+    }
+    if (!slot_ids.insert(slot_id).second) {
+      return Error{ErrorCode::kInvalidArgument, where + "id '" + slot_id + "' is repeated"};
+    }
+    std::string label;
+    if (s.contains("label") && !s["label"].is_null()) {
+      if (!s["label"].is_string()) {
+        return Error{ErrorCode::kInvalidArgument, where + "label must be a string"};
+      }
+      label = s["label"].get<std::string>();
+    }
+    json caps = s.contains("stereotype") ? s["stereotype"] : json::object();
+    Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
+    if (!stereotype.ok()) {
+      return Error{ErrorCode::kInvalidArgument,
+                   where + "stereotype: " + stereotype.error().message};
+    }
+    int max_sessions = 1;
+    if (s.contains("maxSessions") && !s["maxSessions"].is_null()) {
+      if (!s["maxSessions"].is_number_integer() || s["maxSessions"].get<int64_t>() < 1 ||
+          s["maxSessions"].get<int64_t>() > 10000) {
+        return Error{ErrorCode::kInvalidArgument,
+                     where + "maxSessions must be an integer from 1 to 10000"};
+      }
+      max_sessions = s["maxSessions"].get<int>();
+    }
+    node->slots.emplace_back(slot_id, std::move(*stereotype), max_sessions);
+  }
+
+  MutexLock lock(mu_);
+  if (shutting_down_) return Error{ErrorCode::kUnavailable, "the hub is shutting down"};
+  const SteadyTime now = clock_.Now();
+  node->last_seen = now;
+  node->next_probe = now + settings_.hub.health_check_period;
+  node->idle_since = now;
+  auto old = nodes_.find(node->id);
+  if (old != nodes_.end()) {
+    // Re-registration (agent or hub restarted): keep live sessions whose slot still exists.
+    Node& previous = *old->second;
+    for (Slot& old_slot : previous.slots) {
+      Slot* kept = node->FindSlot(old_slot.id);
+      for (const std::string& session_id : old_slot.sessions) {
+        if (kept != nullptr) {
+          kept->sessions.push_back(session_id);
+        } else if (auto s = sessions_.find(session_id); s != sessions_.end()) {
+          queue_.OnSessionEnded(s->second->label);
+          sessions_.erase(s);
+        }
+      }
+      if (kept != nullptr) kept->reserved = old_slot.reserved;
+    }
+    node->idle_since = previous.idle_since;
+    nodes_.erase(old);
+  }
+  // Sessions the agent reports that the hub does not know (the hub restarted): adopt them.
+  if (body.contains("sessions") && body["sessions"].is_array()) {
+    for (const json& entry : body["sessions"]) {
+      std::string session_id;
+      std::string slot_id;
+      json caps = json::object();
+      if (entry.is_string()) {
+        session_id = entry.get<std::string>();
+      } else if (entry.is_object()) {
+        for (const char* key : {"sessionId", "id"}) {
+          if (entry.contains(key) && entry[key].is_string()) session_id = entry[key];
+        }
+        for (const char* key : {"slotId", "slot"}) {
+          if (entry.contains(key) && entry[key].is_string()) slot_id = entry[key];
+        }
+        if (entry.contains("capabilities") && entry["capabilities"].is_object()) {
+          caps = entry["capabilities"];
+        }
+      }
+      if (session_id.empty() || sessions_.count(session_id) > 0) continue;
+      Slot* slot = slot_id.empty() ? nullptr : node->FindSlot(slot_id);
+      if (slot == nullptr) {
+        for (Slot& candidate : node->slots) {
+          if (candidate.free() > 0) {
+            slot = &candidate;
+            break;
+          }
+        }
+      }
+      if (slot == nullptr) continue;
+      auto session = std::make_unique<Session>();
+      session->id = session_id;
+      session->node_id = node->id;
+      session->slot_id = slot->id;
+      session->label = slot->stereotype.label().str();
+      session->capabilities = caps;
+      session->started = now;
+      slot->sessions.push_back(session_id);
+      sessions_[session_id] = std::move(session);
+    }
+  }
+  std::string node_id = node->id;
+  nodes_[node_id] = std::move(node);
+  for (auto& [rid, waiter] : waiters_) {
+    if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
+  }
+  json result = NodeJsonLocked(*nodes_[node_id]);
+  effects->Append(DispatchLocked());
+  PublishLocked();
+  return result;
+}
+
+bool Grid::Heartbeat(const std::string& node_id, Effects* effects) {
+  MutexLock lock(mu_);
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return false;
+  Node& node = *n->second;
+  node.last_seen = clock_.Now();
+  if (node.availability == Availability::kDown) {
+    node.availability = Availability::kUp;
+    effects->Append(DispatchLocked());
+    PublishLocked();
+  }
+  return true;
+}
+
+bool Grid::Deregister(const std::string& node_id, Effects* effects) {
+  MutexLock lock(mu_);
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return false;
+  DropNodeSessionsLocked(*n->second, effects, /*delete_on_node=*/false);
+  nodes_.erase(n);
+  effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released
+  PublishLocked();
+  return true;
+}
+
+bool Grid::Drain(const std::string& node_id, Effects* effects) {
+  MutexLock lock(mu_);
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return false;
+  if (n->second->availability == Availability::kUp) {
+    n->second->availability = Availability::kDraining;
+  }
+  RemoveNodeIfDrainedLocked(node_id);
+  PublishLocked();
+  return true;
+}
+
+Effects Grid::OnProbeResult(const std::string& node_id, bool answered) {
+  MutexLock lock(mu_);
+  Effects effects;
+  auto n = nodes_.find(node_id);
+  if (n == nodes_.end()) return effects;
+  Node& node = *n->second;
+  node.probe_in_flight = false;
+  if (answered) {
+    node.last_seen = clock_.Now();
+    if (node.availability == Availability::kDown) {
+      node.availability = Availability::kUp;
+      effects.Append(DispatchLocked());
+      PublishLocked();
+    }
+  }
+  return effects;
+}
+
+json Grid::NodeJsonLocked(const Node& node) {
+  json slots = json::array();
+  int max_sessions = 0;
+  int session_count = 0;
+  for (const Slot& slot : node.slots) {
+    max_sessions += slot.max_sessions;
+    session_count += static_cast<int>(slot.sessions.size());
+    slots.push_back({{"id", slot.id},
+                     {"label", slot.stereotype.label().str()},
+                     {"stereotype", slot.stereotype.json()},
+                     {"maxSessions", slot.max_sessions},
+                     {"sessions", slot.sessions}});
+  }
+  auto since = std::chrono::duration<double>(clock_.Now() - node.last_seen).count();
+  return {{"id", node.id},
+          {"uri", node.uri},
+          {"availability", std::string(AvailabilityName(node.availability))},
+          {"healthCheck", node.probe ? "status" : "heartbeat"},
+          {"maxSessions", max_sessions},
+          {"sessionCount", session_count},
+          {"lastSeenSecondsAgo", since},
+          {"slots", slots}};
+}
+
+json Grid::NodesJson() {
+  MutexLock lock(mu_);
+  json nodes = json::array();
+  for (const auto& [id, node] : nodes_) nodes.push_back(NodeJsonLocked(*node));
+  return {{"value", nodes}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets
+
+Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_id, int* status_out,
+                                Effects* effects) {
+  MutexLock lock(mu_);
+  SteadyTime deadline;
+  bool no_wait = spec.no_wait;
+  Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
+  if (!admitted.ok()) {
+    switch (admitted.error().code) {
+      case ErrorCode::kUnsatisfiable:
+        *status_out = 422;
+        break;
+      case ErrorCode::kQueueFull:
+      case ErrorCode::kRunLimit:
+      case ErrorCode::kNoWait:
+        *status_out = 429;
+        break;
+      default:
+        *status_out = http::HttpStatus(admitted.error().code);
+    }
+    return admitted.error();
+  }
+  Waiter& waiter = *waiters_[*admitted];
+  auto ticket = std::make_unique<Ticket>();
+  ticket->id = ids_.NewId();
+  ticket->token = ids_.NewId();
+  ticket->request = waiter.id;
+  ticket->label = waiter.label;
+  ticket->last_activity = clock_.Now();
+  ticket->enqueued_at = waiter.enqueued_at;
+  ticket->deadline = waiter.deadline;
+  waiter.ticket_id = ticket->id;
+  json result = {{"id", ticket->id},
+                 {"token", ticket->token},
+                 {"status", "waiting"},
+                 {"position", queue_.Position(waiter.id).value_or(0)},
+                 {"label", ticket->label}};
+  tickets_[ticket->id] = std::move(ticket);
+  effects->Append(DispatchLocked());
+  PublishLocked();
+  *status_out = 201;
+  return result;
+}
+
+Result<json> Grid::TicketStatus(const std::string& id) {
+  MutexLock lock(mu_);
+  auto t = tickets_.find(id);
+  if (t == tickets_.end()) return Error{ErrorCode::kNotFound, "no ticket " + id};
+  Ticket& ticket = *t->second;
+  const SteadyTime now = clock_.Now();
+  ticket.last_activity = now;
+  std::string status = ticket.state == Ticket::State::kWaiting ? "waiting"
+                       : ticket.state == Ticket::State::kReady ? "ready"
+                                                               : "failed";
+  return json{{"id", ticket.id},
+              {"status", status},
+              {"position", queue_.Position(ticket.request).value_or(0)},
+              {"label", ticket.label},
+              {"enqueuedAt", WallSeconds(ticket.enqueued_at, now)},
+              {"deadline", WallSeconds(ticket.deadline, now)}};
+}
+
+std::string Grid::TakeTicket(const std::string& id, std::string_view token, int* status_out,
+                             Effects* effects) {
+  MutexLock lock(mu_);
+  auto t = tickets_.find(id);
+  if (t == tickets_.end()) {
+    *status_out = 404;
+    return http::W3CErrorBody({ErrorCode::kNotFound, "no ticket " + id});
+  }
+  Ticket& ticket = *t->second;
+  if (!ConstantTimeEquals(token, ticket.token)) {
+    *status_out = 403;
+    return http::W3CErrorBody({ErrorCode::kForbidden, "wrong or missing X-Queue-Token"});
+  }
+  ticket.last_activity = clock_.Now();
+  if (ticket.state == Ticket::State::kWaiting) {
+    *status_out = 503;
+    return http::W3CErrorBody({ErrorCode::kUnavailable, "ticket " + id + " is still waiting"});
+  }
+  *status_out = ticket.status;
+  std::string body = std::move(ticket.body);
+  tickets_.erase(t);
+  PublishLocked();
+  return body;
+}
+
+bool Grid::TicketHeartbeat(const std::string& id) {
+  MutexLock lock(mu_);
+  auto t = tickets_.find(id);
+  if (t == tickets_.end()) return false;
+  t->second->last_activity = clock_.Now();
+  return true;
+}
+
+bool Grid::DeleteTicket(const std::string& id, Effects* effects) {
+  MutexLock lock(mu_);
+  auto t = tickets_.find(id);
+  if (t == tickets_.end()) return false;
+  Ticket& ticket = *t->second;
+  if (ticket.state == Ticket::State::kWaiting) {
+    auto w = waiters_.find(ticket.request);
+    if (w != waiters_.end()) {
+      if (w->second->creating) {
+        w->second->abandoned = true;
+      } else {
+        queue_.Cancel(ticket.request);
+        RemoveWaiterLocked(ticket.request);
+      }
+    }
+  } else if (ticket.state == Ticket::State::kReady) {
+    EndSessionLocked(ticket.session_id, effects, /*delete_on_node=*/true);
+    effects->Append(DispatchLocked());
+  }
+  tickets_.erase(t);
+  PublishLocked();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue administration
+
+json Grid::QueueJson() {
+  MutexLock lock(mu_);
+  const SteadyTime now = clock_.Now();
+  json list = json::array();
+  for (const queue::WaiterInfo& info : queue_.Snapshot()) {
+    auto w = waiters_.find(info.id);
+    if (w == waiters_.end()) continue;
+    const Waiter& waiter = *w->second;
+    json caps =
+        waiter.spec.candidates.empty() ? json::object() : waiter.spec.candidates.front().json();
+    list.push_back({{"id", waiter.ticket_id.empty() ? std::to_string(waiter.id) : waiter.ticket_id},
+                    {"label", info.label},
+                    {"runId", info.run_id},
+                    {"position", info.position},
+                    {"capabilities", caps},
+                    {"enqueuedAt", WallSeconds(info.enqueued_at, now)},
+                    {"deadline", WallSeconds(info.deadline, now)}});
+  }
+  return {{"value", list}};
+}
+
+json Grid::SeleniumQueueJson() {
+  MutexLock lock(mu_);
+  json list = json::array();
+  for (const queue::WaiterInfo& info : queue_.Snapshot()) {
+    auto w = waiters_.find(info.id);
+    if (w == waiters_.end()) continue;
+    json caps = json::array();
+    for (const auto& candidate : w->second->spec.candidates) caps.push_back(candidate.json());
+    list.push_back({{"requestId", std::to_string(info.id)}, {"capabilities", caps}});
+  }
+  return {{"value", list}};
+}
+
+size_t Grid::ClearQueue(Effects* effects) {
+  MutexLock lock(mu_);
+  std::vector<RequestId> cleared = queue_.Clear();
+  for (RequestId id : cleared) {
+    auto w = waiters_.find(id);
+    if (w == waiters_.end()) continue;
+    FailWaiterLocked(*w->second,
+                     {ErrorCode::kSessionNotCreated, "the queue was cleared by an administrator"},
+                     effects);
+    RemoveWaiterLocked(id);
+  }
+  PublishLocked();
+  return cleared.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and time
+
+Effects Grid::Reconfigure(const config::Settings& settings) {
+  MutexLock lock(mu_);
+  settings_.queue = settings.queue;
+  settings_.matching = settings.matching;
+  settings_.hub.slot_selection = settings.hub.slot_selection;
+  queue_.Reconfigure(ToQueueOptions(settings.queue));
+  matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
+  for (auto& [id, waiter] : waiters_) {
+    if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
+  }
+  Effects effects = DispatchLocked();
+  PublishLocked();
+  return effects;
+}
+
+config::Settings Grid::settings() {
+  MutexLock lock(mu_);
+  return settings_;
+}
+
+Effects Grid::Tick() {
+  MutexLock lock(mu_);
+  Effects effects;
+  const SteadyTime now = clock_.Now();
+  bool changed = false;
+  for (RequestId id : queue_.ExpireDue()) {
+    auto w = waiters_.find(id);
+    if (w == waiters_.end()) continue;
+    Waiter& waiter = *w->second;
+    std::string message = "no slot for label '" + waiter.label + "' within queue.timeout (" +
+                          Seconds(settings_.queue.timeout) + ")";
+    if (!waiter.last_failure.empty()) message += "; last attempt: " + waiter.last_failure;
+    FailWaiterLocked(waiter, {ErrorCode::kTimeout, message}, &effects);
+    RemoveWaiterLocked(id);
+    changed = true;
+  }
+  for (auto& [id, node] : nodes_) {
+    if (node->availability != Availability::kDown &&
+        now - node->last_seen >= settings_.hub.node_timeout) {
+      // Silent for node-timeout: its slots leave the pool and its sessions are dropped;
+      // waiters stay queued for other nodes.
+      node->availability = Availability::kDown;
+      DropNodeSessionsLocked(*node, &effects, /*delete_on_node=*/true);
+      changed = true;
+    }
+    if (node->probe && !node->probe_in_flight && now >= node->next_probe) {
+      node->probe_in_flight = true;
+      node->next_probe = now + settings_.hub.health_check_period;
+      auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::min<Duration>(settings_.hub.health_check_period, std::chrono::seconds(10)));
+      effects.probes.push_back(
+          {node->id, node->uri, std::max(timeout, std::chrono::milliseconds(200))});
+    }
+  }
+  // Tickets: abandoned waiters, ready sessions nobody took, failures nobody read.
+  for (auto t = tickets_.begin(); t != tickets_.end();) {
+    Ticket& ticket = *t->second;
+    bool drop = false;
+    if (ticket.state == Ticket::State::kWaiting &&
+        now - ticket.last_activity >= settings_.queue.abandon_after) {
+      auto w = waiters_.find(ticket.request);
+      if (w != waiters_.end()) {
+        if (w->second->creating) {
+          w->second->abandoned = true;
+        } else {
+          queue_.Cancel(ticket.request);
+          RemoveWaiterLocked(ticket.request);
+        }
+      }
+      drop = true;
+    } else if (ticket.state != Ticket::State::kWaiting &&
+               now - ticket.finished_at >= settings_.queue.ready_ttl) {
+      if (ticket.state == Ticket::State::kReady) {
+        EndSessionLocked(ticket.session_id, &effects, /*delete_on_node=*/true);
+      }
+      RemoveWaiterLocked(ticket.request);
+      drop = true;
+    }
+    if (drop) {
+      t = tickets_.erase(t);
+      changed = true;
+    } else {
+      ++t;
+    }
+  }
+  if (changed) {
+    effects.Append(DispatchLocked());
+    PublishLocked();
+  }
+  return effects;
+}
+
+std::optional<SteadyTime> Grid::NextWake() {
+  MutexLock lock(mu_);
+  std::optional<SteadyTime> next = queue_.NextDeadline();
+  auto consider = [&next](SteadyTime t) {
+    if (!next.has_value() || t < *next) next = t;
+  };
+  for (const auto& [id, node] : nodes_) {
+    if (node->availability != Availability::kDown) {
+      consider(node->last_seen + settings_.hub.node_timeout);
+    }
+    if (node->probe && !node->probe_in_flight) consider(node->next_probe);
+  }
+  for (const auto& [id, ticket] : tickets_) {
+    if (ticket->state == Ticket::State::kWaiting) {
+      consider(ticket->last_activity + settings_.queue.abandon_after);
+    } else {
+      consider(ticket->finished_at + settings_.queue.ready_ttl);
+    }
+  }
+  return next;
+}
+
+Effects Grid::Shutdown() {
+  MutexLock lock(mu_);
+  Effects effects;
+  shutting_down_ = true;
+  std::vector<RequestId> ids;
+  for (const auto& [id, waiter] : waiters_) ids.push_back(id);
+  for (RequestId id : ids) {
+    Waiter& waiter = *waiters_[id];
+    FailWaiterLocked(waiter, {ErrorCode::kSessionNotCreated, "the hub is shutting down"}, &effects);
+    if (waiter.creating) {
+      waiter.abandoned = true;  // its creation result deletes the session
+    } else {
+      queue_.Cancel(id);
+      RemoveWaiterLocked(id);
+    }
+  }
+  PublishLocked();
+  return effects;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
+
+void Grid::PublishLocked() {
+  auto snapshot = std::make_shared<GridSnapshot>();
+  const SteadyTime now = clock_.Now();
+  snapshot->version = ++version_;
+  snapshot->queue_size = queue_.size();
+  for (const auto& [id, node] : nodes_) {
+    GridSnapshot::NodeView view{node->id, node->uri, node->availability, {}};
+    for (const Slot& slot : node->slots) {
+      GridSnapshot::SlotView slot_view{
+          slot.id, slot.stereotype.label().str(), slot.stereotype.json(), slot.max_sessions, {}};
+      for (const std::string& session_id : slot.sessions) {
+        auto s = sessions_.find(session_id);
+        if (s == sessions_.end()) continue;
+        slot_view.sessions.push_back(
+            {session_id, s->second->capabilities, WallSeconds(s->second->started, now)});
+      }
+      view.slots.push_back(std::move(slot_view));
+    }
+    snapshot->nodes.push_back(std::move(view));
+  }
+  MutexLock lock(snapshot_mu_);
+  snapshot_ = std::move(snapshot);
+}
+
+std::shared_ptr<const GridSnapshot> Grid::snapshot() const {
+  MutexLock lock(snapshot_mu_);
+  return snapshot_;
+}
+
+}  // namespace gridhub::hub

@@ -1,0 +1,213 @@
+#pragma once
+
+// The hub's state and decisions: the session queue, the node registry and the session map
+// behind ONE mutex. Every operation mutates under the lock and returns Effects — the HTTP
+// replies to send, the sessions to create or delete on nodes, the health probes to run —
+// which the caller carries out after the lock is released, so no I/O ever happens under it.
+//
+//   Grid grid(clock, settings);
+//   Effects effects = grid.SubmitNewSession(std::move(spec), run_id, no_wait, responder);
+//   service.Execute(std::move(effects));   // replies, POST {node}/session, ...
+//
+// Thread-safe. Reads for /status come from snapshot(), an immutable value republished after
+// every change, so probes never wait on the lock.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/mutex.h"
+#include "common/result.h"
+#include "config/settings.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "hub/grid_snapshot.h"
+#include "matching/capabilities.h"
+#include "matching/slot_matcher.h"
+#include "matching/stereotype.h"
+#include "queue/session_queue.h"
+
+namespace gridhub::hub {
+
+// An answer to send to a waiting client.
+struct Reply {
+  http::Responder responder;
+  int status = 200;
+  std::string body;
+  // Set on a successful new-session reply: if it cannot be delivered, the session is ended.
+  std::string session_id;
+};
+
+// POST {node_uri}/session for a granted request.
+struct CreateJob {
+  queue::RequestId request = 0;
+  std::string node_id;
+  std::string node_uri;
+  std::string slot_id;
+  nlohmann::json capabilities;  // what goes under alwaysMatch
+  std::chrono::milliseconds timeout{0};
+};
+
+// DELETE {node_uri}/session/{id}: a session nobody may use (client gone, late, node left).
+struct DeleteJob {
+  std::string node_uri;
+  std::string session_id;
+};
+
+// GET {node_uri}/status for a node registered with "healthCheck": "status".
+struct ProbeJob {
+  std::string node_id;
+  std::string node_uri;
+  std::chrono::milliseconds timeout{0};
+};
+
+struct Effects {
+  std::vector<Reply> replies;
+  std::vector<CreateJob> creates;
+  std::vector<DeleteJob> deletes;
+  std::vector<ProbeJob> probes;
+
+  void Append(Effects other);
+  bool empty() const {
+    return replies.empty() && creates.empty() && deletes.empty() && probes.empty();
+  }
+};
+
+// Where a session's commands go.
+struct SessionRoute {
+  std::string node_id;
+  std::string node_uri;
+};
+
+// How a new-session request is answered: held HTTP request (W3C) or an asynchronous ticket.
+struct TicketView {
+  std::string id;
+  std::string status;  // "waiting" | "ready"
+  size_t position = 0;
+  std::string label;
+  double enqueued_at = 0;  // Unix seconds, for display
+  double deadline = 0;
+};
+
+class Grid {
+ public:
+  // `ids` makes ticket ids and tokens; both must outlive the grid.
+  Grid(const Clock& clock, IdSource& ids, config::Settings settings);
+  ~Grid();
+  Grid(const Grid&) = delete;
+  Grid& operator=(const Grid&) = delete;
+
+  // --- W3C new session ---------------------------------------------------------------------
+  // Admits (or refuses) a validated request and dispatches at once. `run_id` is the request's
+  // gridhub:runId or the X-Run-Id header; `no_wait` combines the capability and the headers.
+  Effects SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
+                           http::Responder responder);
+  // The outcome of POST {node}/session for `request`.
+  Effects OnCreateResult(queue::RequestId request, const std::string& node_id,
+                         const std::string& slot_id, const http::ClientResponse& response);
+  // The client's TCP connection closed: a waiter on it is withdrawn.
+  Effects OnDisconnect(uint64_t connection_id);
+  // The success response could not be written (client gone): end that session again.
+  Effects OnReplyUndelivered(const std::string& session_id);
+
+  // --- sessions ------------------------------------------------------------------------------
+  std::optional<SessionRoute> FindSession(const std::string& session_id);
+  // The session ended (DELETE answered by the node, or the node lost it): frees its slot.
+  Effects EndSession(const std::string& session_id);
+
+  // --- nodes ---------------------------------------------------------------------------------
+  // POST /nodes body. Returns the node as GET /nodes shows it.
+  Result<nlohmann::json> RegisterNode(const nlohmann::json& body, Effects* effects);
+  // False for an unknown node (the agent should register again).
+  bool Heartbeat(const std::string& node_id, Effects* effects);
+  bool Deregister(const std::string& node_id, Effects* effects);
+  bool Drain(const std::string& node_id, Effects* effects);
+  Effects OnProbeResult(const std::string& node_id, bool answered);
+  nlohmann::json NodesJson();
+
+  // --- tickets (asynchronous queue API) -------------------------------------------------------
+  // 201 body or an error with the ticket API's status in `status_out`.
+  Result<nlohmann::json> CreateTicket(matching::NewSessionSpec spec, std::string run_id,
+                                      int* status_out, Effects* effects);
+  Result<nlohmann::json> TicketStatus(const std::string& id);
+  // `status_out` receives the HTTP status to answer with: 200 (body = W3C new-session
+  // response), 503 (waiting), 403, 404, 500 (body = W3C error).
+  std::string TakeTicket(const std::string& id, std::string_view token, int* status_out,
+                         Effects* effects);
+  bool TicketHeartbeat(const std::string& id);
+  bool DeleteTicket(const std::string& id, Effects* effects);
+
+  // --- queue administration -------------------------------------------------------------------
+  nlohmann::json QueueJson();
+  nlohmann::json SeleniumQueueJson();
+  // Fails every waiter with `session not created`; returns how many.
+  size_t ClearQueue(Effects* effects);
+
+  // --- configuration ---------------------------------------------------------------------------
+  // Applies queue caps/timeouts, matching toggles and slot selection; keeps every waiter.
+  Effects Reconfigure(const config::Settings& settings);
+  config::Settings settings();
+
+  // --- time ------------------------------------------------------------------------------------
+  // Expires waiters and tickets, marks silent nodes DOWN, starts due probes.
+  Effects Tick();
+  // When Tick() next has something to do; nullopt when nothing is scheduled.
+  std::optional<SteadyTime> NextWake();
+
+  // Fails every waiter and refuses new work ("hub is shutting down").
+  Effects Shutdown();
+
+  std::shared_ptr<const GridSnapshot> snapshot() const;
+
+ private:
+  struct Slot;
+  struct Node;
+  struct Waiter;
+  struct Ticket;
+  struct Session;
+  class Compatibility;
+
+  // Everything below REQUIRES(mu_).
+  Effects DispatchLocked() REQUIRES(mu_);
+  std::vector<const matching::Stereotype*> PoolLocked() REQUIRES(mu_);
+  void ResolveRestrictionLocked(Waiter& waiter) REQUIRES(mu_);
+  Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
+                                       bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
+  void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
+  void DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) REQUIRES(mu_);
+  void RemoveWaiterLocked(queue::RequestId id) REQUIRES(mu_);
+  void ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id)
+      REQUIRES(mu_);
+  void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
+      REQUIRES(mu_);
+  void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
+  void RemoveNodeIfDrainedLocked(const std::string& node_id) REQUIRES(mu_);
+  nlohmann::json NodeJsonLocked(const Node& node) REQUIRES(mu_);
+  void PublishLocked() REQUIRES(mu_);
+
+  const Clock& clock_;
+  IdSource& ids_;
+  mutable Mutex mu_;
+  config::Settings settings_ GUARDED_BY(mu_);
+  matching::SlotMatcher matcher_ GUARDED_BY(mu_);
+  queue::SessionQueue queue_ GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Node>> nodes_ GUARDED_BY(mu_);
+  std::unordered_map<queue::RequestId, std::unique_ptr<Waiter>> waiters_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::unique_ptr<Ticket>> tickets_ GUARDED_BY(mu_);
+  bool shutting_down_ GUARDED_BY(mu_) = false;
+  uint64_t version_ GUARDED_BY(mu_) = 0;
+
+  mutable Mutex snapshot_mu_;
+  std::shared_ptr<const GridSnapshot> snapshot_ GUARDED_BY(snapshot_mu_);
+};
+
+}  // namespace gridhub::hub

@@ -1,0 +1,57 @@
+#include "hub/grid_snapshot.h"
+
+namespace gridhub::hub {
+
+std::string_view AvailabilityName(Availability availability) {
+  switch (availability) {
+    case Availability::kUp:
+      return "UP";
+    case Availability::kDraining:
+      return "DRAINING";
+    case Availability::kDown:
+      return "DOWN";
+  }
+  return "DOWN";
+}
+
+nlohmann::json StatusJson(const GridSnapshot& snapshot) {
+  using nlohmann::json;
+  json nodes = json::array();
+  bool ready = false;
+  for (const GridSnapshot::NodeView& node : snapshot.nodes) {
+    if (node.availability == Availability::kUp) ready = true;
+    json slots = json::array();
+    int max_sessions = 0;
+    int session_count = 0;
+    for (const GridSnapshot::SlotView& slot : node.slots) {
+      max_sessions += slot.max_sessions;
+      session_count += static_cast<int>(slot.sessions.size());
+      for (int i = 0; i < slot.max_sessions; ++i) {
+        json session = nullptr;
+        if (i < static_cast<int>(slot.sessions.size())) {
+          const auto& s = slot.sessions[i];
+          session = {
+              {"sessionId", s.id}, {"capabilities", s.capabilities}, {"start", s.started_at}};
+        }
+        std::string id = slot.max_sessions == 1 ? slot.id : slot.id + "/" + std::to_string(i);
+        slots.push_back({{"id", id},
+                         {"label", slot.label},
+                         {"stereotype", slot.stereotype},
+                         {"session", session}});
+      }
+    }
+    nodes.push_back({{"id", node.id},
+                     {"uri", node.uri},
+                     {"availability", std::string(AvailabilityName(node.availability))},
+                     {"maxSessions", max_sessions},
+                     {"sessionCount", session_count},
+                     {"slots", slots}});
+  }
+  return {{"value",
+           {{"ready", ready},
+            {"message", ready ? "Selenium Grid ready." : "Selenium Grid not ready."},
+            {"nodes", nodes},
+            {"queueSize", snapshot.queue_size}}}};
+}
+
+}  // namespace gridhub::hub

@@ -1,0 +1,48 @@
+#pragma once
+
+// An immutable picture of the registry, republished by Grid after every change, so that
+// /status (and any other read-only view) answers without touching the grid's lock.
+//
+//   std::shared_ptr<const GridSnapshot> snapshot = grid.snapshot();
+//   responder.Send(200, StatusJson(*snapshot).dump());
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace gridhub::hub {
+
+enum class Availability { kUp, kDraining, kDown };
+std::string_view AvailabilityName(Availability availability);  // "UP", "DRAINING", "DOWN"
+
+struct GridSnapshot {
+  struct SessionView {
+    std::string id;
+    nlohmann::json capabilities;
+    double started_at = 0;  // Unix seconds
+  };
+  struct SlotView {
+    std::string id;
+    std::string label;
+    nlohmann::json stereotype;
+    int max_sessions = 1;
+    std::vector<SessionView> sessions;
+  };
+  struct NodeView {
+    std::string id;
+    std::string uri;
+    Availability availability = Availability::kUp;
+    std::vector<SlotView> slots;
+  };
+
+  std::vector<NodeView> nodes;
+  size_t queue_size = 0;
+  uint64_t version = 0;  // increases with every change
+};
+
+// GET /status in Selenium's shape: {"value": {"ready", "message", "nodes": [...]}}. A slot
+// offering N sessions appears as N Selenium slots, each with `session` null or the session.
+nlohmann::json StatusJson(const GridSnapshot& snapshot);
+
+}  // namespace gridhub::hub

@@ -1,0 +1,544 @@
+#include "hub/hub_service.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "http/w3c_error.h"
+#include "hub/grid_snapshot.h"
+#include "matching/capabilities.h"
+
+namespace gridhub::hub {
+
+using nlohmann::json;
+
+namespace {
+
+// Browser commands can legitimately run for minutes (page loads, async scripts); a node that
+// hangs costs only the requests sent to it.
+constexpr auto kCommandTimeout = std::chrono::minutes(10);
+constexpr auto kDeleteTimeout = std::chrono::seconds(30);
+constexpr std::string_view kJson = "application/json; charset=utf-8";
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool Truthy(std::string_view value) {
+  return http::EqualsIgnoreCase(value, "true") || value == "1" ||
+         http::EqualsIgnoreCase(value, "yes");
+}
+
+void SendError(http::Responder& responder, const Error& error, int status = 0) {
+  responder.Send(status != 0 ? status : http::HttpStatus(error.code), http::W3CErrorBody(error));
+}
+
+void SendJson(http::Responder& responder, int status, const json& body) {
+  responder.Send(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// Parses a JSON request body; an empty body counts as `{}` only when allowed.
+Result<json> ParseBody(const http::ServerRequest& request, bool empty_is_object) {
+  if (request.body.empty() && empty_is_object) return json::object();
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) {
+    return Error{ErrorCode::kInvalidArgument, "request body is not valid JSON"};
+  }
+  return body;
+}
+
+std::string BasicPassword(std::string_view authorization) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (authorization.size() <= kBasic.size() ||
+      !http::EqualsIgnoreCase(authorization.substr(0, kBasic.size()), kBasic)) {
+    return "";
+  }
+  std::string_view encoded = authorization.substr(kBasic.size());
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string decoded;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : encoded) {
+    if (c == '=') break;
+    size_t v = kAlphabet.find(c);
+    if (v == std::string_view::npos) return "";
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      decoded.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  size_t colon = decoded.find(':');
+  return colon == std::string::npos ? "" : decoded.substr(colon + 1);
+}
+
+std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !http::EqualsIgnoreCase(authorization.substr(0, kBearer.size()), kBearer)) {
+    return {};
+  }
+  return authorization.substr(kBearer.size());
+}
+
+}  // namespace
+
+HubService::HubService(config::Settings settings, const Clock& clock)
+    : initial_settings_(settings), clock_(clock), grid_(clock, ids_, std::move(settings)) {}
+
+HubService::~HubService() { Stop(); }
+
+Status HubService::Start() {
+  const config::ServerSettings& server = initial_settings_.server;
+  if (server.port < 0 || server.port > 65535) {
+    return Error{ErrorCode::kInvalidArgument, "server.port out of range"};
+  }
+  http::ServerOptions options;
+  options.host = server.host;
+  options.port = static_cast<uint16_t>(server.port);
+  options.threads = config::EffectiveThreads(server);
+  options.max_body = server.max_body;
+  // A waiter holds its request open for up to queue.timeout (which PUT /admin/config may
+  // raise), and Pistache answers 408 to requests held longer than its idle timers.
+  auto longest = std::chrono::duration_cast<std::chrono::seconds>(initial_settings_.queue.timeout);
+  options.idle_timeout = std::max<std::chrono::seconds>(std::chrono::hours(24), 2 * longest);
+  server_ = std::make_unique<http::HttpServer>(
+      options,
+      [this](http::ServerRequest request, http::Responder responder) {
+        Handle(std::move(request), std::move(responder));
+      },
+      [this](uint64_t connection) { Execute(grid_.OnDisconnect(connection)); });
+  Status started = server_->Start();
+  if (!started.ok()) return started;
+  started_ = true;
+  timer_ = std::thread([this] { TimerLoop(); });
+  return Status::Ok();
+}
+
+uint16_t HubService::port() const { return server_ == nullptr ? 0 : server_->port(); }
+
+std::string HubService::url() const {
+  std::string host = initial_settings_.server.host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  return "http://" + host + ":" + std::to_string(port());
+}
+
+void HubService::Reconfigure(const config::Settings& settings) {
+  Execute(grid_.Reconfigure(settings));
+}
+
+void HubService::Stop() {
+  if (!started_) return;
+  std::call_once(stop_once_, [this] {
+    {
+      std::lock_guard<std::mutex> lock(timer_mu_);
+      stopping_ = true;
+    }
+    timer_cv_.notify_all();
+    if (timer_.joinable()) timer_.join();
+    Execute(grid_.Shutdown());
+    server_->Stop();
+    client_.Stop();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Effects and time
+
+void HubService::Execute(Effects effects) {
+  for (Reply& reply : effects.replies) {
+    bool delivered = reply.responder.Send(reply.status, std::move(reply.body));
+    if (!delivered && !reply.session_id.empty()) {
+      // The client left just as its session was created: nobody will ever use it.
+      Execute(grid_.OnReplyUndelivered(reply.session_id));
+    }
+  }
+  for (CreateJob& job : effects.creates) {
+    json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
+    std::string node_id = job.node_id;
+    std::string slot_id = job.slot_id;
+    queue::RequestId request = job.request;
+    client_.Send({.method = "POST",
+                  .url = job.node_uri + "/session",
+                  .headers = {{"Content-Type", std::string(kJson)}},
+                  .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  .timeout = job.timeout},
+                 [this, request, node_id, slot_id](http::ClientResponse response) {
+                   Execute(grid_.OnCreateResult(request, node_id, slot_id, response));
+                 });
+  }
+  for (DeleteJob& job : effects.deletes) {
+    client_.Send({.method = "DELETE",
+                  .url = job.node_uri + "/session/" + job.session_id,
+                  .timeout = kDeleteTimeout},
+                 [](http::ClientResponse) {});
+  }
+  for (ProbeJob& job : effects.probes) {
+    std::string node_id = job.node_id;
+    client_.Send({.url = job.node_uri + "/status", .timeout = job.timeout},
+                 [this, node_id](http::ClientResponse response) {
+                   bool answered = response.status >= 200 && response.status < 300;
+                   Execute(grid_.OnProbeResult(node_id, answered));
+                 });
+  }
+  Poke();
+}
+
+void HubService::Poke() {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    poked_ = true;
+  }
+  timer_cv_.notify_one();
+}
+
+void HubService::TimerLoop() {
+  while (true) {
+    Execute(grid_.Tick());
+    std::optional<SteadyTime> next = grid_.NextWake();
+    std::unique_lock<std::mutex> lock(timer_mu_);
+    if (stopping_) return;
+    if (poked_) {
+      poked_ = false;
+      continue;
+    }
+    auto woken = [this] { return poked_ || stopping_; };
+    if (next.has_value()) {
+      // The grid's clock is steady_clock-based; convert the deadline to this thread's clock.
+      auto wait = *next - clock_.Now();
+      if (wait > Duration::zero()) {
+        timer_cv_.wait_until(lock, std::chrono::steady_clock::now() + wait, woken);
+      }
+    } else {
+      timer_cv_.wait(lock, woken);
+    }
+    if (stopping_) return;
+    poked_ = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auth
+
+bool HubService::AdminAllowed(const http::ServerRequest& request) const {
+  const std::string& token = initial_settings_.hub.admin_token;
+  if (token.empty()) return true;
+  return ConstantTimeEquals(BearerToken(request.Header("Authorization")), token);
+}
+
+bool HubService::ClientAllowed(const http::ServerRequest& request) const {
+  const std::string& token = initial_settings_.hub.client_token;
+  if (token.empty()) return true;
+  std::string_view authorization = request.Header("Authorization");
+  std::string_view bearer = BearerToken(authorization);
+  if (!bearer.empty()) {
+    if (ConstantTimeEquals(bearer, token)) return true;
+    const std::string& admin = initial_settings_.hub.admin_token;
+    return !admin.empty() && ConstantTimeEquals(bearer, admin);
+  }
+  return ConstantTimeEquals(BasicPassword(authorization), token);
+}
+
+bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
+  const std::string& secret = initial_settings_.hub.registration_secret;
+  if (secret.empty()) return true;
+  if (ConstantTimeEquals(request.Header("X-Registration-Secret"), secret)) return true;
+  const std::string& admin = initial_settings_.hub.admin_token;
+  return !admin.empty() && ConstantTimeEquals(BearerToken(request.Header("Authorization")), admin);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+void HubService::Handle(http::ServerRequest request, http::Responder responder) {
+  std::string_view path = request.path;
+  constexpr std::string_view kLegacy = "/wd/hub";
+  if (path.substr(0, kLegacy.size()) == kLegacy &&
+      (path.size() == kLegacy.size() || path[kLegacy.size()] == '/')) {
+    path.remove_prefix(kLegacy.size());
+  }
+  const std::vector<std::string_view> p = Split(path);
+  const std::string& m = request.method;
+  auto unknown_method = [&] {
+    SendError(responder,
+              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)});
+  };
+  auto unauthorized = [&](std::string what) {
+    SendError(responder, {ErrorCode::kUnauthorized, std::move(what)});
+  };
+  const size_t n = p.size();
+
+  if (n >= 1 && p[0] == "session") {
+    if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+    if (n == 1) {
+      if (m != "POST") return unknown_method();
+      return NewSession(request, responder);
+    }
+    if (m != "GET" && m != "POST" && m != "DELETE") return unknown_method();
+    // The node sees the path from /session on, exactly as the client sent it.
+    std::string_view node_path = path.substr(path.find("/session"));
+    return Proxy(request, node_path, std::string(p[1]), n == 2 && m == "DELETE", responder);
+  }
+  if (n == 1 && p[0] == "status") {
+    if (m != "GET") return unknown_method();
+    return SendJson(responder, 200, StatusJson(*grid_.snapshot()));
+  }
+  if (n >= 1 && p[0] == "nodes") {
+    if (n == 1) {
+      if (m == "GET") return SendJson(responder, 200, grid_.NodesJson());
+      if (m != "POST") return unknown_method();
+      if (!RegistrationAllowed(request))
+        return unauthorized("missing or wrong X-Registration-Secret");
+      return RegisterNode(request, responder);
+    }
+    std::string node_id(p[1]);
+    if (n == 2) {
+      if (m != "DELETE") return unknown_method();
+      if (!RegistrationAllowed(request))
+        return unauthorized("missing or wrong X-Registration-Secret");
+      Effects effects;
+      bool found = grid_.Deregister(node_id, &effects);
+      Execute(std::move(effects));
+      if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
+      return (void)responder.Send(204, "", {}, "");
+    }
+    if (n == 3 && p[2] == "heartbeat") {
+      if (m != "POST") return unknown_method();
+      if (!RegistrationAllowed(request))
+        return unauthorized("missing or wrong X-Registration-Secret");
+      Effects effects;
+      bool found = grid_.Heartbeat(node_id, &effects);
+      Execute(std::move(effects));
+      if (!found) {
+        return SendError(responder,
+                         {ErrorCode::kNotFound, "no node " + node_id + "; register again"});
+      }
+      return (void)responder.Send(204, "", {}, "");
+    }
+    if (n == 3 && p[2] == "drain") {
+      if (m != "POST") return unknown_method();
+      if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+      Effects effects;
+      bool found = grid_.Drain(node_id, &effects);
+      Execute(std::move(effects));
+      if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
+      return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+    }
+  }
+  if (n >= 1 && p[0] == "queue") {
+    if (n == 1) {
+      if (m == "GET") {
+        if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+        return SendJson(responder, 200, grid_.QueueJson());
+      }
+      if (m != "DELETE") return unknown_method();
+      if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+      Effects effects;
+      size_t count = grid_.ClearQueue(&effects);
+      Execute(std::move(effects));
+      return SendJson(responder, 200, {{"value", {{"cleared", count}}}});
+    }
+    if (p[1] == "requests") {
+      if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+      if (n == 2) {
+        if (m != "POST") return unknown_method();
+        return CreateTicket(request, responder);
+      }
+      std::string id(p[2]);
+      if (n == 3) {
+        if (m == "GET") {
+          Result<json> status = grid_.TicketStatus(id);
+          if (!status.ok()) return SendError(responder, status.error());
+          return SendJson(responder, 200, *status);
+        }
+        if (m != "DELETE") return unknown_method();
+        Effects effects;
+        bool found = grid_.DeleteTicket(id, &effects);
+        Execute(std::move(effects));
+        if (!found) return SendError(responder, {ErrorCode::kNotFound, "no ticket " + id});
+        return (void)responder.Send(204, "", {}, "");
+      }
+      if (n == 4 && p[3] == "take") {
+        if (m != "POST") return unknown_method();
+        int status = 0;
+        Effects effects;
+        std::string body = grid_.TakeTicket(id, request.Header("X-Queue-Token"), &status, &effects);
+        Execute(std::move(effects));
+        http::Headers headers;
+        if (status == 503) headers.emplace_back("Retry-After", "1");
+        return (void)responder.Send(status, std::move(body), headers);
+      }
+      if (n == 4 && p[3] == "heartbeat") {
+        if (m != "POST") return unknown_method();
+        if (!grid_.TicketHeartbeat(id)) {
+          return SendError(responder, {ErrorCode::kNotFound, "no ticket " + id});
+        }
+        return (void)responder.Send(204, "", {}, "");
+      }
+    }
+  }
+  if (n == 4 && p[0] == "se" && p[1] == "grid" && p[2] == "newsessionqueue" && p[3] == "queue") {
+    if (m == "GET") {
+      if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+      return SendJson(responder, 200, grid_.SeleniumQueueJson());
+    }
+    if (m != "DELETE") return unknown_method();
+    if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+    Effects effects;
+    size_t count = grid_.ClearQueue(&effects);
+    Execute(std::move(effects));
+    return SendJson(responder, 200, {{"value", count}});
+  }
+  if (n == 2 && p[0] == "admin" && p[1] == "config") {
+    if (m != "GET" && m != "PUT") return unknown_method();
+    if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+    if (m == "GET") {
+      return SendJson(responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
+    }
+    return PutAdminConfig(request, responder);
+  }
+  SendError(responder,
+            {ErrorCode::kUnknownCommand, "no command at " + m + " " + std::string(request.path)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+void HubService::NewSession(const http::ServerRequest& request, http::Responder responder) {
+  Result<json> body = ParseBody(request, /*empty_is_object=*/false);
+  if (!body.ok()) return SendError(responder, body.error());
+  Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
+  if (!spec.ok()) return SendError(responder, spec.error());
+  std::string run_id = spec->run_id;
+  if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
+  bool no_wait = spec->no_wait || Truthy(request.Header("X-No-Wait")) ||
+                 Truthy(request.Header("X-Selenoid-No-Wait"));
+  Execute(grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, responder));
+}
+
+void HubService::Proxy(const http::ServerRequest& request, std::string_view node_path,
+                       const std::string& session_id, bool ends_session,
+                       http::Responder responder) {
+  std::optional<SessionRoute> route = grid_.FindSession(session_id);
+  if (!route.has_value()) {
+    return SendError(responder, {ErrorCode::kInvalidSessionId, "no session " + session_id});
+  }
+  http::Headers headers;
+  for (const char* name : {"Content-Type", "Accept", "Accept-Language"}) {
+    std::string_view value = request.Header(name);
+    if (!value.empty()) headers.emplace_back(name, std::string(value));
+  }
+  std::string node_id = route->node_id;
+  client_.Send(
+      {.method = request.method,
+       .url = route->node_uri + std::string(node_path) + request.query,
+       .headers = std::move(headers),
+       .body = request.body,
+       .timeout = kCommandTimeout},
+      [this, responder, session_id, ends_session, node_id](http::ClientResponse response) mutable {
+        if (!response.transport_ok()) {
+          SendError(responder, {ErrorCode::kUnavailable,
+                                "node " + node_id + " did not answer: " + response.error});
+        } else {
+          std::string content_type(http::FindHeader(response.headers, "Content-Type"));
+          responder.Send(response.status, std::move(response.body), {}, content_type);
+        }
+        if (ends_session) Execute(grid_.EndSession(session_id));
+      });
+}
+
+void HubService::RegisterNode(const http::ServerRequest& request, http::Responder responder) {
+  Result<json> body = ParseBody(request, /*empty_is_object=*/false);
+  if (!body.ok()) return SendError(responder, body.error());
+  Effects effects;
+  Result<json> node = grid_.RegisterNode(*body, &effects);
+  Execute(std::move(effects));
+  if (!node.ok()) return SendError(responder, node.error());
+  SendJson(responder, 201, {{"value", *node}});
+}
+
+void HubService::CreateTicket(const http::ServerRequest& request, http::Responder responder) {
+  Result<json> body = ParseBody(request, /*empty_is_object=*/false);
+  if (!body.ok()) return SendError(responder, body.error());
+  Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
+  if (!spec.ok()) return SendError(responder, spec.error());
+  std::string run_id = spec->run_id;
+  if (run_id.empty() && body->contains("runId") && (*body)["runId"].is_string()) {
+    run_id = (*body)["runId"].get<std::string>();
+  }
+  if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
+  int status = 0;
+  Effects effects;
+  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &status, &effects);
+  Execute(std::move(effects));
+  if (!ticket.ok()) return SendError(responder, ticket.error(), status);
+  SendJson(responder, status, *ticket);
+}
+
+void HubService::PutAdminConfig(const http::ServerRequest& request, http::Responder responder) {
+  Result<json> patch = ParseBody(request, /*empty_is_object=*/false);
+  if (!patch.ok()) return SendError(responder, patch.error());
+  Result<config::Settings> updated = config::ApplyAdminPatch(grid_.settings(), *patch);
+  if (!updated.ok()) return SendError(responder, updated.error());
+  Execute(grid_.Reconfigure(*updated));
+  SendJson(responder, 200, config::ToJson(*updated, config::Tokens::kRedact));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process entry
+
+int RunHub(const config::Settings& settings, std::function<Result<config::Settings>()> reload) {
+  // Signals are taken by sigwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SteadyClock clock;
+  HubService hub(settings, clock);
+  if (Status started = hub.Start(); !started.ok()) {
+    std::fprintf(stderr, "gridhub hub: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("gridhub hub listening on %s\n", hub.url().c_str());
+  std::fflush(stdout);
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      if (!reload) continue;
+      Result<config::Settings> fresh = reload();
+      if (!fresh.ok()) {
+        std::fprintf(stderr, "gridhub hub: reload failed, keeping settings: %s\n",
+                     fresh.error().message.c_str());
+        continue;
+      }
+      hub.Reconfigure(*fresh);
+      std::fprintf(stderr, "gridhub hub: settings reloaded\n");
+      continue;
+    }
+    break;
+  }
+  std::fprintf(stderr, "gridhub hub: stopping\n");
+  hub.Stop();
+  return 0;
+}
+
+}  // namespace gridhub::hub

@@ -1,0 +1,94 @@
+#pragma once
+
+// The hub as a service: the HTTP API of DESIGN §4 over a Grid, the outbound calls to nodes,
+// and one timer thread that sleeps until the next deadline (queue timeout, node timeout,
+// health probe, ticket expiry) or until something changes — there is no polling interval.
+//
+//   config::Settings settings = ...;   // server.port 0 picks a free port
+//   SteadyClock clock;
+//   HubService hub(settings, clock);
+//   if (Status s = hub.Start(); !s.ok()) return Fail(s.error());
+//   printf("%s\n", hub.url().c_str());
+//   ...
+//   hub.Stop();  // waiters get `session not created`; nothing hangs
+//
+// Thread-safe. Handlers never block a server thread: POST /session parks its Responder in
+// the grid, proxied commands complete from the HTTP client's thread.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/result.h"
+#include "config/settings.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "hub/grid.h"
+
+namespace gridhub::hub {
+
+class HubService {
+ public:
+  // `clock` must outlive the service and should be a real clock (the timer thread sleeps on
+  // it).
+  HubService(config::Settings settings, const Clock& clock);
+  ~HubService();
+  HubService(const HubService&) = delete;
+  HubService& operator=(const HubService&) = delete;
+
+  Status Start();
+  // The bound port (the real one when server.port was 0). REQUIRES: Start() succeeded.
+  uint16_t port() const;
+  // "http://127.0.0.1:PORT" (the configured host, or 127.0.0.1 for a wildcard host).
+  std::string url() const;
+  // Applies the reloadable parts of `settings` (queue, matching, hub.slot-selection).
+  void Reconfigure(const config::Settings& settings);
+  // Idempotent.
+  void Stop();
+
+ private:
+  void Handle(http::ServerRequest request, http::Responder responder);
+  void Execute(Effects effects);
+  void Poke();
+  void TimerLoop();
+
+  void NewSession(const http::ServerRequest& request, http::Responder responder);
+  void Proxy(const http::ServerRequest& request, std::string_view node_path,
+             const std::string& session_id, bool ends_session, http::Responder responder);
+  void RegisterNode(const http::ServerRequest& request, http::Responder responder);
+  void CreateTicket(const http::ServerRequest& request, http::Responder responder);
+  void PutAdminConfig(const http::ServerRequest& request, http::Responder responder);
+
+  bool ClientAllowed(const http::ServerRequest& request) const;
+  bool AdminAllowed(const http::ServerRequest& request) const;
+  bool RegistrationAllowed(const http::ServerRequest& request) const;
+
+  const config::Settings initial_settings_;
+  const Clock& clock_;
+  RandomIdSource ids_;
+  Grid grid_;
+  http::HttpClient client_;
+  std::unique_ptr<http::HttpServer> server_;
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool poked_ = false;     // guarded by timer_mu_
+  bool stopping_ = false;  // guarded by timer_mu_
+  std::thread timer_;
+  std::once_flag stop_once_;
+  bool started_ = false;
+};
+
+// Runs a hub until SIGINT or SIGTERM, then stops it cleanly. Prints
+// `gridhub hub listening on http://HOST:PORT` to stdout once serving. SIGHUP calls `reload`
+// (when given) and applies the reloadable settings. Returns the process exit code.
+int RunHub(const config::Settings& settings,
+           std::function<Result<config::Settings>()> reload = nullptr);
+
+}  // namespace gridhub::hub
