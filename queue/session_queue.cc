@@ -194,11 +194,12 @@ std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slot
     // One round: visit each label with waiters once, starting after the cursor, until one of
     // them is granted a slot. A round with no grant means nobody can use what is left.
     const size_t count = ready_.size();
-    const size_t start = ReadyIndexAfter(cursor_);
+    size_t index = ReadyIndexAfter(cursor_);
     Request* winner = nullptr;
     size_t slot = 0;
-    for (size_t k = 0; k < count && winner == nullptr; ++k) {
-      Label& label = *ready_[(start + k) % count];
+    for (size_t k = 0; k < count && winner == nullptr; ++k, ++index) {
+      if (index == count) index = 0;
+      Label& label = *ready_[index];
       const bool fresh = label.scan_epoch != dispatch_epoch_;
       if (!LabelAtCap(label) && (fresh || !label.exhausted)) {
         winner = FirstServable(label, free_slots, taken, compat, &slot);

@@ -213,7 +213,6 @@ class SessionQueue {
     size_t waiting = 0;
     size_t active = 0;
     int cap = 0;  // concurrency cap in force (0 = unlimited), refreshed by Reconfigure()
-    LabelCounters counters;
     // Scratch for one Dispatch() call (valid while scan_epoch == dispatch_epoch_): waiters
     // before scan_from were found unservable by every remaining slot, which stays true as
     // slots are only taken away during a call.
@@ -221,6 +220,8 @@ class SessionQueue {
     Request* scan_from = nullptr;
     bool exhausted = false;
     std::vector<size_t> usable;  // indexes of the call's slots LabelCanUse() allowed
+    // Last: Dispatch() touches the fields above for every label it passes; these it does not.
+    LabelCounters counters;
   };
 
   // A waiter, or a grant whose creation outcome the hub has not reported yet.

@@ -376,5 +376,34 @@ TEST(SessionQueueTest, IdsAreNeverReused) {
   EXPECT_GT(Admit(queue, "A"), a);
 }
 
+// docs/queue.md walks through this sequence; keep the two in step.
+TEST(SessionQueueTest, WorkedExampleFromTheDocs) {
+  FakeClock clock;
+  SessionQueue queue(clock, {.concurrency_caps = {{"B", 1}}});
+  RequestId a1 = Admit(queue, "A"), a2 = Admit(queue, "A"), a3 = Admit(queue, "A");
+  RequestId b1 = Admit(queue, "B"), b2 = Admit(queue, "B");
+  RequestId c1 = Admit(queue, "C");
+  const FnCompat compat(
+      [c1](RequestId id, const SlotId& slot) { return (id == c1) == slot.starts_with("f"); });
+  auto pairs = [](const std::vector<Assignment>& grants) {
+    std::vector<std::pair<RequestId, SlotId>> out;
+    for (const Assignment& a : grants) out.emplace_back(a.request, a.slot);
+    return out;
+  };
+  using Pairs = std::vector<std::pair<RequestId, SlotId>>;
+  EXPECT_EQ(pairs(queue.Dispatch(std::vector<SlotId>{"c1", "c2", "c3"}, compat)),
+            (Pairs{{a1, "c1"}, {b1, "c2"}, {a2, "c3"}}));
+  EXPECT_EQ(pairs(queue.Dispatch(std::vector<SlotId>{"f1"}, compat)), (Pairs{{c1, "f1"}}));
+  EXPECT_TRUE(queue.OnCreateFailed(b1));
+  EXPECT_EQ(pairs(queue.Dispatch(std::vector<SlotId>{"c2"}, compat)), (Pairs{{a3, "c2"}}));
+  std::vector<WaiterInfo> snapshot = queue.Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  EXPECT_EQ(snapshot[0].id, b1);
+  EXPECT_EQ(snapshot[1].id, b2);
+  EXPECT_EQ(snapshot[1].position, 2u);
+  queue.OnSessionEnded("A");
+  EXPECT_EQ(pairs(queue.Dispatch(std::vector<SlotId>{"c1"}, compat)), (Pairs{{b1, "c1"}}));
+}
+
 }  // namespace
 }  // namespace gridhub::queue

@@ -150,10 +150,13 @@ template <typename Compat>
 void RunDispatch(benchmark::State& state, Fixture& f, const Compat& compat, bool label_slots) {
   std::vector<SlotId> slot(1);
   int label = 0;
+  uint64_t lcg = 42;
   const int label_count = static_cast<int>(f.labels.size());
   for (auto _ : state) {
-    // Rotate through labels so the cursor is rarely next to the slot's label.
-    label = (label + 379) % label_count;
+    // A pseudo-random label each time: on average the round passes half the labels before
+    // reaching the one the slot serves.
+    lcg = lcg * 6364136223846793005u + 1442695040888963407u;
+    label = static_cast<int>((lcg >> 33) % static_cast<uint64_t>(label_count));
     slot[0] = label_slots ? f.labels[label] + "/0" : "node/0";
     auto start = std::chrono::steady_clock::now();
     std::vector<Assignment> grants = f.queue.Dispatch(slot, compat);
