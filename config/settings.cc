@@ -32,6 +32,13 @@ Error Invalid(std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
 
+std::string Dotted(std::string_view section, std::string_view key) {
+  std::string out(section);
+  out += '.';
+  out += key;
+  return out;
+}
+
 std::string ShowValue(const json& value) {
   constexpr size_t kMaxShown = 120;
   std::string text = value.dump();
@@ -71,7 +78,7 @@ Status ReadSection(const std::string& file, const std::string& section, const YA
   std::vector<std::string> seen;
   for (const auto& item : body) {
     std::string key = item.first.IsScalar() ? item.first.Scalar() : "?";
-    std::string name = section + "." + key;
+    std::string name = Dotted(section, key);
     std::string origin = "file " + file + " line " + std::to_string(item.first.Mark().line + 1);
     const KeySpec* spec = FindKey(name);
     detail::Scalars scalars = spec != nullptr && spec->shape == detail::Shape::kStructured
@@ -106,12 +113,14 @@ Status ReadFile(const std::string& file, Mode& mode, std::vector<Entry>& out) {
     std::string section = item.first.IsScalar() ? item.first.Scalar() : "?";
     const auto& known = detail::Sections();
     if (std::find(known.begin(), known.end(), section) == known.end()) {
-      return Invalid(section + ": unknown section (file " + file + " line " +
-                     std::to_string(item.first.Mark().line + 1) + "; sections are " +
-                     JoinSections() + ")");
+      std::string line = section;
+      line += ": unknown section (file " + file;
+      line += " line " + std::to_string(item.first.Mark().line + 1);
+      line += "; sections are " + JoinSections() + ")";
+      return Invalid(std::move(line));
     }
     if (std::find(seen.begin(), seen.end(), section) != seen.end()) {
-      return Invalid(section + ": duplicate section (file " + file + ")");
+      return Invalid(section + ": duplicate section (file " + std::string(file) + ")");
     }
     seen.push_back(section);
     has_node |= section == "node";
@@ -195,7 +204,7 @@ Status CheckPatchSection(const std::string& section, const json& body) {
     return ValueError(section, body, Problem{"wrong type: expected a map of keys", "", {}}, "");
   }
   for (const auto& [key, value] : body.items()) {
-    std::string name = section + "." + key;
+    std::string name = Dotted(section, key);
     const KeySpec* spec = FindKey(name);
     if (spec == nullptr) return ValueError(name, value, Problem{"unknown key", "", {}}, "");
     if (spec->runtime != detail::Runtime::kAdmin) {
@@ -234,7 +243,7 @@ Result<Settings> ApplyAdminPatch(const Settings& current, const json& patch) {
     Status status = CheckPatchSection(section, body);
     if (!status.ok()) return status.error();
     for (const auto& [key, value] : body.items()) {
-      entries.push_back(Entry{FindKey(section + "." + key), value, Source::kDefault, ""});
+      entries.push_back(Entry{FindKey(Dotted(section, key)), value, Source::kDefault, ""});
     }
   }
   // Applied to a copy: the first bad value returns before `current` could see any change.

@@ -255,7 +255,9 @@ Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
   }
   for (const auto& [key, value] : slot.items()) {
     if (std::find(std::begin(kSlotKeys), std::end(kSlotKeys), key) == std::end(kSlotKeys)) {
-      return At(at + "." + key, value,
+      std::string path = at;
+      path += "." + key;
+      return At(std::move(path), value,
                 "unknown key (slots have label, max-sessions, stereotype, driver, relay)");
     }
   }
