@@ -33,6 +33,7 @@ SessionQueue::Label& SessionQueue::LabelFor(const std::string& name) {
     it = labels_.emplace(name, Label{}).first;
     it->second.name = it->first;
     it->second.cap = CapFromOptions(name);
+    label_list_.push_back(&it->second);
   }
   return it->second;
 }
@@ -186,10 +187,10 @@ std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slot
                                                const SlotCompatibility& compat) {
   std::vector<Assignment> out;
   if (free_slots.empty() || ready_.empty()) return out;
+  if (free_slots.size() == 1 && compat.Generation() != 0) return DispatchOne(free_slots[0], compat);
   ++dispatch_epoch_;
   std::vector<bool> taken(free_slots.size(), false);
   size_t slots_left = free_slots.size();
-  const SteadyTime now = clock_.Now();
   while (slots_left > 0 && !ready_.empty()) {
     // One round: visit each label with waiters once, starting after the cursor, until one of
     // them is granted a slot. A round with no grant means nobody can use what is left.
@@ -206,19 +207,61 @@ std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slot
       }
     }
     if (winner == nullptr) break;
-
-    Label& served = *winner->label;
-    served.scan_from = winner->next;
-    UnlinkWaiter(*winner);
-    winner->granted = true;
-    ++served.active;
-    ++served.counters.granted;
+    winner->label->scan_from = winner->next;
+    out.push_back(Grant(*winner, free_slots[slot]));
     taken[slot] = true;
     --slots_left;
-    cursor_ = std::string(served.name);
-    out.push_back(Assignment{winner->id, free_slots[slot], cursor_, now - winner->enqueued_at});
   }
   return out;
+}
+
+Assignment SessionQueue::Grant(Request& winner, const SlotId& slot) {
+  Label& served = *winner.label;
+  UnlinkWaiter(winner);
+  winner.granted = true;
+  ++served.active;  // acquired on grant, so the next grant in this call already sees it
+  ++served.counters.granted;
+  cursor_ = std::string(served.name);
+  return Assignment{winner.id, slot, cursor_, clock_.Now() - winner.enqueued_at};
+}
+
+SessionQueue::SlotIndex& SessionQueue::SlotIndexFor(const SlotId& slot,
+                                                    const SlotCompatibility& compat) {
+  if (compat.Generation() != slot_index_generation_) {
+    slot_index_.clear();
+    slot_index_generation_ = compat.Generation();
+  }
+  SlotIndex& index = slot_index_[slot];
+  for (; index.labels_asked < label_list_.size(); ++index.labels_asked) {
+    Label* label = label_list_[index.labels_asked];
+    if (!compat.LabelCanUse(label->name, slot)) continue;
+    auto at =
+        std::upper_bound(index.usable.begin(), index.usable.end(), label->name,
+                         [](std::string_view name, const Label* l) { return name < l->name; });
+    index.usable.insert(at, label);
+  }
+  return index;
+}
+
+// The one-slot case with remembered LabelCanUse() answers: the same round as Dispatch(), but
+// walking only the labels that can use this slot. Labels it skips could not have won anyway.
+std::vector<Assignment> SessionQueue::DispatchOne(const SlotId& slot,
+                                                  const SlotCompatibility& compat) {
+  const std::vector<Label*>& usable = SlotIndexFor(slot, compat).usable;
+  const size_t count = usable.size();
+  auto after =
+      std::upper_bound(usable.begin(), usable.end(), std::string_view(cursor_),
+                       [](std::string_view name, const Label* l) { return name < l->name; });
+  size_t index = static_cast<size_t>(after - usable.begin());
+  for (size_t k = 0; k < count; ++k, ++index) {
+    if (index == count) index = 0;
+    Label& label = *usable[index];
+    if (label.waiting == 0 || LabelAtCap(label)) continue;
+    for (Request* r = label.head; r != nullptr; r = r->next) {
+      if (compat.CanServe(r->id, slot)) return {Grant(*r, slot)};
+    }
+  }
+  return {};
 }
 
 bool SessionQueue::OnSessionCreated(RequestId id) {

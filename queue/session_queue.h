@@ -107,6 +107,13 @@ class SlotCompatibility {
   // This keeps a slot only one label can use from costing a scan of every other label's
   // waiters. The default makes no promise.
   virtual bool LabelCanUse(std::string_view label, const SlotId& slot) const { return true; }
+
+  // Optional: a non-zero number that changes whenever some LabelCanUse() answer may change
+  // (a node registered or replaced, matching toggles changed). While it stays the same, the
+  // queue remembers per slot which labels can use it, so dispatching one freed slot costs
+  // O(log L) plus the labels that can use it, instead of one LabelCanUse() per label with
+  // waiters. 0 (the default) means answers may change at any time and are never remembered.
+  virtual uint64_t Generation() const { return 0; }
 };
 
 // The new-session queue of DESIGN §3: admission limits, fair dispatch (round-robin over labels
@@ -248,6 +255,8 @@ class SessionQueue {
                          size_t* slot_index);
   // Index in ready_ of the first label after `name` in label order, wrapping to 0.
   size_t ReadyIndexAfter(std::string_view name) const;
+  std::vector<Assignment> DispatchOne(const SlotId& slot, const SlotCompatibility& compat);
+  Assignment Grant(Request& winner, const SlotId& slot);
   int CapFromOptions(std::string_view label) const;
 
   const Clock& clock_;
@@ -262,6 +271,17 @@ class SessionQueue {
   // Labels with at least one waiter, sorted by name. A flat vector because Dispatch() walks it
   // label after label; it changes only when a label gains its first or loses its last waiter.
   std::vector<Label*> ready_;
+  // Every label in creation order, so a SlotIndex can ask only about labels new to it.
+  std::vector<Label*> label_list_;
+  // Labels that can use a slot, sorted by name: remembered LabelCanUse() answers, valid for
+  // slot_index_generation_ (cleared when the hub's Generation() changes).
+  struct SlotIndex {
+    size_t labels_asked = 0;  // prefix of label_list_ already asked about
+    std::vector<Label*> usable;
+  };
+  uint64_t slot_index_generation_ = 0;
+  std::unordered_map<SlotId, SlotIndex> slot_index_;
+  SlotIndex& SlotIndexFor(const SlotId& slot, const SlotCompatibility& compat);
   // Waiting and granted-but-not-created requests.
   std::unordered_map<RequestId, Request> requests_;
   // Waiters ordered by (deadline, id), for ExpireDue() and NextDeadline().

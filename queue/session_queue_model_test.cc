@@ -26,9 +26,14 @@ const std::vector<SlotId> kSlots = {"n1/0", "n1/1", "n2/0", "n2/1", "n3/0", "n3/
 // special slot, and nothing at all (a waiter that must never block anybody).
 const std::vector<unsigned> kMasks = {0b000111, 0b111000, 0b111111, 0b000001, 0};
 
-// The slots each label may ever use (what a hub derives from slot labels); a request's mask is
-// always within its label's, so LabelCanUse() keeps its promise.
-unsigned LabelMask(std::string_view label) {
+// The slots each label may use (what a hub derives from slot labels and matching toggles);
+// `variant` plays a toggle change or a node re-registering with other stereotypes.
+unsigned LabelMask(std::string_view label, int variant) {
+  if (variant == 1) {
+    if (label == "a") return 0b000011;
+    if (label == "b") return 0b111100;
+    return 0b101010;
+  }
   if (label == "a") return 0b111111;
   if (label == "b") return 0b111000;
   if (label == "c") return 0b000111;
@@ -39,19 +44,27 @@ size_t SlotIndex(const SlotId& slot) {
   return static_cast<size_t>(std::find(kSlots.begin(), kSlots.end(), slot) - kSlots.begin());
 }
 
-// The hub's matcher in this test: each request drew a mask when it was admitted.
+// The hub's matcher in this test: each request drew a mask when it was admitted, and can use
+// a slot only within its label's current mask, so LabelCanUse() keeps its promise. Generation()
+// is 0 (never remember) or changes with the variant, as the contract asks.
 class MaskCompat : public SlotCompatibility {
  public:
-  explicit MaskCompat(const std::map<RequestId, unsigned>& masks) : masks_(masks) {}
+  explicit MaskCompat(const std::map<RequestId, std::pair<std::string, unsigned>>& masks)
+      : masks_(masks) {}
   bool CanServe(RequestId request, const SlotId& slot) const override {
-    return (masks_.at(request) >> SlotIndex(slot)) & 1u;
+    const auto& [label, mask] = masks_.at(request);
+    return ((mask & LabelMask(label, variant)) >> SlotIndex(slot)) & 1u;
   }
   bool LabelCanUse(std::string_view label, const SlotId& slot) const override {
-    return (LabelMask(label) >> SlotIndex(slot)) & 1u;
+    return (LabelMask(label, variant) >> SlotIndex(slot)) & 1u;
   }
+  uint64_t Generation() const override { return generation; }
+
+  int variant = 0;
+  uint64_t generation = 0;
 
  private:
-  const std::map<RequestId, unsigned>& masks_;
+  const std::map<RequestId, std::pair<std::string, unsigned>>& masks_;
 };
 
 struct RefRequest {
@@ -277,7 +290,9 @@ class ModelRun {
         options_(RandomOptions(rng_)),
         queue_(clock_, options_),
         ref_(clock_, options_),
-        compat_(masks_) {}
+        compat_(masks_) {
+    compat_.generation = seed % 2;  // half the seeds let the queue remember LabelCanUse()
+  }
 
   int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
@@ -329,7 +344,7 @@ class ModelRun {
     ASSERT_EQ(e.id, std::get<Enqueued>(want).id);
     ASSERT_EQ(e.deadline, std::get<Enqueued>(want).deadline);
     ASSERT_TRUE(ever_.insert(e.id).second) << "id reused";
-    masks_[e.id] = kMasks[Pick(0, static_cast<int>(kMasks.size()) - 1)] & LabelMask(q.label);
+    masks_[e.id] = {q.label, kMasks[Pick(0, static_cast<int>(kMasks.size()) - 1)]};
     // Admission never overfills what it checks.
     ASSERT_LE(queue_.Counters()[q.label].waiting, queue_.options().max_per_label);
   }
@@ -420,6 +435,9 @@ class ModelRun {
     QueueOptions o = RandomOptions(rng_);
     queue_.Reconfigure(o);
     ref_.Reconfigure(o);
+    // Matching changes too, announced by a new generation when the hub uses generations.
+    compat_.variant = Pick(0, 1);
+    if (compat_.generation != 0) ++compat_.generation;
   }
 
   void DoQueries() {
@@ -478,7 +496,7 @@ class ModelRun {
   QueueOptions options_;
   SessionQueue queue_;
   Reference ref_;
-  std::map<RequestId, unsigned> masks_;
+  std::map<RequestId, std::pair<std::string, unsigned>> masks_;
   MaskCompat compat_;
   std::set<RequestId> ever_;
   std::set<RequestId> pending_;  // granted, creation outcome not yet reported
