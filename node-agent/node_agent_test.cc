@@ -1,0 +1,403 @@
+// Node agent behaviour through its HTTP surface, with a fake hub (an in-process HttpServer that
+// records what the node tells it) and fake drivers (testdata/fake_driver.py, a W3C server on the
+// --port it is given, run by Debian's /usr/bin/python3).
+
+#include "node-agent/node_agent.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "node-agent/driver_process.h"
+#include "node-agent/free_port.h"
+#include "node-agent/node_server.h"
+
+namespace gridhub::node {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kPython = "/usr/bin/python3";
+const std::string kFakeDriver = std::string(GRIDHUB_NODE_TESTDATA) + "/fake_driver.py";
+
+// Polls `condition` until it holds or `timeout` passes; for state that changes on other
+// threads and processes. Returns the last answer.
+bool Eventually(const std::function<bool()>& condition, Duration timeout = 10s) {
+  SteadyClock clock;
+  SteadyTime deadline = clock.Now() + timeout;
+  while (!condition()) {
+    if (clock.Now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+struct Recorded {
+  std::string method;
+  std::string path;
+  std::string secret;
+  std::string authorization;
+  json body;
+};
+
+// A hub that records every request; answers POST /nodes with `register_status` and heartbeats
+// with `heartbeat_status`.
+class FakeHub {
+ public:
+  FakeHub()
+      : server_({.host = "127.0.0.1", .port = 0, .threads = 2},
+                [this](http::ServerRequest request, http::Responder responder) {
+                  Recorded r{request.method, request.path,
+                             std::string(request.Header("X-Registration-Secret")),
+                             std::string(request.Header("Authorization")),
+                             json::parse(request.body, nullptr, false)};
+                  int status = 200;
+                  {
+                    MutexLock lock(mu_);
+                    if (r.method == "POST" && r.path == "/nodes") status = register_status_;
+                    if (r.path.ends_with("/heartbeat")) status = heartbeat_status_;
+                    requests_.push_back(std::move(r));
+                  }
+                  responder.Send(status, "{}");
+                }) {
+    EXPECT_TRUE(server_.Start().ok());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  void set_register_status(int s) {
+    MutexLock lock(mu_);
+    register_status_ = s;
+  }
+  void set_heartbeat_status(int s) {
+    MutexLock lock(mu_);
+    heartbeat_status_ = s;
+  }
+  std::vector<Recorded> Requests(const std::string& method, const std::string& path) {
+    MutexLock lock(mu_);
+    std::vector<Recorded> out;
+    for (const Recorded& r : requests_) {
+      if (r.method == method && r.path == path) out.push_back(r);
+    }
+    return out;
+  }
+  size_t Count(const std::string& method, const std::string& path) {
+    return Requests(method, path).size();
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<Recorded> requests_ GUARDED_BY(mu_);
+  int register_status_ GUARDED_BY(mu_) = 201;
+  int heartbeat_status_ GUARDED_BY(mu_) = 204;
+  http::HttpServer server_;
+};
+
+config::SlotConfig FakeDriverSlot(int max_sessions = 1) {
+  config::SlotConfig slot;
+  slot.label = "chrome";
+  slot.max_sessions = max_sessions;
+  slot.stereotype = {
+      {"browserName", "chrome"},
+      {"goog:chromeOptions", {{"binary", "/opt/fake/chrome"}, {"args", {"--headless"}}}}};
+  slot.driver = {kPython, kFakeDriver};
+  return slot;
+}
+
+bool ProcessGone(int pid) { return ::kill(pid, 0) != 0; }
+
+class NodeAgentTest : public ::testing::Test {
+ protected:
+  void StartNode(std::function<void(NodeAgentOptions&)> tweak = nullptr) {
+    NodeAgentOptions options;
+    options.id = "node-a";
+    options.hub = hub_.url();
+    options.registration_secret = "s3cret";
+    options.slots = {FakeDriverSlot()};
+    options.heartbeat_period = 200ms;
+    options.stop_grace = 2s;
+    options.work_dir = (std::filesystem::temp_directory_path() /
+                        ("gridhub-node-test-" + std::to_string(::getpid())))
+                           .string();
+    if (tweak) tweak(options);
+    node_ = std::make_unique<NodeServer>(
+        options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock_);
+    ASSERT_TRUE(node_->Start().ok());
+    base_ = "http://127.0.0.1:" + std::to_string(node_->port());
+  }
+  void TearDown() override {
+    if (node_) {
+      std::string dir = node_->agent().work_dir();
+      node_->Stop();
+      std::filesystem::remove_all(dir);
+    }
+  }
+
+  http::ClientResponse Call(const std::string& method, const std::string& path,
+                            const json& body = nullptr) {
+    return client_.SendSync({.method = method,
+                             .url = base_ + path,
+                             .body = body.is_null() ? "" : body.dump(),
+                             .timeout = 30s});
+  }
+  // Creates a session; returns its id and the capabilities the fake driver received.
+  std::pair<std::string, json> NewSession(const json& always = {{"browserName", "chrome"}}) {
+    http::ClientResponse r =
+        Call("POST", "/session", {{"capabilities", {{"alwaysMatch", always}}}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    json body = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || body.is_discarded()) return {"", json()};
+    return {body["value"]["sessionId"].get<std::string>(), body["value"]["capabilities"]};
+  }
+
+  SteadyClock clock_;
+  FakeHub hub_;
+  http::HttpClient client_;
+  std::unique_ptr<NodeServer> node_;
+  std::string base_;
+};
+
+TEST_F(NodeAgentTest, RegistersWithSecretSlotsAndHeartbeats) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return hub_.Count("POST", "/nodes/node-a/heartbeat") >= 1; }));
+  std::vector<Recorded> registrations = hub_.Requests("POST", "/nodes");
+  ASSERT_GE(registrations.size(), 1u);
+  const Recorded& r = registrations[0];
+  EXPECT_EQ(r.secret, "s3cret");
+  EXPECT_EQ(r.body["id"], "node-a");
+  EXPECT_EQ(r.body["uri"], base_);
+  ASSERT_EQ(r.body["slots"].size(), 1u);
+  EXPECT_EQ(r.body["slots"][0]["id"], SlotId("node-a", 0));
+  EXPECT_EQ(r.body["slots"][0]["label"], "chrome");
+  EXPECT_EQ(r.body["slots"][0]["maxSessions"], 1);
+  EXPECT_EQ(r.body["slots"][0]["stereotype"]["browserName"], "chrome");
+  EXPECT_EQ(r.body["sessions"], json::array());
+  EXPECT_TRUE(node_->agent().registered());
+}
+
+TEST_F(NodeAgentTest, RetriesRegistrationUntilTheHubAccepts) {
+  hub_.set_register_status(503);
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return hub_.Count("POST", "/nodes") >= 2; }));
+  EXPECT_FALSE(node_->agent().registered());
+  hub_.set_register_status(201);
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+}
+
+TEST_F(NodeAgentTest, RegistersAgainWithLiveSessionsWhenTheHubForgetsIt) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  size_t before = hub_.Count("POST", "/nodes");
+  hub_.set_heartbeat_status(404);  // the hub restarted
+  ASSERT_TRUE(Eventually([&] { return hub_.Count("POST", "/nodes") > before; }));
+  hub_.set_heartbeat_status(204);
+  Recorded again = hub_.Requests("POST", "/nodes").back();
+  ASSERT_EQ(again.body["sessions"].size(), 1u);
+  EXPECT_EQ(again.body["sessions"][0]["id"], id);
+  EXPECT_EQ(again.body["sessions"][0]["slotId"], SlotId("node-a", 0));
+}
+
+TEST_F(NodeAgentTest, DriverSessionIsCreatedProxiedAndDeletedWithItsProcess) {
+  StartNode();
+  auto [id, caps] = NewSession({{"browserName", "chrome"},
+                                {"gridhub:label", "chrome"},
+                                {"goog:chromeOptions", {{"args", {"--window-size=800,600"}}}}});
+  ASSERT_FALSE(id.empty());
+  int pid = caps["fake:pid"].get<int>();
+  // The driver got the request merged over the stereotype, hub keys removed, a fresh profile.
+  EXPECT_FALSE(caps.contains("gridhub:label"));
+  const json& chrome = caps["goog:chromeOptions"];
+  EXPECT_EQ(chrome["binary"], "/opt/fake/chrome");
+  std::vector<std::string> args = chrome["args"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(args.begin(), args.end(), "--headless"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--window-size=800,600"), args.end());
+  std::string profile;
+  for (const std::string& a : args) {
+    if (a.rfind("--user-data-dir=", 0) == 0) profile = a.substr(16);
+  }
+  ASSERT_FALSE(profile.empty());
+  EXPECT_TRUE(std::filesystem::is_directory(profile));
+
+  // Commands pass through byte for byte, including driver errors.
+  http::ClientResponse nav =
+      Call("POST", "/session/" + id + "/url", {{"url", "data:text/html,<title>x</title>"}});
+  EXPECT_EQ(nav.status, 200);
+  http::ClientResponse url = Call("GET", "/session/" + id + "/url");
+  EXPECT_EQ(json::parse(url.body)["value"], "data:text/html,<title>x</title>");
+  EXPECT_EQ(json::parse(Call("GET", "/session/" + id + "/title").body)["value"], "fake title");
+  http::ClientResponse unknown = Call("GET", "/session/" + id + "/no/such/thing");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json::parse(unknown.body)["value"]["error"], "unknown command");
+
+  // The slot is busy: a second session is refused by this node.
+  http::ClientResponse second =
+      Call("POST", "/session", {{"capabilities", {{"alwaysMatch", {{"browserName", "chrome"}}}}}});
+  EXPECT_EQ(second.status, 500);
+  EXPECT_EQ(json::parse(second.body)["value"]["error"], "session not created");
+
+  http::ClientResponse deleted = Call("DELETE", "/session/" + id);
+  EXPECT_EQ(deleted.status, 200);
+  EXPECT_TRUE(ProcessGone(pid));  // DELETE answers once the driver is gone
+  EXPECT_FALSE(std::filesystem::exists(profile));
+  http::ClientResponse after = Call("GET", "/session/" + id + "/title");
+  EXPECT_EQ(after.status, 404);
+  EXPECT_EQ(json::parse(after.body)["value"]["error"], "invalid session id");
+  // The slot is free again.
+  auto [next, next_caps] = NewSession();
+  EXPECT_FALSE(next.empty());
+}
+
+TEST_F(NodeAgentTest, DriverThatDiesEndsItsSessionFreesTheSlotAndTellsTheHub) {
+  StartNode();
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(::kill(caps["fake:pid"].get<int>(), SIGKILL), 0);
+  ASSERT_TRUE(Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }));
+  http::ClientResponse after = Call("GET", "/session/" + id + "/title");
+  EXPECT_EQ(after.status, 404);
+  EXPECT_EQ(json::parse(after.body)["value"]["error"], "invalid session id");
+  // The hub's DELETE that follows still succeeds, so it can free its slot cleanly.
+  EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
+  auto [next, next_caps] = NewSession();
+  EXPECT_FALSE(next.empty());
+}
+
+TEST_F(NodeAgentTest, IdleSessionIsEndedAndTheHubTold) {
+  StartNode([](NodeAgentOptions& o) { o.session_timeout = 1s; });
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  int pid = caps["fake:pid"].get<int>();
+  // A command in flight for longer than the timeout keeps the session alive.
+  http::ClientResponse slow =
+      Call("POST", "/session/" + id + "/execute/sync", {{"script", "sleep:1.5"}, {"args", {}}});
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(hub_.Count("DELETE", "/session/" + id), 0u);
+  ASSERT_TRUE(Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }));
+  EXPECT_TRUE(ProcessGone(pid));
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 404);
+}
+
+TEST_F(NodeAgentTest, DrainRefusesNewSessionsFinishesRunningOnesThenDeregisters) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  node_->agent().Drain(DrainReason::kSignal);
+  ASSERT_TRUE(Eventually([&] { return hub_.Count("POST", "/nodes/node-a/drain") == 1; }));
+  EXPECT_EQ(hub_.Requests("POST", "/nodes/node-a/drain")[0].secret, "s3cret");
+  http::ClientResponse refused =
+      Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}});
+  EXPECT_EQ(refused.status, 500);
+  // The running session still works until its client ends it.
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+  EXPECT_FALSE(node_->agent().WaitDone(0s));
+  EXPECT_EQ(hub_.Count("DELETE", "/nodes/node-a"), 0u);
+  EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
+  EXPECT_TRUE(node_->agent().WaitDone(10s));
+  EXPECT_EQ(hub_.Count("DELETE", "/nodes/node-a"), 1u);
+}
+
+TEST_F(NodeAgentTest, DrainTimeoutEndsSessionsThatDoNotFinish) {
+  StartNode([](NodeAgentOptions& o) { o.drain_timeout = 500ms; });
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  node_->agent().Drain(DrainReason::kSignal);
+  EXPECT_TRUE(node_->agent().WaitDone(10s));
+  EXPECT_TRUE(ProcessGone(caps["fake:pid"].get<int>()));
+  EXPECT_EQ(hub_.Count("DELETE", "/nodes/node-a"), 1u);
+  // The hub hears about the ended session right after its slot is freed.
+  EXPECT_TRUE(Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }));
+}
+
+TEST_F(NodeAgentTest, DrainsAfterConfiguredNumberOfSessions) {
+  StartNode([](NodeAgentOptions& o) {
+    o.drain_after_sessions = 1;
+    o.slots[0].max_sessions = 2;
+  });
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}}).status,
+            500);
+  EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
+  EXPECT_TRUE(node_->agent().WaitDone(10s));
+}
+
+TEST_F(NodeAgentTest, HubDrainRouteNeedsTheSecret) {
+  StartNode();
+  http::ClientResponse denied = Call("POST", "/se/grid/node/drain");
+  EXPECT_EQ(denied.status, 401);
+  http::ClientResponse ok = client_.SendSync({.method = "POST",
+                                              .url = base_ + "/se/grid/node/drain",
+                                              .headers = {{"X-Registration-Secret", "s3cret"}}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_TRUE(node_->agent().WaitDone(10s));  // no sessions: leaves at once
+}
+
+TEST_F(NodeAgentTest, DriverThatNeverGetsReadyFailsTheSessionAndFreesTheSlot) {
+  ::setenv("FAKE_DRIVER_NOT_READY", "1", 1);
+  StartNode([](NodeAgentOptions& o) { o.driver_ready_timeout = 1s; });
+  http::ClientResponse r =
+      Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}});
+  ::unsetenv("FAKE_DRIVER_NOT_READY");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("not ready"), std::string::npos) << r.body;
+  auto [id, caps] = NewSession();
+  EXPECT_FALSE(id.empty());
+}
+
+TEST_F(NodeAgentTest, RelaySlotForwardsToAnExistingDriver) {
+  // An already-running WebDriver server, as Appium would be.
+  std::string log = (std::filesystem::temp_directory_path() /
+                     ("gridhub-relay-" + std::to_string(::getpid()) + ".log"))
+                        .string();
+  Result<uint16_t> port = PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  auto relay =
+      DriverProcess::Spawn({kPython, kFakeDriver, "--port=" + std::to_string(*port)}, log, nullptr);
+  ASSERT_TRUE(relay.ok());
+  std::string relay_url = "http://127.0.0.1:" + std::to_string(*port);
+  ASSERT_TRUE(Eventually([&] {
+    return client_.SendSync({.url = relay_url + "/status", .timeout = 1s}).status == 200;
+  }));
+  StartNode([&](NodeAgentOptions& o) {
+    config::SlotConfig slot;
+    slot.label = "android";
+    slot.stereotype = {{"browserName", "chrome"}, {"platformName", "android"}};
+    slot.relay = relay_url + "/";
+    o.slots = {slot};
+  });
+  auto [id, caps] = NewSession({{"platformName", "android"}});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(caps["fake:pid"].get<int>(), (*relay)->pid());
+  // Relayed sessions get no local profile: the browser is not on this machine.
+  EXPECT_FALSE(caps.contains("goog:chromeOptions"));
+  EXPECT_EQ(json::parse(Call("GET", "/session/" + id + "/title").body)["value"], "fake title");
+  EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
+  EXPECT_FALSE((*relay)->exited());  // the relay target outlives its sessions
+  (*relay)->Terminate(2s);
+  std::filesystem::remove(log);
+}
+
+TEST_F(NodeAgentTest, StatusDescribesSlotsAndUnknownRoutesAreW3CErrors) {
+  StartNode();
+  http::ClientResponse status = Call("GET", "/status");
+  ASSERT_EQ(status.status, 200);
+  json value = json::parse(status.body)["value"];
+  EXPECT_TRUE(value["ready"].get<bool>());
+  EXPECT_EQ(value["node"]["slots"].size(), 1u);
+  http::ClientResponse unknown = Call("GET", "/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json::parse(unknown.body)["value"]["error"], "unknown command");
+  http::ClientResponse bad = client_.SendSync(
+      {.method = "POST", .url = base_ + "/session", .body = "{not json", .timeout = 5s});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Call("GET", "/session/nosuch/title").status, 404);
+  EXPECT_EQ(Call("DELETE", "/session/nosuch").status, 404);
+}
+
+}  // namespace
+}  // namespace gridhub::node

@@ -1,0 +1,173 @@
+#include "node-agent/node_server.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "http/w3c_error.h"
+
+namespace gridhub::node {
+
+namespace {
+
+std::string HostOf(const std::string& url) {
+  size_t start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  size_t end = url.find_first_of(":/", start);
+  if (end != std::string::npos && url[start] == '[') end = url.find(']', start) + 1;
+  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+std::string MachineAddress() {
+  ifaddrs* list = nullptr;
+  std::string found;
+  if (::getifaddrs(&list) == 0) {
+    for (ifaddrs* it = list; it != nullptr && found.empty(); it = it->ifa_next) {
+      if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+      auto* addr = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+      if (ntohl(addr->sin_addr.s_addr) >> 24 == 127) continue;
+      char text[INET_ADDRSTRLEN] = {};
+      if (::inet_ntop(AF_INET, &addr->sin_addr, text, sizeof(text)) != nullptr) found = text;
+    }
+    ::freeifaddrs(list);
+  }
+  if (found.empty()) {
+    char name[256] = {};
+    found = ::gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
+  }
+  return found;
+}
+
+}  // namespace
+
+NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
+  NodeAgentOptions options;
+  options.id = settings.node.id;
+  options.uri = settings.node.uri;
+  options.hub = settings.node.hub;
+  options.registration_secret = settings.hub.registration_secret;
+  options.hub_client_token = settings.hub.client_token;
+  options.hub_admin_token = settings.hub.admin_token;
+  options.slots = settings.node.slots;
+  options.session_timeout = settings.node.session_timeout;
+  options.drain_after_sessions = settings.node.drain_after_sessions;
+  options.drain_timeout = settings.node.drain_timeout;
+  // Three heartbeats per hub.node-timeout (when the node's settings know it), at most 5 s apart.
+  Duration third = settings.hub.node_timeout / 3;
+  options.heartbeat_period =
+      std::clamp<Duration>(third, std::chrono::milliseconds(200), std::chrono::seconds(5));
+  return options;
+}
+
+std::string AdvertisedUri(const std::string& host, uint16_t port, const std::string& hub_url) {
+  std::string address = host;
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
+    address = IsLoopbackHost(HostOf(hub_url)) ? "127.0.0.1" : MachineAddress();
+  }
+  return "http://" + address + ":" + std::to_string(port);
+}
+
+NodeServer::NodeServer(NodeAgentOptions options, http::ServerOptions server, const Clock& clock)
+    : options_(std::move(options)), host_(server.host), clock_(clock) {
+  server_ = std::make_unique<http::HttpServer>(
+      std::move(server), [this](http::ServerRequest request, http::Responder responder) {
+        NodeAgent* agent = serving_.load();
+        if (agent == nullptr) {
+          responder.Send(503, http::W3CErrorBody({ErrorCode::kUnavailable, "node starting"}));
+          return;
+        }
+        agent->Handle(std::move(request), std::move(responder));
+      });
+}
+
+NodeServer::~NodeServer() { Stop(); }
+
+Status NodeServer::Start() {
+  if (Status started = server_->Start(); !started.ok()) return started;
+  NodeAgentOptions options = options_;
+  if (options.uri.empty()) {
+    options.uri = AdvertisedUri(host_, server_->port(), options.hub);
+  }
+  agent_ = std::make_unique<NodeAgent>(std::move(options), clock_, client_);
+  if (Status started = agent_->Start(); !started.ok()) return started;
+  serving_.store(agent_.get());
+  return Status::Ok();
+}
+
+void NodeServer::Stop() {
+  if (agent_) agent_->Stop();
+  server_->Stop();
+  serving_.store(nullptr);
+}
+
+int NodeMain(int argc, char** argv) {
+  config::CommandLine command = config::SplitCommandLine(argc - 1, argv + 1);
+  if (command.help) {
+    std::printf("usage: gridhub node [--config FILE] [flags]\n\n%s",
+                config::FlagsHelp(config::Mode::kNode).c_str());
+    return 0;
+  }
+  Result<config::Settings> settings = config::LoadSettings(
+      {.mode = config::Mode::kNode, .file = command.config_file, .flags = command.flags});
+  if (!settings.ok()) {
+    std::fprintf(stderr, "gridhub node: %s\n", settings.error().message.c_str());
+    return 2;
+  }
+  if (settings->node.slots.empty()) {
+    std::fprintf(stderr,
+                 "gridhub node: node.slots is empty: configure at least one slot with driver: or "
+                 "relay: (see docs/nodes.md)\n");
+    return 2;
+  }
+  // Signals are taken by sigtimedwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SteadyClock clock;
+  NodeServer node(OptionsFromSettings(*settings),
+                  {.host = settings->server.host,
+                   .port = static_cast<uint16_t>(settings->server.port),
+                   .threads = config::EffectiveThreads(settings->server),
+                   .max_body = settings->server.max_body},
+                  clock);
+  if (Status started = node.Start(); !started.ok()) {
+    std::fprintf(stderr, "gridhub node: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("gridhub node %s listening on port %u, registering with %s (logs in %s)\n",
+              node.agent().id().c_str(), node.port(), settings->node.hub.c_str(),
+              node.agent().work_dir().c_str());
+  std::fflush(stdout);
+
+  bool draining = false;
+  while (!node.agent().WaitDone(Duration::zero())) {
+    timespec wait{0, 200 * 1000 * 1000};
+    int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
+    if (signal_number < 0) continue;
+    if (draining) {
+      std::fprintf(stderr, "gridhub node: second signal; ending all sessions now\n");
+      break;
+    }
+    draining = true;
+    std::fprintf(stderr, "gridhub node: signal %d; draining (again to stop at once)\n",
+                 signal_number);
+    node.agent().Drain(DrainReason::kSignal);
+  }
+  node.Stop();
+  return 0;
+}
+
+}  // namespace gridhub::node

@@ -1,0 +1,62 @@
+#pragma once
+
+// A NodeAgent with its HTTP server and HTTP client: what `gridhub node` runs, and what
+// `gridhub standalone` runs next to its hub.
+//
+//   NodeServer node(OptionsFromSettings(settings), {.host = "0.0.0.0", .port = 5555}, clock);
+//   if (Status s = node.Start(); !s.ok()) ...;   // binds first, so port 0 works
+//   node.agent().Drain(DrainReason::kSignal);
+//   node.Stop();
+//
+// Thread-safe after Start().
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "config/settings.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "node-agent/node_agent.h"
+
+namespace gridhub::node {
+
+// The node part of the settings (node.*, plus hub.registration-secret and the hub tokens the
+// node presents to its hub). uri stays empty unless node.uri is set; NodeServer fills it in.
+NodeAgentOptions OptionsFromSettings(const config::Settings& settings);
+
+// The URI a hub can reach this node at when node.uri is not set: the bound host, or for a
+// wildcard host 127.0.0.1 when the hub is on loopback, else this machine's first non-loopback
+// IPv4 address (the hostname if it has none).
+std::string AdvertisedUri(const std::string& host, uint16_t port, const std::string& hub_url);
+
+class NodeServer {
+ public:
+  NodeServer(NodeAgentOptions options, http::ServerOptions server, const Clock& clock);
+  ~NodeServer();
+  NodeServer(const NodeServer&) = delete;
+  NodeServer& operator=(const NodeServer&) = delete;
+
+  Status Start();
+  uint16_t port() const { return server_->port(); }
+  // REQUIRES: Start() succeeded.
+  NodeAgent& agent() { return *agent_; }
+  // Ends all sessions and drivers, deregisters, stops serving. Idempotent.
+  void Stop();
+
+ private:
+  NodeAgentOptions options_;
+  std::string host_;  // the bound host, for the advertised URI
+  const Clock& clock_;
+  http::HttpClient client_;
+  std::unique_ptr<NodeAgent> agent_;
+  std::atomic<NodeAgent*> serving_{nullptr};  // set once the agent exists
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+// `gridhub node [--config FILE] [flags]`; argv[0] is "node". Returns the exit code.
+int NodeMain(int argc, char** argv);
+
+}  // namespace gridhub::node

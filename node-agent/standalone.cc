@@ -1,0 +1,101 @@
+#include "node-agent/standalone.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "config/settings.h"
+#include "hub/hub_service.h"
+#include "node-agent/local_browsers.h"
+#include "node-agent/node_server.h"
+
+namespace gridhub::node {
+
+namespace {
+
+// What to tell users to point their clients at: the configured host, or localhost for a
+// wildcard bind.
+std::string ClientUrl(const config::Settings& settings, uint16_t port) {
+  const std::string& host = settings.server.host;
+  bool wildcard = host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+  return "http://" + (wildcard ? std::string("localhost") : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+int StandaloneMain(int argc, char** argv) {
+  config::CommandLine command = config::SplitCommandLine(argc - 1, argv + 1);
+  if (command.help) {
+    std::printf(
+        "usage: gridhub standalone [--config FILE] [flags]\n\n"
+        "Runs a hub and a local node. Without node.slots it offers chromedriver + chromium/"
+        "google-chrome\nand geckodriver + firefox found on PATH, one headless slot per CPU core."
+        "\n\n%s",
+        config::FlagsHelp(config::Mode::kStandalone).c_str());
+    return 0;
+  }
+  Result<config::Settings> loaded = config::LoadSettings(
+      {.mode = config::Mode::kStandalone, .file = command.config_file, .flags = command.flags});
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "gridhub standalone: %s\n", loaded.error().message.c_str());
+    return 2;
+  }
+  config::Settings settings = std::move(*loaded);
+  if (settings.node.slots.empty()) {
+    LocalBrowsers found = DetectLocalBrowsers(FindOnPath, std::thread::hardware_concurrency());
+    for (const std::string& line : found.found) std::printf("detected %s\n", line.c_str());
+    for (const std::string& line : found.missing) std::printf("not offered: %s\n", line.c_str());
+    if (found.slots.empty()) {
+      std::fprintf(stderr,
+                   "gridhub standalone: no browser to offer: install chromedriver and chromium "
+                   "(Debian: apt install chromium chromium-driver) or configure node.slots\n");
+      return 2;
+    }
+    settings.node.slots = std::move(found.slots);
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SteadyClock clock;
+  hub::HubService hub(settings, clock);
+  if (Status started = hub.Start(); !started.ok()) {
+    std::fprintf(stderr, "gridhub standalone: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  NodeAgentOptions options = OptionsFromSettings(settings);
+  options.hub = hub.url();
+  options.uri.clear();  // the in-process node is reached on loopback
+  NodeServer node(
+      std::move(options),
+      {.host = "127.0.0.1", .port = 0, .threads = 2, .max_body = settings.server.max_body}, clock);
+  if (Status started = node.Start(); !started.ok()) {
+    std::fprintf(stderr, "gridhub standalone: node: %s\n", started.error().message.c_str());
+    hub.Stop();
+    return 1;
+  }
+  std::printf("gridhub standalone listening on %s\n", hub.url().c_str());
+  std::printf("point WebDriver clients at %s (driver logs in %s)\n",
+              ClientUrl(settings, hub.port()).c_str(), node.agent().work_dir().c_str());
+  std::fflush(stdout);
+
+  while (!node.agent().WaitDone(Duration::zero())) {
+    timespec wait{0, 200 * 1000 * 1000};
+    int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
+    if (signal_number < 0) continue;
+    std::fprintf(stderr, "gridhub standalone: signal %d; ending every session and stopping\n",
+                 signal_number);
+    break;
+  }
+  node.Stop();
+  hub.Stop();
+  return 0;
+}
+
+}  // namespace gridhub::node
