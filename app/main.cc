@@ -4,6 +4,8 @@
 
 #include "config/check_config.h"
 #include "hub/hub_main.h"
+#include "node-agent/node_server.h"
+#include "node-agent/standalone.h"
 
 namespace {
 
@@ -28,6 +30,12 @@ int main(int argc, char** argv) {
   }
   if (std::string_view(argv[1]) == "hub") {
     return gridhub::hub::HubMain(argc - 1, argv + 1);
+  }
+  if (std::string_view(argv[1]) == "node") {
+    return gridhub::node::NodeMain(argc - 1, argv + 1);
+  }
+  if (std::string_view(argv[1]) == "standalone") {
+    return gridhub::node::StandaloneMain(argc - 1, argv + 1);
   }
   if (std::string_view(argv[1]) == "check-config") {
     return gridhub::config::CheckConfigMain(argc - 1, argv + 1);
