@@ -450,6 +450,10 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
        .body = request.body,
        .timeout = kCommandTimeout},
       [this, responder, session_id, ends_session, node_id](http::ClientResponse response) mutable {
+        // The slot is free before the client hears that its session ended, so a client that
+        // deletes and at once asks again (or reads /status) sees it free.
+        Effects ended;
+        if (ends_session) ended = grid_.EndSession(session_id);
         if (!response.transport_ok()) {
           SendError(responder, {ErrorCode::kUnavailable,
                                 "node " + node_id + " did not answer: " + response.error});
@@ -457,7 +461,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
           std::string content_type(http::FindHeader(response.headers, "Content-Type"));
           responder.Send(response.status, std::move(response.body), {}, content_type);
         }
-        if (ends_session) Execute(grid_.EndSession(session_id));
+        Execute(std::move(ended));
       });
 }
 

@@ -1,0 +1,235 @@
+"""Black-box tests of `gridhub node` and `gridhub standalone` with fake drivers.
+
+The node runs as a real process registered with a real `gridhub hub`; its slots start
+node-agent/testdata/fake_driver.py (a W3C server on the --port it is given, which reports its
+pid as the `fake:pid` capability), so driver processes can be watched and killed. Python
+standard library only; every process is stopped by pid in tearDown. Uses hubtest.py's harness.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+from hubtest import HubTestCase, START_TIMEOUT, call_json, wait_for, GRIDHUB
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE_DRIVER = os.path.join(HERE, "..", "..", "node-agent", "testdata", "fake_driver.py")
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fake_slot(max_sessions=1, label="chrome"):
+    return {"label": label, "max-sessions": max_sessions, "driver": [PYTHON, FAKE_DRIVER],
+            "stereotype": {"browserName": "chrome",
+                           "goog:chromeOptions": {"binary": "/opt/fake/chrome",
+                                                  "args": ["--headless"]}}}
+
+
+def pid_alive(pid):
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+class GridhubProcess:
+    """`gridhub node|standalone --config FILE` with its output collected; the first line that
+    matches `ready_pattern` gives the URL."""
+
+    def __init__(self, mode, config, tmp, ready_pattern):
+        path = os.path.join(tmp, f"{mode}-{free_port()}.yaml")
+        with open(path, "w") as f:
+            json.dump(config, f)  # JSON is YAML
+        env = dict(os.environ, TMPDIR=tmp)
+        self.process = subprocess.Popen([GRIDHUB, mode, "--config", path],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env=env, text=True)
+        self.lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+        def ready():
+            for line in list(self.lines):
+                m = re.match(ready_pattern, line.strip())
+                if m:
+                    return m.group(1)
+            if self.process.poll() is not None:
+                raise AssertionError(f"gridhub {mode} exited {self.process.returncode}:\n"
+                                     + "".join(self.lines))
+            return None
+
+        self.url = wait_for(ready, START_TIMEOUT, f"gridhub {mode} to listen")
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def output(self):
+        return "".join(self.lines)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        self.process.stdout.close()
+
+
+class NodeTestCase(HubTestCase):
+    def setUp(self):
+        super().setUp()
+        self._tmp = tempfile.TemporaryDirectory(prefix="gridhub-node-it-")
+        self._gridhubs = []
+
+    def tearDown(self):
+        for p in self._gridhubs:
+            p.stop()
+            if p.process.returncode not in (0, -signal.SIGKILL):
+                print(p.output(), file=sys.stderr)
+        super().tearDown()
+        self._tmp.cleanup()
+
+    def start_gridhub_node(self, hub, node_settings=None, slots=None, secret=None, node_id="n1"):
+        port = free_port()
+        config = {"server": {"host": "127.0.0.1", "port": port},
+                  "node": dict({"hub": hub.url, "id": node_id,
+                                "slots": slots or [fake_slot()]}, **(node_settings or {}))}
+        if secret:
+            config["hub"] = {"registration-secret": secret}
+        node = GridhubProcess("node", config, self._tmp.name,
+                              r"^gridhub node listening on (http://\S+)$")
+        self._gridhubs.append(node)
+        wait_for(lambda: any(n["id"] == node_id for n in hub.status()["nodes"]), START_TIMEOUT,
+                 "the node's registration")
+        return node
+
+    def new_session(self, hub):
+        status, body = hub.new_session({"browserName": "chrome"})
+        self.assertEqual(status, 200, body)
+        return body["value"]["sessionId"], body["value"]["capabilities"]["fake:pid"]
+
+
+class NodeProcessTest(NodeTestCase):
+    def test_session_through_hub_and_node_with_secret_ends_driver_on_delete(self):
+        hub = self.start_hub("--hub.registration-secret", "s3cret")
+        self.start_gridhub_node(hub, secret="s3cret")
+        session, pid = self.new_session(hub)
+        self.assertTrue(pid_alive(pid))
+        status, _ = call_json("POST", f"{hub.url}/session/{session}/url", {"url": "data:,x"})
+        self.assertEqual(status, 200)
+        status, body = call_json("GET", f"{hub.url}/session/{session}/url")
+        self.assertEqual((status, body["value"]), (200, "data:,x"))
+        status, _ = call_json("DELETE", f"{hub.url}/session/{session}")
+        self.assertEqual(status, 200)
+        wait_for(lambda: not pid_alive(pid), 10, "the driver process to end")
+        self.assertEqual(hub.busy_slots(), [])
+
+    def test_node_with_wrong_secret_is_refused(self):
+        hub = self.start_hub("--hub.registration-secret", "s3cret")
+        port = free_port()
+        config = {"server": {"host": "127.0.0.1", "port": port},
+                  "hub": {"registration-secret": "wrong"},
+                  "node": {"hub": hub.url, "id": "bad", "slots": [fake_slot()]}}
+        node = GridhubProcess("node", config, self._tmp.name,
+                              r"^gridhub node listening on (http://\S+)$")
+        self._gridhubs.append(node)
+        wait_for(lambda: "registration with hub" in node.output(), 10, "a refused registration")
+        self.assertIn("401", node.output())
+        self.assertEqual(hub.status()["nodes"], [])
+
+    def test_killed_driver_frees_the_hub_slot(self):
+        hub = self.start_hub()
+        self.start_gridhub_node(hub)
+        session, pid = self.new_session(hub)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: hub.busy_slots() == [], 10, "the slot to come back")
+        status, body = call_json("GET", f"{hub.url}/session/{session}/title")
+        self.assertEqual(status, 404)
+        self.assertEqual(body["value"]["error"], "invalid session id")
+        session2, _ = self.new_session(hub)
+        self.assertNotEqual(session2, session)
+
+    def test_idle_session_is_deleted_and_the_hub_slot_freed(self):
+        hub = self.start_hub()
+        self.start_gridhub_node(hub, {"session-timeout": "1s"})
+        session, pid = self.new_session(hub)
+        wait_for(lambda: hub.busy_slots() == [], 10, "the idle session to be deleted")
+        self.assertFalse(pid_alive(pid))
+        status, _ = call_json("GET", f"{hub.url}/session/{session}/title")
+        self.assertEqual(status, 404)
+
+    def test_sigterm_drains_running_session_then_exits_zero(self):
+        hub = self.start_hub()
+        node = self.start_gridhub_node(hub, {"drain-timeout": "60s"})
+        session, pid = self.new_session(hub)
+        node.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: hub.status()["nodes"][0]["availability"] == "DRAINING", 10,
+                 "the hub to see the node draining")
+        # The running session keeps working; the node does not leave under it.
+        status, _ = call_json("GET", f"{hub.url}/session/{session}/title")
+        self.assertEqual(status, 200)
+        self.assertIsNone(node.process.poll())
+        status, _ = call_json("DELETE", f"{hub.url}/session/{session}")
+        self.assertEqual(status, 200)
+        self.assertEqual(node.process.wait(timeout=15), 0)
+        self.assertFalse(pid_alive(pid))
+        wait_for(lambda: hub.status()["nodes"] == [], 10, "the node to deregister")
+
+    def test_drain_timeout_ends_sessions_and_exits_zero(self):
+        hub = self.start_hub()
+        node = self.start_gridhub_node(hub, {"drain-timeout": "1s"})
+        _, pid = self.new_session(hub)
+        node.process.send_signal(signal.SIGTERM)
+        self.assertEqual(node.process.wait(timeout=15), 0)
+        self.assertFalse(pid_alive(pid))
+        wait_for(lambda: hub.status()["nodes"] == [], 10, "the node to deregister")
+
+    def test_node_registers_again_after_hub_restart_with_its_live_session(self):
+        port = free_port()
+        hub = self.start_hub("--server.port", str(port), "--hub.node-timeout", "3s")
+        self.start_gridhub_node(hub)
+        session, _ = self.new_session(hub)
+        hub.stop()
+        hub2 = self.start_hub("--server.port", str(port), "--hub.node-timeout", "3s")
+        wait_for(lambda: len(hub2.busy_slots()) == 1, 15, "the node to report its session")
+        status, body = call_json("GET", f"{hub2.url}/session/{session}/title")
+        self.assertEqual((status, body["value"]), (200, "fake title"))
+
+
+class StandaloneProcessTest(NodeTestCase):
+    def test_standalone_serves_configured_slots_and_stops_drivers_on_sigterm(self):
+        port = free_port()
+        config = {"server": {"host": "127.0.0.1", "port": port},
+                  "node": {"slots": [fake_slot(max_sessions=2)]}}
+        grid = GridhubProcess("standalone", config, self._tmp.name,
+                              r"^gridhub standalone listening on (http://\S+)$")
+        self._gridhubs.append(grid)
+        self.assertEqual(grid.url, f"http://127.0.0.1:{port}")
+        pids = []
+        for _ in range(2):
+            status, body = call_json("POST", grid.url + "/session",
+                                     {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}})
+            self.assertEqual(status, 200, body)
+            pids.append(body["value"]["capabilities"]["fake:pid"])
+        self.assertTrue(all(pid_alive(p) for p in pids))
+        grid.process.send_signal(signal.SIGTERM)
+        self.assertEqual(grid.process.wait(timeout=15), 0)
+        self.assertFalse(any(pid_alive(p) for p in pids))
+
+
+if __name__ == "__main__":
+    unittest.main()
