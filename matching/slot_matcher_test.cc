@@ -298,6 +298,7 @@ TEST(ExplainNoMatchTest, NamesTheFirstRuleThatLeavesNoSlot) {
     std::vector<Stereotype> owned;
     for (const std::string& s : c.stereotypes) owned.push_back(Slot(s));
     std::vector<const Stereotype*> slots;
+    slots.reserve(owned.size());
     for (const Stereotype& s : owned) slots.push_back(&s);
     EXPECT_EQ(matcher.ExplainNoMatch(RequestAlways(c.request), slots), c.explanation) << c.name;
   }
