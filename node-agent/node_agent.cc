@@ -513,6 +513,7 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
     if (recently_ended_.size() > kRecentlyEndedKept) recently_ended_.pop_front();
     wake_.notify_all();
   }
+  Log("session " + session->id + " ended; slot " + SlotId(options_.id, session->slot) + " free");
   return answer;
 }
 

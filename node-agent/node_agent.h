@@ -91,6 +91,7 @@ class NodeAgent {
 
   bool registered() const EXCLUDES(mu_);
   const std::string& id() const { return options_.id; }
+  const std::string& uri() const { return options_.uri; }
   const std::string& work_dir() const { return options_.work_dir; }
   // GET /status's body.
   nlohmann::json StatusJson() const EXCLUDES(mu_);

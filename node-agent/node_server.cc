@@ -147,9 +147,9 @@ int NodeMain(int argc, char** argv) {
     std::fprintf(stderr, "gridhub node: %s\n", started.error().message.c_str());
     return 1;
   }
-  std::printf("gridhub node %s listening on port %u, registering with %s (logs in %s)\n",
-              node.agent().id().c_str(), node.port(), settings->node.hub.c_str(),
-              node.agent().work_dir().c_str());
+  std::printf("gridhub node listening on %s\n", node.agent().uri().c_str());
+  std::printf("node %s registers with %s; driver logs in %s\n", node.agent().id().c_str(),
+              settings->node.hub.c_str(), node.agent().work_dir().c_str());
   std::fflush(stdout);
 
   bool draining = false;
