@@ -135,9 +135,35 @@ bool StereotypeServes(const json& stereotype, const json& candidate) {
   return true;
 }
 
+bool CarriesStereotype(const json& stereotype, const json& candidate) {
+  if (!stereotype.is_object() || !candidate.is_object()) return false;
+  for (auto it = stereotype.begin(); it != stereotype.end(); ++it) {
+    if (IsHubOnly(it.key())) continue;
+    auto found = candidate.find(it.key());
+    if (found == candidate.end()) return false;
+    if (IsVendorOptions(it.key())) {
+      // Merged options keep the stereotype's binary; its args may have grown.
+      if (it->is_object() && found->is_object() && it->contains("binary") &&
+          found->value("binary", json()) != (*it)["binary"]) {
+        return false;
+      }
+    } else if (*found != *it) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<SlotMatch> FirstServingSlot(const std::vector<json>& candidates,
                                           const std::vector<json>& stereotypes,
                                           const std::function<bool(size_t)>& has_room) {
+  // The hub sends its chosen stereotype merged into the request: a slot whose stereotype the
+  // candidate carries whole is the one the hub picked (or one just like it).
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    for (size_t s = 0; s < stereotypes.size(); ++s) {
+      if (CarriesStereotype(stereotypes[s], candidates[c]) && has_room(s)) return SlotMatch{s, c};
+    }
+  }
   for (size_t c = 0; c < candidates.size(); ++c) {
     for (size_t s = 0; s < stereotypes.size(); ++s) {
       if (StereotypeServes(stereotypes[s], candidates[c]) && has_room(s)) return SlotMatch{s, c};

@@ -30,12 +30,18 @@ Result<std::vector<nlohmann::json>> CandidatesFromBody(const nlohmann::json& bod
 // already applied the full rules, the node only has to tell its own slots apart.
 bool StereotypeServes(const nlohmann::json& stereotype, const nlohmann::json& candidate);
 
+// True when every stereotype key (hub-only keys aside) is in `candidate` with the same value;
+// for vendor option objects only their `binary` must agree. The hub sends the request merged
+// over the stereotype of the slot it chose, so this recognises that slot.
+bool CarriesStereotype(const nlohmann::json& stereotype, const nlohmann::json& candidate);
+
 struct SlotMatch {
   size_t slot = 0;
   size_t candidate = 0;
 };
-// The first (candidate, slot) pair in firstMatch order, then slot order, where the slot serves
-// the candidate and `has_room(slot)`.
+// The first (candidate, slot) pair in firstMatch order, then slot order, where
+// `has_room(slot)` and the candidate carries the slot's stereotype whole; failing that, the
+// first pair where the slot merely serves the candidate.
 std::optional<SlotMatch> FirstServingSlot(const std::vector<nlohmann::json>& candidates,
                                           const std::vector<nlohmann::json>& stereotypes,
                                           const std::function<bool(size_t)>& has_room);

@@ -59,6 +59,28 @@ TEST(SessionCapabilitiesTest, FirstServingSlotPrefersCandidateOrderThenSlotsWith
   EXPECT_FALSE(FirstServingSlot(candidates, stereotypes, [](size_t) { return false; }));
 }
 
+TEST(SessionCapabilitiesTest, PrefersTheSlotWhoseStereotypeTheHubMergedIn) {
+  // Two chrome slots told apart by label and binary; the hub chose the second.
+  std::vector<json> stereotypes = {{{"browserName", "chrome"},
+                                    {"gridhub:label", "appa"},
+                                    {"goog:chromeOptions", {{"binary", "/opt/stable/chrome"}}}},
+                                   {{"browserName", "chrome"},
+                                    {"gridhub:label", "appb"},
+                                    {"goog:chromeOptions", {{"binary", "/opt/beta/chrome"}}}}};
+  json from_hub = {{"browserName", "chrome"},
+                   {"goog:chromeOptions", {{"binary", "/opt/beta/chrome"}, {"args", {"--x"}}}}};
+  EXPECT_FALSE(CarriesStereotype(stereotypes[0], from_hub));
+  EXPECT_TRUE(CarriesStereotype(stereotypes[1], from_hub));
+  std::optional<SlotMatch> match =
+      FirstServingSlot({from_hub}, stereotypes, [](size_t) { return true; });
+  ASSERT_TRUE(match);
+  EXPECT_EQ(match->slot, 1u);
+  // A plain request (not merged by a hub) still gets the first slot that serves it.
+  match = FirstServingSlot({{{"browserName", "chrome"}}}, stereotypes, [](size_t) { return true; });
+  ASSERT_TRUE(match);
+  EXPECT_EQ(match->slot, 0u);
+}
+
 TEST(SessionCapabilitiesTest, VendorOptionsMergeOverStereotypeDefaults) {
   json stereotype = {{"browserName", "chrome"},
                      {"gridhub:label", "appa:chromium"},
