@@ -81,6 +81,7 @@ void Effects::Append(Effects other) {
   for (auto& c : other.creates) creates.push_back(std::move(c));
   for (auto& d : other.deletes) deletes.push_back(std::move(d));
   for (auto& p : other.probes) probes.push_back(std::move(p));
+  reschedule = reschedule || other.reschedule;
 }
 
 struct Grid::Slot {
@@ -365,6 +366,7 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
                                http::W3CErrorBody(admitted.error()), ""});
     return effects;
   }
+  effects.reschedule = true;  // a new deadline
   Waiter& waiter = *waiters_[*admitted];
   waiter.has_responder = true;
   waiter.responder = responder;
@@ -423,6 +425,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
                              const std::string& slot_id, const http::ClientResponse& response) {
   MutexLock lock(mu_);
   Effects effects;
+  effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
   ReleaseReservationLocked(node_id, slot_id);
   const SteadyTime now = clock_.Now();
   auto w = waiters_.find(request);
@@ -787,6 +790,7 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
     if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
   }
   json result = NodeJsonLocked(*nodes_[node_id]);
+  effects->reschedule = true;  // its node-timeout or first probe
   effects->Append(DispatchLocked());
   PublishLocked();
   return result;
@@ -800,6 +804,7 @@ bool Grid::Heartbeat(const std::string& node_id, Effects* effects) {
   node.last_seen = clock_.Now();
   if (node.availability == Availability::kDown) {
     node.availability = Availability::kUp;
+    effects->reschedule = true;
     effects->Append(DispatchLocked());
     PublishLocked();
   }
@@ -836,6 +841,7 @@ Effects Grid::OnProbeResult(const std::string& node_id, bool answered) {
   if (n == nodes_.end()) return effects;
   Node& node = *n->second;
   node.probe_in_flight = false;
+  effects.reschedule = true;  // its next probe
   if (answered) {
     node.last_seen = clock_.Now();
     if (node.availability == Availability::kDown) {
@@ -918,6 +924,7 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
                  {"position", queue_.Position(waiter.id).value_or(0)},
                  {"label", ticket->label}};
   tickets_[ticket->id] = std::move(ticket);
+  effects->reschedule = true;
   effects->Append(DispatchLocked());
   PublishLocked();
   *status_out = 201;
@@ -1065,6 +1072,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
     if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
   }
   Effects effects = DispatchLocked();
+  effects.reschedule = true;
   PublishLocked();
   return effects;
 }

@@ -73,10 +73,14 @@ struct Effects {
   std::vector<CreateJob> creates;
   std::vector<DeleteJob> deletes;
   std::vector<ProbeJob> probes;
+  // Something may now be due earlier than the timer thread planned (a new waiter, a node, a
+  // probe or ticket deadline): it must recompute. Commands and heartbeats leave it false, so
+  // the hot path never wakes the timer.
+  bool reschedule = false;
 
   void Append(Effects other);
   bool empty() const {
-    return replies.empty() && creates.empty() && deletes.empty() && probes.empty();
+    return replies.empty() && creates.empty() && deletes.empty() && probes.empty() && !reschedule;
   }
 };
 

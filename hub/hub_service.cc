@@ -195,7 +195,7 @@ void HubService::Execute(Effects effects) {
                    Execute(grid_.OnProbeResult(node_id, answered));
                  });
   }
-  Poke();
+  if (effects.reschedule) Poke();
 }
 
 void HubService::Poke() {
