@@ -124,7 +124,10 @@ void SessionQueue::LinkWaiter(Request& r, bool at_head) {
     (label.tail ? label.tail->next : label.head) = &r;
     label.tail = &r;
   }
-  if (label.waiting++ == 0) ready_.insert(ready_.begin() + ReadyIndexAfter(label.name), &label);
+  if (label.waiting++ == 0) {
+    const auto at = static_cast<std::ptrdiff_t>(ReadyIndexAfter(label.name));
+    ready_.insert(ready_.begin() + at, &label);
+  }
   waiters_by_deadline_.emplace(r.deadline, r.id);
   if (!r.run_id.empty()) ++run_waiters_[r.run_id];
 }

@@ -240,7 +240,7 @@ class Reference {
     return out;
   }
 
-  const std::map<RequestId, RefRequest>& granted() const { return granted_; }
+  const std::map<RequestId, RefRequest>& Granted() const { return granted_; }
 
  private:
   const FakeClock& clock_;
@@ -390,7 +390,7 @@ class ModelRun {
     auto it = pending_.begin();
     std::advance(it, Pick(0, static_cast<int>(pending_.size()) - 1));
     RequestId id = *it;
-    std::string label = ref_.granted().at(id).label;
+    std::string label = ref_.Granted().at(id).label;
     switch (Pick(0, 2)) {
       case 0: {
         const bool retried = ref_.OnCreateFailed(id);

@@ -118,7 +118,7 @@ TEST(SessionQueueTest, RefusesBeyondMaxPerLabel) {
   auto result = queue.Enqueue({.label = "A"});
   ASSERT_EQ(RefusalOf(result), Refusal::kQueueFull);
   EXPECT_NE(std::get<Refused>(result).message.find("'A'"), std::string::npos);
-  EXPECT_NE(std::get<Refused>(result).message.find("2"), std::string::npos);
+  EXPECT_NE(std::get<Refused>(result).message.find('2'), std::string::npos);
   EXPECT_EQ(RefusalOf(queue.Enqueue({.label = "B"})), std::nullopt);
   EXPECT_EQ(queue.Counters()["A"].refused[Refusal::kQueueFull], 1u);
 }
@@ -387,6 +387,7 @@ TEST(SessionQueueTest, WorkedExampleFromTheDocs) {
       [c1](RequestId id, const SlotId& slot) { return (id == c1) == slot.starts_with("f"); });
   auto pairs = [](const std::vector<Assignment>& grants) {
     std::vector<std::pair<RequestId, SlotId>> out;
+    out.reserve(grants.size());
     for (const Assignment& a : grants) out.emplace_back(a.request, a.slot);
     return out;
   };

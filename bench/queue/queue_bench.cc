@@ -40,6 +40,7 @@ namespace {
 // Label names shaped like real ones, long enough to defeat the small-string optimisation.
 std::vector<std::string> MakeLabels(int count) {
   std::vector<std::string> labels;
+  labels.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) labels.push_back("App" + std::to_string(i) + ":Chromium:UAT");
   return labels;
 }
@@ -83,7 +84,7 @@ class AnySlot : public SlotCompatibility {
 // per label; LabelCanUse lets the queue skip every other label without touching its waiters.
 class LabelSlot : public SlotCompatibility {
  public:
-  explicit LabelSlot(const Fixture& f) : f_(f) {}
+  LabelSlot(const Fixture& f, uint64_t generation) : f_(f), generation_(generation) {}
   bool CanServe(RequestId id, const SlotId& slot) const override {
     return LabelCanUse(f_.labels[f_.label_of[id]], slot);
   }
@@ -92,11 +93,10 @@ class LabelSlot : public SlotCompatibility {
   }
   // Slots never change stereotype here, so the answers can be remembered.
   uint64_t Generation() const override { return generation_; }
-  void set_generation(uint64_t g) { generation_ = g; }
 
  private:
   const Fixture& f_;
-  uint64_t generation_ = 0;
+  uint64_t generation_;
 };
 
 void DepthArgs(benchmark::internal::Benchmark* b) {
@@ -188,7 +188,7 @@ void BM_DispatchLabelSlot(benchmark::State& state) {
     state.SkipWithError("fewer waiters than labels: some slots would find nobody");
     return;
   }
-  LabelSlot compat(f);  // generation 0: LabelCanUse() is asked of every label passed
+  LabelSlot compat(f, /*generation=*/0);  // LabelCanUse() is asked of every label passed
   RunDispatch(state, f, compat, /*label_slots=*/true);
 }
 BENCHMARK(BM_DispatchLabelSlot)->Apply(DepthArgs)->UseManualTime();
@@ -201,8 +201,7 @@ void BM_DispatchLabelSlotRemembered(benchmark::State& state) {
     state.SkipWithError("fewer waiters than labels: some slots would find nobody");
     return;
   }
-  LabelSlot compat(f);
-  compat.set_generation(1);
+  LabelSlot compat(f, /*generation=*/1);
   RunDispatch(state, f, compat, /*label_slots=*/true);
 }
 BENCHMARK(BM_DispatchLabelSlotRemembered)->Apply(DepthArgs)->UseManualTime();
