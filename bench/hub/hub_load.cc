@@ -123,7 +123,10 @@ int Commands(const std::string& url, const std::string& session, int concurrency
       client.Call("GET", target, "");  // warm the connection
       for (int i = 0; i < count; ++i) {
         auto begin = Clock::now();
-        if (client.Call("GET", target, "") != 200) failures++;
+        long status = client.Call("GET", target, "");
+        if (status != 200 && failures++ == 0) {
+          std::fprintf(stderr, "first failure: status %ld body %s\n", status, client.body.c_str());
+        }
         mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - begin).count());
       }
       std::lock_guard<std::mutex> lock(mu);

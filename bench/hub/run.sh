@@ -37,7 +37,7 @@ pids+=($!)
 pids+=($!)
 node=$(url_from "$tmp/node.out")
 hub=$(url_from "$tmp/hub.out")
-curl -sf -X POST "$hub/nodes" -H 'Content-Type: application/json' -d "{\"id\":\"fast\",\"uri\":\"$node\",
+curl -sf -X POST "$hub/nodes" -H 'Content-Type: application/json' -d "{\"id\":\"fast\",\"uri\":\"$node\",\"healthCheck\":\"status\",
   \"slots\":[{\"id\":\"s\",\"maxSessions\":64,\"stereotype\":{\"browserName\":\"chrome\"}}]}" >/dev/null
 
 echo "# hub $hub, fake node $node, $(nproc) cores"
