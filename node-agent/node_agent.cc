@@ -336,7 +336,17 @@ void NodeAgent::CreateSession(std::shared_ptr<Session> session, json candidate,
       (session->process ? " (driver pid " + std::to_string(session->process->pid()) + ", log " +
                               session->log_path + ")"
                         : " (relay " + session->backend + ")"));
-  responder.Send(200, created->body);
+  if (!responder.Send(200, created->body)) {
+    // The hub gave up waiting (or its client left): nobody knows this session, so it would
+    // hold the slot until the idle timeout. End it now.
+    Log("session " + session_id + " was not delivered to the hub; ending it");
+    std::shared_ptr<Session> claimed;
+    {
+      MutexLock lock(mu_);
+      claimed = ClaimForEnd(session_id);
+    }
+    if (claimed) EndInBackground(std::move(claimed), true, HubNotice::kNone);
+  }
 }
 
 Result<http::ClientResponse> NodeAgent::StartDriverSession(const std::shared_ptr<Session>& session,
@@ -751,6 +761,18 @@ void NodeAgent::Heartbeat() {
                         .headers = HubHeaders(""),
                         .body = body.dump(),
                         .timeout = kHubCallTimeout});
+  if (answer.status >= 200 && answer.status < 300 && !answer.body.empty()) {
+    // A hub may answer with the node's availability; DRAINING there means the hub was asked
+    // to drain this node.
+    json reply = json::parse(answer.body, nullptr, false);
+    const json* node = &reply;
+    if (reply.is_object() && reply.contains("value") && reply["value"].is_object()) {
+      node = &reply["value"];
+    }
+    if (node->is_object() && node->value("availability", std::string()) == "DRAINING") {
+      Drain(DrainReason::kHub);
+    }
+  }
   if (answer.status == 404) {
     // The hub does not know us: it restarted, or declared us DOWN. Register again, reporting
     // the live sessions so that they stay routable.

@@ -56,13 +56,17 @@ class FakeHub {
                              std::string(request.Header("Authorization")),
                              json::parse(request.body, nullptr, false)};
                   int status = 200;
+                  std::string reply = "{}";
                   {
                     MutexLock lock(mu_);
                     if (r.method == "POST" && r.path == "/nodes") status = register_status_;
-                    if (r.path.ends_with("/heartbeat")) status = heartbeat_status_;
+                    if (r.path.ends_with("/heartbeat")) {
+                      status = heartbeat_status_;
+                      reply = heartbeat_body_;
+                    }
                     requests_.push_back(std::move(r));
                   }
-                  responder.Send(status, "{}");
+                  responder.Send(status, reply);
                 }) {
     EXPECT_TRUE(server_.Start().ok());
   }
@@ -74,6 +78,11 @@ class FakeHub {
   void set_heartbeat_status(int s) {
     MutexLock lock(mu_);
     heartbeat_status_ = s;
+  }
+  void set_heartbeat_reply(int status, std::string body) {
+    MutexLock lock(mu_);
+    heartbeat_status_ = status;
+    heartbeat_body_ = std::move(body);
   }
   std::vector<Recorded> Requests(const std::string& method, const std::string& path) {
     MutexLock lock(mu_);
@@ -92,6 +101,7 @@ class FakeHub {
   std::vector<Recorded> requests_ GUARDED_BY(mu_);
   int register_status_ GUARDED_BY(mu_) = 201;
   int heartbeat_status_ GUARDED_BY(mu_) = 204;
+  std::string heartbeat_body_ GUARDED_BY(mu_);
   http::HttpServer server_;
 };
 
@@ -335,6 +345,32 @@ TEST_F(NodeAgentTest, HubDrainRouteNeedsTheSecret) {
                                               .headers = {{"X-Registration-Secret", "s3cret"}}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_TRUE(node_->agent().WaitDone(10s));  // no sessions: leaves at once
+}
+
+TEST_F(NodeAgentTest, HeartbeatReplySayingDrainingStartsADrain) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  hub_.set_heartbeat_reply(200, R"({"value": {"id": "node-a", "availability": "DRAINING"}})");
+  EXPECT_TRUE(node_->agent().WaitDone(10s));
+  EXPECT_EQ(hub_.Count("DELETE", "/nodes/node-a"), 1u);
+}
+
+TEST_F(NodeAgentTest, SessionTheHubGaveUpOnIsEndedAtOnce) {
+  ::setenv("FAKE_DRIVER_CREATE_DELAY", "1", 1);
+  StartNode();
+  // The caller stops waiting before the driver answers: the session must not hold the slot.
+  http::ClientResponse r =
+      client_.SendSync({.method = "POST",
+                        .url = base_ + "/session",
+                        .body = json({{"capabilities", {{"alwaysMatch", json::object()}}}}).dump(),
+                        .timeout = 300ms});
+  EXPECT_EQ(r.status, 0);
+  ::unsetenv("FAKE_DRIVER_CREATE_DELAY");
+  ASSERT_TRUE(Eventually([&] {
+    json value = json::parse(Call("GET", "/status").body)["value"];
+    return value["ready"].get<bool>() && value["node"]["sessionCount"] == 0 &&
+           !std::filesystem::exists(node_->agent().work_dir() + "/session-1");
+  }));
 }
 
 TEST_F(NodeAgentTest, DriverThatNeverGetsReadyFailsTheSessionAndFreesTheSlot) {

@@ -61,10 +61,12 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
   options.session_timeout = settings.node.session_timeout;
   options.drain_after_sessions = settings.node.drain_after_sessions;
   options.drain_timeout = settings.node.drain_timeout;
-  // Three heartbeats per hub.node-timeout (when the node's settings know it), at most 5 s apart.
+  // Three heartbeats per hub.node-timeout (when the node's settings know it), and at least one
+  // a second: the hub's node-timeout may be set shorter than the node's file knows, and a
+  // heartbeat costs the hub one short critical section.
   Duration third = settings.hub.node_timeout / 3;
   options.heartbeat_period =
-      std::clamp<Duration>(third, std::chrono::milliseconds(200), std::chrono::seconds(5));
+      std::clamp<Duration>(third, std::chrono::milliseconds(100), std::chrono::seconds(1));
   return options;
 }
 

@@ -4,7 +4,8 @@
 Serves GET /status, POST /session (echoes the capabilities it received, plus its pid under
 "fake:pid"), DELETE /session/{id}, and under /session/{id}/: POST url / GET url, GET title,
 POST execute/sync (a script "sleep:SECONDS" sleeps, to make slow commands). Unknown sessions get
-W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answer 500 forever.
+W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answer 500 forever;
+FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session.
 """
 import json
 import os
@@ -57,6 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         p = self.parts()
         body = self.body()
         if p == ["session"]:
+            time.sleep(float(os.environ.get("FAKE_DRIVER_CREATE_DELAY") or 0))
             caps = body.get("capabilities", {}).get("alwaysMatch", {})
             sid = uuid.uuid4().hex
             with LOCK:
