@@ -30,6 +30,7 @@ constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kHubCallTimeout{5};
 constexpr std::chrono::seconds kDriverDeleteTimeout{20};
+constexpr std::chrono::seconds kInFlightDrainWait{5};
 
 void Log(const std::string& line) { std::fprintf(stderr, "gridhub node: %s\n", line.c_str()); }
 
@@ -601,8 +602,11 @@ void NodeAgent::Stop() {
   }
   tasks_.JoinAll();
   if (deregister) Deregister();
+  // Commands to stopped drivers fail at once; one to a relay may hang. The owner of the
+  // HttpClient stops it next, which completes whatever is left while this agent still lives.
   MutexLock lock(mu_);
-  wake_.wait(mu_, [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; });
+  wake_.wait_for(mu_, kInFlightDrainWait,
+                 [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,7 +86,9 @@ class NodeAgent {
   // True once a drain has completed (deregistered), false on timeout.
   bool WaitDone(Duration timeout) EXCLUDES(mu_);
   // Ends every session and driver now, deregisters (best effort) and joins all threads.
-  // Idempotent; also run by the destructor.
+  // Idempotent; also run by the destructor. Proxied commands still in flight after a short
+  // wait are left to the HttpClient: stop it (which completes them) before destroying the
+  // agent, as NodeServer does.
   void Stop() EXCLUDES(mu_);
 
   bool registered() const EXCLUDES(mu_);

@@ -107,6 +107,8 @@ Status NodeServer::Start() {
 
 void NodeServer::Stop() {
   if (agent_) agent_->Stop();
+  // Completes any command still in flight (its callback needs the agent, which lives on).
+  client_.Stop();
   server_->Stop();
   serving_.store(nullptr);
 }
