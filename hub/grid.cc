@@ -210,9 +210,11 @@ Grid::~Grid() = default;
 // Dispatch
 
 std::vector<const matching::Stereotype*> Grid::PoolLocked() {
+  // What could ever serve a request: UP nodes and DOWN ones (still registered; they may come
+  // back, and a network blip must not turn every new request away). A DRAINING node leaves.
   std::vector<const matching::Stereotype*> pool;
   for (const auto& [id, node] : nodes_) {
-    if (node->availability != Availability::kUp) continue;
+    if (node->availability == Availability::kDraining) continue;
     for (const Slot& slot : node->slots) pool.push_back(&slot.stereotype);
   }
   return pool;

@@ -1,0 +1,235 @@
+#include "hub/grid.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace gridhub::hub {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class FixedIds final : public IdSource {
+ public:
+  std::string NewId() override { return "id" + std::to_string(++n_); }
+
+ private:
+  int n_ = 0;
+};
+
+matching::NewSessionSpec Spec(json always) {
+  auto spec = matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});
+  EXPECT_TRUE(spec.ok());
+  return std::move(*spec);
+}
+
+json Node(const std::string& id, int max_sessions = 1, std::string browser = "chrome") {
+  return {
+      {"id", id},
+      {"uri", "http://" + id + ":5555/"},
+      {"slots",
+       {{{"id", "s"}, {"maxSessions", max_sessions}, {"stereotype", {{"browserName", browser}}}}}}};
+}
+
+http::ClientResponse Created(const std::string& session_id) {
+  http::ClientResponse response;
+  response.status = 200;
+  response.body =
+      json{{"value", {{"sessionId", session_id}, {"capabilities", json::object()}}}}.dump();
+  return response;
+}
+
+http::ClientResponse Refused() {
+  http::ClientResponse response;
+  response.status = 500;
+  response.body = R"({"value":{"error":"session not created","message":"driver crashed"}})";
+  return response;
+}
+
+class GridTest : public ::testing::Test {
+ protected:
+  GridTest() { settings_.queue.registration_grace = 0s; }
+
+  Grid& grid() {
+    if (!grid_) grid_ = std::make_unique<Grid>(clock_, ids_, settings_);
+    return *grid_;
+  }
+  void Register(const json& node) {
+    Effects effects;
+    ASSERT_TRUE(grid().RegisterNode(node, &effects).ok());
+  }
+  Effects Submit(json always = {{"browserName", "chrome"}}) {
+    return grid().SubmitNewSession(Spec(std::move(always)), "", false, http::Responder());
+  }
+
+  FakeClock clock_;
+  FixedIds ids_;
+  config::Settings settings_;
+  std::unique_ptr<Grid> grid_;
+};
+
+TEST_F(GridTest, DispatchesAtOnceWhenASlotIsFree) {
+  Register(Node("n1"));
+  Effects effects = Submit({{"browserName", "chrome"}, {"gridhub:runId", "r"}});
+  ASSERT_EQ(effects.creates.size(), 1u);
+  EXPECT_EQ(effects.creates[0].node_uri, "http://n1:5555");
+  EXPECT_EQ(effects.creates[0].capabilities["browserName"], "chrome");
+  EXPECT_FALSE(effects.creates[0].capabilities.contains("gridhub:runId"));
+  EXPECT_TRUE(effects.replies.empty());
+}
+
+TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  Effects done = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("abc"));
+  ASSERT_EQ(done.replies.size(), 1u);
+  EXPECT_EQ(done.replies[0].status, 200);
+  EXPECT_EQ(done.replies[0].session_id, "abc");
+  json body = json::parse(done.replies[0].body);
+  EXPECT_EQ(body["value"]["capabilities"]["se:gridhubNode"], "n1");
+  ASSERT_TRUE(grid().FindSession("abc").has_value());
+  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+  EXPECT_EQ(grid().snapshot()->nodes[0].slots[0].sessions.size(), 1u);
+}
+
+TEST_F(GridTest, WaitsWhileBusyAndDispatchesWhenTheSessionEnds) {
+  Register(Node("n1"));
+  CreateJob first = Submit().creates.at(0);
+  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  EXPECT_TRUE(Submit().creates.empty());
+  Effects freed = grid().EndSession("s1");
+  ASSERT_EQ(freed.creates.size(), 1u);
+  EXPECT_FALSE(grid().FindSession("s1").has_value());
+}
+
+TEST_F(GridTest, SpreadPrefersTheLeastLoadedNode) {
+  Register(Node("a", 2));
+  Register(Node("b", 2));
+  CreateJob first = Submit().creates.at(0);
+  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  CreateJob second = Submit().creates.at(0);
+  EXPECT_NE(second.node_id, first.node_id);
+}
+
+TEST_F(GridTest, PackPrefersTheBusiestNodeWithRoom) {
+  settings_.hub.slot_selection = config::SlotSelection::kPack;
+  Register(Node("a", 2));
+  Register(Node("b", 2));
+  CreateJob first = Submit().creates.at(0);
+  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  CreateJob second = Submit().creates.at(0);
+  EXPECT_EQ(second.node_id, first.node_id);
+}
+
+TEST_F(GridTest, FailedCreationIsRetriedOnAnotherNode) {
+  Register(Node("a"));
+  Register(Node("b"));
+  CreateJob first = Submit().creates.at(0);
+  Effects retry = grid().OnCreateResult(first.request, first.node_id, first.slot_id, Refused());
+  EXPECT_TRUE(retry.replies.empty());
+  ASSERT_EQ(retry.creates.size(), 1u);
+  EXPECT_NE(retry.creates[0].node_id, first.node_id);
+}
+
+TEST_F(GridTest, FailureAfterRetryLimitSaysWhatFailed) {
+  settings_.queue.retry_limit = 1;
+  Register(Node("a"));
+  CreateJob job = Submit().creates.at(0);
+  Effects effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Refused());
+  job = effects.creates.at(0);  // the same node: it is the only one
+  effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Refused());
+  ASSERT_EQ(effects.replies.size(), 1u);
+  EXPECT_EQ(effects.replies[0].status, 500);
+  std::string message = json::parse(effects.replies[0].body)["value"]["message"];
+  EXPECT_NE(message.find("node a"), std::string::npos) << message;
+  EXPECT_NE(message.find("driver crashed"), std::string::npos) << message;
+  EXPECT_TRUE(effects.creates.empty());
+}
+
+TEST_F(GridTest, WaiterTimesOutAtItsDeadline) {
+  settings_.queue.timeout = 5s;
+  Register(Node("n1"));
+  CreateJob first = Submit().creates.at(0);
+  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  Submit();
+  clock_.Advance(4s);
+  EXPECT_TRUE(grid().Tick().replies.empty());
+  ASSERT_TRUE(grid().NextWake().has_value());
+  clock_.Advance(1s);
+  Effects expired = grid().Tick();
+  ASSERT_EQ(expired.replies.size(), 1u);
+  EXPECT_EQ(expired.replies[0].status, 500);
+  EXPECT_EQ(grid().snapshot()->queue_size, 0u);
+}
+
+TEST_F(GridTest, SessionCreatedAfterTheDeadlineIsDeletedOnTheNode) {
+  settings_.queue.timeout = 5s;
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  clock_.Advance(6s);
+  Effects effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("late"));
+  ASSERT_EQ(effects.deletes.size(), 1u);
+  EXPECT_EQ(effects.deletes[0].session_id, "late");
+  ASSERT_EQ(effects.replies.size(), 1u);
+  EXPECT_EQ(effects.replies[0].status, 500);
+  EXPECT_FALSE(grid().FindSession("late").has_value());
+  EXPECT_EQ(Submit().creates.size(), 1u);  // the slot is free again
+}
+
+TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
+  settings_.hub.node_timeout = 10s;
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  Effects none;
+  clock_.Advance(6s);
+  EXPECT_TRUE(grid().Heartbeat("n1", &none));
+  clock_.Advance(6s);
+  grid().Tick();
+  EXPECT_EQ(grid().snapshot()->nodes[0].availability, Availability::kUp);
+  clock_.Advance(5s);
+  Effects down = grid().Tick();
+  EXPECT_EQ(grid().snapshot()->nodes[0].availability, Availability::kDown);
+  EXPECT_FALSE(grid().FindSession("s1").has_value());
+  EXPECT_EQ(down.deletes.size(), 1u);
+  // Waiters are not served by a DOWN node, and stay queued.
+  EXPECT_TRUE(Submit().creates.empty());
+  EXPECT_EQ(grid().snapshot()->queue_size, 1u);
+  EXPECT_FALSE(grid().Heartbeat("ghost", &none));
+}
+
+TEST_F(GridTest, UnsatisfiableRequestFailsAtOnceWithAnExplanation) {
+  Register(Node("n1"));
+  Effects effects = Submit({{"browserName", "firefox"}});
+  ASSERT_EQ(effects.replies.size(), 1u);
+  EXPECT_EQ(effects.replies[0].status, 500);
+  EXPECT_NE(effects.replies[0].body.find("unsatisfiable"), std::string::npos);
+}
+
+TEST_F(GridTest, ShutdownAnswersEveryWaiter) {
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  Submit();
+  Effects effects = grid().Shutdown();
+  EXPECT_EQ(effects.replies.size(), 2u);  // the waiter and the one being created
+  Effects late = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  EXPECT_EQ(late.deletes.size(), 1u);
+  EXPECT_TRUE(late.replies.empty());
+}
+
+TEST_F(GridTest, RejectsInvalidRegistrations) {
+  Effects effects;
+  EXPECT_FALSE(grid().RegisterNode(json::array(), &effects).ok());
+  EXPECT_FALSE(grid().RegisterNode({{"id", "a"}, {"uri", "http://a"}}, &effects).ok());
+  EXPECT_FALSE(grid()
+                   .RegisterNode({{"id", "a"},
+                                  {"uri", "http://a"},
+                                  {"slots", {{{"stereotype", {{"browserName", 3}}}}}}},
+                                 &effects)
+                   .ok());
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+}
+
+}  // namespace
+}  // namespace gridhub::hub
