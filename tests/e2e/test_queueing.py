@@ -63,14 +63,14 @@ class QueueingTest(unittest.TestCase):
             self.assertEqual(len({r["sessionId"] for r in results}), CLIENTS)
 
             # Each [createdAt, quitAt] lies inside its session's life on the grid, so no more
-            # than SLOTS of them may overlap.
-            self.assertLessEqual(max_overlap([(r["createdAt"], r["quitAt"]) for r in results]),
-                                 SLOTS)
-            # Two were served at once; two waited for a slot to be freed, i.e. at least for the
-            # hold time of a session that got one.
-            waits = sorted(r["createdAt"] - r["startedAt"] for r in results)
-            self.assertLess(waits[SLOTS - 1], HOLD_MS, waits)
-            self.assertGreaterEqual(waits[SLOTS], HOLD_MS, waits)
+            # than SLOTS of them may overlap: the later two were created only after one of the
+            # first two had quit. (No absolute timings: CI machines are slow and shared.)
+            intervals = [(r["createdAt"], r["quitAt"]) for r in results]
+            self.assertEqual(max_overlap(intervals), SLOTS, intervals)
+            created = sorted(r["createdAt"] for r in results)
+            first_quit = min(r["quitAt"] for r in results)
+            self.assertLess(created[SLOTS - 1], first_quit, intervals)
+            self.assertGreaterEqual(created[SLOTS], first_quit, intervals)
 
             self.assertLessEqual(observed["max_busy"], SLOTS, observed)
             self.assertEqual(observed["max_busy"], SLOTS, observed)
