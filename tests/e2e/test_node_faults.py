@@ -149,6 +149,8 @@ class NodeFaultsTest(unittest.TestCase):
                 waiting = SessionInThread(hub.url, h.user_data_dir())
                 time.sleep(2)
                 self.assertFalse(waiting.done(), waiting.error or waiting.driver)
+                status, queue = harness.http_json("GET", hub.url + "/queue")
+                self.assertEqual((status, len(queue["value"])), (200, 1), queue)
 
                 # The running session on A still works, then finishes; A then leaves, exit 0.
                 self.assertEqual(first.title, harness.TEST_PAGE_TITLE)

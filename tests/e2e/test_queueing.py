@@ -29,19 +29,19 @@ class QueueingTest(unittest.TestCase):
 
             # Watch the grid while the clients run: never more busy slots than exist, and the
             # queue holds the two that wait.
-            observed = {"max_busy": 0, "max_waiting": 0, "errors": []}
+            observed = {"max_busy": 0, "max_waiting": 0, "labels": set(), "errors": []}
             stop = threading.Event()
 
             def watch():
                 while not stop.wait(0.1):
                     try:
                         observed["max_busy"] = max(observed["max_busy"], len(grid.busy_slots()))
-                        status, body = harness.http_json("GET", grid.url + "/queue", timeout=2)
-                        if status == 200:
-                            waiters = body.get("value", body) if isinstance(body, dict) else body
-                            if isinstance(waiters, dict):
-                                waiters = waiters.get("requests", waiters.get("waiters", []))
-                            observed["max_waiting"] = max(observed["max_waiting"], len(waiters))
+                        status, body = harness.http_json("GET", grid.url + "/queue", timeout=5)
+                        if status != 200:
+                            raise RuntimeError(f"GET /queue -> {status} {body!r}")
+                        waiters = body["value"]
+                        observed["labels"].update(w["label"] for w in waiters)
+                        observed["max_waiting"] = max(observed["max_waiting"], len(waiters))
                     except Exception as e:  # noqa: BLE001 - reported below
                         observed["errors"].append(repr(e))
 
@@ -75,6 +75,8 @@ class QueueingTest(unittest.TestCase):
             self.assertLessEqual(observed["max_busy"], SLOTS, observed)
             self.assertEqual(observed["max_busy"], SLOTS, observed)
             self.assertEqual(observed["max_waiting"], CLIENTS - SLOTS, observed)
+            self.assertEqual(observed["labels"], {"chrome"}, observed)
+            self.assertEqual(observed["errors"], [])
             grid.wait_free_slots(SLOTS, timeout=5)
 
 
