@@ -7,7 +7,7 @@
 namespace gridhub::node {
 namespace {
 
-auto Fake(std::map<std::string, std::string> programs) {
+auto Fake(const std::map<std::string, std::string>& programs) {
   return [programs](std::string_view name) -> std::optional<std::string> {
     auto it = programs.find(std::string(name));
     if (it == programs.end()) return std::nullopt;

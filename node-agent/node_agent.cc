@@ -44,7 +44,9 @@ void SendError(http::Responder& responder, ErrorCode code, const std::string& me
 }
 
 std::string Seconds(Duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 1000.0)
+  return std::to_string(
+             static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) /
+             1000.0)
              .substr(0, 5) +
          "s";
 }
@@ -177,7 +179,7 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
     if (path == "/session") {
       if (method != "POST") return SendError(responder, ErrorCode::kUnknownMethod, "use POST");
       request.path = path;
-      return NewSession(std::move(request), std::move(responder));
+      return NewSession(request, std::move(responder));
     }
     constexpr std::string_view kPrefix = "/session/";
     if (path.rfind(kPrefix, 0) == 0 && path.size() > kPrefix.size()) {
@@ -206,7 +208,7 @@ void NodeAgent::HandleDrainRequest(const http::ServerRequest& request, http::Res
   responder.Send(200, R"({"value":null})");
 }
 
-void NodeAgent::NewSession(http::ServerRequest request, http::Responder responder) {
+void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder responder) {
   json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded()) {
     return SendError(responder, ErrorCode::kInvalidArgument, "new session body is not JSON");
@@ -248,11 +250,11 @@ void NodeAgent::NewSession(http::ServerRequest request, http::Responder responde
     candidate = (*candidates)[match->candidate];
   }
   tasks_.Run([this, session, candidate = std::move(candidate), responder]() mutable {
-    CreateSession(std::move(session), std::move(candidate), std::move(responder));
+    CreateSession(session, candidate, std::move(responder));
   });
 }
 
-void NodeAgent::CreateSession(std::shared_ptr<Session> session, json candidate,
+void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const json& candidate,
                               http::Responder responder) {
   const config::SlotConfig& slot = options_.slots[session->slot];
   json caps = MergeOverStereotype(candidate, slot.stereotype);
@@ -346,7 +348,7 @@ void NodeAgent::CreateSession(std::shared_ptr<Session> session, json candidate,
       MutexLock lock(mu_);
       claimed = ClaimForEnd(session_id);
     }
-    if (claimed) EndInBackground(std::move(claimed), true, HubNotice::kNone);
+    if (claimed) EndInBackground(claimed, true, HubNotice::kNone);
   }
 }
 
@@ -528,7 +530,7 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
   return answer;
 }
 
-void NodeAgent::EndInBackground(std::shared_ptr<Session> session, bool delete_on_driver,
+void NodeAgent::EndInBackground(const std::shared_ptr<Session>& session, bool delete_on_driver,
                                 HubNotice notice) {
   tasks_.Run([this, session, delete_on_driver, notice] {
     FinishSession(session, delete_on_driver);
@@ -549,7 +551,7 @@ void NodeAgent::OnDriverExit(const std::weak_ptr<Session>& weak) {
   if (!claimed) return;  // being ended already: the exit is the one we asked for
   Log("driver of session " + session->id + " exited; session ended (log " + session->log_path +
       ")");
-  EndInBackground(std::move(claimed), false, HubNotice::kTellHub);
+  EndInBackground(claimed, false, HubNotice::kTellHub);
 }
 
 void NodeAgent::TellHubSessionEnded(const std::string& session_id) {
@@ -559,7 +561,7 @@ void NodeAgent::TellHubSessionEnded(const std::string& session_id) {
                 .url = options_.hub + "/session/" + session_id,
                 .headers = HubHeaders(options_.hub_client_token),
                 .timeout = kHubCallTimeout},
-               [](http::ClientResponse) {});
+               [](const http::ClientResponse&) {});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,7 +674,7 @@ void NodeAgent::Maintain() {
       }
     }
     for (auto& session : to_end) {
-      EndInBackground(std::move(session), true, HubNotice::kTellHub);
+      EndInBackground(session, true, HubNotice::kTellHub);
     }
     if (notice_drain) TellHubDraining();
     if (finish_drain) {
@@ -809,7 +811,7 @@ void NodeAgent::TellHubDraining() {
                 .url = options_.hub + "/nodes/" + options_.id + "/drain",
                 .headers = HubHeaders(options_.hub_admin_token),
                 .timeout = kHubCallTimeout},
-               [](http::ClientResponse) {});
+               [](const http::ClientResponse&) {});
 }
 
 bool NodeAgent::registered() const {

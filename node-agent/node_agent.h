@@ -103,8 +103,8 @@ class NodeAgent {
   enum class HubNotice { kNone, kTellHub };
 
   // Requests.
-  void NewSession(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
-  void CreateSession(std::shared_ptr<Session> session, nlohmann::json candidate,
+  void NewSession(const http::ServerRequest& request, http::Responder responder) EXCLUDES(mu_);
+  void CreateSession(const std::shared_ptr<Session>& session, const nlohmann::json& candidate,
                      http::Responder responder) EXCLUDES(mu_);
   Result<http::ClientResponse> StartDriverSession(const std::shared_ptr<Session>& session,
                                                   nlohmann::json caps) EXCLUDES(mu_);
@@ -119,7 +119,8 @@ class NodeAgent {
   // profile, free the place. Returns the driver's DELETE answer when there was one.
   std::optional<http::ClientResponse> FinishSession(const std::shared_ptr<Session>& session,
                                                     bool delete_on_driver) EXCLUDES(mu_);
-  void EndInBackground(std::shared_ptr<Session> session, bool delete_on_driver, HubNotice notice);
+  void EndInBackground(const std::shared_ptr<Session>& session, bool delete_on_driver,
+                       HubNotice notice);
   void OnDriverExit(const std::weak_ptr<Session>& weak) EXCLUDES(mu_);
   void TellHubSessionEnded(const std::string& session_id);
 

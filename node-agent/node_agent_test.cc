@@ -120,7 +120,7 @@ bool ProcessGone(int pid) { return ::kill(pid, 0) != 0; }
 
 class NodeAgentTest : public ::testing::Test {
  protected:
-  void StartNode(std::function<void(NodeAgentOptions&)> tweak = nullptr) {
+  void StartNode(const std::function<void(NodeAgentOptions&)>& tweak = nullptr) {
     NodeAgentOptions options;
     options.id = "node-a";
     options.hub = hub_.url();

@@ -158,7 +158,7 @@ int NodeMain(int argc, char** argv) {
 
   bool draining = false;
   while (!node.agent().WaitDone(Duration::zero())) {
-    timespec wait{0, 200 * 1000 * 1000};
+    timespec wait{0, 200L * 1000 * 1000};
     int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
     if (signal_number < 0) continue;
     if (draining) {

@@ -86,7 +86,7 @@ int StandaloneMain(int argc, char** argv) {
   std::fflush(stdout);
 
   while (!node.agent().WaitDone(Duration::zero())) {
-    timespec wait{0, 200 * 1000 * 1000};
+    timespec wait{0, 200L * 1000 * 1000};
     int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
     if (signal_number < 0) continue;
     std::fprintf(stderr, "gridhub standalone: signal %d; ending every session and stopping\n",
