@@ -629,6 +629,13 @@ void NodeAgent::Maintain() {
       if (Register()) {
         backoff = kFirstBackoff;
         next_heartbeat = clock_.Now() + options_.heartbeat_period;
+        bool draining = false;
+        {
+          MutexLock lock(mu_);
+          draining = drain_noticed_;
+        }
+        // A hub that forgot us also forgot that we drain.
+        if (draining) TellHubDraining();
       } else {
         next_register = clock_.Now() + backoff;
         backoff = std::min<Duration>(backoff * 2, kMaxBackoff);
