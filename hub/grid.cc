@@ -144,6 +144,7 @@ struct Grid::Waiter {
   std::string last_failure;
   SteadyTime enqueued_at;
   SteadyTime deadline;
+  std::shared_ptr<const std::string> caps_string;  // for GraphQL's sessionQueueRequests
 };
 
 struct Grid::Ticket {
@@ -349,6 +350,8 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   }
   const auto& enqueued = std::get<queue::Enqueued>(admitted);
   waiter->id = enqueued.id;
+  waiter->caps_string = std::make_shared<const std::string>(Dump(
+      waiter->spec.candidates.empty() ? json::object() : waiter->spec.candidates.front().json()));
   waiter->enqueued_at = clock_.Now();
   waiter->deadline = enqueued.deadline;
   *deadline = enqueued.deadline;
@@ -1206,6 +1209,12 @@ void Grid::PublishLocked() {
   const SteadyTime now = clock_.Now();
   snapshot->version = ++version_;
   snapshot->queue_size = queue_.size();
+  snapshot->queue_requests.reserve(waiters_.size());
+  for (const auto& [id, waiter] : waiters_) {
+    if (!waiter->creating && waiter->caps_string) {
+      snapshot->queue_requests.push_back(waiter->caps_string);
+    }
+  }
   for (const auto& [id, node] : nodes_) {
     GridSnapshot::NodeView view{node->id, node->uri, node->availability, {}};
     for (const Slot& slot : node->slots) {

@@ -7,6 +7,7 @@
 //   responder.Send(200, StatusJson(*snapshot).dump());
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct GridSnapshot {
 
   std::vector<NodeView> nodes;
   size_t queue_size = 0;
+  // Each waiter's capabilities (its first merged candidate) as a JSON string, for GraphQL's
+  // sessionQueueRequests; shared with the waiter, so publishing copies pointers only.
+  std::vector<std::shared_ptr<const std::string>> queue_requests;
   uint64_t version = 0;  // increases with every change
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/w3c_error.h"
+#include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "matching/capabilities.h"
 
@@ -402,6 +403,17 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     size_t count = grid_.ClearQueue(&effects);
     Execute(std::move(effects));
     return SendJson(responder, 200, {{"value", count}});
+  }
+  if (n == 1 && p[0] == "graphql") {
+    if (m != "POST") return unknown_method();
+    if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+    // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
+    // {"query": ...} object is a 400.
+    json parsed = json::parse(request.body, nullptr, false);
+    bool well_formed =
+        parsed.is_object() && parsed.contains("query") && parsed["query"].is_string();
+    return SendJson(responder, well_formed ? 200 : 400,
+                    AnswerGraphql(*grid_.snapshot(), request.body));
   }
   if (n == 2 && p[0] == "admin" && p[1] == "config") {
     if (m != "GET" && m != "PUT") return unknown_method();

@@ -1,0 +1,268 @@
+#include "hub/graphql.h"
+
+#include <cctype>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gridhub::hub {
+
+using nlohmann::json;
+
+namespace {
+
+struct Field {
+  std::string name;
+  std::vector<Field> selection;  // empty for a leaf
+};
+
+// A recursive-descent reader for the selection-set subset of GraphQL's query syntax.
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : text_(text) {}
+
+  std::optional<std::vector<Field>> Document(std::string* error) {
+    Skip();
+    // `query Name(...)` or bare `{ ... }`.
+    if (PeekWord() == "query") {
+      Word();
+      Skip();
+      if (Peek() != '{' && Peek() != '(') Word();
+      Skip();
+      if (Peek() == '(' && !SkipParens()) return Fail(error, "unbalanced parentheses");
+    } else if (PeekWord() == "mutation" || PeekWord() == "subscription") {
+      return Fail(error, "only queries are supported");
+    }
+    auto fields = Selection(error, 0);
+    if (!fields) return std::nullopt;
+    Skip();
+    if (pos_ != text_.size()) return Fail(error, "unexpected text after the query");
+    return fields;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 16;
+
+  std::optional<std::vector<Field>> Fail(std::string* error, std::string message) {
+    *error = message + " at offset " + std::to_string(pos_);
+    return std::nullopt;
+  }
+
+  char Peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+
+  void Skip() {
+    while (pos_ < text_.size()) {
+      char c = text_[pos_];
+      if (c == '#') {
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+      } else if (std::isspace(static_cast<unsigned char>(c)) || c == ',') {
+        ++pos_;
+      } else {
+        break;
+      }
+    }
+  }
+
+  static bool NameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+  std::string_view PeekWord() const {
+    size_t end = pos_;
+    while (end < text_.size() && NameChar(text_[end])) ++end;
+    return text_.substr(pos_, end - pos_);
+  }
+
+  std::string Word() {
+    std::string_view word = PeekWord();
+    pos_ += word.size();
+    return std::string(word);
+  }
+
+  bool SkipParens() {
+    int depth = 0;
+    bool in_string = false;
+    for (; pos_ < text_.size(); ++pos_) {
+      char c = text_[pos_];
+      if (in_string) {
+        if (c == '\\') {
+          ++pos_;
+        } else if (c == '"') {
+          in_string = false;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        ++pos_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::optional<std::vector<Field>> Selection(std::string* error, int depth) {
+    if (depth > kMaxDepth) return Fail(error, "query nested too deeply");
+    Skip();
+    if (Peek() != '{') return Fail(error, "expected '{'");
+    ++pos_;
+    std::vector<Field> fields;
+    while (true) {
+      Skip();
+      if (Peek() == '}') {
+        ++pos_;
+        break;
+      }
+      if (Peek() == '.') return Fail(error, "fragments are not supported");
+      Field field;
+      field.name = Word();
+      if (field.name.empty()) return Fail(error, "expected a field name");
+      Skip();
+      if (Peek() == ':') {  // alias: keep the real field name
+        ++pos_;
+        Skip();
+        field.name = Word();
+        if (field.name.empty()) return Fail(error, "expected a field name after an alias");
+        Skip();
+      }
+      if (Peek() == '(' && !SkipParens()) return Fail(error, "unbalanced parentheses");
+      Skip();
+      if (Peek() == '{') {
+        auto nested = Selection(error, depth + 1);
+        if (!nested) return std::nullopt;
+        field.selection = std::move(*nested);
+      }
+      fields.push_back(std::move(field));
+    }
+    if (fields.empty()) return Fail(error, "empty selection");
+    return fields;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+std::string Str(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json SessionJson(const GridSnapshot::NodeView& node, const GridSnapshot::SlotView& slot,
+                 const GridSnapshot::SessionView& session) {
+  return {
+      {"id", session.id},
+      {"capabilities", Str(session.capabilities)},
+      {"startTime", session.started_at},
+      {"nodeId", node.id},
+      {"nodeUri", node.uri},
+      {"slot", {{"id", slot.id}, {"stereotype", Str(slot.stereotype)}, {"lastStarted", nullptr}}}};
+}
+
+json DataTree(const GridSnapshot& snapshot) {
+  json nodes = json::array();
+  json all_sessions = json::array();
+  int session_count = 0;
+  int max_session = 0;
+  for (const auto& node : snapshot.nodes) {
+    json stereotypes = json::array();
+    json sessions = json::array();
+    int node_sessions = 0;
+    int node_max = 0;
+    for (const auto& slot : node.slots) {
+      node_max += slot.max_sessions;
+      stereotypes.push_back({{"slots", slot.max_sessions}, {"stereotype", slot.stereotype}});
+      for (const auto& session : slot.sessions) {
+        ++node_sessions;
+        sessions.push_back(SessionJson(node, slot, session));
+      }
+    }
+    if (node.availability == Availability::kUp) max_session += node_max;
+    session_count += node_sessions;
+    for (const auto& s : sessions) all_sessions.push_back(s);
+    nodes.push_back({{"id", node.id},
+                     {"uri", node.uri},
+                     {"status", std::string(AvailabilityName(node.availability))},
+                     {"sessionCount", node_sessions},
+                     {"maxSession", node_max},
+                     {"slotCount", node_max},
+                     {"stereotypes", Str(stereotypes)},
+                     {"sessions", sessions}});
+  }
+  json queue = json::array();
+  for (const auto& request : snapshot.queue_requests) queue.push_back(*request);
+  return {{"grid",
+           {{"sessionCount", session_count},
+            {"maxSession", max_session},
+            {"totalSlots", max_session},
+            {"nodeCount", snapshot.nodes.size()},
+            {"sessionQueueSize", snapshot.queue_size},
+            {"version", "gridhub"}}},
+          {"nodesInfo", {{"nodes", nodes}}},
+          {"sessionsInfo", {{"sessionQueueRequests", queue}, {"sessions", all_sessions}}}};
+}
+
+bool Project(const json& value, const std::vector<Field>& selection, const std::string& type,
+             json* out, std::string* error) {
+  if (value.is_array()) {
+    *out = json::array();
+    for (const json& element : value) {
+      json projected;
+      if (!Project(element, selection, type, &projected, error)) return false;
+      out->push_back(std::move(projected));
+    }
+    return true;
+  }
+  if (!value.is_object()) {
+    *error = "field of type " + type + " has no subfields";
+    return false;
+  }
+  *out = json::object();
+  for (const Field& field : selection) {
+    if (field.name == "__typename") {
+      (*out)["__typename"] = type;
+      continue;
+    }
+    auto it = value.find(field.name);
+    if (it == value.end()) {
+      *error = "Cannot query field \"" + field.name + "\" on type \"" + type + "\"";
+      return false;
+    }
+    bool composite = it->is_object() || (it->is_array() && !it->empty() && it->front().is_object());
+    if (field.selection.empty()) {
+      if (it->is_object()) {
+        *error = "field \"" + field.name + "\" of type \"" + type + "\" needs a selection";
+        return false;
+      }
+      (*out)[field.name] = *it;
+    } else if (composite || it->is_array()) {
+      json projected;
+      if (!Project(*it, field.selection, field.name, &projected, error)) return false;
+      (*out)[field.name] = std::move(projected);
+    } else {
+      *error = "field \"" + field.name + "\" is a scalar and takes no selection";
+      return false;
+    }
+  }
+  return true;
+}
+
+json ErrorAnswer(const std::string& message) {
+  return {{"errors", json::array({{{"message", message}}})}};
+}
+
+}  // namespace
+
+json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body) {
+  json request = json::parse(body, nullptr, false);
+  if (request.is_discarded() || !request.is_object() || !request.contains("query") ||
+      !request["query"].is_string()) {
+    return ErrorAnswer("the body must be a JSON object with a \"query\" string");
+  }
+  std::string query = request["query"].get<std::string>();
+  std::string error;
+  Parser parser(query);
+  std::optional<std::vector<Field>> fields = parser.Document(&error);
+  if (!fields) return ErrorAnswer("syntax error: " + error);
+  json data;
+  if (!Project(DataTree(snapshot), *fields, "Query", &data, &error)) return ErrorAnswer(error);
+  return {{"data", data}};
+}
+
+}  // namespace gridhub::hub

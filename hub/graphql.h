@@ -1,0 +1,26 @@
+#pragma once
+
+// POST /graphql: the read-only subset of Selenium Grid's GraphQL schema that the KEDA
+// `selenium-grid` autoscaler (and dashboards) query, answered from a GridSnapshot — never by
+// waiting on the grid's lock. Selections are projected from one data tree:
+//   grid { sessionCount maxSession totalSlots nodeCount sessionQueueSize version }
+//   nodesInfo { nodes { id uri status sessionCount maxSession slotCount stereotypes
+//               sessions { id capabilities startTime nodeId nodeUri slot { id stereotype } } } }
+//   sessionsInfo { sessionQueueRequests sessions { ...as above } }
+// `stereotypes`, `capabilities`, `stereotype` and queue entries are JSON strings, as in
+// Selenium. Arguments, aliases, fragments and variables are ignored or unsupported: anything
+// outside this schema gets a GraphQL error, never a crash.
+//
+//   nlohmann::json answer = AnswerGraphql(*grid.snapshot(), request_body);
+//   // {"data": {...}} or {"errors": [{"message": "..."}]}
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "hub/grid_snapshot.h"
+
+namespace gridhub::hub {
+
+nlohmann::json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body);
+
+}  // namespace gridhub::hub
