@@ -499,8 +499,9 @@ class Harness:
         grid = Grid(p, port)
         return grid.wait_ready(min_slots=slots) if wait else grid
 
-    def start_hub(self, config=None, flags=(), name="hub"):
-        port = free_port()
+    def start_hub(self, config=None, flags=(), name="hub", port=None):
+        """`gridhub hub`; `port` reuses a port (a restart on the address nodes know)."""
+        port = port or free_port()
         base = {"server": {"host": "127.0.0.1", "port": port}}
         cfg = self.path(f"{name}.yaml")
         write_yaml(cfg, deep_merge(base, config))

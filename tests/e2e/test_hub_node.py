@@ -53,6 +53,59 @@ class HubAndNodeTest(unittest.TestCase):
             with self.assertRaises(TimeoutError):
                 harness.wait_node_registered(hub, node.id, slots=1, timeout=3)
 
+    def test_relay_slot_forwards_to_an_existing_chromedriver(self):
+        with harness.Harness(self) as h:
+            page = h.serve_test_page()
+            chromedriver = h.start_chromedriver()
+            hub = h.start_hub()
+            relay_slot = {
+                "label": "chrome",
+                "max-sessions": 1,
+                "stereotype": harness.chrome_stereotype(),
+                "relay": chromedriver.url,
+            }
+            node = h.start_node(hub, config={"node": {"slots": [relay_slot]}})
+            harness.wait_node_registered(hub, node.id, slots=1)
+            result = session_flow.session_flow(hub.url, page, h.user_data_dir())
+            self.assertTrue(result["ok"], result)
+            self.assertEqual(result["node"], node.id)
+            # The relay's own process served it: the node started no driver.
+            self.assertEqual(node.driver_pids(), [])
+            hub.wait_free_slots(1, timeout=5)
+
+
+
+class HubDrainTest(unittest.TestCase):
+    """`POST /nodes/{id}/drain` at the hub reaches the node agent, which finishes its session,
+    deregisters and exits 0 (issue 5, "Drain")."""
+
+    def test_hub_drain_lets_the_session_finish_then_the_node_exits(self):
+        admin = {"Authorization": "Bearer e2e-admin"}
+        with harness.Harness(self) as h:
+            page = h.serve_test_page()
+            hub = h.start_hub({"hub": {"admin-token": "e2e-admin"}})
+            node = h.start_node(hub, slots=1)
+            harness.wait_node_registered(hub, node.id, slots=1)
+            driver = session_flow.new_session(hub.url, h.user_data_dir())
+            try:
+                driver.get(page)
+                status, _ = harness.http_json("POST", f"{hub.url}/nodes/{node.id}/drain", {})
+                self.assertEqual(status, 401)
+                status, answer = harness.http_json("POST", f"{hub.url}/nodes/{node.id}/drain", {},
+                                                   headers=admin)
+                self.assertEqual(status, 200, answer)
+                self.assertEqual(answer["value"]["availability"], "DRAINING")
+
+                self.assertEqual(driver.title, harness.TEST_PAGE_TITLE)
+                self.assertTrue(node.process.running())
+                driver.quit()
+                driver = None
+                self.assertEqual(node.process.wait(timeout=20), 0, "drained node's exit code")
+                self.assertNotIn(node.id, [n.get("id") for n in hub.nodes()])
+            finally:
+                if driver is not None:
+                    driver.quit()
+
 
 if __name__ == "__main__":
     unittest.main()
