@@ -103,6 +103,7 @@ struct Grid::Node {
   Availability availability = Availability::kUp;
   bool probe = false;  // "healthCheck": "status": the hub polls instead of heartbeats
   bool probe_in_flight = false;
+  bool drain_requested = false;  // survives a spell of DOWN
   SteadyTime last_seen;
   SteadyTime next_probe;
   SteadyTime idle_since;
@@ -635,6 +636,8 @@ void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
   auto n = nodes_.find(node_id);
   if (n == nodes_.end()) return;
   if (n->second->availability == Availability::kDraining && n->second->active() == 0) {
+    if (departed_drained_.size() >= 10000) departed_drained_.clear();  // bound the memory
+    departed_drained_.insert(node_id);
     nodes_.erase(n);
   }
 }
@@ -789,7 +792,13 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
       sessions_[session_id] = std::move(session);
     }
   }
+  // An agent that re-registers while draining (e.g. after a hub restart) stays DRAINING.
+  if (body.contains("availability") && body["availability"] == "DRAINING") {
+    node->drain_requested = true;
+    node->availability = Availability::kDraining;
+  }
   std::string node_id = node->id;
+  departed_drained_.erase(node_id);
   nodes_[node_id] = std::move(node);
   for (auto& [rid, waiter] : waiters_) {
     if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
@@ -797,23 +806,27 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
   json result = NodeJsonLocked(*nodes_[node_id]);
   effects->reschedule = true;  // its node-timeout or first probe
   effects->Append(DispatchLocked());
+  RemoveNodeIfDrainedLocked(node_id);
   PublishLocked();
   return result;
 }
 
-bool Grid::Heartbeat(const std::string& node_id, Effects* effects) {
+std::optional<Availability> Grid::Heartbeat(const std::string& node_id, Effects* effects) {
   MutexLock lock(mu_);
   auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return false;
+  if (n == nodes_.end()) {
+    if (departed_drained_.count(node_id) > 0) return Availability::kDraining;
+    return std::nullopt;
+  }
   Node& node = *n->second;
   node.last_seen = clock_.Now();
   if (node.availability == Availability::kDown) {
-    node.availability = Availability::kUp;
+    node.availability = node.drain_requested ? Availability::kDraining : Availability::kUp;
     effects->reschedule = true;
     effects->Append(DispatchLocked());
     PublishLocked();
   }
-  return true;
+  return node.availability;
 }
 
 bool Grid::Deregister(const std::string& node_id, Effects* effects) {
@@ -831,6 +844,7 @@ bool Grid::Drain(const std::string& node_id, Effects* effects) {
   MutexLock lock(mu_);
   auto n = nodes_.find(node_id);
   if (n == nodes_.end()) return false;
+  n->second->drain_requested = true;
   if (n->second->availability == Availability::kUp) {
     n->second->availability = Availability::kDraining;
   }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -129,8 +130,10 @@ class Grid {
   // --- nodes ---------------------------------------------------------------------------------
   // POST /nodes body. Returns the node as GET /nodes shows it.
   Result<nlohmann::json> RegisterNode(const nlohmann::json& body, Effects* effects);
-  // False for an unknown node (the agent should register again).
-  bool Heartbeat(const std::string& node_id, Effects* effects);
+  // The node's availability after the heartbeat; nullopt for an unknown node (the agent
+  // should register again). A drained node that already left answers kDraining, so that its
+  // agent does not register again.
+  std::optional<Availability> Heartbeat(const std::string& node_id, Effects* effects);
   bool Deregister(const std::string& node_id, Effects* effects);
   bool Drain(const std::string& node_id, Effects* effects);
   Effects OnProbeResult(const std::string& node_id, bool answered);
@@ -207,6 +210,8 @@ class Grid {
   std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<Ticket>> tickets_ GUARDED_BY(mu_);
+  // Drained nodes that left once empty; their heartbeats are answered DRAINING.
+  std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
   uint64_t version_ GUARDED_BY(mu_) = 0;
 

@@ -184,7 +184,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
   Effects none;
   clock_.Advance(6s);
-  EXPECT_TRUE(grid().Heartbeat("n1", &none));
+  EXPECT_EQ(grid().Heartbeat("n1", &none), Availability::kUp);
   clock_.Advance(6s);
   grid().Tick();
   EXPECT_EQ(grid().snapshot()->nodes[0].availability, Availability::kUp);
@@ -196,7 +196,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   // Waiters are not served by a DOWN node, and stay queued.
   EXPECT_TRUE(Submit().creates.empty());
   EXPECT_EQ(grid().snapshot()->queue_size, 1u);
-  EXPECT_FALSE(grid().Heartbeat("ghost", &none));
+  EXPECT_FALSE(grid().Heartbeat("ghost", &none).has_value());
 }
 
 TEST_F(GridTest, UnsatisfiableRequestFailsAtOnceWithAnExplanation) {
@@ -216,6 +216,21 @@ TEST_F(GridTest, ShutdownAnswersEveryWaiter) {
   Effects late = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
   EXPECT_EQ(late.deletes.size(), 1u);
   EXPECT_TRUE(late.replies.empty());
+}
+
+TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  Effects effects;
+  ASSERT_TRUE(grid().Drain("n1", &effects));
+  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
+  EXPECT_TRUE(Submit().replies.size() == 1);  // nothing else could serve it
+  grid().EndSession("s1");
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
+  Register(Node("n1"));  // an explicit registration brings it back
+  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kUp);
 }
 
 TEST_F(GridTest, RejectsInvalidRegistrations) {

@@ -322,17 +322,28 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       if (!RegistrationAllowed(request))
         return unauthorized("missing or wrong X-Registration-Secret");
       Effects effects;
-      bool found = grid_.Heartbeat(node_id, &effects);
+      std::optional<Availability> availability = grid_.Heartbeat(node_id, &effects);
       Execute(std::move(effects));
-      if (!found) {
+      if (!availability.has_value()) {
         return SendError(responder,
                          {ErrorCode::kNotFound, "no node " + node_id + "; register again"});
+      }
+      if (*availability == Availability::kDraining) {
+        // The node agent learns that it was drained (and must not register again).
+        return SendJson(responder, 200,
+                        {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
       }
       return (void)responder.Send(204, "", {}, "");
     }
     if (n == 3 && p[2] == "drain") {
       if (m != "POST") return unknown_method();
-      if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+      // An admin, or the node itself proving the registration secret, may drain it.
+      const std::string& secret = initial_settings_.hub.registration_secret;
+      bool node_itself =
+          !secret.empty() && ConstantTimeEquals(request.Header("X-Registration-Secret"), secret);
+      if (!node_itself && !AdminAllowed(request)) {
+        return unauthorized("missing or wrong admin token");
+      }
       Effects effects;
       bool found = grid_.Drain(node_id, &effects);
       Execute(std::move(effects));
