@@ -1,5 +1,6 @@
 """`gridhub hub` and `gridhub node` as separate processes, registered with a shared secret."""
 
+import os
 import unittest
 
 import harness
@@ -30,6 +31,20 @@ class HubAndNodeTest(unittest.TestCase):
             self.assertTrue(result["ok"], result)
             self.assertEqual(result["node"], node.id)
             hub.wait_free_slots(1, timeout=5)
+
+            # Drivers write to per-session logs under the node's work dir (in TMPDIR), never to
+            # the node's own console.
+            self.assertNotIn("ChromeDriver was started", node.process.log_tail(10**6))
+            own_logs = {p.log_path for p in h.processes}
+            driver_logs = []
+            for root, _, files in os.walk(h.tmp):
+                for name in files:
+                    path = os.path.join(root, name)
+                    if name.endswith(".log") and path not in own_logs:
+                        with open(path, errors="replace") as f:
+                            if "Starting ChromeDriver" in f.read():
+                                driver_logs.append(path)
+            self.assertEqual(len(driver_logs), 2, "one driver log per session")
 
     def test_registration_without_the_secret_is_refused(self):
         with harness.Harness(self) as h:
