@@ -139,8 +139,8 @@ class NodeFaultsTest(unittest.TestCase):
 
                 node_a.process.signal(signal.SIGTERM)
                 harness.wait_for(
-                    lambda: (node_entry(hub, node_a.id) or {}).get("availability") != "UP", 10,
-                    "node A to stop being UP after SIGTERM")
+                    lambda: (node_entry(hub, node_a.id) or {}).get("availability") == "DRAINING",
+                    10, "node A to be DRAINING after SIGTERM")
 
                 second = session_flow.new_session(hub.url, h.user_data_dir())
                 self.assertEqual(second.capabilities.get("se:gridhubNode"), node_b.id)
@@ -157,9 +157,8 @@ class NodeFaultsTest(unittest.TestCase):
                 first.quit()
                 first = None
                 self.assertEqual(node_a.process.wait(timeout=20), 0, "drained node's exit code")
-                harness.wait_for(
-                    lambda: (node_entry(hub, node_a.id) or {}).get("availability") in
-                    (None, "DOWN"), 10, "node A to leave the hub")
+                harness.wait_for(lambda: node_entry(hub, node_a.id) is None, 10,
+                                 "node A to deregister from the hub")
                 self.assertFalse(waiting.done(), waiting.error or waiting.driver)
 
                 second.quit()
@@ -172,6 +171,25 @@ class NodeFaultsTest(unittest.TestCase):
             finally:
                 for d in (first, second, third):
                     self.quit_quietly(d)
+
+    def test_drain_after_sessions_retires_the_node_after_its_quota(self):
+        with harness.Harness(self) as h:
+            page = h.serve_test_page()
+            hub, node = start_grid(h, slots=1, node_config={"node": {"drain-after-sessions": 1}})
+            driver = session_flow.new_session(hub.url, h.user_data_dir())
+            try:
+                driver.get(page)
+                harness.wait_for(
+                    lambda: (node_entry(hub, node.id) or {}).get("availability") == "DRAINING",
+                    10, "node to be DRAINING once its one session started")
+                self.assertEqual(driver.title, harness.TEST_PAGE_TITLE)
+                driver.quit()
+                driver = None
+                self.assertEqual(node.process.wait(timeout=20), 0, "retired node's exit code")
+                harness.wait_for(lambda: node_entry(hub, node.id) is None, 10,
+                                 "retired node to deregister")
+            finally:
+                self.quit_quietly(driver)
 
     def test_sigterm_drain_ends_sessions_that_outlive_the_drain_timeout(self):
         with harness.Harness(self) as h:
