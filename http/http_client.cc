@@ -90,16 +90,18 @@ void HttpClient::Send(ClientRequest request, Callback done) {
   auto transfer = std::make_unique<Transfer>();
   transfer->request = std::move(request);
   transfer->done = std::move(done);
+  bool accepted = false;
   {
     MutexLock lock(mu_);
     if (!stopping_) {
       incoming_.push_back(std::move(transfer));
+      accepted = true;
     }
   }
-  if (transfer != nullptr) {  // refused: the client is stopping
+  if (!accepted) {  // the client is stopping
     ClientResponse response;
     response.error = "client stopped";
-    transfer->done(std::move(response));
+    transfer->done(std::move(response));  // NOLINT(bugprone-use-after-move): not moved
     return;
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));

@@ -44,7 +44,7 @@ class Parser {
  private:
   static constexpr int kMaxDepth = 16;
 
-  std::optional<std::vector<Field>> Fail(std::string* error, std::string message) {
+  std::optional<std::vector<Field>> Fail(std::string* error, const std::string& message) {
     *error = message + " at offset " + std::to_string(pos_);
     return std::nullopt;
   }

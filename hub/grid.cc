@@ -92,7 +92,7 @@ struct Grid::Slot {
   int max_sessions;
   std::vector<std::string> sessions;
   int reserved = 0;  // creations in flight
-  int free() const {
+  int Free() const {
     return std::max(0, max_sessions - static_cast<int>(sessions.size()) - reserved);
   }
 };
@@ -109,12 +109,12 @@ struct Grid::Node {
   SteadyTime idle_since;
   std::vector<Slot> slots;
 
-  int capacity() const {
+  int Capacity() const {
     int total = 0;
     for (const Slot& s : slots) total += s.max_sessions;
     return std::max(total, 1);
   }
-  int active() const {
+  int Active() const {
     int total = 0;
     for (const Slot& s : slots) total += static_cast<int>(s.sessions.size()) + s.reserved;
     return total;
@@ -196,7 +196,7 @@ class Grid::Compatibility final : public queue::SlotCompatibility {
   const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units_;
 };
 
-Grid::Grid(const Clock& clock, IdSource& ids, config::Settings settings)
+Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
     : clock_(clock),
       ids_(ids),
       settings_(settings),
@@ -242,11 +242,11 @@ Effects Grid::DispatchLocked() {
   std::unordered_map<std::string, std::pair<Node*, Slot*>> by_id;
   for (auto& [node_id, node] : nodes_) {
     if (node->availability != Availability::kUp) continue;
-    const double capacity = node->capacity();
-    const int active = node->active();
+    const double capacity = node->Capacity();
+    const int active = node->Active();
     int k = 0;
     for (Slot& slot : node->slots) {
-      for (int i = 0; i < slot.free(); ++i, ++k) {
+      for (int i = 0; i < slot.Free(); ++i, ++k) {
         std::string id = node_id + '\x1f' + slot.id + '\x1f' + std::to_string(i);
         // spread: the k-th free unit of a node counts as if k more sessions ran there, so
         // grants made in one call interleave across equally loaded nodes.
@@ -324,7 +324,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   for (const auto& [id, node] : nodes_) {
     if (node->availability != Availability::kUp) continue;
     for (const Slot& slot : node->slots) {
-      if (slot.free() > 0 && matcher_.Match(waiter->spec, restriction, slot.stereotype)) {
+      if (slot.Free() > 0 && matcher_.Match(waiter->spec, restriction, slot.stereotype)) {
         servable_now = true;
         break;
       }
@@ -611,7 +611,7 @@ void Grid::EndSessionLocked(const std::string& session_id, Effects* effects, boo
       list.erase(std::remove(list.begin(), list.end(), session_id), list.end());
     }
     if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
-    if (node.active() == 0) node.idle_since = clock_.Now();
+    if (node.Active() == 0) node.idle_since = clock_.Now();
   }
   sessions_.erase(s);
   RemoveNodeIfDrainedLocked(node_id);
@@ -635,7 +635,7 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
 void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
   auto n = nodes_.find(node_id);
   if (n == nodes_.end()) return;
-  if (n->second->availability == Availability::kDraining && n->second->active() == 0) {
+  if (n->second->availability == Availability::kDraining && n->second->Active() == 0) {
     if (departed_drained_.size() >= 10000) departed_drained_.clear();  // bound the memory
     departed_drained_.insert(node_id);
     nodes_.erase(n);
@@ -774,7 +774,7 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
       Slot* slot = slot_id.empty() ? nullptr : node->FindSlot(slot_id);
       if (slot == nullptr) {
         for (Slot& candidate : node->slots) {
-          if (candidate.free() > 0) {
+          if (candidate.Free() > 0) {
             slot = &candidate;
             break;
           }

@@ -104,7 +104,7 @@ struct TicketView {
 class Grid {
  public:
   // `ids` makes ticket ids and tokens; both must outlive the grid.
-  Grid(const Clock& clock, IdSource& ids, config::Settings settings);
+  Grid(const Clock& clock, IdSource& ids, const config::Settings& settings);
   ~Grid();
   Grid(const Grid&) = delete;
   Grid& operator=(const Grid&) = delete;

@@ -99,7 +99,7 @@ std::string_view BearerToken(std::string_view authorization) {
 }  // namespace
 
 HubService::HubService(config::Settings settings, const Clock& clock)
-    : initial_settings_(settings), clock_(clock), grid_(clock, ids_, std::move(settings)) {}
+    : initial_settings_(settings), clock_(clock), grid_(clock, ids_, initial_settings_) {}
 
 HubService::~HubService() { Stop(); }
 
