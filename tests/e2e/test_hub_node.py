@@ -121,6 +121,17 @@ class HubDrainTest(unittest.TestCase):
                 if driver is not None:
                     driver.quit()
 
+    def test_hub_drain_of_an_idle_node_retires_it(self):
+        with harness.Harness(self) as h:
+            hub = h.start_hub({"hub": {"admin-token": "e2e-admin"}})
+            node = h.start_node(hub, slots=1)
+            harness.wait_node_registered(hub, node.id, slots=1)
+            status, answer = harness.http_json("POST", f"{hub.url}/nodes/{node.id}/drain", {},
+                                               headers={"Authorization": "Bearer e2e-admin"})
+            self.assertEqual(status, 200, answer)
+            self.assertEqual(node.process.wait(timeout=20), 0, "drained node's exit code")
+            self.assertNotIn(node.id, [n.get("id") for n in hub.nodes()])
+
 
 if __name__ == "__main__":
     unittest.main()
