@@ -29,7 +29,9 @@ class ReadmeSmokeTest(unittest.TestCase):
             self.assertIn(str(port), banner, "the URL to use is printed")
             self.assertIn("chromedriver", banner, "what was detected is printed")
 
-            result = h.run_js("session_flow.js", "--grid", grid.url, "--page", page, "--plain")
+            # As the README says: http://localhost:<port>, not a literal address.
+            result = h.run_js("session_flow.js", "--grid", f"http://localhost:{port}", "--page",
+                              page, "--plain")
             self.assertTrue(result["ok"], result)
             self.assertEqual(result["title"], harness.TEST_PAGE_TITLE)
             self.assertEqual(result["windowSize"], [800, 600])
