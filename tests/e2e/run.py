@@ -5,6 +5,7 @@
 
 import argparse
 import os
+import signal
 import sys
 import unittest
 
@@ -14,8 +15,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gridhub", default="", help="path of the gridhub executable")
+    parser.add_argument("--deadline", type=int, default=200,
+                        help="seconds before the run is aborted (below CTest's TIMEOUT, so that "
+                        "teardown still stops every process it started)")
     parser.add_argument("tests", nargs="+", help="unittest names: module[.Class[.method]]")
     args = parser.parse_args()
+
+    # CTest kills a test that overruns its TIMEOUT with SIGKILL, which would orphan the grid
+    # and its browsers (they run in process groups of their own). Abort earlier instead, by an
+    # exception that unwinds through every Harness and so stops what it started.
+    def abort(signum, _frame):
+        raise TimeoutError(f"e2e run aborted by signal {signum} (deadline {args.deadline}s)")
+
+    signal.signal(signal.SIGALRM, abort)
+    signal.signal(signal.SIGTERM, abort)
+    signal.alarm(args.deadline)
     if args.gridhub:
         os.environ["GRIDHUB_BIN"] = os.path.abspath(args.gridhub)
     sys.path.insert(0, HERE)
