@@ -428,7 +428,8 @@ void Grid::ReleaseReservationLocked(const std::string& node_id, const std::strin
 }
 
 Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
-                             const std::string& slot_id, const http::ClientResponse& response) {
+                             const std::string& node_uri, const std::string& slot_id,
+                             const http::ClientResponse& response) {
   MutexLock lock(mu_);
   Effects effects;
   effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
@@ -488,7 +489,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
 
   if (session_id.has_value()) {
     // Created, but nobody may use it: delete it on the node at once.
-    if (node != nullptr) effects.deletes.push_back({node->uri, *session_id});
+    effects.deletes.push_back({node_uri, *session_id});
   }
   if (waiter == nullptr || waiter->abandoned || shutting_down_) {
     queue_.OnGrantCancelled(request);
@@ -511,7 +512,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   }
 
   // Creation failed: back to the head of its label, preferably on another node.
-  std::string uri = node != nullptr ? node->uri : std::string("?");
+  const std::string& uri = node_uri;
   std::string why = session_id.has_value() ? std::string("node left the grid")
                     : response.status >= 200 && response.status < 300 ? "answer without a sessionId"
                                                                       : DescribeFailure(response);

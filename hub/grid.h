@@ -115,8 +115,11 @@ class Grid {
   Effects SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
                            http::Responder responder);
   // The outcome of POST {node}/session for `request`.
+  // `node_uri` is where the session was created, so that a session nobody may use can be
+  // deleted even if its node deregistered meanwhile.
   Effects OnCreateResult(queue::RequestId request, const std::string& node_id,
-                         const std::string& slot_id, const http::ClientResponse& response);
+                         const std::string& node_uri, const std::string& slot_id,
+                         const http::ClientResponse& response);
   // The client's TCP connection closed: a waiter on it is withdrawn.
   Effects OnDisconnect(uint64_t connection_id);
   // The success response could not be written (client gone): end that session again.

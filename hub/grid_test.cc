@@ -82,7 +82,8 @@ TEST_F(GridTest, DispatchesAtOnceWhenASlotIsFree) {
 TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
   Register(Node("n1"));
   CreateJob job = Submit().creates.at(0);
-  Effects done = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("abc"));
+  Effects done =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("abc"));
   ASSERT_EQ(done.replies.size(), 1u);
   EXPECT_EQ(done.replies[0].status, 200);
   EXPECT_EQ(done.replies[0].session_id, "abc");
@@ -96,7 +97,7 @@ TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
 TEST_F(GridTest, WaitsWhileBusyAndDispatchesWhenTheSessionEnds) {
   Register(Node("n1"));
   CreateJob first = Submit().creates.at(0);
-  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Created("s1"));
   EXPECT_TRUE(Submit().creates.empty());
   Effects freed = grid().EndSession("s1");
   ASSERT_EQ(freed.creates.size(), 1u);
@@ -107,7 +108,7 @@ TEST_F(GridTest, SpreadPrefersTheLeastLoadedNode) {
   Register(Node("a", 2));
   Register(Node("b", 2));
   CreateJob first = Submit().creates.at(0);
-  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Created("s1"));
   CreateJob second = Submit().creates.at(0);
   EXPECT_NE(second.node_id, first.node_id);
 }
@@ -117,7 +118,7 @@ TEST_F(GridTest, PackPrefersTheBusiestNodeWithRoom) {
   Register(Node("a", 2));
   Register(Node("b", 2));
   CreateJob first = Submit().creates.at(0);
-  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Created("s1"));
   CreateJob second = Submit().creates.at(0);
   EXPECT_EQ(second.node_id, first.node_id);
 }
@@ -126,7 +127,8 @@ TEST_F(GridTest, FailedCreationIsRetriedOnAnotherNode) {
   Register(Node("a"));
   Register(Node("b"));
   CreateJob first = Submit().creates.at(0);
-  Effects retry = grid().OnCreateResult(first.request, first.node_id, first.slot_id, Refused());
+  Effects retry =
+      grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Refused());
   EXPECT_TRUE(retry.replies.empty());
   ASSERT_EQ(retry.creates.size(), 1u);
   EXPECT_NE(retry.creates[0].node_id, first.node_id);
@@ -136,9 +138,10 @@ TEST_F(GridTest, FailureAfterRetryLimitSaysWhatFailed) {
   settings_.queue.retry_limit = 1;
   Register(Node("a"));
   CreateJob job = Submit().creates.at(0);
-  Effects effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Refused());
+  Effects effects =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
   job = effects.creates.at(0);  // the same node: it is the only one
-  effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Refused());
+  effects = grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
   ASSERT_EQ(effects.replies.size(), 1u);
   EXPECT_EQ(effects.replies[0].status, 500);
   std::string message = json::parse(effects.replies[0].body)["value"]["message"];
@@ -151,7 +154,7 @@ TEST_F(GridTest, WaiterTimesOutAtItsDeadline) {
   settings_.queue.timeout = 5s;
   Register(Node("n1"));
   CreateJob first = Submit().creates.at(0);
-  grid().OnCreateResult(first.request, first.node_id, first.slot_id, Created("s1"));
+  grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Created("s1"));
   Submit();
   clock_.Advance(4s);
   EXPECT_TRUE(grid().Tick().replies.empty());
@@ -168,7 +171,8 @@ TEST_F(GridTest, SessionCreatedAfterTheDeadlineIsDeletedOnTheNode) {
   Register(Node("n1"));
   CreateJob job = Submit().creates.at(0);
   clock_.Advance(6s);
-  Effects effects = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("late"));
+  Effects effects =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("late"));
   ASSERT_EQ(effects.deletes.size(), 1u);
   EXPECT_EQ(effects.deletes[0].session_id, "late");
   ASSERT_EQ(effects.replies.size(), 1u);
@@ -181,7 +185,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   settings_.hub.node_timeout = 10s;
   Register(Node("n1"));
   CreateJob job = Submit().creates.at(0);
-  grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects none;
   clock_.Advance(6s);
   EXPECT_EQ(grid().Heartbeat("n1", &none), Availability::kUp);
@@ -213,7 +217,8 @@ TEST_F(GridTest, ShutdownAnswersEveryWaiter) {
   Submit();
   Effects effects = grid().Shutdown();
   EXPECT_EQ(effects.replies.size(), 2u);  // the waiter and the one being created
-  Effects late = grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  Effects late =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   EXPECT_EQ(late.deletes.size(), 1u);
   EXPECT_TRUE(late.replies.empty());
 }
@@ -221,7 +226,7 @@ TEST_F(GridTest, ShutdownAnswersEveryWaiter) {
 TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
   Register(Node("n1"));
   CreateJob job = Submit().creates.at(0);
-  grid().OnCreateResult(job.request, job.node_id, job.slot_id, Created("s1"));
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects effects;
   ASSERT_TRUE(grid().Drain("n1", &effects));
   EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
@@ -231,6 +236,21 @@ TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
   EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
   Register(Node("n1"));  // an explicit registration brings it back
   EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kUp);
+}
+
+TEST_F(GridTest, SessionCreatedOnANodeThatDeregisteredIsDeletedThereAndRetried) {
+  Register(Node("a"));
+  CreateJob job = Submit().creates.at(0);
+  Effects effects;
+  ASSERT_TRUE(grid().Deregister("a", &effects));
+  Register(Node("b"));
+  effects =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("orphan"));
+  ASSERT_EQ(effects.deletes.size(), 1u);
+  EXPECT_EQ(effects.deletes[0].node_uri, "http://a:5555");
+  EXPECT_EQ(effects.deletes[0].session_id, "orphan");
+  ASSERT_EQ(effects.creates.size(), 1u);  // retried on the node that is still there
+  EXPECT_EQ(effects.creates[0].node_id, "b");
 }
 
 TEST_F(GridTest, RejectsInvalidRegistrations) {

@@ -171,6 +171,7 @@ void HubService::Execute(Effects effects) {
   for (CreateJob& job : effects.creates) {
     json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
     std::string node_id = job.node_id;
+    std::string node_uri = job.node_uri;
     std::string slot_id = job.slot_id;
     queue::RequestId request = job.request;
     client_.Send({.method = "POST",
@@ -178,8 +179,8 @@ void HubService::Execute(Effects effects) {
                   .headers = {{"Content-Type", std::string(kJson)}},
                   .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
                   .timeout = job.timeout},
-                 [this, request, node_id, slot_id](http::ClientResponse response) {
-                   Execute(grid_.OnCreateResult(request, node_id, slot_id, response));
+                 [this, request, node_id, node_uri, slot_id](http::ClientResponse response) {
+                   Execute(grid_.OnCreateResult(request, node_id, node_uri, slot_id, response));
                  });
   }
   for (DeleteJob& job : effects.deletes) {
