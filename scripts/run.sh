@@ -4,4 +4,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" --target gridhub
-exec "$root/build/app/gridhub" standalone "$@"
+exec "${GRIDHUB_BUILD_DIR:-$root/build}/app/gridhub" standalone "$@"
