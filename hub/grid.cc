@@ -72,6 +72,11 @@ std::optional<std::string> SessionIdOf(const json& body) {
   return std::nullopt;
 }
 
+// How much longer than its request's deadline a node may take to answer POST /session. The
+// hub keeps listening so that it learns the id of a late session and can delete it, instead of
+// leaving it behind on the node; the client is answered at its deadline regardless.
+constexpr auto kCreationGrace = std::chrono::seconds(60);
+
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
@@ -284,16 +289,18 @@ Effects Grid::DispatchLocked() {
     }
     slot->reserved++;
     waiter.creating = true;
+    creating_deadlines_.emplace(waiter.deadline, waiter.id);
     waiter.node_id = node->id;
     waiter.slot_id = slot->id;
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(waiter.deadline - now);
-    effects.creates.push_back({.request = waiter.id,
-                               .node_id = node->id,
-                               .node_uri = node->uri,
-                               .slot_id = slot->id,
-                               .capabilities = matching::CapabilitiesForNode(
-                                   waiter.spec.candidates[*candidate], slot->stereotype),
-                               .timeout = std::max(remaining, std::chrono::milliseconds(1000))});
+    effects.creates.push_back(
+        {.request = waiter.id,
+         .node_id = node->id,
+         .node_uri = node->uri,
+         .slot_id = slot->id,
+         .capabilities =
+             matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
+         .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
   }
   if (!effects.creates.empty()) PublishLocked();
   return effects;
@@ -414,6 +421,7 @@ void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects
 void Grid::RemoveWaiterLocked(RequestId id) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return;
+  creating_deadlines_.erase({it->second->deadline, id});
   auto c = waiter_by_connection_.find(it->second->connection_id);
   if (c != waiter_by_connection_.end() && c->second == id) waiter_by_connection_.erase(c);
   waiters_.erase(it);
@@ -437,6 +445,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   const SteadyTime now = clock_.Now();
   auto w = waiters_.find(request);
   Waiter* waiter = w == waiters_.end() ? nullptr : w->second.get();
+  if (waiter != nullptr) creating_deadlines_.erase({waiter->deadline, request});
   auto n = nodes_.find(node_id);
   Node* node = n == nodes_.end() ? nullptr : n->second.get();
   Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
@@ -1107,6 +1116,22 @@ Effects Grid::Tick() {
   Effects effects;
   const SteadyTime now = clock_.Now();
   bool changed = false;
+  while (!creating_deadlines_.empty() && creating_deadlines_.begin()->first <= now) {
+    RequestId id = creating_deadlines_.begin()->second;
+    creating_deadlines_.erase(creating_deadlines_.begin());
+    auto w = waiters_.find(id);
+    if (w == waiters_.end() || !w->second->creating || w->second->abandoned) continue;
+    Waiter& waiter = *w->second;
+    FailWaiterLocked(waiter,
+                     {ErrorCode::kTimeout, "node " + waiter.node_id +
+                                               " did not create the session within "
+                                               "queue.timeout (" +
+                                               Seconds(settings_.queue.timeout) +
+                                               "); it is deleted if it still appears"},
+                     &effects);
+    waiter.abandoned = true;  // OnCreateResult deletes the session and frees the slot
+    changed = true;
+  }
   for (RequestId id : queue_.ExpireDue()) {
     auto w = waiters_.find(id);
     if (w == waiters_.end()) continue;
@@ -1180,6 +1205,7 @@ std::optional<SteadyTime> Grid::NextWake() {
   auto consider = [&next](SteadyTime t) {
     if (!next.has_value() || t < *next) next = t;
   };
+  if (!creating_deadlines_.empty()) consider(creating_deadlines_.begin()->first);
   for (const auto& [id, node] : nodes_) {
     if (node->availability != Availability::kDown) {
       consider(node->last_seen + settings_.hub.node_timeout);

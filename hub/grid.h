@@ -213,6 +213,9 @@ class Grid {
   std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<Ticket>> tickets_ GUARDED_BY(mu_);
+  // Waiters whose session is being created, by deadline: at the deadline the client is
+  // answered, and the session is deleted whenever the node reports it.
+  std::set<std::pair<SteadyTime, queue::RequestId>> creating_deadlines_ GUARDED_BY(mu_);
   // Drained nodes that left once empty; their heartbeats are answered DRAINING.
   std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;

@@ -181,6 +181,25 @@ TEST_F(GridTest, SessionCreatedAfterTheDeadlineIsDeletedOnTheNode) {
   EXPECT_EQ(Submit().creates.size(), 1u);  // the slot is free again
 }
 
+TEST_F(GridTest, SlowCreationIsAnsweredAtTheDeadlineAndItsSessionDeletedLater) {
+  settings_.queue.timeout = 5s;
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  EXPECT_GT(job.timeout, std::chrono::milliseconds(5000));  // hears about a late session
+  ASSERT_TRUE(grid().NextWake().has_value());
+  EXPECT_LE(*grid().NextWake(), clock_.Now() + 5s);
+  clock_.Advance(5s);
+  Effects expired = grid().Tick();
+  ASSERT_EQ(expired.replies.size(), 1u);
+  EXPECT_EQ(expired.replies[0].status, 500);
+  Effects late =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s9"));
+  EXPECT_TRUE(late.replies.empty());
+  ASSERT_EQ(late.deletes.size(), 1u);
+  EXPECT_EQ(late.deletes[0].session_id, "s9");
+  EXPECT_EQ(Submit().creates.size(), 1u);  // the slot is free again
+}
+
 TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   settings_.hub.node_timeout = 10s;
   Register(Node("n1"));
