@@ -65,29 +65,29 @@ class ReloadTest(HubTestCase):
         started = time.monotonic()
         status, body = hub.new_session({"browserName": "chrome"})
         self.assertEqual(status, 500, body)
-        self.assertLess(time.monotonic() - started, 5)
+        self.assertLess(time.monotonic() - started, 10)  # 1 s, not the default 300 s
 
 
 class SlowNodeTest(HubTestCase):
     def test_node_slower_than_the_deadline_times_out_and_its_late_session_is_deleted(self):
         hub = self.start_hub("--queue.timeout", "1s")
         node = self.start_node()
-        node.create_delay = 2.0
+        node.create_delay = 3.0
         hub.register(node)
         started = time.monotonic()
         status, body = hub.new_session({"browserName": "chrome"}, timeout=10)
         self.assertEqual(status, 500, body)
         self.assertEqual(body["value"]["error"], "session not created")
-        self.assertLess(time.monotonic() - started, 4)
+        self.assertLess(time.monotonic() - started, 2.5)  # at the deadline, not the node's 3 s
         # The node finishes its session after the hub gave up: it must not stay behind.
-        wait_for(lambda: node.created and node.deleted == node.created, 5,
+        wait_for(lambda: node.created and node.deleted == node.created, 10,
                  "the late session to be deleted")
         wait_for(lambda: hub.busy_slots() == [], 5, "the slot to be free")
 
     def test_a_slow_node_does_not_stall_others(self):
         hub = self.start_hub()
         slow = self.start_node()
-        slow.create_delay = 1.5
+        slow.create_delay = 4.0
         fast = self.start_node()
         hub.register(slow, node_id="slow")  # idle longest: chosen first
         hub.register(fast, node_id="fast")
@@ -97,7 +97,7 @@ class SlowNodeTest(HubTestCase):
         status, body = hub.new_session({"browserName": "chrome"})
         self.assertEqual(status, 200, body)
         self.assertEqual(body["value"]["capabilities"]["se:gridhubNode"], "fast")
-        self.assertLess(time.monotonic() - started, 1.0)
+        self.assertLess(time.monotonic() - started, 3.0)  # not behind the slow node's 4 s
         self.assertEqual(first.result()[0], 200)
 
 

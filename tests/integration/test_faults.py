@@ -36,7 +36,7 @@ def availability(hub, node_id):
 
 class NodeFaultTest(HubTestCase):
     def test_heartbeat_loss_marks_node_down_and_waiters_move_on(self):
-        hub = self.start_hub("--hub.node-timeout", "1s")
+        hub = self.start_hub("--hub.node-timeout", "2s")
         node_a = self.start_node()
         hub.register(node_a, node_id="a")
         beats = Heartbeats(hub, "a")
@@ -46,7 +46,7 @@ class NodeFaultTest(HubTestCase):
         sid = body["value"]["sessionId"]
         waiter = AsyncRequest(hub.new_session, {"browserName": "chrome"}, timeout=20)
         hub.wait_queue_length(1)
-        time.sleep(1.5)  # heartbeats keep the node UP past its timeout
+        time.sleep(2.5)  # heartbeats keep the node UP past its timeout
         self.assertEqual(availability(hub, "a"), "UP")
         beats.stop()
         wait_for(lambda: availability(hub, "a") == "DOWN", 5, "node a DOWN")
@@ -100,10 +100,10 @@ class NodeFaultTest(HubTestCase):
         self.assertEqual(hub.busy_slots(), [])
 
     def test_status_health_checked_node_goes_down_and_up(self):
-        hub = self.start_hub("--hub.node-timeout", "1s", "--hub.health-check-period", "200ms")
+        hub = self.start_hub("--hub.node-timeout", "2s", "--hub.health-check-period", "200ms")
         node = self.start_node()
         hub.register(node, node_id="bare", healthCheck="status")
-        time.sleep(1.5)  # answered probes keep it UP without heartbeats
+        time.sleep(2.5)  # answered probes keep it UP without heartbeats
         self.assertEqual(availability(hub, "bare"), "UP")
         node.status_ok = False
         wait_for(lambda: availability(hub, "bare") == "DOWN", 5, "node DOWN")

@@ -73,7 +73,7 @@ class QueueingTest(HubTestCase):
         self.assertEqual(body["value"]["error"], "session not created")
         self.assertIn("queue.timeout", body["value"]["message"])
         self.assertGreaterEqual(waited, 0.9)
-        self.assertLess(waited, 5)
+        self.assertLess(waited, 10)
         self.assertEqual(hub.queue(), [])
 
     def test_queue_full_and_run_limit_refuse_at_once(self):
@@ -94,7 +94,7 @@ class QueueingTest(HubTestCase):
         status, body = hub.new_session({"browserName": "chrome"})
         self.assertEqual(status, 500, body)
         self.assertIn("max-per-label", body["value"]["message"])
-        self.assertLess(time.monotonic() - started, 3)
+        self.assertLess(time.monotonic() - started, 10)  # at once, not after queue.timeout
         self.assertEqual(len(hub.queue()), 2)
         self.assertFalse(first.done() or second.done())
 
@@ -111,7 +111,7 @@ class QueueingTest(HubTestCase):
         self.assertIn("120", body["value"]["message"])
         status, body = hub.new_session({"browserName": "firefox"})
         self.assertEqual(status, 500, body)
-        self.assertLess(time.monotonic() - started, 2)
+        self.assertLess(time.monotonic() - started, 10)  # at once, not after queue.timeout
 
     def test_during_registration_grace_unsatisfiable_requests_wait_for_nodes(self):
         hub = self.start_hub("--queue.registration-grace", "30s")
@@ -143,7 +143,7 @@ class QueueingTest(HubTestCase):
             status, body = hub.new_session(always, headers=headers)
             self.assertEqual(status, 500, body)
             self.assertEqual(body["value"]["error"], "session not created")
-            self.assertLess(time.monotonic() - started, 2)
+            self.assertLess(time.monotonic() - started, 10)  # at once, not after 300 s
         self.assertEqual(hub.queue(), [])
 
     def test_fail_fast_succeeds_when_a_slot_is_free(self):
@@ -278,7 +278,7 @@ class TicketTest(HubTestCase):
         self.assertEqual(hub.busy_slots(), [])
 
     def test_abandoned_ticket_is_dropped(self):
-        hub = self.start_hub("--queue.abandon-after", "1s")
+        hub = self.start_hub("--queue.abandon-after", "2s")
         node = self.start_node()
         hub.register(node)
         hub.new_session({"browserName": "chrome"})
