@@ -363,7 +363,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       Effects effects;
       size_t count = grid_.ClearQueue(&effects);
       Execute(std::move(effects));
-      return SendJson(responder, 200, {{"value", {{"cleared", count}}}});
+      return SendJson(responder, 200, {{"value", count}, {"cleared", count}});
     }
     if (p[1] == "requests") {
       if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");

@@ -211,7 +211,8 @@ class QueueingTest(HubTestCase):
         status, body = call_json("DELETE", hub.url + "/queue", None,
                                  {"Authorization": "Bearer adm"})
         self.assertEqual(status, 200, body)
-        self.assertEqual(body["value"]["cleared"], 1)
+        self.assertEqual(body["value"], 1)
+        self.assertEqual(body["cleared"], 1)
         status, body = waiter.result()
         self.assertEqual(status, 500)
         self.assertEqual(body["value"]["error"], "session not created")
