@@ -7,6 +7,7 @@
 
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "http/json_body.h"
 #include "http/w3c_error.h"
 
 namespace gridhub::http {
@@ -137,6 +138,18 @@ TEST(HttpTest, ReportsDisconnectOfAParkedRequest) {
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_FALSE(parked[0].PeerConnected());
   EXPECT_FALSE(parked[0].Send(200, "late"));
+}
+
+TEST(JsonBodyTest, RejectsInvalidAndTooDeepBodies) {
+  EXPECT_TRUE(ParseJsonBody(R"({"a": [1, {"b": null}]})").ok());
+  EXPECT_FALSE(ParseJsonBody("{nope").ok());
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Result<nlohmann::json> parsed = ParseJsonBody(deep);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("deeper"), std::string::npos);
+  EXPECT_TRUE(JsonDepthWithin(nlohmann::json::parse("[[1]]"), 2));
+  EXPECT_FALSE(JsonDepthWithin(nlohmann::json::parse("[[[1]]]"), 2));
+  EXPECT_TRUE(JsonDepthWithin(nlohmann::json(5), 0));
 }
 
 TEST(W3CErrorTest, MapsCodesToStatusAndName) {

@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "http/json_body.h"
 #include "http/w3c_error.h"
 
 namespace gridhub::hub {
@@ -46,8 +47,8 @@ std::string DescribeFailure(const http::ClientResponse& response) {
   if (!response.transport_ok()) return "no answer: " + response.error;
   std::string detail;
   json body = json::parse(response.body, nullptr, false);
-  if (!body.is_discarded() && body.is_object() && body.contains("value") &&
-      body["value"].is_object()) {
+  if (!body.is_discarded() && http::JsonDepthWithin(body, http::kMaxJsonDepth) &&
+      body.is_object() && body.contains("value") && body["value"].is_object()) {
     const json& value = body["value"];
     if (value.contains("message") && value["message"].is_string()) {
       detail = value["message"].get<std::string>();
@@ -453,8 +454,11 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   std::optional<std::string> session_id;
   json body;
   if (response.status >= 200 && response.status < 300) {
-    body = json::parse(response.body, nullptr, false);
-    if (!body.is_discarded()) session_id = SessionIdOf(body);
+    Result<json> parsed = http::ParseJsonBody(response.body);  // a node is not fully trusted
+    if (parsed.ok()) {
+      body = std::move(*parsed);
+      session_id = SessionIdOf(body);
+    }
   }
   const bool node_usable =
       node != nullptr && slot != nullptr && node->availability != Availability::kDown;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
@@ -50,14 +51,10 @@ void SendJson(http::Responder& responder, int status, const json& body) {
   responder.Send(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-// Parses a JSON request body; an empty body counts as `{}` only when allowed.
+// Parses a JSON request body (bounded nesting); an empty body counts as `{}` only when allowed.
 Result<json> ParseBody(const http::ServerRequest& request, bool empty_is_object) {
   if (request.body.empty() && empty_is_object) return json::object();
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
-    return Error{ErrorCode::kInvalidArgument, "request body is not valid JSON"};
-  }
-  return body;
+  return http::ParseJsonBody(request.body);
 }
 
 std::string BasicPassword(std::string_view authorization) {
@@ -421,9 +418,9 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
     // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
     // {"query": ...} object is a 400.
-    json parsed = json::parse(request.body, nullptr, false);
-    bool well_formed =
-        parsed.is_object() && parsed.contains("query") && parsed["query"].is_string();
+    Result<json> parsed = http::ParseJsonBody(request.body);
+    bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
+                       (*parsed)["query"].is_string();
     return SendJson(responder, well_formed ? 200 : 400,
                     AnswerGraphql(*grid_.snapshot(), request.body));
   }

@@ -167,6 +167,19 @@ class BadInputTest(HubTestCase):
         # The hub still serves.
         self.assertEqual(self.hub.new_session({"browserName": "chrome"})[0], 200)
 
+    def test_deeply_nested_json_is_refused_without_harm(self):
+        deep = b"[" * 40000 + b"]" * 40000  # under this hub's 100 kB max-body
+        for path in ("/session", "/nodes", "/queue/requests"):
+            body = (b'{"capabilities": {"alwaysMatch": {"se:x": ' + deep + b"}}}"
+                    if path != "/nodes" else
+                    b'{"id": "d", "uri": "http://127.0.0.1:9", "slots": [{"stereotype": '
+                    b'{"se:x": ' + deep + b"}}]}")
+            status, reply = call_json("POST", self.hub.url + path, body)
+            self.assertEqual(status, 400, (path, reply))
+            self.assertEqual(reply["value"]["error"], "invalid argument")
+        self.assertEqual(len(self.hub.status()["nodes"]), 1)
+        self.assertEqual(self.hub.new_session({"browserName": "chrome"})[0], 200)
+
     def test_bad_node_registrations(self):
         url = self.hub.url + "/nodes"
         for body in ({"uri": "http://x"}, {"id": "a", "uri": "ftp://x", "slots": [{}]},
