@@ -470,7 +470,8 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
        .headers = std::move(headers),
        .body = request.body,
        .timeout = kCommandTimeout},
-      [this, responder, session_id, ends_session, node_id](http::ClientResponse response) mutable {
+      [this, responder, session_id, ends_session, node_id,
+       max_body = initial_settings_.server.max_body](http::ClientResponse response) mutable {
         // The slot is free before the client hears that its session ended, so a client that
         // deletes and at once asks again (or reads /status) sees it free.
         Effects ended;
@@ -478,6 +479,11 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
         if (!response.transport_ok()) {
           SendError(responder, {ErrorCode::kUnavailable,
                                 "node " + node_id + " did not answer: " + response.error});
+        } else if (response.body.size() > max_body) {
+          // Pistache would refuse to write it and the client would hang: say so instead.
+          SendError(responder, {ErrorCode::kUnavailable, "node " + node_id + " answered " +
+                                                             std::to_string(response.body.size()) +
+                                                             " bytes, more than server.max-body"});
         } else {
           std::string content_type(http::FindHeader(response.headers, "Content-Type"));
           responder.Send(response.status, std::move(response.body), {}, content_type);

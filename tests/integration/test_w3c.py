@@ -167,6 +167,14 @@ class BadInputTest(HubTestCase):
         # The hub still serves.
         self.assertEqual(self.hub.new_session({"browserName": "chrome"})[0], 200)
 
+    def test_node_answer_larger_than_max_body_is_an_error_not_a_hang(self):
+        _, body = self.hub.new_session({"browserName": "chrome"})
+        sid = body["value"]["sessionId"]
+        self.node.big_payload = b'{"value": "' + b"x" * 300000 + b'"}'
+        status, reply = call_json("GET", f"{self.hub.url}/session/{sid}/screenshot", timeout=10)
+        self.assertEqual(status, 502, reply)
+        self.assertIn("max-body", reply["value"]["message"])
+
     def test_deeply_nested_json_is_refused_without_harm(self):
         deep = b"[" * 40000 + b"]" * 40000  # under this hub's 100 kB max-body
         for path in ("/session", "/nodes", "/queue/requests"):
