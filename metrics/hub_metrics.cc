@@ -1,0 +1,266 @@
+#include "metrics/hub_metrics.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "metrics/process_metrics.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace gridhub::metrics {
+
+namespace {
+
+constexpr std::array<Outcome, kOutcomeCount> kOutcomes = {
+    Outcome::kSuccess,       Outcome::kTimeout, Outcome::kQueueFull, Outcome::kRunLimit,
+    Outcome::kUnsatisfiable, Outcome::kNoWait,  Outcome::kCancelled, Outcome::kFailed};
+
+// From a session served at once (milliseconds) to the default queue.timeout (300 s) and
+// beyond, so that p50/p95 stay readable for both an idle and a saturated grid.
+const prometheus::Histogram::BucketBoundaries& WaitBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+  return kBuckets;
+}
+
+// Hub-side proxy time of one command: sub-millisecond on a LAN, minutes for a slow page load.
+const prometheus::Histogram::BucketBoundaries& CommandBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  return kBuckets;
+}
+
+double Seconds(Duration d) { return std::max(0.0, std::chrono::duration<double>(d).count()); }
+
+// 1..5 for a status of that class; anything else (0 for "no answer") counts as a server error.
+int StatusClass(int http_status) {
+  int c = http_status / 100;
+  return c >= 1 && c <= 5 ? c : 5;
+}
+
+prometheus::ClientMetric GaugeSample(std::vector<prometheus::ClientMetric::Label> labels,
+                                     double value) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  return metric;
+}
+
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
+  return {std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSuccess:
+      return "success";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kQueueFull:
+      return "queue_full";
+    case Outcome::kRunLimit:
+      return "run_limit";
+    case Outcome::kUnsatisfiable:
+      return "unsatisfiable";
+    case Outcome::kNoWait:
+      return "no_wait";
+    case Outcome::kCancelled:
+      return "cancelled";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+Outcome OutcomeFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kTimeout:
+      return Outcome::kTimeout;
+    case ErrorCode::kQueueFull:
+      return Outcome::kQueueFull;
+    case ErrorCode::kRunLimit:
+      return Outcome::kRunLimit;
+    case ErrorCode::kUnsatisfiable:
+      return Outcome::kUnsatisfiable;
+    case ErrorCode::kNoWait:
+      return Outcome::kNoWait;
+    default:
+      return Outcome::kFailed;
+  }
+}
+
+HubMetrics::HubMetrics(std::string version) : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("gridhub_session_requests_total")
+                   .Help("New-session requests received, by request label.")
+                   .Register(*registry_);
+  outcomes_ = &prometheus::BuildCounter()
+                   .Name("gridhub_session_request_outcomes_total")
+                   .Help("New-session requests by how they ended.")
+                   .Register(*registry_);
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("gridhub_session_request_duration_seconds")
+                   .Help(
+                       "Time from a new-session request's arrival to its outcome "
+                       "(queue wait + session creation).")
+                   .Register(*registry_);
+  wait_ = &prometheus::BuildHistogram()
+               .Name("gridhub_queue_wait_seconds")
+               .Help("Time from enqueue to the first slot assigned (about 0 when served at once).")
+               .Register(*registry_);
+  commands_ = &prometheus::BuildCounter()
+                   .Name("gridhub_commands_total")
+                   .Help("WebDriver commands proxied to nodes, by HTTP status class.")
+                   .Register(*registry_);
+  command_duration_ = &prometheus::BuildHistogram()
+                           .Name("gridhub_command_duration_seconds")
+                           .Help("Hub-side time to proxy one WebDriver command to its node.")
+                           .Register(*registry_)
+                           .Add({}, CommandBuckets());
+  prometheus::BuildGauge()
+      .Name("gridhub_build_info")
+      .Help("Always 1; the version label says which gridhub is running.")
+      .Register(*registry_)
+      .Add({{"version", std::move(version)}})
+      .Set(1);
+  MutexLock lock(mu_);
+  SeriesLocked(kOtherLabel);
+  for (int c : {2, 4, 5}) {
+    command_classes_[c] = &commands_->Add({{"class", std::to_string(c) + "xx"}});
+  }
+}
+
+HubMetrics::~HubMetrics() = default;
+
+HubMetrics::LabelSeries& HubMetrics::SeriesLocked(std::string_view label) {
+  auto it = labels_.find(label);
+  if (it != labels_.end()) return it->second;
+  const std::string name(label);
+  LabelSeries series;
+  series.requests = &requests_->Add({{"label", name}});
+  for (Outcome outcome : kOutcomes) {
+    series.outcomes[static_cast<size_t>(outcome)] =
+        &outcomes_->Add({{"label", name}, {"outcome", std::string(OutcomeName(outcome))}});
+  }
+  series.duration = &duration_->Add({{"label", name}}, WaitBuckets());
+  series.wait = &wait_->Add({{"label", name}}, WaitBuckets());
+  return labels_.emplace(name, series).first->second;
+}
+
+void HubMetrics::DeclareLabel(std::string_view label) {
+  if (label.empty()) return;
+  MutexLock lock(mu_);
+  SeriesLocked(label);
+}
+
+std::string HubMetrics::MetricLabel(std::string_view label) const {
+  MutexLock lock(mu_);
+  return std::string(labels_.count(label) > 0 ? label : kOtherLabel);
+}
+
+const HubMetrics::LabelSeries& HubMetrics::SeriesFor(std::string_view metric_label) {
+  MutexLock lock(mu_);
+  auto it = labels_.find(metric_label);
+  if (it == labels_.end()) it = labels_.find(kOtherLabel);
+  return it->second;  // "other" exists from construction
+}
+
+std::string HubMetrics::RecordRequest(std::string_view label) {
+  std::string metric_label = MetricLabel(label);
+  SeriesFor(metric_label).requests->Increment();
+  return metric_label;
+}
+
+void HubMetrics::RecordOutcome(std::string_view metric_label, Outcome outcome,
+                               Duration since_arrival) {
+  const LabelSeries& series = SeriesFor(metric_label);
+  series.outcomes[static_cast<size_t>(outcome)]->Increment();
+  series.duration->Observe(Seconds(since_arrival));
+}
+
+void HubMetrics::RecordQueueWait(std::string_view metric_label, Duration waited) {
+  SeriesFor(metric_label).wait->Observe(Seconds(waited));
+}
+
+prometheus::Counter& HubMetrics::CommandCounter(int http_status) {
+  const int c = StatusClass(http_status);
+  MutexLock lock(mu_);
+  prometheus::Counter*& counter = command_classes_[c];
+  if (counter == nullptr) counter = &commands_->Add({{"class", std::to_string(c) + "xx"}});
+  return *counter;
+}
+
+void HubMetrics::RecordCommand(int http_status, Duration elapsed) {
+  CommandCounter(http_status).Increment();
+  command_duration_->Observe(Seconds(elapsed));
+}
+
+std::string HubMetrics::Render(const GridGauges& gauges) {
+  for (const std::string& label : gauges.declared) DeclareLabel(label);
+  // Every known label gets every gauge, at 0 when nothing is there, like its counters.
+  std::map<std::string, GridGauges::PerLabel> by_metric_label;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [name, series] : labels_) by_metric_label[name];
+  }
+  for (const auto& [label, values] : gauges.labels) {
+    GridGauges::PerLabel& sum = by_metric_label[MetricLabel(label)];
+    sum.queue_length += values.queue_length;
+    sum.slots_available += values.slots_available;
+    sum.slots_busy += values.slots_busy;
+    sum.sessions_active += values.sessions_active;
+  }
+
+  prometheus::MetricFamily queue =
+      GaugeFamily("gridhub_queue_length", "New-session requests waiting, by request label.");
+  prometheus::MetricFamily limit = GaugeFamily(
+      "gridhub_label_concurrency_limit", "Most active sessions allowed per label (0 = none).");
+  prometheus::MetricFamily slots = GaugeFamily(
+      "gridhub_slots", "Session units by slot label: available (free on UP nodes) and busy.");
+  prometheus::MetricFamily utilization =
+      GaugeFamily("gridhub_slot_utilization_ratio", "Busy / (busy + available) per slot label.");
+  prometheus::MetricFamily active =
+      GaugeFamily("gridhub_sessions_active", "Running sessions, by request label.");
+  for (const auto& [name, v] : by_metric_label) {
+    queue.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.queue_length)));
+    auto cap = gauges.concurrency_caps.find(name);
+    int cap_value = cap != gauges.concurrency_caps.end() ? cap->second : gauges.concurrency_default;
+    limit.metric.push_back(GaugeSample({{"label", name}}, std::max(cap_value, 0)));
+    slots.metric.push_back(GaugeSample({{"label", name}, {"state", "available"}},
+                                       static_cast<double>(v.slots_available)));
+    slots.metric.push_back(
+        GaugeSample({{"label", name}, {"state", "busy"}}, static_cast<double>(v.slots_busy)));
+    const size_t total = v.slots_available + v.slots_busy;
+    utilization.metric.push_back(GaugeSample(
+        {{"label", name}},
+        total == 0 ? 0.0 : static_cast<double>(v.slots_busy) / static_cast<double>(total)));
+    active.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.sessions_active)));
+  }
+  prometheus::MetricFamily nodes =
+      GaugeFamily("gridhub_nodes", "Registered nodes by availability.");
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "up"}}, static_cast<double>(gauges.nodes_up)));
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "draining"}}, static_cast<double>(gauges.nodes_draining)));
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "down"}}, static_cast<double>(gauges.nodes_down)));
+
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily* family : {&queue, &limit, &slots, &utilization, &active, &nodes}) {
+    families.push_back(std::move(*family));
+  }
+  if (std::optional<ProcessStats> stats = ReadProcessStats()) {
+    for (prometheus::MetricFamily& family : ProcessFamilies(*stats)) {
+      families.push_back(std::move(family));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace gridhub::metrics

@@ -1,0 +1,151 @@
+#pragma once
+
+// The hub's Prometheus metrics (DESIGN.md §6), without any HTTP: counters and histograms that
+// the hub bumps at events, gauges computed from a picture of the grid at scrape time, and the
+// text exposition format the hub serves at GET /metrics.
+//
+//   HubMetrics metrics("0.1.0");
+//   metrics.DeclareLabel("chrome");                      // a slot or cap names it: series at 0
+//   std::string l = metrics.RecordRequest("chrome");     // "chrome"; undeclared -> "other"
+//   metrics.RecordQueueWait(l, waited);                  // once, when it first gets a slot
+//   metrics.RecordOutcome(l, Outcome::kSuccess, since_arrival);
+//   metrics.RecordCommand(200, elapsed);
+//   std::string text = metrics.Render(gauges);           // served as kContentType
+//
+// Thread-safe: events may come from any thread, also while the caller holds its own lock
+// (HubMetrics takes only its own short lock and never calls out).
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/result.h"
+
+namespace prometheus {
+class Counter;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace gridhub::metrics {
+
+// How a new-session request ended; the `outcome` label of
+// gridhub_session_request_outcomes_total.
+enum class Outcome {
+  kSuccess,
+  kTimeout,
+  kQueueFull,
+  kRunLimit,
+  kUnsatisfiable,
+  kNoWait,
+  kCancelled,
+  kFailed,
+};
+inline constexpr size_t kOutcomeCount = 8;
+
+// "success", "timeout", "queue_full", "run_limit", "unsatisfiable", "no_wait", "cancelled",
+// "failed".
+std::string_view OutcomeName(Outcome outcome);
+
+// The outcome of a request refused or failed with `code` (kQueueFull -> kQueueFull, kTimeout ->
+// kTimeout, ...); every code without an outcome of its own is kFailed.
+Outcome OutcomeFor(ErrorCode code);
+
+// Where requests and sessions of undeclared labels are counted.
+inline constexpr std::string_view kOtherLabel = "other";
+
+// Content-Type of Render()'s text (Prometheus text exposition format 0.0.4).
+inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// The grid as the gauges see it at one scrape, built by the hub from its snapshot. Labels are
+// the hub's canonical label strings; Render() folds undeclared ones into "other".
+struct GridGauges {
+  struct PerLabel {
+    size_t queue_length = 0;     // waiters whose request label this is
+    size_t slots_available = 0;  // free session units on UP nodes, by slot label
+    size_t slots_busy = 0;       // running sessions, by slot label
+    size_t sessions_active = 0;  // running sessions, by request label
+  };
+  std::map<std::string, PerLabel> labels;
+  // Labels that slots and caps declare now (Render declares them, so gauges and counters of a
+  // label appear together even if no event named it yet).
+  std::vector<std::string> declared;
+  // The concurrency caps in force: per label, else the default; 0 = none.
+  std::map<std::string, int> concurrency_caps;
+  int concurrency_default = 0;
+  size_t nodes_up = 0;
+  size_t nodes_draining = 0;
+  size_t nodes_down = 0;
+};
+
+class HubMetrics {
+ public:
+  // `version` becomes gridhub_build_info{version}.
+  explicit HubMetrics(std::string version);
+  ~HubMetrics();
+  HubMetrics(const HubMetrics&) = delete;
+  HubMetrics& operator=(const HubMetrics&) = delete;
+
+  // A slot or cap names `label` (canonical form): from now on it is counted under its own name
+  // and all its series exist, at 0 until something happens. Declaring again is a no-op;
+  // labels are never undeclared, so counters never vanish between scrapes.
+  void DeclareLabel(std::string_view label);
+
+  // `label` if declared, else "other".
+  std::string MetricLabel(std::string_view label) const;
+
+  // A new-session request arrived with request label `label`. Returns the metric label it is
+  // counted under; pass that to the other Record* calls so one request stays under one label
+  // even if its label is declared while it waits.
+  std::string RecordRequest(std::string_view label);
+
+  // The request's outcome is decided; `since_arrival` goes to
+  // gridhub_session_request_duration_seconds. Call exactly once per request.
+  void RecordOutcome(std::string_view metric_label, Outcome outcome, Duration since_arrival);
+
+  // The request got a slot for the first time, `waited` after it arrived.
+  void RecordQueueWait(std::string_view metric_label, Duration waited);
+
+  // A WebDriver command was proxied; `http_status` is what the client was answered.
+  void RecordCommand(int http_status, Duration elapsed);
+
+  // Every gridhub_* and process_* metric in the text exposition format.
+  std::string Render(const GridGauges& gauges);
+
+ private:
+  struct LabelSeries {
+    prometheus::Counter* requests = nullptr;
+    std::array<prometheus::Counter*, kOutcomeCount> outcomes{};
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Histogram* wait = nullptr;
+  };
+
+  LabelSeries& SeriesLocked(std::string_view label) REQUIRES(mu_);
+  const LabelSeries& SeriesFor(std::string_view metric_label);
+  prometheus::Counter& CommandCounter(int http_status);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Counter>* outcomes_;
+  prometheus::Family<prometheus::Histogram>* duration_;
+  prometheus::Family<prometheus::Histogram>* wait_;
+  prometheus::Family<prometheus::Counter>* commands_;
+  prometheus::Histogram* command_duration_;
+
+  mutable Mutex mu_;
+  // Declared labels and "other"; node-based, so LabelSeries addresses stay valid.
+  std::map<std::string, LabelSeries, std::less<>> labels_ GUARDED_BY(mu_);
+  // Commands by status class "1xx".."5xx".
+  std::map<int, prometheus::Counter*> command_classes_ GUARDED_BY(mu_);
+};
+
+}  // namespace gridhub::metrics

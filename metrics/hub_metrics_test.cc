@@ -1,0 +1,224 @@
+#include "metrics/hub_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace gridhub::metrics {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Every sample line of a text exposition, as "name{labels}" -> value.
+std::map<std::string, double> Samples(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+// The value of one series, failing the test when it is missing.
+double Value(const std::map<std::string, double>& samples, const std::string& series) {
+  auto it = samples.find(series);
+  EXPECT_NE(it, samples.end()) << "missing series " << series;
+  return it == samples.end() ? -1 : it->second;
+}
+
+constexpr const char* kOutcomeNames[] = {"success",       "timeout", "queue_full", "run_limit",
+                                         "unsatisfiable", "no_wait", "cancelled",  "failed"};
+
+TEST(HubMetricsTest, RendersEveryFamilyOfTheContract) {
+  HubMetrics metrics("1.2.3");
+  std::string text = metrics.Render({});
+  for (const char* type_line : {
+           "# TYPE gridhub_session_requests_total counter",
+           "# TYPE gridhub_session_request_duration_seconds histogram",
+           "# TYPE gridhub_session_request_outcomes_total counter",
+           "# TYPE gridhub_queue_wait_seconds histogram",
+           "# TYPE gridhub_queue_length gauge",
+           "# TYPE gridhub_label_concurrency_limit gauge",
+           "# TYPE gridhub_slots gauge",
+           "# TYPE gridhub_slot_utilization_ratio gauge",
+           "# TYPE gridhub_sessions_active gauge",
+           "# TYPE gridhub_nodes gauge",
+           "# TYPE gridhub_commands_total counter",
+           "# TYPE gridhub_command_duration_seconds histogram",
+           "# TYPE gridhub_build_info gauge",
+           "# TYPE process_resident_memory_bytes gauge",
+           "# TYPE process_cpu_seconds_total counter",
+           "# TYPE process_open_fds gauge",
+           "# TYPE process_start_time_seconds gauge",
+       }) {
+    EXPECT_NE(text.find(type_line), std::string::npos) << type_line << "\n" << text;
+  }
+  auto samples = Samples(text);
+  EXPECT_EQ(Value(samples, "gridhub_build_info{version=\"1.2.3\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"up\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"draining\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"down\"}"), 0);
+  for (const char* c : {"2xx", "4xx", "5xx"}) {
+    EXPECT_EQ(Value(samples, std::string("gridhub_commands_total{class=\"") + c + "\"}"), 0);
+  }
+  EXPECT_EQ(Value(samples, "gridhub_command_duration_seconds_count"), 0);
+}
+
+TEST(HubMetricsTest, DeclaredLabelHasEverySeriesAtZero) {
+  HubMetrics metrics("t");
+  EXPECT_EQ(Samples(metrics.Render({})).count("gridhub_session_requests_total{label=\"chrome\"}"),
+            0u);
+  metrics.DeclareLabel("chrome");
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"chrome\"}"), 0);
+  for (const char* outcome : kOutcomeNames) {
+    EXPECT_EQ(Value(samples, std::string("gridhub_session_request_outcomes_total{label=\"chrome\","
+                                         "outcome=\"") +
+                                 outcome + "\"}"),
+              0);
+  }
+  EXPECT_EQ(Value(samples, "gridhub_session_request_duration_seconds_count{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_count{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"+Inf\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_label_concurrency_limit{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_slots{label=\"chrome\",state=\"available\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_slots{label=\"chrome\",state=\"busy\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_slot_utilization_ratio{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_sessions_active{label=\"chrome\"}"), 0);
+  // "other" always exists, so the sum over labels is the total from the first scrape.
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"other\"}"), 0);
+}
+
+TEST(HubMetricsTest, LabelsDeclaredInTheGaugesAppearToo) {
+  HubMetrics metrics("t");
+  GridGauges gauges;
+  gauges.declared = {"appa:chromium:uat"};
+  auto samples = Samples(metrics.Render(gauges));
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"appa:chromium:uat\"}"), 0);
+  EXPECT_EQ(metrics.MetricLabel("appa:chromium:uat"), "appa:chromium:uat");
+}
+
+TEST(HubMetricsTest, UndeclaredLabelsAreCountedAsOther) {
+  HubMetrics metrics("t");
+  metrics.DeclareLabel("chrome");
+  EXPECT_EQ(metrics.RecordRequest("chrome"), "chrome");
+  EXPECT_EQ(metrics.RecordRequest("made-up"), "other");
+  EXPECT_EQ(metrics.RecordRequest("another"), "other");
+  metrics.RecordOutcome("other", Outcome::kUnsatisfiable, milliseconds(0));
+  metrics.RecordOutcome("made-up", Outcome::kUnsatisfiable, milliseconds(0));  // bounded too
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"chrome\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"other\"}"), 2);
+  EXPECT_EQ(Value(samples,
+                  "gridhub_session_request_outcomes_total{label=\"other\","
+                  "outcome=\"unsatisfiable\"}"),
+            2);
+  EXPECT_EQ(samples.count("gridhub_session_requests_total{label=\"made-up\"}"), 0u);
+}
+
+TEST(HubMetricsTest, OutcomeObservesTheRequestDuration) {
+  HubMetrics metrics("t");
+  metrics.DeclareLabel("chrome");
+  metrics.RecordOutcome("chrome", Outcome::kSuccess, milliseconds(1500));
+  metrics.RecordOutcome("chrome", Outcome::kTimeout, milliseconds(300000));
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples,
+                  "gridhub_session_request_outcomes_total{label=\"chrome\","
+                  "outcome=\"success\"}"),
+            1);
+  EXPECT_EQ(Value(samples,
+                  "gridhub_session_request_outcomes_total{label=\"chrome\","
+                  "outcome=\"timeout\"}"),
+            1);
+  EXPECT_EQ(Value(samples, "gridhub_session_request_duration_seconds_count{label=\"chrome\"}"), 2);
+  EXPECT_DOUBLE_EQ(Value(samples, "gridhub_session_request_duration_seconds_sum{label=\"chrome\"}"),
+                   301.5);
+}
+
+TEST(HubMetricsTest, QueueWaitHistogramBucketsTheObservation) {
+  HubMetrics metrics("t");
+  metrics.DeclareLabel("chrome");
+  metrics.RecordQueueWait("chrome", milliseconds(0));
+  metrics.RecordQueueWait("chrome", milliseconds(300));
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_count{label=\"chrome\"}"), 2);
+  EXPECT_DOUBLE_EQ(Value(samples, "gridhub_queue_wait_seconds_sum{label=\"chrome\"}"), 0.3);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"0.005\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"0.25\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"0.5\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"+Inf\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_queue_wait_seconds_count{label=\"other\"}"), 0);
+}
+
+TEST(HubMetricsTest, CommandsCountByStatusClass) {
+  HubMetrics metrics("t");
+  metrics.RecordCommand(200, milliseconds(2));
+  metrics.RecordCommand(204, milliseconds(2));
+  metrics.RecordCommand(404, milliseconds(2));
+  metrics.RecordCommand(0, milliseconds(2));  // no answer from the node: a server error
+  metrics.RecordCommand(302, milliseconds(2));
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples, "gridhub_commands_total{class=\"2xx\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_commands_total{class=\"3xx\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_commands_total{class=\"4xx\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_commands_total{class=\"5xx\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_command_duration_seconds_count"), 5);
+  EXPECT_DOUBLE_EQ(Value(samples, "gridhub_command_duration_seconds_sum"), 0.010);
+}
+
+TEST(HubMetricsTest, GaugesComeFromTheGivenPictureAndFoldUndeclaredLabels) {
+  HubMetrics metrics("t");
+  GridGauges gauges;
+  gauges.declared = {"chrome", "firefox"};
+  gauges.labels["chrome"] = {
+      .queue_length = 3, .slots_available = 1, .slots_busy = 3, .sessions_active = 2};
+  gauges.labels["made-up"] = {.queue_length = 2, .sessions_active = 1};
+  gauges.labels["any"] = {.queue_length = 1};
+  gauges.concurrency_caps = {{"chrome", 4}};
+  gauges.concurrency_default = 2;
+  gauges.nodes_up = 2;
+  gauges.nodes_down = 1;
+  auto samples = Samples(metrics.Render(gauges));
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"chrome\"}"), 3);
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"other\"}"), 3);
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"firefox\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_sessions_active{label=\"chrome\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_sessions_active{label=\"other\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_slots{label=\"chrome\",state=\"available\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_slots{label=\"chrome\",state=\"busy\"}"), 3);
+  EXPECT_DOUBLE_EQ(Value(samples, "gridhub_slot_utilization_ratio{label=\"chrome\"}"), 0.75);
+  EXPECT_EQ(Value(samples, "gridhub_slot_utilization_ratio{label=\"firefox\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_label_concurrency_limit{label=\"chrome\"}"), 4);
+  EXPECT_EQ(Value(samples, "gridhub_label_concurrency_limit{label=\"firefox\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"up\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"down\"}"), 1);
+  EXPECT_EQ(samples.count("gridhub_queue_length{label=\"made-up\"}"), 0u);
+
+  // Gauges are not remembered: the next picture replaces them entirely.
+  auto next = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(next, "gridhub_queue_length{label=\"chrome\"}"), 0);
+  EXPECT_EQ(Value(next, "gridhub_nodes{availability=\"up\"}"), 0);
+}
+
+TEST(HubMetricsTest, OutcomesComeFromErrorCodes) {
+  EXPECT_EQ(OutcomeFor(ErrorCode::kTimeout), Outcome::kTimeout);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kQueueFull), Outcome::kQueueFull);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kRunLimit), Outcome::kRunLimit);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kUnsatisfiable), Outcome::kUnsatisfiable);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kNoWait), Outcome::kNoWait);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kSessionNotCreated), Outcome::kFailed);
+  EXPECT_EQ(OutcomeFor(ErrorCode::kUnavailable), Outcome::kFailed);
+  EXPECT_EQ(OutcomeName(Outcome::kQueueFull), "queue_full");
+  EXPECT_EQ(OutcomeName(Outcome::kNoWait), "no_wait");
+  EXPECT_EQ(OutcomeName(Outcome::kCancelled), "cancelled");
+}
+
+}  // namespace
+}  // namespace gridhub::metrics
