@@ -152,6 +152,9 @@ struct Grid::Waiter {
   SteadyTime enqueued_at;
   SteadyTime deadline;
   std::shared_ptr<const std::string> caps_string;  // for GraphQL's sessionQueueRequests
+  std::string metric_label;                        // fixed at arrival ("other" if undeclared)
+  bool wait_observed = false;                      // gridhub_queue_wait_seconds, first grant
+  bool outcome_recorded = false;
 };
 
 struct Grid::Ticket {
@@ -207,8 +210,10 @@ Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
       ids_(ids),
       settings_(settings),
       matcher_(ToMatchOptions(settings.matching)),
-      queue_(clock, ToQueueOptions(settings.queue)) {
+      queue_(clock, ToQueueOptions(settings.queue)),
+      metrics_(std::string(metrics::GridhubVersion())) {
   MutexLock lock(mu_);
+  DeclareCapLabelsLocked();
   PublishLocked();
 }
 
@@ -288,6 +293,10 @@ Effects Grid::DispatchLocked() {
       queue_.OnGrantCancelled(a.request);
       continue;
     }
+    if (!waiter.wait_observed) {
+      waiter.wait_observed = true;
+      metrics_.RecordQueueWait(waiter.metric_label, a.waited);
+    }
     slot->reserved++;
     waiter.creating = true;
     creating_deadlines_.emplace(waiter.deadline, waiter.id);
@@ -312,7 +321,11 @@ Effects Grid::DispatchLocked() {
 
 Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
                                     SteadyTime* deadline) {
-  if (shutting_down_) return Error{ErrorCode::kSessionNotCreated, "the hub is shutting down"};
+  std::string metric_label = metrics_.RecordRequest(spec.label.str());
+  if (shutting_down_) {
+    metrics_.RecordOutcome(metric_label, metrics::Outcome::kFailed, Duration::zero());
+    return Error{ErrorCode::kSessionNotCreated, "the hub is shutting down"};
+  }
   auto waiter = std::make_unique<Waiter>();
   waiter->spec = std::move(spec);
   waiter->label = waiter->spec.label.str();
@@ -345,20 +358,27 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
                                   .satisfiable = satisfiable,
                                   .servable_now = servable_now});
   if (auto* refused = std::get_if<queue::Refused>(&admitted)) {
+    Error error{ErrorCode::kQueueFull, refused->message};
     switch (refused->reason) {
       case queue::Refusal::kQueueFull:
-        return Error{ErrorCode::kQueueFull, refused->message};
+        break;
       case queue::Refusal::kRunLimit:
-        return Error{ErrorCode::kRunLimit, refused->message};
+        error.code = ErrorCode::kRunLimit;
+        break;
       case queue::Refusal::kNoWait:
-        return Error{ErrorCode::kNoWait, refused->message};
+        error.code = ErrorCode::kNoWait;
+        break;
       case queue::Refusal::kUnsatisfiable:
-        return Error{ErrorCode::kUnsatisfiable,
-                     refused->message + ": " + matcher_.ExplainNoMatch(waiter->spec, pool)};
+        error = {ErrorCode::kUnsatisfiable,
+                 refused->message + ": " + matcher_.ExplainNoMatch(waiter->spec, pool)};
+        break;
     }
+    metrics_.RecordOutcome(metric_label, metrics::OutcomeFor(error.code), Duration::zero());
+    return error;
   }
   const auto& enqueued = std::get<queue::Enqueued>(admitted);
   waiter->id = enqueued.id;
+  waiter->metric_label = std::move(metric_label);
   waiter->caps_string = std::make_shared<const std::string>(Dump(
       waiter->spec.candidates.empty() ? json::object() : waiter->spec.candidates.front().json()));
   waiter->enqueued_at = clock_.Now();
@@ -416,7 +436,18 @@ void Grid::DeliverLocked(Waiter& waiter, int status, std::string body, Effects* 
 }
 
 void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
+  RecordOutcomeLocked(waiter, metrics::OutcomeFor(error.code));
   DeliverLocked(waiter, http::HttpStatus(error.code), http::W3CErrorBody(error), effects);
+}
+
+void Grid::RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) {
+  if (waiter.outcome_recorded) return;
+  waiter.outcome_recorded = true;
+  metrics_.RecordOutcome(waiter.metric_label, outcome, clock_.Now() - waiter.enqueued_at);
+}
+
+void Grid::DeclareCapLabelsLocked() {
+  for (const auto& [label, cap] : settings_.queue.concurrency_caps) metrics_.DeclareLabel(label);
 }
 
 void Grid::RemoveWaiterLocked(RequestId id) {
@@ -466,6 +497,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   if (session_id.has_value() && node_usable && waiter != nullptr && !waiter->abandoned &&
       !shutting_down_ && now <= waiter->deadline) {
     queue_.OnSessionCreated(request);
+    RecordOutcomeLocked(*waiter, metrics::Outcome::kSuccess);
     if (body.contains("value") && body["value"].is_object()) {
       json& value = body["value"];
       if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
@@ -547,6 +579,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
     }
     if (!other) waiter->failed_nodes.clear();
   } else {
+    if (now > waiter->deadline) RecordOutcomeLocked(*waiter, metrics::Outcome::kTimeout);
     std::string message =
         now > waiter->deadline
             ? "timed out after queue.timeout; last attempt: " + waiter->last_failure
@@ -570,6 +603,7 @@ Effects Grid::OnDisconnect(uint64_t connection_id) {
   auto w = waiters_.find(id);
   if (w == waiters_.end()) return effects;
   Waiter& waiter = *w->second;
+  RecordOutcomeLocked(waiter, metrics::Outcome::kCancelled);
   waiter.has_responder = false;
   if (waiter.creating) {
     waiter.abandoned = true;  // the creation result deletes the session and frees the slot
@@ -811,6 +845,7 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
     node->drain_requested = true;
     node->availability = Availability::kDraining;
   }
+  for (const Slot& slot : node->slots) metrics_.DeclareLabel(slot.stereotype.label().str());
   std::string node_id = node->id;
   departed_drained_.erase(node_id);
   nodes_[node_id] = std::move(node);
@@ -1023,6 +1058,7 @@ bool Grid::DeleteTicket(const std::string& id, Effects* effects) {
   if (ticket.state == Ticket::State::kWaiting) {
     auto w = waiters_.find(ticket.request);
     if (w != waiters_.end()) {
+      RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
       if (w->second->creating) {
         w->second->abandoned = true;
       } else {
@@ -1082,6 +1118,7 @@ size_t Grid::ClearQueue(Effects* effects) {
   for (RequestId id : cleared) {
     auto w = waiters_.find(id);
     if (w == waiters_.end()) continue;
+    RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
     FailWaiterLocked(*w->second,
                      {ErrorCode::kSessionNotCreated, "the queue was cleared by an administrator"},
                      effects);
@@ -1101,6 +1138,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   settings_.hub.slot_selection = settings.hub.slot_selection;
   queue_.Reconfigure(ToQueueOptions(settings.queue));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
+  DeclareCapLabelsLocked();
   for (auto& [id, waiter] : waiters_) {
     if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
   }
@@ -1173,6 +1211,7 @@ Effects Grid::Tick() {
         now - ticket.last_activity >= settings_.queue.abandon_after) {
       auto w = waiters_.find(ticket.request);
       if (w != waiters_.end()) {
+        RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
         if (w->second->creating) {
           w->second->abandoned = true;
         } else {
@@ -1258,8 +1297,11 @@ void Grid::PublishLocked() {
   for (const auto& [id, waiter] : waiters_) {
     if (!waiter->creating && waiter->caps_string) {
       snapshot->queue_requests.push_back(waiter->caps_string);
+      snapshot->waiting_by_label[waiter->label]++;
     }
   }
+  snapshot->concurrency_caps = settings_.queue.concurrency_caps;
+  snapshot->concurrency_default = settings_.queue.concurrency_default;
   for (const auto& [id, node] : nodes_) {
     GridSnapshot::NodeView view{node->id, node->uri, node->availability, {}};
     for (const Slot& slot : node->slots) {
@@ -1268,8 +1310,8 @@ void Grid::PublishLocked() {
       for (const std::string& session_id : slot.sessions) {
         auto s = sessions_.find(session_id);
         if (s == sessions_.end()) continue;
-        slot_view.sessions.push_back(
-            {session_id, s->second->capabilities, WallSeconds(s->second->started, now)});
+        slot_view.sessions.push_back({session_id, s->second->capabilities,
+                                      WallSeconds(s->second->started, now), s->second->label});
       }
       view.slots.push_back(std::move(slot_view));
     }

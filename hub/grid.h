@@ -33,6 +33,7 @@
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
 #include "matching/stereotype.h"
+#include "metrics/hub_metrics.h"
 #include "queue/session_queue.h"
 
 namespace gridhub::hub {
@@ -176,6 +177,10 @@ class Grid {
 
   std::shared_ptr<const GridSnapshot> snapshot() const;
 
+  // The hub's Prometheus counters and histograms; the grid records new-session events in them,
+  // the service records proxied commands and renders GET /metrics.
+  metrics::HubMetrics& metrics() { return metrics_; }
+
  private:
   struct Slot;
   struct Node;
@@ -191,6 +196,10 @@ class Grid {
   Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
                                        bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
+  // Counts the request's outcome once; later calls for the same waiter are no-ops, so the
+  // first place that decides (e.g. "cancelled" before the W3C error is sent) wins.
+  void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) REQUIRES(mu_);
+  void DeclareCapLabelsLocked() REQUIRES(mu_);
   void DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) REQUIRES(mu_);
   void RemoveWaiterLocked(queue::RequestId id) REQUIRES(mu_);
   void ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id)
@@ -220,6 +229,8 @@ class Grid {
   std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
   uint64_t version_ GUARDED_BY(mu_) = 0;
+
+  metrics::HubMetrics metrics_;  // thread-safe on its own
 
   mutable Mutex snapshot_mu_;
   std::shared_ptr<const GridSnapshot> snapshot_ GUARDED_BY(snapshot_mu_);

@@ -7,6 +7,7 @@
 //   responder.Send(200, StatusJson(*snapshot).dump());
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,6 +23,7 @@ struct GridSnapshot {
     std::string id;
     nlohmann::json capabilities;
     double started_at = 0;  // Unix seconds
+    std::string label;      // the request label (what caps and metrics count by)
   };
   struct SlotView {
     std::string id;
@@ -43,6 +45,10 @@ struct GridSnapshot {
   // sessionQueueRequests; shared with the waiter, so publishing copies pointers only.
   std::vector<std::shared_ptr<const std::string>> queue_requests;
   uint64_t version = 0;  // increases with every change
+  // For GET /metrics: waiters by request label, and the concurrency caps in force.
+  std::map<std::string, size_t> waiting_by_label;
+  std::map<std::string, int> concurrency_caps;
+  int concurrency_default = 0;
 };
 
 // GET /status in Selenium's shape: {"value": {"ready", "message", "nodes": [...]}}. A slot

@@ -12,6 +12,7 @@
 #include "http/w3c_error.h"
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
+#include "hub/metrics_gauges.h"
 #include "matching/capabilities.h"
 
 namespace gridhub::hub {
@@ -292,6 +293,12 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     std::string_view node_path = path.substr(path.find("/session"));
     return Proxy(request, node_path, std::string(p[1]), n == 2 && m == "DELETE", responder);
   }
+  if (n == 1 && p[0] == "metrics") {
+    // Open like /status: scrapers carry no client token (DESIGN §4).
+    if (m != "GET") return unknown_method();
+    std::string text = grid_.metrics().Render(GaugesFromSnapshot(*grid_.snapshot()));
+    return (void)responder.Send(200, std::move(text), {}, metrics::kContentType);
+  }
   if (n == 1 && p[0] == "status") {
     if (m != "GET") return unknown_method();
     return SendJson(responder, 200, StatusJson(*grid_.snapshot()));
@@ -454,8 +461,11 @@ void HubService::NewSession(const http::ServerRequest& request, http::Responder 
 void HubService::Proxy(const http::ServerRequest& request, std::string_view node_path,
                        const std::string& session_id, bool ends_session,
                        http::Responder responder) {
+  const SteadyTime started = clock_.Now();
   std::optional<SessionRoute> route = grid_.FindSession(session_id);
   if (!route.has_value()) {
+    grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId),
+                                  clock_.Now() - started);
     return SendError(responder, {ErrorCode::kInvalidSessionId, "no session " + session_id});
   }
   http::Headers headers;
@@ -470,12 +480,16 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
        .headers = std::move(headers),
        .body = request.body,
        .timeout = kCommandTimeout},
-      [this, responder, session_id, ends_session, node_id,
+      [this, responder, session_id, ends_session, node_id, started,
        max_body = initial_settings_.server.max_body](http::ClientResponse response) mutable {
         // The slot is free before the client hears that its session ended, so a client that
         // deletes and at once asks again (or reads /status) sees it free.
         Effects ended;
         if (ends_session) ended = grid_.EndSession(session_id);
+        const bool relayed = response.transport_ok() && response.body.size() <= max_body;
+        grid_.metrics().RecordCommand(
+            relayed ? response.status : http::HttpStatus(ErrorCode::kUnavailable),
+            clock_.Now() - started);
         if (!response.transport_ok()) {
           SendError(responder, {ErrorCode::kUnavailable,
                                 "node " + node_id + " did not answer: " + response.error});

@@ -56,6 +56,8 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
 
 }  // namespace
 
+std::string_view GridhubVersion() { return GRIDHUB_VERSION; }
+
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kSuccess:

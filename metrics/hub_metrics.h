@@ -63,6 +63,9 @@ Outcome OutcomeFor(ErrorCode code);
 // Where requests and sessions of undeclared labels are counted.
 inline constexpr std::string_view kOtherLabel = "other";
 
+// This build's version (the project version from CMake), for gridhub_build_info.
+std::string_view GridhubVersion();
+
 // Content-Type of Render()'s text (Prometheus text exposition format 0.0.4).
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -207,6 +207,11 @@ TEST(HubMetricsTest, GaugesComeFromTheGivenPictureAndFoldUndeclaredLabels) {
   EXPECT_EQ(Value(next, "gridhub_nodes{availability=\"up\"}"), 0);
 }
 
+TEST(HubMetricsTest, VersionIsTheProjectVersion) {
+  EXPECT_FALSE(GridhubVersion().empty());
+  EXPECT_NE(GridhubVersion().find('.'), std::string_view::npos);  // "0.1.0"
+}
+
 TEST(HubMetricsTest, OutcomesComeFromErrorCodes) {
   EXPECT_EQ(OutcomeFor(ErrorCode::kTimeout), Outcome::kTimeout);
   EXPECT_EQ(OutcomeFor(ErrorCode::kQueueFull), Outcome::kQueueFull);
