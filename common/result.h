@@ -10,22 +10,22 @@ namespace gridhub {
 // Error codes shared by every layer. hub/ maps each to an HTTP status and a W3C error name in
 // one table; metric outcome labels come from the same enum.
 enum class ErrorCode {
-  kInvalidArgument,     // 400 invalid argument
-  kSessionNotCreated,   // 500 session not created
-  kInvalidSessionId,    // 404 invalid session id
-  kUnknownCommand,      // 404 unknown command
-  kUnknownMethod,       // 405 unknown method
-  kUnauthorized,        // 401
-  kForbidden,           // 403
-  kNotFound,            // 404 (non-W3C resources: tickets, nodes)
-  kPayloadTooLarge,     // 413
-  kQueueFull,           // queue refusals: 500 on /session, 429 on tickets
+  kInvalidArgument,    // 400 invalid argument
+  kSessionNotCreated,  // 500 session not created
+  kInvalidSessionId,   // 404 invalid session id
+  kUnknownCommand,     // 404 unknown command
+  kUnknownMethod,      // 405 unknown method
+  kUnauthorized,       // 401
+  kForbidden,          // 403
+  kNotFound,           // 404 (non-W3C resources: tickets, nodes)
+  kPayloadTooLarge,    // 413
+  kQueueFull,          // queue refusals: 500 on /session, 429 on tickets
   kRunLimit,
-  kUnsatisfiable,       // 500 on /session, 422 on tickets
+  kUnsatisfiable,  // 500 on /session, 422 on tickets
   kNoWait,
   kTimeout,
-  kUnavailable,         // a node or driver did not answer
-  kInternal,            // 500 unknown error
+  kUnavailable,  // a node or driver did not answer
+  kInternal,     // 500 unknown error
 };
 
 // A code and a human message naming what was wrong ("browserName must be a string").
@@ -42,7 +42,7 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
