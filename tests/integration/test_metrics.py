@@ -2,6 +2,8 @@
 requests and proxied commands; the wait histogram counts every granted request; gauges agree
 with /status; undeclared labels are `other`; the endpoint stays open with a client token."""
 
+import json
+import os
 import re
 import unittest
 
@@ -146,6 +148,24 @@ class MetricsTest(HubTestCase):
         self.assertEqual(value(m, "gridhub_queue_length", label="appa:uat"), 0)
         self.assertEqual(value(m, "gridhub_nodes", availability="up"), 0)
         self.assertEqual(call("POST", hub.url + "/metrics", body=b"")[0], 405)
+
+    def test_dashboard_and_scrape_config_use_what_the_hub_exports(self):
+        hub = self.start_hub()
+        hub.register(self.start_node())
+        _, m = scrape(hub)
+        exported = {name for name, _ in m}
+        config_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config")
+        with open(os.path.join(config_dir, "grafana-dashboard.json")) as f:
+            dashboard = json.load(f)
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        self.assertGreater(len(exprs), 10)
+        for expr in exprs:
+            for name in re.findall(r"\b((?:gridhub|process)_[a-z_]+)", expr):
+                self.assertIn(name, exported, expr)
+        with open(os.path.join(config_dir, "prometheus.yml")) as f:
+            scrape_config = f.read()
+        self.assertIn('"localhost:4444"', scrape_config)
+        self.assertIn("metrics_path: /metrics", scrape_config)
 
 
 if __name__ == "__main__":
