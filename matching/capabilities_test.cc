@@ -263,6 +263,52 @@ TEST(ProcessNewSessionTest, BoundsHostileBodies) {
       << too_big.error().message;
 }
 
+// Nests `depth` arrays in place at *slot, so that the test never copies (nlohmann's copy
+// constructor recurses) or builds the value recursively; its destructor is iterative (3.10+).
+void NestArrays(json* slot, size_t depth) {
+  *slot = json::array();
+  for (size_t i = 1; i < depth; ++i) {
+    slot->push_back(json::array());
+    slot = &slot->back();
+  }
+}
+
+TEST(NestsDeeperThanTest, CountsLevelsOfArraysAndObjects) {
+  EXPECT_FALSE(NestsDeeperThan(json(5), 0));
+  EXPECT_TRUE(NestsDeeperThan(json::array(), 0));
+  EXPECT_FALSE(NestsDeeperThan(json::array(), 1));
+  EXPECT_TRUE(NestsDeeperThan(Parse(R"([1, {"a": [2]}])"), 2));
+  EXPECT_FALSE(NestsDeeperThan(Parse(R"([1, {"a": [2]}])"), 3));
+  // The deep branch is not the first one: every sibling is looked at.
+  EXPECT_TRUE(NestsDeeperThan(Parse(R"({"a": 1, "b": [], "c": {"d": {"e": []}}})"), 3));
+}
+
+TEST(NestsDeeperThanTest, SafeOnAMillionLevels) {
+  json deep;
+  NestArrays(&deep, 1'000'000);
+  EXPECT_TRUE(NestsDeeperThan(deep, kMaxCapabilityDepth));
+  EXPECT_FALSE(NestsDeeperThan(deep, 1'000'000));
+}
+
+TEST(ProcessNewSessionTest, RejectsAMillionLevelsWithoutRecursing) {
+  json body;
+  NestArrays(&body["capabilities"]["alwaysMatch"]["myco:deep"], 1'000'000);
+  Result<NewSessionSpec> spec = ProcessNewSession(body);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.error().message.find("capabilities.alwaysMatch.myco:deep nests deeper"),
+            std::string::npos)
+      << spec.error().message;
+
+  json first;
+  first["capabilities"]["firstMatch"] = json::array({json::object()});
+  NestArrays(&first["capabilities"]["firstMatch"][0]["myco:deep"], 1'000'000);
+  spec = ProcessNewSession(first);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.error().message.find("capabilities.firstMatch[0].myco:deep nests deeper"),
+            std::string::npos)
+      << spec.error().message;
+}
+
 TEST(ValidateCapabilitiesTest, NamesTheGivenLocation) {
   Result<json> caps = ValidateCapabilities(json{{"browserName", 5}}, "stereotype");
   ASSERT_FALSE(caps.ok());

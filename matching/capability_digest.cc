@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <utility>
+#include <vector>
 
 namespace gridhub::matching {
 
@@ -62,10 +64,17 @@ ComparableValue ComparableValue::Of(const json& value) {
 }
 
 bool NestsDeeperThan(const json& value, size_t max_depth) {
-  if (!value.is_structured()) return false;
-  if (max_depth == 0) return true;
-  for (const json& child : value) {
-    if (NestsDeeperThan(child, max_depth - 1)) return true;
+  // An explicit stack, not recursion: this check is what makes the recursive walks after it
+  // (dump, copy, ==) safe, so it must itself be safe on a value nested millions deep.
+  std::vector<std::pair<const json*, size_t>> pending;
+  if (value.is_structured()) pending.emplace_back(&value, 1);
+  while (!pending.empty()) {
+    auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (depth > max_depth) return true;
+    for (const json& child : *node) {
+      if (child.is_structured()) pending.emplace_back(&child, depth + 1);
+    }
   }
   return false;
 }

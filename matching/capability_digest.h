@@ -60,8 +60,9 @@ struct CapabilityDigest {
 };
 
 // True when `value` holds arrays/objects nested more than `max_depth` levels (a scalar is depth
-// 0). Recursion stops at max_depth, so the check itself is safe on any input; callers reject such
-// values so that later recursive walks (dump, ==) cannot exhaust the stack.
+// 0, `[]` is 1). Iterative (an explicit stack, no recursion), so the check itself is safe on any
+// input, however deep; callers run it BEFORE any recursive walk (copy, dump, ==) and reject such
+// values so that those walks cannot exhaust the stack.
 bool NestsDeeperThan(const nlohmann::json& value, size_t max_depth);
 
 // True for keys never compared in matching: vendor option keys that pass through to the driver.

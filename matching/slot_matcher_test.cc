@@ -201,6 +201,21 @@ TEST(StereotypeTest, RejectsBadStereotypesNamingTheKey) {
   EXPECT_NE(bad_label.error().message.find("'a/b'"), std::string::npos);
 }
 
+TEST(StereotypeTest, RejectsAMillionLevelsWithoutRecursing) {
+  // Built in place: copying such a value (or building it recursively) would itself recurse.
+  json caps = {{"browserName", "chrome"}};
+  json* level = &caps["myco:deep"];
+  *level = json::array();
+  for (int i = 1; i < 1'000'000; ++i) {
+    level->push_back(json::array());
+    level = &level->back();
+  }
+  Result<Stereotype> slot = Stereotype::Parse(caps);
+  ASSERT_FALSE(slot.ok());
+  EXPECT_NE(slot.error().message.find("stereotype nests deeper than"), std::string::npos)
+      << slot.error().message;
+}
+
 TEST(ResolveRestrictionTest, NoRestrictionWithoutExplicitLabel) {
   Stereotype slot = Slot(R"({"browserName": "chrome"})", "AppA");
   std::vector<const Stereotype*> slots = {&slot};
