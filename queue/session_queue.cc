@@ -307,6 +307,12 @@ void SessionQueue::OnSessionEnded(const std::string& label) {
   if (it != labels_.end() && it->second.active > 0) --it->second.active;
 }
 
+void SessionQueue::OnSessionAdopted(const std::string& label) {
+  // The session already runs, so it is counted even at or past the cap: refusing to count it
+  // would let the label exceed its cap by as many sessions again.
+  ++LabelFor(label).active;
+}
+
 bool SessionQueue::Cancel(RequestId id) {
   auto it = requests_.find(id);
   if (it == requests_.end() || it->second.granted) return false;

@@ -126,6 +126,7 @@ class SlotCompatibility {
 //   for (const Assignment& a : queue.Dispatch(free_slots, matcher)) StartCreation(a);
 //   queue.OnSessionCreated(id);           // or OnCreateFailed(id): back to the head, or fail
 //   queue.OnSessionEnded("chrome");       // frees a unit of the label's concurrency cap
+//   queue.OnSessionAdopted("chrome");     // a live session found on a node: takes a unit
 //
 // Life of a request: waiting -> (Dispatch) granted -> (OnSessionCreated) forgotten, counted
 // active until OnSessionEnded(label). A granted request leaves the waiting set and no longer
@@ -168,6 +169,12 @@ class SessionQueue {
 
   // A session of `label` ended: releases one unit of the label's active count (never below 0).
   void OnSessionEnded(const std::string& label);
+
+  // A live session the queue never granted — a node re-registering after a hub restart reports
+  // it — counts towards `label`'s concurrency cap from now on, exactly like a granted one, until
+  // OnSessionEnded(label). It may take the label past its cap (the session exists either way);
+  // the label then gets no grant until it is below the cap again. Not counted as granted.
+  void OnSessionAdopted(const std::string& label);
 
   // Removes a waiter (client gone, ticket deleted or abandoned); the others keep their order.
   // Returns false for unknown ids and for granted requests (use OnGrantCancelled for those).

@@ -194,6 +194,8 @@ class Reference {
     if (active_[label] > 0) --active_[label];
   }
 
+  void OnSessionAdopted(const std::string& label) { ++active_[label]; }
+
   bool Cancel(RequestId id) {
     for (size_t w = 0; w < waiters_.size(); ++w) {
       if (waiters_[w].id == id) {
@@ -279,6 +281,7 @@ struct Coverage {
   int final_failures = 0;
   int expired = 0;
   int cancelled = 0;
+  int adopted = 0;
 };
 
 // Drives one random sequence through both implementations, comparing as it goes.
@@ -412,6 +415,15 @@ class ModelRun {
   }
 
   void DoSessionEnded() {
+    if (Pick(0, 5) == 0) {
+      // A live session the queue never granted (found on a re-registering node) starts.
+      const std::string& label = kLabels[Pick(0, 3)];
+      queue_.OnSessionAdopted(label);
+      ref_.OnSessionAdopted(label);
+      live_sessions_.push_back(label);
+      ++coverage_.adopted;
+      return;
+    }
     if (live_sessions_.empty() || Pick(0, 9) == 0) {
       // A stray end (the hub lost count) must not drive anything negative.
       const std::string& label = kLabels[Pick(0, 3)];
@@ -522,6 +534,7 @@ TEST(SessionQueueModelTest, MatchesNaiveReferenceOnRandomSequences) {
   EXPECT_GT(coverage.final_failures, 500);
   EXPECT_GT(coverage.expired, 1000);
   EXPECT_GT(coverage.cancelled, 500);
+  EXPECT_GT(coverage.adopted, 500);
 }
 
 }  // namespace

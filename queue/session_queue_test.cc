@@ -360,6 +360,46 @@ TEST(SessionQueueTest, GrantCancelledReleasesTheCap) {
   EXPECT_EQ(grants[0].request, a2);
 }
 
+TEST(SessionQueueTest, AdoptedSessionsCountTowardsTheCapUntilTheyEnd) {
+  FakeClock clock;
+  SessionQueue queue(clock, {.concurrency_caps = {{"A", 1}}});
+  queue.OnSessionAdopted("A");
+  EXPECT_TRUE(queue.AtCap("A"));
+  RequestId a1 = Admit(queue, "A");
+  RequestId b1 = Admit(queue, "B");
+  // A is at its cap with a session the queue never granted: only B is served.
+  std::vector<Assignment> grants = queue.Dispatch(std::vector<SlotId>{"s1", "s2"}, kAnySlot);
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(grants[0].request, b1);
+  std::map<std::string, LabelCounters> counters = queue.Counters();
+  EXPECT_EQ(counters["A"].active, 1u);
+  EXPECT_EQ(counters["A"].granted, 0u);  // adopted, not granted
+  queue.OnSessionEnded("A");
+  EXPECT_FALSE(queue.AtCap("A"));
+  grants = queue.Dispatch(std::vector<SlotId>{"s2"}, kAnySlot);
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(grants[0].request, a1);
+}
+
+TEST(SessionQueueTest, AdoptionMayExceedTheCapAndEndingReleasesEachOnce) {
+  FakeClock clock;
+  SessionQueue queue(clock, {.concurrency_caps = {{"A", 1}}});
+  queue.OnSessionAdopted("A");
+  queue.OnSessionAdopted("A");
+  queue.OnSessionAdopted("new-label");  // a label the queue has not seen yet
+  EXPECT_EQ(queue.Counters()["A"].active, 2u);
+  EXPECT_EQ(queue.Counters()["new-label"].active, 1u);
+  Admit(queue, "A");
+  queue.OnSessionEnded("A");
+  EXPECT_TRUE(queue.AtCap("A"));  // one adopted session left: at the cap
+  EXPECT_TRUE(queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot).empty());
+  queue.OnSessionEnded("A");
+  queue.OnSessionEnded("new-label");
+  EXPECT_EQ(queue.Counters()["A"].active, 0u);
+  EXPECT_EQ(queue.Counters()["new-label"].active, 0u);
+  EXPECT_EQ(queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot).size(), 1u);
+}
+
 TEST(SessionQueueTest, CapLabelsAreCountedFromConstruction) {
   FakeClock clock;
   SessionQueue queue(clock, {.concurrency_caps = {{"AppA:Chromium:UAT", 2}}});
