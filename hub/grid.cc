@@ -756,7 +756,9 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
       }
       label = s["label"].get<std::string>();
     }
-    json caps = s.contains("stereotype") ? s["stereotype"] : json::object();
+    // By reference: copying an untrusted value recurses before Parse has checked its depth.
+    static const json* const kNoStereotype = new json(json::object());
+    const json& caps = s.contains("stereotype") ? s["stereotype"] : *kNoStereotype;
     Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
     if (!stereotype.ok()) {
       return Error{ErrorCode::kInvalidArgument,
@@ -833,10 +835,14 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
       session->id = session_id;
       session->node_id = node->id;
       session->slot_id = slot->id;
+      // The request label it was granted under is gone with the old hub (gridhub:* keys never
+      // reach the node), so it counts under its slot's label: the label a request by browser
+      // name has on an unlabelled slot, and the exact label of a labelled one.
       session->label = slot->stereotype.label().str();
       session->capabilities = caps;
       session->started = now;
       slot->sessions.push_back(session_id);
+      queue_.OnSessionAdopted(session->label);  // released by EndSession like any other
       sessions_[session_id] = std::move(session);
     }
   }
@@ -1319,6 +1325,11 @@ void Grid::PublishLocked() {
   }
   MutexLock lock(snapshot_mu_);
   snapshot_ = std::move(snapshot);
+}
+
+std::map<std::string, queue::LabelCounters> Grid::QueueCounters() {
+  MutexLock lock(mu_);
+  return queue_.Counters();
 }
 
 std::shared_ptr<const GridSnapshot> Grid::snapshot() const {

@@ -177,6 +177,9 @@ class Grid {
 
   std::shared_ptr<const GridSnapshot> snapshot() const;
 
+  // The queue's per-label numbers (waiting, active sessions counted against caps, ...).
+  std::map<std::string, queue::LabelCounters> QueueCounters();
+
   // The hub's Prometheus counters and histograms; the grid records new-session events in them,
   // the service records proxied commands and renders GET /metrics.
   metrics::HubMetrics& metrics() { return metrics_; }

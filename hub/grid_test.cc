@@ -272,6 +272,40 @@ TEST_F(GridTest, SessionCreatedOnANodeThatDeregisteredIsDeletedThereAndRetried) 
   EXPECT_EQ(effects.creates[0].node_id, "b");
 }
 
+TEST_F(GridTest, AdoptedSessionsCountTowardsCapsUntilTheyEnd) {
+  settings_.queue.concurrency_caps = {{"chrome", 1}};
+  json node = Node("n1", 2);
+  node["sessions"] = {{{"id", "old"}, {"slotId", "s"}, {"capabilities", {{"browserName", "x"}}}}};
+  Register(node);
+  Register(node);  // reported again by the same node: already known, not counted twice
+  EXPECT_EQ(grid().QueueCounters()["chrome"].active, 1u);
+  // The adopted session holds chrome's only unit of cap although a slot unit is free.
+  EXPECT_TRUE(Submit().creates.empty());
+  Effects freed = grid().EndSession("old");
+  ASSERT_EQ(freed.creates.size(), 1u);
+  CreateJob job = freed.creates[0];
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("new"));
+  EXPECT_EQ(grid().QueueCounters()["chrome"].active, 1u);
+  grid().EndSession("new");
+  EXPECT_EQ(grid().QueueCounters()["chrome"].active, 0u);
+}
+
+TEST_F(GridTest, AdoptedSessionsUnderALabelledSlotAreReleasedWhenTheNodeLeaves) {
+  json node = {{"id", "n1"},
+               {"uri", "http://n1:5555"},
+               {"slots",
+                {{{"id", "s"},
+                  {"label", "AppA:UAT"},
+                  {"maxSessions", 3},
+                  {"stereotype", {{"browserName", "chrome"}}}}}},
+               {"sessions", {"a", "b"}}};  // bare ids: the first slot with room takes them
+  Register(node);
+  EXPECT_EQ(grid().QueueCounters()["appa:uat"].active, 2u);
+  Effects effects;
+  ASSERT_TRUE(grid().Deregister("n1", &effects));
+  EXPECT_EQ(grid().QueueCounters()["appa:uat"].active, 0u);
+}
+
 TEST_F(GridTest, RejectsInvalidRegistrations) {
   Effects effects;
   EXPECT_FALSE(grid().RegisterNode(json::array(), &effects).ok());
