@@ -92,9 +92,14 @@ void Effects::Append(Effects other) {
 
 struct Grid::Slot {
   Slot(std::string slot_id, matching::Stereotype s, int max)
-      : id(std::move(slot_id)), stereotype(std::move(s)), max_sessions(max) {}
+      : id(std::move(slot_id)), stereotype(std::move(s)), max_sessions(max) {
+    const std::string& browser = stereotype.digest().browser_name;
+    if (!browser.empty()) browser_label = matching::LabelKey::FromBrowserName(browser).str();
+  }
   std::string id;
   matching::Stereotype stereotype;
+  // The label a request by this slot's browserName gets ("" without a browserName).
+  std::string browser_label;
   int max_sessions;
   std::vector<std::string> sessions;
   int reserved = 0;  // creations in flight
@@ -200,9 +205,27 @@ class Grid::Compatibility final : public queue::SlotCompatibility {
     return grid_.matcher_.Match(waiter.spec, restriction, u->second.second->stereotype).has_value();
   }
 
+  // Asked per (label, free unit); units of one slot share the answer, so it is computed once
+  // per slot and label in a call.
+  bool LabelCanUse(std::string_view label, const queue::SlotId& unit) const override
+      NO_THREAD_SAFETY_ANALYSIS {  // called inside DispatchLocked, under mu_
+    auto u = units_.find(unit);
+    if (u == units_.end()) return true;
+    const Slot* slot = u->second.second;
+    auto [it, fresh] = memo_.try_emplace({slot, label}, false);
+    if (fresh) it->second = grid_.LabelCanUseLocked(label, *slot);
+    return it->second;
+  }
+
+  uint64_t Generation() const override NO_THREAD_SAFETY_ANALYSIS {
+    return grid_.compat_generation_;
+  }
+
  private:
   const Grid& grid_;
   const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units_;
+  // The queue's label names outlive the Dispatch() call this object serves.
+  mutable std::map<std::pair<const Slot*, std::string_view>, bool> memo_;
 };
 
 Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
@@ -236,6 +259,50 @@ std::vector<const matching::Stereotype*> Grid::PoolLocked() {
 void Grid::ResolveRestrictionLocked(Waiter& waiter) {
   std::vector<const matching::Stereotype*> pool = PoolLocked();
   waiter.restriction = matcher_.ResolveRestriction(waiter.spec, pool);
+}
+
+void Grid::PoolChangedLocked() {
+  ++compat_generation_;
+  for (auto& [id, waiter] : waiters_) {
+    if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
+  }
+}
+
+bool Grid::LabelCanUseLocked(std::string_view label, const Slot& slot) const {
+  // A request naming no browser (label "any") fits slots of every label.
+  if (label == matching::LabelKey::Any().str()) return true;
+  matching::LabelKey parsed;
+  const matching::LabelKey* key = &parsed;
+  if (auto it = label_use_.find(std::string(label)); it != label_use_.end()) {
+    if (it->second.wide) return true;
+    key = &it->second.key;
+  } else {  // a label only a cap declared so far: its first waiter is noted before dispatch
+    Result<matching::LabelKey> result = matching::LabelKey::Parse(label);
+    if (!result.ok()) return true;
+    parsed = std::move(*result);
+  }
+  // A request by browser name fits only slots of that browser (it is not wide).
+  if (key->size() == 1 && slot.browser_label == label) return true;
+  // A request with gridhub:label is restricted to that label or, by trailing fallback, one of
+  // its parents. Every parent is tried whatever the toggle says, so that a restriction resolved
+  // under other settings (a waiter whose creation was in flight) is covered too.
+  for (matching::LabelKey accepted = *key; !accepted.empty(); accepted = accepted.Parent()) {
+    if (matching::LabelAccepts(accepted, slot.stereotype.label(), matcher_.options())) return true;
+  }
+  return false;
+}
+
+void Grid::NoteLabelUseLocked(const Waiter& waiter) {
+  auto [it, inserted] = label_use_.try_emplace(waiter.label, LabelUse{waiter.spec.label, false});
+  if (it->second.wide || waiter.spec.explicit_label) return;
+  for (const matching::Candidate& candidate : waiter.spec.candidates) {
+    const std::string& browser = candidate.digest().browser_name;
+    if (browser.empty() || matching::LabelKey::FromBrowserName(browser).str() != waiter.label) {
+      it->second.wide = true;
+      ++compat_generation_;  // earlier "cannot use" answers for this label no longer hold
+      return;
+    }
+  }
 }
 
 Effects Grid::DispatchLocked() {
@@ -377,6 +444,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
     return error;
   }
   const auto& enqueued = std::get<queue::Enqueued>(admitted);
+  NoteLabelUseLocked(*waiter);
   waiter->id = enqueued.id;
   waiter->metric_label = std::move(metric_label);
   waiter->caps_string = std::make_shared<const std::string>(Dump(
@@ -565,6 +633,8 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   waiter->creating = false;
   waiter->failed_nodes.insert(node_id);
   if (queue_.OnCreateFailed(request)) {
+    // Waiting again: the pool may have changed while its creation was in flight.
+    if (waiter->spec.explicit_label) ResolveRestrictionLocked(*waiter);
     // Only avoid the failed nodes while some other node could serve the request.
     bool other = false;
     for (const auto& [id, candidate] : nodes_) {
@@ -687,6 +757,7 @@ void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
     if (departed_drained_.size() >= 10000) departed_drained_.clear();  // bound the memory
     departed_drained_.insert(node_id);
     nodes_.erase(n);
+    ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
 }
 
@@ -855,9 +926,7 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
   std::string node_id = node->id;
   departed_drained_.erase(node_id);
   nodes_[node_id] = std::move(node);
-  for (auto& [rid, waiter] : waiters_) {
-    if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
-  }
+  PoolChangedLocked();
   json result = NodeJsonLocked(*nodes_[node_id]);
   effects->reschedule = true;  // its node-timeout or first probe
   effects->Append(DispatchLocked());
@@ -877,6 +946,7 @@ std::optional<Availability> Grid::Heartbeat(const std::string& node_id, Effects*
   node.last_seen = clock_.Now();
   if (node.availability == Availability::kDown) {
     node.availability = node.drain_requested ? Availability::kDraining : Availability::kUp;
+    if (node.drain_requested) PoolChangedLocked();  // a DRAINING node leaves the pool
     effects->reschedule = true;
     effects->Append(DispatchLocked());
     PublishLocked();
@@ -890,6 +960,7 @@ bool Grid::Deregister(const std::string& node_id, Effects* effects) {
   if (n == nodes_.end()) return false;
   DropNodeSessionsLocked(*n->second, effects, /*delete_on_node=*/false);
   nodes_.erase(n);
+  PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
   effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released
   PublishLocked();
   return true;
@@ -904,6 +975,9 @@ bool Grid::Drain(const std::string& node_id, Effects* effects) {
     n->second->availability = Availability::kDraining;
   }
   RemoveNodeIfDrainedLocked(node_id);
+  // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
+  PoolChangedLocked();
+  effects->Append(DispatchLocked());
   PublishLocked();
   return true;
 }
@@ -1145,9 +1219,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   queue_.Reconfigure(ToQueueOptions(settings.queue));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
   DeclareCapLabelsLocked();
-  for (auto& [id, waiter] : waiters_) {
-    if (waiter->spec.explicit_label && !waiter->creating) ResolveRestrictionLocked(*waiter);
-  }
+  PoolChangedLocked();  // the matching toggles may have changed
   Effects effects = DispatchLocked();
   effects.reschedule = true;
   PublishLocked();

@@ -196,6 +196,14 @@ class Grid {
   Effects DispatchLocked() REQUIRES(mu_);
   std::vector<const matching::Stereotype*> PoolLocked() REQUIRES(mu_);
   void ResolveRestrictionLocked(Waiter& waiter) REQUIRES(mu_);
+  // The pool of slots (or the toggles) changed: every waiting explicit-label request picks its
+  // trailing-fallback label again, and remembered LabelCanUse() answers are dropped.
+  void PoolChangedLocked() REQUIRES(mu_);
+  // SlotCompatibility::LabelCanUse for the hub: false only when no waiter of `label`, now or
+  // later in this generation, could be served by `slot`.
+  bool LabelCanUseLocked(std::string_view label, const Slot& slot) const REQUIRES(mu_);
+  // Records what LabelCanUseLocked must allow for a newly admitted waiter's label.
+  void NoteLabelUseLocked(const Waiter& waiter) REQUIRES(mu_);
   Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
                                        bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
@@ -231,6 +239,18 @@ class Grid {
   // Drained nodes that left once empty; their heartbeats are answered DRAINING.
   std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
+  // Per request label: its parsed key and whether some waiter of it was ever "wide" — a request
+  // by browser name (no gridhub:label) whose candidates reach beyond that browser, e.g.
+  // firstMatch [chrome, firefox] under label "chrome". Sticky, so answers only ever widen.
+  struct LabelUse {
+    matching::LabelKey key;
+    bool wide = false;
+  };
+  std::unordered_map<std::string, LabelUse> label_use_ GUARDED_BY(mu_);
+  // SlotCompatibility::Generation(): bumped whenever a LabelCanUse() answer may change (nodes
+  // registered, replaced or gone, toggles changed, a label turned wide), so the queue may
+  // remember the answers per slot unit in between.
+  uint64_t compat_generation_ GUARDED_BY(mu_) = 1;
   uint64_t version_ GUARDED_BY(mu_) = 0;
 
   metrics::HubMetrics metrics_;  // thread-safe on its own

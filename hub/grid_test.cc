@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace gridhub::hub {
 namespace {
@@ -304,6 +306,190 @@ TEST_F(GridTest, AdoptedSessionsUnderALabelledSlotAreReleasedWhenTheNodeLeaves) 
   Effects effects;
   ASSERT_TRUE(grid().Deregister("n1", &effects));
   EXPECT_EQ(grid().QueueCounters()["appa:uat"].active, 0u);
+}
+
+// --- remembered LabelCanUse() answers (SlotCompatibility::Generation) ------------------------
+// With one free slot unit the queue walks only the labels it remembered as able to use that
+// unit. A remembered "cannot" that outlives the change that made it wrong would strand a waiter
+// next to a free slot; each test below makes the queue remember such an answer first.
+
+json LabelledNode(const std::string& id, const std::string& label, int max_sessions = 1,
+                  const std::string& browser = "chrome") {
+  json node = Node(id, max_sessions, browser);
+  node["slots"][0]["label"] = label;
+  return node;
+}
+
+TEST_F(GridTest, ReRegistrationWithAnotherLabelServesTheWaiterItNowFits) {
+  settings_.queue.reject_unsatisfiable = false;
+  Register(LabelledNode("n1", "AppA"));
+  // The only free unit cannot serve label appb: remembered.
+  EXPECT_TRUE(Submit({{"browserName", "chrome"}, {"gridhub:label", "AppB"}}).creates.empty());
+  Effects effects;
+  ASSERT_TRUE(grid().RegisterNode(LabelledNode("n1", "AppB"), &effects).ok());
+  ASSERT_EQ(effects.creates.size(), 1u);  // same unit id, new label
+  EXPECT_EQ(effects.creates[0].node_id, "n1");
+}
+
+TEST_F(GridTest, ToggleChangeServesTheWaiterItNowFits) {
+  settings_.queue.reject_unsatisfiable = false;
+  settings_.matching.prefix_expand = false;
+  Register(LabelledNode("n1", "AppA:Chromium"));
+  EXPECT_TRUE(Submit({{"browserName", "chrome"}, {"gridhub:label", "AppA"}}).creates.empty());
+  config::Settings changed = settings_;
+  changed.matching.prefix_expand = true;
+  EXPECT_EQ(grid().Reconfigure(changed).creates.size(), 1u);
+}
+
+TEST_F(GridTest, RequestByBrowserNameReachingAnotherBrowserIsServedThere) {
+  settings_.queue.reject_unsatisfiable = false;
+  Register(Node("n1", 1, "firefox"));
+  // Label "chrome", Chrome only: it cannot use the Firefox unit (remembered).
+  EXPECT_TRUE(Submit({{"browserName", "chrome"}}).creates.empty());
+  // Label "chrome" too (its first candidate), but its second candidate takes Firefox.
+  auto spec = matching::ProcessNewSession(
+      {{"capabilities",
+        {{"firstMatch", {{{"browserName", "chrome"}}, {{"browserName", "firefox"}}}}}}});
+  ASSERT_TRUE(spec.ok());
+  ASSERT_EQ(spec->label.str(), "chrome");
+  Effects effects = grid().SubmitNewSession(std::move(*spec), "", false, http::Responder());
+  ASSERT_EQ(effects.creates.size(), 1u);
+  EXPECT_EQ(effects.creates[0].capabilities["browserName"], "firefox");
+  EXPECT_EQ(grid().snapshot()->queue_size, 1u);  // the Chrome-only waiter still waits
+}
+
+TEST_F(GridTest, NodeLeavingLetsAWaiterFallBackToAParentLabel) {
+  settings_.queue.reject_unsatisfiable = false;
+  Register(LabelledNode("uat", "AppA:Chromium:UAT"));
+  CreateJob busy =
+      Submit({{"browserName", "chrome"}, {"gridhub:label", "AppA:Chromium:UAT"}}).creates.at(0);
+  grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
+  Register(LabelledNode("base", "AppA:Chromium"));
+  // A UAT slot exists, so this waits for it rather than falling back to the free base slot.
+  EXPECT_TRUE(
+      Submit({{"browserName", "chrome"}, {"gridhub:label", "AppA:Chromium:UAT"}}).creates.empty());
+  Effects effects;
+  ASSERT_TRUE(grid().Deregister("uat", &effects));
+  ASSERT_EQ(effects.creates.size(), 1u);  // no UAT slot left: trailing fallback
+  EXPECT_EQ(effects.creates[0].node_id, "base");
+}
+
+// Random registrations, re-registrations, departures, toggles, requests (explicit labels with
+// fallback, wildcards, requests by browser name, wide firstMatch) and session ends: after
+// every step no waiter may be left that a free slot could serve — which is exactly what a wrong
+// or stale LabelCanUse() answer would cause. Checked with the matcher, independently of the
+// grid's own bookkeeping.
+TEST_F(GridTest, RememberedLabelAnswersNeverStrandAWaiter) {
+  settings_.queue.reject_unsatisfiable = false;
+  settings_.queue.max_per_run = 1000;
+  const std::vector<std::string> slot_labels = {
+      "", "AppA", "AppA:Chromium", "AppA:Chromium:UAT", "AppB:X", "chrome"};
+  const std::vector<std::string> request_labels = {
+      "AppA", "AppA:Chromium", "AppA:Chromium:UAT", "AppA:*:UAT", "AppB", "chrome", "firefox"};
+  const std::vector<std::string> browsers = {"chrome", "firefox"};
+  int grants = 0;
+  int checks = 0;
+  for (unsigned seed = 1; seed <= 150; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+    grid_.reset();
+    config::MatchingSettings toggles = settings_.matching;
+    std::map<std::string, matching::NewSessionSpec> specs;  // by queue id, in admission order
+    int admitted = 0;
+    int next_session = 0;
+    // Creations succeed at once, so no unit stays reserved.
+    auto settle = [&](Effects effects) {
+      while (!effects.creates.empty()) {
+        CreateJob job = effects.creates.back();
+        effects.creates.pop_back();
+        ++grants;
+        effects.Append(grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id,
+                                             Created("s" + std::to_string(++next_session))));
+      }
+    };
+    for (int step = 0; step < 60; ++step) {
+      SCOPED_TRACE("step " + std::to_string(step));
+      const size_t op = pick(10);
+      const std::string node_id = "n" + std::to_string(pick(3));
+      Effects effects;
+      if (op <= 1) {
+        json node = {
+            {"id", node_id}, {"uri", "http://" + node_id + ":5555"}, {"slots", json::array()}};
+        for (size_t i = 0, n = 1 + pick(2); i < n; ++i) {
+          json slot = {{"id", std::to_string(i)},
+                       {"maxSessions", 1 + pick(2)},
+                       {"stereotype", {{"browserName", browsers[pick(2)]}}}};
+          const std::string& label = slot_labels[pick(slot_labels.size())];
+          if (!label.empty()) slot["label"] = label;
+          node["slots"].push_back(slot);
+        }
+        ASSERT_TRUE(grid().RegisterNode(node, &effects).ok());
+      } else if (op <= 5) {
+        json candidate = json::object();
+        if (pick(4) != 0) candidate["browserName"] = browsers[pick(2)];
+        if (pick(2) == 0) candidate["gridhub:label"] = request_labels[pick(request_labels.size())];
+        json caps = {{"alwaysMatch", candidate}};
+        if (pick(4) == 0) {  // a second candidate for the other browser
+          caps = {{"firstMatch", {candidate, {{"browserName", "firefox"}}}}};
+          caps["firstMatch"][0]["browserName"] = "chrome";
+        }
+        auto spec = matching::ProcessNewSession({{"capabilities", caps}});
+        ASSERT_TRUE(spec.ok()) << caps.dump();
+        specs.emplace(std::to_string(++admitted), *spec);
+        effects = grid().SubmitNewSession(std::move(*spec), "", false, http::Responder());
+        ASSERT_TRUE(effects.replies.empty()) << effects.replies[0].body;
+      } else if (op <= 7) {
+        std::vector<std::string> live;
+        for (const auto& node : grid().snapshot()->nodes) {
+          for (const auto& slot : node.slots) {
+            for (const auto& session : slot.sessions) live.push_back(session.id);
+          }
+        }
+        if (!live.empty()) effects = grid().EndSession(live[pick(live.size())]);
+      } else if (op == 8) {
+        grid().Deregister(node_id, &effects);
+      } else {
+        config::Settings changed = settings_;
+        changed.matching = {.prefix_expand = pick(2) == 0,
+                            .wildcards = pick(2) == 0,
+                            .trailing_fallback = pick(2) == 0};
+        toggles = changed.matching;
+        effects = grid().Reconfigure(changed);
+      }
+      settle(std::move(effects));
+
+      // Nobody waits next to a free slot that could serve it.
+      matching::SlotMatcher matcher({.prefix_expand = toggles.prefix_expand,
+                                     .wildcards = toggles.wildcards,
+                                     .trailing_fallback = toggles.trailing_fallback});
+      std::vector<matching::Stereotype> slots;
+      std::vector<bool> free;
+      std::shared_ptr<const GridSnapshot> snapshot = grid().snapshot();
+      for (const auto& node : snapshot->nodes) {
+        for (const auto& slot : node.slots) {
+          slots.push_back(*matching::Stereotype::Parse(slot.stereotype, slot.label));
+          free.push_back(static_cast<int>(slot.sessions.size()) < slot.max_sessions);
+        }
+      }
+      std::vector<const matching::Stereotype*> pool;
+      for (const auto& slot : slots) pool.push_back(&slot);
+      const json queue = grid().QueueJson();
+      for (const json& waiter : queue["value"]) {
+        const matching::NewSessionSpec& spec = specs.at(waiter["id"].get<std::string>());
+        std::optional<matching::LabelKey> restriction = matcher.ResolveRestriction(spec, pool);
+        for (size_t i = 0; i < slots.size(); ++i) {
+          ++checks;
+          ASSERT_FALSE(free[i] &&
+                       matcher.Match(spec, restriction ? &*restriction : nullptr, slots[i]))
+              << "waiter " << waiter.dump() << " strands next to free slot labelled "
+              << slots[i].label().str() << " " << slots[i].json().dump();
+        }
+      }
+    }
+  }
+  EXPECT_GT(grants, 1000);
+  EXPECT_GT(checks, 10000);
 }
 
 TEST_F(GridTest, RejectsInvalidRegistrations) {
