@@ -36,16 +36,21 @@ std::optional<std::string> Text(const json& value, std::string_view expected,
   return text;
 }
 
+// `why_not_zero` tells a user who wrote 0 where it is refused what 0 would have done.
 template <typename S>
-KeySpec DurationKey(std::string name, Field<S, Duration> field, Zero zero, std::string help) {
+KeySpec DurationKey(std::string name, Field<S, Duration> field, Zero zero, std::string help,
+                    std::string why_not_zero = "") {
   KeySpec spec{.name = std::move(name), .value_kind = "DURATION", .help = std::move(help)};
-  spec.apply = [field, zero](const json& value, Settings& s) -> std::optional<Problem> {
+  spec.apply = [field, zero, why_not_zero](const json& value,
+                                           Settings& s) -> std::optional<Problem> {
     std::optional<Problem> problem;
     std::optional<std::string> text = Text(value, "a duration such as 300s", problem);
     if (!text) return problem;
     Result<Duration> d = DurationFromText(*text);
     if (!d.ok()) return Bad(d.error().message);
-    if (zero == Zero::kRefused && *d == Duration::zero()) return Bad("must be more than 0");
+    if (zero == Zero::kRefused && *d == Duration::zero()) {
+      return Bad("must be more than 0" + (why_not_zero.empty() ? "" : " (" + why_not_zero + ")"));
+    }
     field(s) = *d;
     return std::nullopt;
   };
@@ -230,9 +235,10 @@ std::vector<KeySpec> HubKeys() {
   using H = HubSettings;
   return {
       DurationKey("hub.node-timeout", Field{&Settings::hub, &H::node_timeout}, Zero::kRefused,
-                  "a node silent this long is DOWN"),
+                  "a node silent this long is DOWN", "0 would declare every node DOWN at once"),
       DurationKey("hub.health-check-period", Field{&Settings::hub, &H::health_check_period},
-                  Zero::kRefused, "how often bare WebDriver nodes are polled at /status"),
+                  Zero::kRefused, "how often bare WebDriver nodes are polled at /status",
+                  "0 would poll without pause"),
       With(SlotSelectionKey(), kAdmin),
       Secret(StringKey("hub.admin-token", Field{&Settings::hub, &H::admin_token}, Check::kAny,
                        "Bearer token for admin calls; empty = open")),
@@ -248,7 +254,9 @@ std::vector<KeySpec> QueueKeys() {
   auto q = [](auto member) { return Field{&Settings::queue, member}; };
   return {
       With(DurationKey("queue.timeout", q(&Q::timeout), Zero::kRefused,
-                       "a waiter not served by then fails"),
+                       "a waiter not served by then fails",
+                       "0 would fail every waiter at once; to fail fast when no slot is free, "
+                       "send X-No-Wait: true or gridhub:noWait"),
            kAdmin, "HUB_BORROW_QUEUE_TIMEOUT_SECONDS"),
       With(IntKey("queue.max-per-label", q(&Q::max_per_label), 0, kIntMax,
                   "most waiters per label; more are refused at once"),
@@ -270,10 +278,14 @@ std::vector<KeySpec> QueueKeys() {
                   "retries after a node fails to create a session"),
            kAdmin),
       With(DurationKey("queue.abandon-after", q(&Q::abandon_after), Zero::kRefused,
-                       "a waiting ticket with no activity this long is dropped"),
+                       "a waiting ticket with no activity this long is dropped",
+                       "0 would drop every waiting ticket at once; a value of at least "
+                       "queue.timeout keeps unpolled tickets until their deadline"),
            kAdmin),
       With(DurationKey("queue.ready-ttl", q(&Q::ready_ttl), Zero::kRefused,
-                       "a ready ticket not taken this long is dropped"),
+                       "a ready ticket not taken this long is dropped",
+                       "0 would drop every ready ticket, and delete its session, before it "
+                       "could be taken"),
            kAdmin),
   };
 }
@@ -301,8 +313,8 @@ std::vector<KeySpec> NodeKeys() {
       StringKey("node.id", n(&N::id), Check::kAny, "node id; empty = generated"),
       StringKey("node.uri", n(&N::uri), Check::kUrlOrEmpty,
                 "URL the hub uses to reach this node; empty = from server.host/port"),
-      DurationKey("node.session-timeout", n(&N::session_timeout), Zero::kRefused,
-                  "sessions idle this long are deleted"),
+      DurationKey("node.session-timeout", n(&N::session_timeout), Zero::kAllowed,
+                  "sessions idle this long are deleted; 0 = never"),
       IntKey("node.drain-after-sessions", n(&N::drain_after_sessions), 0, kIntMax,
              "drain after this many sessions; 0 = never"),
       DurationKey("node.drain-timeout", n(&N::drain_timeout), Zero::kAllowed,

@@ -339,6 +339,24 @@ node:
   EXPECT_EQ(slots[2].stereotype["browserVersion"], "120");
 }
 
+// Where 0 makes sense it has a meaning (docs/configuration.md); elsewhere it is refused with
+// what it would have done.
+TEST(LoadSettingsTest, ZeroDurationsAreAllowedOnlyWhereTheyMeanSomething) {
+  for (const char* key :
+       {"node.session-timeout", "node.drain-timeout", "queue.registration-grace"}) {
+    Result<Settings> s = Load("", {EnvName(key) + "=0s"});
+    ASSERT_TRUE(s.ok()) << key << ": " << s.error().message;
+    EXPECT_EQ(Get(*s, key), "0s") << key;
+  }
+  for (const char* key : {"hub.node-timeout", "hub.health-check-period", "queue.timeout",
+                          "queue.abandon-after", "queue.ready-ttl"}) {
+    Result<Settings> s = Load("", {EnvName(key) + "=0"});
+    ASSERT_FALSE(s.ok()) << key;
+    EXPECT_NE(s.error().message.find("must be more than 0 (0 would"), std::string::npos)
+        << s.error().message;
+  }
+}
+
 // Each error kind: the one line names the key, the value and the reason.
 struct ErrorCase {
   std::string name;

@@ -49,6 +49,13 @@ std::string MachineAddress() {
 
 }  // namespace
 
+std::string IdleTimeoutLine(Duration session_timeout) {
+  if (session_timeout <= Duration::zero()) {
+    return "idle sessions are never deleted (node.session-timeout 0s)";
+  }
+  return "sessions idle for " + config::FormatDuration(session_timeout) + " are deleted";
+}
+
 NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
   NodeAgentOptions options;
   options.id = settings.node.id;
@@ -154,6 +161,7 @@ int NodeMain(int argc, char** argv) {
   std::printf("gridhub node listening on %s\n", node.agent().uri().c_str());
   std::printf("node %s registers with %s; driver logs in %s\n", node.agent().id().c_str(),
               settings->node.hub.c_str(), node.agent().work_dir().c_str());
+  std::printf("%s\n", IdleTimeoutLine(settings->node.session_timeout).c_str());
   std::fflush(stdout);
 
   bool draining = false;

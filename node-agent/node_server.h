@@ -32,6 +32,10 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings);
 // IPv4 address (the hostname if it has none).
 std::string AdvertisedUri(const std::string& host, uint16_t port, const std::string& hub_url);
 
+// What `gridhub node` and `standalone` print about node.session-timeout at start ("sessions
+// idle for 300s are deleted", or that 0s means never).
+std::string IdleTimeoutLine(Duration session_timeout);
+
 class NodeServer {
  public:
   NodeServer(NodeAgentOptions options, http::ServerOptions server, const Clock& clock);

@@ -83,6 +83,7 @@ int StandaloneMain(int argc, char** argv) {
   std::printf("gridhub standalone listening on %s\n", hub.url().c_str());
   std::printf("point WebDriver clients at %s (driver logs in %s)\n",
               ClientUrl(settings, hub.port()).c_str(), node.agent().work_dir().c_str());
+  std::printf("%s\n", IdleTimeoutLine(settings.node.session_timeout).c_str());
   std::fflush(stdout);
 
   while (!node.agent().WaitDone(Duration::zero())) {

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 from hubtest import HubTestCase, START_TIMEOUT, call_json, wait_for, GRIDHUB
@@ -171,6 +172,20 @@ class NodeProcessTest(NodeTestCase):
         self.assertFalse(pid_alive(pid))
         status, _ = call_json("GET", f"{hub.url}/session/{session}/title")
         self.assertEqual(status, 404)
+
+    def test_zero_session_timeout_means_idle_sessions_are_never_deleted(self):
+        hub = self.start_hub()
+        node = self.start_gridhub_node(hub, {"session-timeout": "0s"})
+        self.assertIn("idle sessions are never deleted", node.output())
+        session, pid = self.new_session(hub)
+        # Absence can only be observed over a window: twice the 1 s timeout of the test above,
+        # with no command in between.
+        time.sleep(2)
+        self.assertTrue(pid_alive(pid))
+        self.assertEqual(len(hub.busy_slots()), 1)
+        status, _ = call_json("GET", f"{hub.url}/session/{session}/title")
+        self.assertEqual(status, 200)
+        self.assertNotIn("idle", node.output().replace("idle sessions are never deleted", ""))
 
     def test_sigterm_drains_running_session_then_exits_zero(self):
         hub = self.start_hub()
