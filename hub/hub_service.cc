@@ -44,8 +44,10 @@ bool Truthy(std::string_view value) {
          http::EqualsIgnoreCase(value, "yes");
 }
 
-void SendError(http::Responder& responder, const Error& error, int status = 0) {
-  responder.Send(status != 0 ? status : http::HttpStatus(error.code), http::W3CErrorBody(error));
+void SendError(http::Responder& responder, const Error& error, int status = 0,
+               const http::Headers& headers = {}) {
+  responder.Send(status != 0 ? status : http::HttpStatus(error.code), http::W3CErrorBody(error),
+                 headers);
 }
 
 void SendJson(http::Responder& responder, int status, const json& body) {
@@ -236,8 +238,13 @@ void HubService::TimerLoop() {
 
 bool HubService::AdminAllowed(const http::ServerRequest& request) const {
   const std::string& token = initial_settings_.hub.admin_token;
-  if (token.empty()) return true;
-  return ConstantTimeEquals(BearerToken(request.Header("Authorization")), token);
+  // Without an admin token, admin calls are queue-level calls: a configured client token
+  // guards them like every other queue call (else anyone could clear the queue).
+  if (token.empty()) return ClientAllowed(request);
+  std::string_view authorization = request.Header("Authorization");
+  std::string_view bearer = BearerToken(authorization);
+  if (!bearer.empty()) return ConstantTimeEquals(bearer, token);
+  return ConstantTimeEquals(BasicPassword(authorization), token);
 }
 
 bool HubService::ClientAllowed(const http::ServerRequest& request) const {
@@ -250,7 +257,10 @@ bool HubService::ClientAllowed(const http::ServerRequest& request) const {
     const std::string& admin = initial_settings_.hub.admin_token;
     return !admin.empty() && ConstantTimeEquals(bearer, admin);
   }
-  return ConstantTimeEquals(BasicPassword(authorization), token);
+  std::string password = BasicPassword(authorization);
+  if (ConstantTimeEquals(password, token)) return true;
+  const std::string& admin = initial_settings_.hub.admin_token;
+  return !admin.empty() && ConstantTimeEquals(password, admin);
 }
 
 bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
@@ -273,47 +283,52 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
   }
   const std::vector<std::string_view> p = Split(path);
   const std::string& m = request.method;
-  auto unknown_method = [&] {
+  // RFC 9110: a 405 lists the methods the route takes, a 401 names the scheme to use.
+  auto unknown_method = [&](std::string_view allowed) {
     SendError(responder,
-              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)});
+              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)}, 0,
+              {{"Allow", std::string(allowed)}});
   };
   auto unauthorized = [&](std::string what) {
-    SendError(responder, {ErrorCode::kUnauthorized, std::move(what)});
+    SendError(responder, {ErrorCode::kUnauthorized, std::move(what)}, 0,
+              {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
   };
   const size_t n = p.size();
 
   if (n >= 1 && p[0] == "session") {
     if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
     if (n == 1) {
-      if (m != "POST") return unknown_method();
+      if (m != "POST") return unknown_method("POST");
       return NewSession(request, responder);
     }
-    if (m != "GET" && m != "POST" && m != "DELETE") return unknown_method();
+    if (m != "GET" && m != "POST" && m != "DELETE") return unknown_method("GET, POST, DELETE");
     // The node sees the path from /session on, exactly as the client sent it.
     std::string_view node_path = path.substr(path.find("/session"));
     return Proxy(request, node_path, std::string(p[1]), n == 2 && m == "DELETE", responder);
   }
   if (n == 1 && p[0] == "metrics") {
     // Open like /status: scrapers carry no client token (DESIGN §4).
-    if (m != "GET") return unknown_method();
+    if (m != "GET") return unknown_method("GET");
     std::string text = grid_.metrics().Render(GaugesFromSnapshot(*grid_.snapshot()));
     return (void)responder.Send(200, std::move(text), {}, metrics::kContentType);
   }
   if (n == 1 && p[0] == "status") {
-    if (m != "GET") return unknown_method();
+    // HEAD for probes (curl -I): the status line alone, no body.
+    if (m == "HEAD") return (void)responder.Send(200, "", {}, kJson);
+    if (m != "GET") return unknown_method("GET, HEAD");
     return SendJson(responder, 200, StatusJson(*grid_.snapshot()));
   }
   if (n >= 1 && p[0] == "nodes") {
     if (n == 1) {
       if (m == "GET") return SendJson(responder, 200, grid_.NodesJson());
-      if (m != "POST") return unknown_method();
+      if (m != "POST") return unknown_method("GET, POST");
       if (!RegistrationAllowed(request))
         return unauthorized("missing or wrong X-Registration-Secret");
       return RegisterNode(request, responder);
     }
     std::string node_id(p[1]);
     if (n == 2) {
-      if (m != "DELETE") return unknown_method();
+      if (m != "DELETE") return unknown_method("DELETE");
       if (!RegistrationAllowed(request))
         return unauthorized("missing or wrong X-Registration-Secret");
       Effects effects;
@@ -323,7 +338,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       return (void)responder.Send(204, "", {}, "");
     }
     if (n == 3 && p[2] == "heartbeat") {
-      if (m != "POST") return unknown_method();
+      if (m != "POST") return unknown_method("POST");
       if (!RegistrationAllowed(request))
         return unauthorized("missing or wrong X-Registration-Secret");
       Effects effects;
@@ -341,7 +356,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       return (void)responder.Send(204, "", {}, "");
     }
     if (n == 3 && p[2] == "drain") {
-      if (m != "POST") return unknown_method();
+      if (m != "POST") return unknown_method("POST");
       // An admin, or the node itself proving the registration secret, may drain it.
       const std::string& secret = initial_settings_.hub.registration_secret;
       bool node_itself =
@@ -362,7 +377,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
         if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
         return SendJson(responder, 200, grid_.QueueJson());
       }
-      if (m != "DELETE") return unknown_method();
+      if (m != "DELETE") return unknown_method("GET, DELETE");
       if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
       Effects effects;
       size_t count = grid_.ClearQueue(&effects);
@@ -372,7 +387,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (p[1] == "requests") {
       if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
       if (n == 2) {
-        if (m != "POST") return unknown_method();
+        if (m != "POST") return unknown_method("POST");
         return CreateTicket(request, responder);
       }
       std::string id(p[2]);
@@ -382,7 +397,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
           if (!status.ok()) return SendError(responder, status.error());
           return SendJson(responder, 200, *status);
         }
-        if (m != "DELETE") return unknown_method();
+        if (m != "DELETE") return unknown_method("GET, DELETE");
         Effects effects;
         bool found = grid_.DeleteTicket(id, &effects);
         Execute(std::move(effects));
@@ -390,7 +405,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
         return (void)responder.Send(204, "", {}, "");
       }
       if (n == 4 && p[3] == "take") {
-        if (m != "POST") return unknown_method();
+        if (m != "POST") return unknown_method("POST");
         int status = 0;
         Effects effects;
         std::string body = grid_.TakeTicket(id, request.Header("X-Queue-Token"), &status, &effects);
@@ -400,7 +415,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
         return (void)responder.Send(status, std::move(body), headers);
       }
       if (n == 4 && p[3] == "heartbeat") {
-        if (m != "POST") return unknown_method();
+        if (m != "POST") return unknown_method("POST");
         if (!grid_.TicketHeartbeat(id)) {
           return SendError(responder, {ErrorCode::kNotFound, "no ticket " + id});
         }
@@ -413,7 +428,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
       return SendJson(responder, 200, grid_.SeleniumQueueJson());
     }
-    if (m != "DELETE") return unknown_method();
+    if (m != "DELETE") return unknown_method("GET, DELETE");
     if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
     Effects effects;
     size_t count = grid_.ClearQueue(&effects);
@@ -421,7 +436,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     return SendJson(responder, 200, {{"value", count}});
   }
   if (n == 1 && p[0] == "graphql") {
-    if (m != "POST") return unknown_method();
+    if (m != "POST") return unknown_method("POST");
     if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
     // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
     // {"query": ...} object is a 400.
@@ -432,7 +447,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
                     AnswerGraphql(*grid_.snapshot(), request.body));
   }
   if (n == 2 && p[0] == "admin" && p[1] == "config") {
-    if (m != "GET" && m != "PUT") return unknown_method();
+    if (m != "GET" && m != "PUT") return unknown_method("GET, PUT");
     if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
     if (m == "GET") {
       return SendJson(responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
@@ -522,10 +537,18 @@ void HubService::CreateTicket(const http::ServerRequest& request, http::Responde
   Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
   if (!spec.ok()) return SendError(responder, spec.error());
   std::string run_id = spec->run_id;
-  if (run_id.empty() && body->contains("runId") && (*body)["runId"].is_string()) {
-    run_id = (*body)["runId"].get<std::string>();
+  if (body->contains("runId") && !(*body)["runId"].is_null()) {
+    // Dropping a mistyped run id would silently lift the per-run cap the caller asked for.
+    if (!(*body)["runId"].is_string()) {
+      return SendError(responder, {ErrorCode::kInvalidArgument, "runId must be a string"});
+    }
+    if (run_id.empty()) run_id = (*body)["runId"].get<std::string>();
   }
   if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
+  // Fail fast, as for POST /session (DESIGN §3): the capability or either header.
+  if (Truthy(request.Header("X-No-Wait")) || Truthy(request.Header("X-Selenoid-No-Wait"))) {
+    spec->no_wait = true;
+  }
   int status = 0;
   Effects effects;
   Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &status, &effects);

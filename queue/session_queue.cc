@@ -87,9 +87,15 @@ std::string SessionQueue::RefusalMessage(Refusal reason, const EnqueueRequest& r
              std::to_string(options_.max_per_run) + " waiters (queue.max-per-run)";
     case Refusal::kUnsatisfiable:
       return "unsatisfiable: no registered slot could ever serve label '" + request.label + "'";
-    case Refusal::kNoWait:
-      return "no wait: no free slot can serve label '" + request.label + "' now (concurrency cap " +
-             std::to_string(ConcurrencyCap(request.label)) + ")";
+    case Refusal::kNoWait: {
+      std::string message = "no wait: no free slot can serve label '" + request.label + "' now";
+      // Name the cap only when it is what refused the request.
+      if (AtCap(request.label)) {
+        message += " (label at its concurrency cap of " +
+                   std::to_string(ConcurrencyCap(request.label)) + ")";
+      }
+      return message;
+    }
   }
   return "refused";
 }
