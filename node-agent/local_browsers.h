@@ -28,8 +28,9 @@ struct LocalBrowsers {
 
 // Looks for chromedriver with chromium / chromium-browser / google-chrome / google-chrome-stable
 // (browserName chrome, headless Chromium args) and geckodriver with firefox / firefox-esr
-// (browserName firefox, -headless). `which` resolves a program name to its path; `cores`
-// (at least 1) is how many slots of max-sessions 1 each browser gets.
+// (browserName firefox, -headless). browserVersion is not set here: FillBrowserVersions
+// (browser_version.h) adds it from the binary's --version. `which` resolves a program name to its
+// path; `cores` (at least 1) is how many slots of max-sessions 1 each browser gets.
 LocalBrowsers DetectLocalBrowsers(
     const std::function<std::optional<std::string>(std::string_view)>& which, unsigned cores);
 

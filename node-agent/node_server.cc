@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "http/w3c_error.h"
+#include "node-agent/browser_version.h"
 
 namespace gridhub::node {
 
@@ -139,6 +140,13 @@ int NodeMain(int argc, char** argv) {
                  "relay: (see docs/nodes.md)\n");
     return 2;
   }
+  // A stereotype that names its browser binary but no version advertises the version that
+  // binary reports, as the standalone's detected ones do.
+  for (const std::string& line :
+       FillBrowserVersions(settings->node.slots, ProbeBrowserVersionBounded)) {
+    std::printf("%s\n", line.c_str());
+  }
+  std::fflush(stdout);
   // Signals are taken by sigtimedwait below; every thread started from here inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);

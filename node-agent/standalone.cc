@@ -8,6 +8,7 @@
 
 #include "config/settings.h"
 #include "hub/hub_service.h"
+#include "node-agent/browser_version.h"
 #include "node-agent/local_browsers.h"
 #include "node-agent/node_server.h"
 
@@ -55,6 +56,11 @@ int StandaloneMain(int argc, char** argv) {
     }
     settings.node.slots = std::move(found.slots);
   }
+  for (const std::string& line :
+       FillBrowserVersions(settings.node.slots, ProbeBrowserVersionBounded)) {
+    std::printf("%s\n", line.c_str());
+  }
+  std::fflush(stdout);
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -225,6 +225,24 @@ class NodeProcessTest(NodeTestCase):
         self.assertEqual((status, body["value"]), (200, "fake title"))
 
 
+    def test_stereotype_naming_a_binary_advertises_its_version(self):
+        browser = os.path.join(self._tmp.name, "fake-chrome")
+        with open(browser, "w") as f:
+            f.write("#!/bin/sh\n[ \"$1\" = --version ] && echo 'Fake Chrome 77.0.1234.5 built'\n")
+        os.chmod(browser, 0o755)
+        slot = fake_slot()
+        slot["stereotype"]["goog:chromeOptions"]["binary"] = browser
+        hub = self.start_hub()
+        self.start_gridhub_node(hub, slots=[slot])
+        stereotype = hub.status()["nodes"][0]["slots"][0]["stereotype"]
+        self.assertEqual(stereotype["browserVersion"], "77.0.1234.5")
+        status, body = hub.new_session({"browserName": "chrome", "browserVersion": "77"})
+        self.assertEqual(status, 200, body)
+        status, body = hub.new_session({"browserName": "chrome", "browserVersion": "78"})
+        self.assertEqual(status, 500, body)
+        self.assertEqual(body["value"]["error"], "session not created")
+
+
 class StandaloneProcessTest(NodeTestCase):
     def test_standalone_serves_configured_slots_and_stops_drivers_on_sigterm(self):
         port = free_port()
@@ -244,6 +262,33 @@ class StandaloneProcessTest(NodeTestCase):
         grid.process.send_signal(signal.SIGTERM)
         self.assertEqual(grid.process.wait(timeout=15), 0)
         self.assertFalse(any(pid_alive(p) for p in pids))
+
+    @unittest.skipUnless(os.access("/usr/bin/chromium", os.X_OK)
+                         and os.access("/usr/bin/chromedriver", os.X_OK),
+                         "needs Debian's chromium and chromium-driver")
+    def test_detected_chromium_advertises_its_version_and_serves_a_major_version_request(self):
+        printed = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True,
+                                 text=True, timeout=30).stdout
+        version = re.search(r"\b(\d+(?:\.\d+)+)", printed).group(1)
+        port = free_port()
+        grid = GridhubProcess("standalone", {"server": {"host": "127.0.0.1", "port": port}},
+                              self._tmp.name, r"^gridhub standalone listening on (http://\S+)$")
+        self._gridhubs.append(grid)
+        grid.status = lambda: call_json("GET", grid.url + "/status")[1]["value"]
+        wait_for(lambda: grid.status()["nodes"], START_TIMEOUT, "the standalone's node")
+        stereotypes = [s["stereotype"] for n in grid.status()["nodes"] for s in n["slots"]]
+        chrome = [s for s in stereotypes if s["browserName"] == "chrome"]
+        self.assertTrue(chrome, stereotypes)
+        for stereotype in chrome:
+            self.assertEqual(stereotype.get("browserVersion"), version, stereotype)
+            self.assertEqual(stereotype.get("platformName"), "linux", stereotype)
+        status, body = call_json("POST", grid.url + "/session", {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "browserVersion": version.split(".")[0],
+            "platformName": "linux"}}}, timeout=60)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["value"]["capabilities"]["browserVersion"], version)
+        status, _ = call_json("DELETE", f"{grid.url}/session/{body['value']['sessionId']}")
+        self.assertEqual(status, 200)
 
 
 if __name__ == "__main__":
