@@ -78,6 +78,11 @@ std::optional<std::string> SessionIdOf(const json& body) {
 // leaving it behind on the node; the client is answered at its deadline regardless.
 constexpr auto kCreationGrace = std::chrono::seconds(60);
 
+// After a node fails a creation its slots rest this long, doubling per failure in a row up to
+// hub.node-timeout, so that one sick node spreads a waiter's retries over time instead of
+// burning every waiter's retry-limit within a second.
+constexpr auto kFirstCooldown = std::chrono::seconds(1);
+
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
@@ -119,7 +124,14 @@ struct Grid::Node {
   SteadyTime next_probe;
   SteadyTime idle_since;
   std::vector<Slot> slots;
+  int failures_in_row = 0;                   // creations failed since the last success
+  std::optional<SteadyTime> cooldown_until;  // its slots are not offered before then
 
+  // Whether dispatch may offer its free slots now.
+  bool Offered(SteadyTime now) const {
+    return availability == Availability::kUp &&
+           (!cooldown_until.has_value() || now >= *cooldown_until);
+  }
   int Capacity() const {
     int total = 0;
     for (const Slot& s : slots) total += s.max_sessions;
@@ -236,6 +248,7 @@ Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
       queue_(clock, ToQueueOptions(settings.queue)),
       metrics_(std::string(metrics::GridhubVersion())) {
   MutexLock lock(mu_);
+  created_at_ = clock_.Now();  // the queue counts its registration grace from the same instant
   DeclareCapLabelsLocked();
   PublishLocked();
 }
@@ -318,8 +331,9 @@ Effects Grid::DispatchLocked() {
   };
   std::vector<Unit> units;
   std::unordered_map<std::string, std::pair<Node*, Slot*>> by_id;
+  const SteadyTime start = clock_.Now();
   for (auto& [node_id, node] : nodes_) {
-    if (node->availability != Availability::kUp) continue;
+    if (!node->Offered(start)) continue;
     const double capacity = node->Capacity();
     const int active = node->Active();
     int k = 0;
@@ -383,6 +397,38 @@ Effects Grid::DispatchLocked() {
   return effects;
 }
 
+bool Grid::RejectUnsatisfiableLocked(Effects* effects) {
+  if (!settings_.queue.reject_unsatisfiable) return false;
+  std::vector<const matching::Stereotype*> pool = PoolLocked();
+  std::vector<RequestId> hopeless;
+  for (auto& [id, waiter] : waiters_) {
+    if (waiter->creating) continue;
+    if (waiter->spec.explicit_label) ResolveRestrictionLocked(*waiter);
+    const matching::LabelKey* restriction =
+        waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
+    bool satisfiable = false;
+    for (const matching::Stereotype* s : pool) {
+      if (matcher_.Match(waiter->spec, restriction, *s)) {
+        satisfiable = true;
+        break;
+      }
+    }
+    if (!satisfiable) hopeless.push_back(id);
+  }
+  for (RequestId id : hopeless) {
+    Waiter& waiter = *waiters_[id];
+    queue_.Cancel(id);
+    FailWaiterLocked(waiter,
+                     {ErrorCode::kUnsatisfiable,
+                      "unsatisfiable: no registered slot could ever serve label '" + waiter.label +
+                          "' (checked when queue.registration-grace ended): " +
+                          matcher_.ExplainNoMatch(waiter.spec, pool)},
+                     effects);
+    RemoveWaiterLocked(id);
+  }
+  return !hopeless.empty();
+}
+
 // ---------------------------------------------------------------------------------------------
 // New sessions
 
@@ -409,8 +455,9 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
     }
   }
   bool servable_now = false;
+  const SteadyTime now = clock_.Now();
   for (const auto& [id, node] : nodes_) {
-    if (node->availability != Availability::kUp) continue;
+    if (!node->Offered(now)) continue;
     for (const Slot& slot : node->slots) {
       if (slot.Free() > 0 && matcher_.Match(waiter->spec, restriction, slot.stereotype)) {
         servable_now = true;
@@ -505,6 +552,13 @@ void Grid::DeliverLocked(Waiter& waiter, int status, std::string body, Effects* 
 
 void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
   RecordOutcomeLocked(waiter, metrics::OutcomeFor(error.code));
+  if (error.code == ErrorCode::kTimeout && !waiter.has_responder && !waiter.ticket_id.empty()) {
+    // An expired ticket is simply gone (DESIGN §4: 404 on GET and take); only a request that
+    // failed otherwise (node failures, unsatisfiable, cleared) keeps its error for one take.
+    tickets_.erase(waiter.ticket_id);
+    waiter.ticket_id.clear();
+    return;
+  }
   DeliverLocked(waiter, http::HttpStatus(error.code), http::W3CErrorBody(error), effects);
 }
 
@@ -566,6 +620,8 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
       !shutting_down_ && now <= waiter->deadline) {
     queue_.OnSessionCreated(request);
     RecordOutcomeLocked(*waiter, metrics::Outcome::kSuccess);
+    node->failures_in_row = 0;
+    node->cooldown_until.reset();
     if (body.contains("value") && body["value"].is_object()) {
       json& value = body["value"];
       if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
@@ -625,6 +681,9 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   }
 
   // Creation failed: back to the head of its label, preferably on another node.
+  if (node != nullptr && !session_id.has_value()) {
+    CoolDownLocked(*node, now, /*unreachable=*/!response.transport_ok());
+  }
   const std::string& uri = node_uri;
   std::string why = session_id.has_value() ? std::string("node left the grid")
                     : response.status >= 200 && response.status < 300 ? "answer without a sessionId"
@@ -655,12 +714,30 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
             ? "timed out after queue.timeout; last attempt: " + waiter->last_failure
             : waiter->last_failure + " (gave up after queue.retry-limit = " +
                   std::to_string(settings_.queue.retry_limit) + " retries)";
-    FailWaiterLocked(*waiter, {ErrorCode::kSessionNotCreated, message}, &effects);
+    FailWaiterLocked(
+        *waiter,
+        {now > waiter->deadline ? ErrorCode::kTimeout : ErrorCode::kSessionNotCreated, message},
+        &effects);
     RemoveWaiterLocked(request);
   }
   effects.Append(DispatchLocked());
   PublishLocked();
   return effects;
+}
+
+void Grid::CoolDownLocked(Node& node, SteadyTime now, bool unreachable) {
+  // Failures arriving while it already rests came from creations started before the first
+  // one: they count once, so a node with many slots does not back off for ages at once.
+  if (node.cooldown_until.has_value() && now < *node.cooldown_until) return;
+  const int doublings = std::min(node.failures_in_row, 16);
+  node.failures_in_row++;
+  Duration cooldown = std::chrono::duration_cast<Duration>(kFirstCooldown) * (1 << doublings);
+  cooldown = std::max<Duration>(std::min<Duration>(cooldown, settings_.hub.node_timeout),
+                                std::chrono::milliseconds(100));
+  node.cooldown_until = now + cooldown;
+  // No answer at all: a node health-checked by probes is probed at once, so a dead one goes
+  // DOWN on its own schedule rather than by failing waiters.
+  if (unreachable && node.probe && !node.probe_in_flight) node.next_probe = now;
 }
 
 Effects Grid::OnDisconnect(uint64_t connection_id) {
@@ -1082,13 +1159,15 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
 Result<json> Grid::TicketStatus(const std::string& id) {
   MutexLock lock(mu_);
   auto t = tickets_.find(id);
-  if (t == tickets_.end()) return Error{ErrorCode::kNotFound, "no ticket " + id};
+  // A failed ticket is no longer waiting nor ready: GET knows it no more (its error is kept
+  // for one take only).
+  if (t == tickets_.end() || t->second->state == Ticket::State::kFailed) {
+    return Error{ErrorCode::kNotFound, "no ticket " + id + " (unknown, expired or taken)"};
+  }
   Ticket& ticket = *t->second;
   const SteadyTime now = clock_.Now();
   ticket.last_activity = now;
-  std::string status = ticket.state == Ticket::State::kWaiting ? "waiting"
-                       : ticket.state == Ticket::State::kReady ? "ready"
-                                                               : "failed";
+  std::string status = ticket.state == Ticket::State::kWaiting ? "waiting" : "ready";
   return json{{"id", ticket.id},
               {"status", status},
               {"position", queue_.Position(ticket.request).value_or(0)},
@@ -1263,7 +1342,15 @@ Effects Grid::Tick() {
     RemoveWaiterLocked(id);
     changed = true;
   }
+  if (!grace_checked_ && now >= created_at_ + settings_.queue.registration_grace) {
+    grace_checked_ = true;
+    changed = RejectUnsatisfiableLocked(&effects) || changed;
+  }
   for (auto& [id, node] : nodes_) {
+    if (node->cooldown_until.has_value() && now >= *node->cooldown_until) {
+      node->cooldown_until.reset();  // its slots are offered again
+      changed = true;
+    }
     if (node->availability != Availability::kDown &&
         now - node->last_seen >= settings_.hub.node_timeout) {
       // Silent for node-timeout: its slots leave the pool and its sessions are dropped;
@@ -1327,7 +1414,9 @@ std::optional<SteadyTime> Grid::NextWake() {
     if (!next.has_value() || t < *next) next = t;
   };
   if (!creating_deadlines_.empty()) consider(creating_deadlines_.begin()->first);
+  if (!grace_checked_) consider(created_at_ + settings_.queue.registration_grace);
   for (const auto& [id, node] : nodes_) {
+    if (node->cooldown_until.has_value()) consider(*node->cooldown_until);
     if (node->availability != Availability::kDown) {
       consider(node->last_seen + settings_.hub.node_timeout);
     }

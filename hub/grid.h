@@ -207,6 +207,11 @@ class Grid {
   Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
                                        bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
+  // When queue.registration-grace ends: fails at once (unsatisfiable) every waiter that no
+  // registered slot could ever serve, as if it had arrived after the grace. True if any.
+  bool RejectUnsatisfiableLocked(Effects* effects) REQUIRES(mu_);
+  // `node` failed a creation (`unreachable`: it did not answer at all): rest its slots.
+  void CoolDownLocked(Node& node, SteadyTime now, bool unreachable) REQUIRES(mu_);
   // Counts the request's outcome once; later calls for the same waiter are no-ops, so the
   // first place that decides (e.g. "cancelled" before the W3C error is sent) wins.
   void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) REQUIRES(mu_);
@@ -239,6 +244,9 @@ class Grid {
   // Drained nodes that left once empty; their heartbeats are answered DRAINING.
   std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
+  // The registration grace runs from created_at_; grace_checked_ once its end was handled.
+  SteadyTime created_at_ GUARDED_BY(mu_);
+  bool grace_checked_ GUARDED_BY(mu_) = false;
   // Per request label: its parsed key and whether some waiter of it was ever "wide" — a request
   // by browser name (no gridhub:label) whose candidates reach beyond that browser, e.g.
   // firstMatch [chrome, firefox] under label "chrome". Sticky, so answers only ever widen.

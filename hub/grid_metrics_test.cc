@@ -122,7 +122,12 @@ TEST_F(GridMetricsTest, QueuedRequestObservesItsWaitOnce) {
   EXPECT_EQ(m.at("gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"5\"}"), 2);
   EXPECT_EQ(m.at("gridhub_queue_wait_seconds_bucket{label=\"chrome\",le=\"2.5\"}"), 1);
   EXPECT_EQ(m.at("gridhub_session_request_outcomes_total{label=\"chrome\",outcome=\"failed\"}"), 0);
-  EXPECT_EQ(m.at("gridhub_queue_length{label=\"chrome\"}"), 0);  // granted again at once
+  EXPECT_EQ(m.at("gridhub_queue_length{label=\"chrome\"}"), 1);  // the failed node rests
+  clock_.Advance(1s);
+  ASSERT_EQ(grid().Tick().creates.size(), 1u);  // granted again once it is offered
+  m = Scrape();
+  EXPECT_EQ(m.at("gridhub_queue_wait_seconds_count{label=\"chrome\"}"), 2);
+  EXPECT_EQ(m.at("gridhub_queue_length{label=\"chrome\"}"), 0);
 }
 
 TEST_F(GridMetricsTest, RefusalsAreCountedWithoutAWait) {

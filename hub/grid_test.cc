@@ -142,6 +142,9 @@ TEST_F(GridTest, FailureAfterRetryLimitSaysWhatFailed) {
   CreateJob job = Submit().creates.at(0);
   Effects effects =
       grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
+  EXPECT_TRUE(effects.creates.empty());  // the node rests a moment after a failure
+  clock_.Advance(1s);
+  effects = grid().Tick();
   job = effects.creates.at(0);  // the same node: it is the only one
   effects = grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
   ASSERT_EQ(effects.replies.size(), 1u);
@@ -503,6 +506,96 @@ TEST_F(GridTest, RejectsInvalidRegistrations) {
                                  &effects)
                    .ok());
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
+}
+
+// A node that fails a creation rests (1 s, doubling per failure in a row), so a waiter's
+// retries are spread over time instead of burnt back to back; a success resets the rest.
+TEST_F(GridTest, FailingNodeRestsLongerAfterEachFailureUntilASuccess) {
+  settings_.queue.retry_limit = 10;
+  Register(Node("a", 2));
+  auto fail = [&](const CreateJob& job) {
+    return grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
+  };
+  CreateJob job = Submit().creates.at(0);
+  EXPECT_TRUE(fail(job).creates.empty());
+  // A second request finds no offered slot either while the node rests.
+  EXPECT_TRUE(Submit().creates.empty());
+  clock_.Advance(999ms);
+  EXPECT_TRUE(grid().Tick().creates.empty());
+  clock_.Advance(1ms);
+  Effects retried = grid().Tick();
+  ASSERT_EQ(retried.creates.size(), 2u);  // both waiters, on the node's two slots
+  EXPECT_TRUE(fail(retried.creates[0]).creates.empty());
+  // Its twin failed within the same rest: counted once, not doubling the rest again.
+  EXPECT_TRUE(fail(retried.creates[1]).creates.empty());
+  ASSERT_TRUE(grid().NextWake().has_value());
+  EXPECT_EQ(*grid().NextWake(), clock_.Now() + 2s);
+  clock_.Advance(2s);
+  retried = grid().Tick();
+  ASSERT_EQ(retried.creates.size(), 2u);
+  const CreateJob& ok = retried.creates[0];
+  EXPECT_EQ(grid()
+                .OnCreateResult(ok.request, ok.node_id, ok.node_uri, ok.slot_id, Created("s1"))
+                .replies.size(),
+            1u);
+  EXPECT_TRUE(fail(retried.creates[1]).creates.empty());
+  clock_.Advance(1s);  // after a success the rest starts again at 1 s
+  EXPECT_EQ(grid().Tick().creates.size(), 1u);
+}
+
+TEST_F(GridTest, RegistrationGraceEndFailsWaitersNoSlotCouldServe) {
+  settings_.queue.registration_grace = 10s;
+  settings_.queue.timeout = 300s;
+  Register(Node("a"));  // chrome
+  CreateJob busy = Submit().creates.at(0);
+  grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
+  EXPECT_TRUE(Submit({{"browserName", "firefox"}}).replies.empty());  // waits: grace
+  EXPECT_TRUE(Submit().replies.empty());                              // waits: slot busy
+  ASSERT_TRUE(grid().NextWake().has_value());
+  EXPECT_EQ(*grid().NextWake(), clock_.Now() + 10s);
+  clock_.Advance(10s);
+  Effects ended = grid().Tick();
+  ASSERT_EQ(ended.replies.size(), 1u);
+  EXPECT_EQ(ended.replies[0].status, 500);
+  std::string message = json::parse(ended.replies[0].body)["value"]["message"];
+  EXPECT_NE(message.find("unsatisfiable"), std::string::npos) << message;
+  EXPECT_NE(message.find("firefox"), std::string::npos) << message;
+  EXPECT_EQ(grid().snapshot()->queue_size, 1u);  // the chrome waiter stays
+}
+
+TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
+  settings_.queue.timeout = 5s;
+  settings_.queue.retry_limit = 0;
+  Register(Node("a"));
+  CreateJob busy = Submit().creates.at(0);
+  grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
+  int status = 0;
+  Effects effects;
+  Result<json> expiring =
+      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  ASSERT_TRUE(expiring.ok());
+  std::string expiring_id = (*expiring)["id"];
+  clock_.Advance(5s);
+  grid().Tick();
+  EXPECT_FALSE(grid().TicketStatus(expiring_id).ok());
+  grid().TakeTicket(expiring_id, (*expiring)["token"].get<std::string>(), &status, &effects);
+  EXPECT_EQ(status, 404);
+
+  grid().EndSession("s1");
+  Result<json> failing =
+      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  ASSERT_TRUE(failing.ok());
+  ASSERT_EQ(effects.creates.size(), 1u);
+  const CreateJob& job = effects.creates.back();
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
+  std::string id = (*failing)["id"];
+  std::string token = (*failing)["token"];
+  EXPECT_FALSE(grid().TicketStatus(id).ok());  // GET shows only waiting or ready
+  std::string body = grid().TakeTicket(id, token, &status, &effects);
+  EXPECT_EQ(status, 500);
+  EXPECT_NE(body.find("driver crashed"), std::string::npos) << body;
+  grid().TakeTicket(id, token, &status, &effects);
+  EXPECT_EQ(status, 404);
 }
 
 }  // namespace

@@ -45,7 +45,6 @@ class TicketApiTest(HubTestCase):
         self.assertIn("runId", body["value"]["message"])
         self.assertEqual(hub.queue(), [])
 
-    @unittest.skip("pending: hub/grid.cc ticket states")
     def test_expired_ticket_is_unknown_to_get_and_take(self):
         hub = self.start_hub("--queue.timeout", "1s")
         hub.register(self.start_node())
@@ -60,7 +59,6 @@ class TicketApiTest(HubTestCase):
                                  {"X-Queue-Token": token})
         self.assertEqual(status, 404, body)
 
-    @unittest.skip("pending: hub/grid.cc ticket states")
     def test_ticket_whose_creation_failed_answers_take_500_once(self):
         hub = self.start_hub("--queue.retry-limit", "0")
         node = self.start_node()
@@ -81,6 +79,61 @@ class TicketApiTest(HubTestCase):
         status, _ = call_json("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                               {"X-Queue-Token": token})
         self.assertEqual(status, 404)
+
+
+class GraceAndFailingNodesTest(HubTestCase):
+    def test_unsatisfiable_waiters_fail_when_the_registration_grace_ends(self):
+        hub = self.start_hub("--queue.registration-grace", "2s", "--queue.timeout", "60s")
+        hub.register(self.start_node())  # one chrome slot
+        status, body = hub.new_session({"browserName": "chrome"}, timeout=5)
+        self.assertEqual(status, 200, body)
+        started = time.monotonic()
+        hopeless = AsyncRequest(hub.new_session, {"browserName": "firefox"}, timeout=30)
+        patient = AsyncRequest(hub.new_session, {"browserName": "chrome"}, timeout=30)
+        hub.wait_queue_length(2)
+        status, body = hopeless.result(timeout=20)
+        self.assertEqual(status, 500, body)
+        self.assertIn("unsatisfiable", body["value"]["message"])
+        self.assertIn("firefox", body["value"]["message"])
+        self.assertLess(time.monotonic() - started, 15)  # at the grace's end, not the timeout
+        # A request some slot can serve keeps waiting.
+        self.assertFalse(patient.done())
+        self.assertEqual([w["label"] for w in hub.queue()], ["chrome"])
+
+    def test_node_that_recovers_serves_every_waiter(self):
+        hub = self.start_hub("--queue.retry-limit", "3")
+        node = self.start_node()
+        node.fail_creates = -1  # refuses every creation for a while, then recovers
+        hub.register(node)
+        waiters = [AsyncRequest(hub.new_session, {"browserName": "chrome"}, timeout=40)
+                   for _ in range(3)]
+        wait_for(lambda: node.creates_started >= 1, 5, "a first attempt")
+        time.sleep(1.2)  # the node's outage, not a wait for the hub
+        with node.lock:
+            node.fail_creates = 0
+        for waiter in waiters:
+            status, body = waiter.result(timeout=40)
+            self.assertEqual(status, 200, body)
+            sid = body["value"]["sessionId"]
+            self.assertEqual(call_json("DELETE", f"{hub.url}/session/{sid}")[0], 200)
+        self.assertEqual(len(node.created), 3)
+
+    def test_node_that_always_fails_spaces_its_attempts(self):
+        hub = self.start_hub("--queue.retry-limit", "1")
+        node = self.start_node()
+        node.fail_creates = -1
+        hub.register(node)
+        waiters = [AsyncRequest(hub.new_session, {"browserName": "chrome"}, timeout=60)
+                   for _ in range(3)]
+        wait_for(lambda: any(w.done() for w in waiters), 15, "the first waiter to fail")
+        first = next(w for w in waiters if w.done())
+        status, body = first.result()
+        self.assertEqual(status, 500, body)
+        self.assertIn("fake driver refused", body["value"]["message"])
+        # The first waiter used its two attempts; the others were not burnt in the same burst.
+        self.assertEqual(node.creates_started, 2)
+        self.assertEqual(sum(1 for w in waiters if not w.done()), 2)
+        self.assertEqual(len(hub.queue()), 2)
 
 
 class AdminAuthTest(HubTestCase):
