@@ -106,7 +106,9 @@ KeySpec StringKey(std::string name, Field<S, std::string> field, Check check, st
     if (!text) return problem;
     if (check == Check::kNonEmpty && text->empty()) return Bad("must not be empty");
     bool url_needed = check == Check::kUrl || (check == Check::kUrlOrEmpty && !text->empty());
-    if (url_needed && !IsHttpUrl(*text)) return Bad("not an http:// or https:// URL");
+    if (url_needed) {
+      if (std::optional<std::string> why = HttpUrlProblem(*text)) return Bad(*why);
+    }
     field(s) = *text;
     return std::nullopt;
   };

@@ -339,6 +339,14 @@ node:
   EXPECT_EQ(slots[2].stereotype["browserVersion"], "120");
 }
 
+TEST(LoadSettingsTest, UsableUrlsAreAccepted) {
+  for (const char* url : {"http://h", "https://hub.example:4444/", "http://[::1]:4444",
+                          "http://user@10.0.0.1:1/grid?x=1", "http://h:65535"}) {
+    Result<Settings> s = Load("", {}, {"--node.hub", url});
+    EXPECT_TRUE(s.ok()) << url << ": " << s.error().message;
+  }
+}
+
 // Where 0 makes sense it has a meaning (docs/configuration.md); elsewhere it is refused with
 // what it would have done.
 TEST(LoadSettingsTest, ZeroDurationsAreAllowedOnlyWhereTheyMeanSomething) {
@@ -442,6 +450,18 @@ TEST(LoadSettingsTest, ErrorsNameKeyValueAndReason) {
        {},
        {"a:b:c:d:e:f:g:h:i"}},
       {"bad url", "node:\n  hub: hub:4444\n", {}, {}, {"node.hub", "hub:4444", "URL"}},
+      {"url port out of range",
+       "",
+       {},
+       {"--node.hub", "http://127.0.0.1:99999"},
+       {"node.hub", "99999", "port out of range"}},
+      {"url without host", "", {"GRIDHUB_NODE_HUB=http://:4444"}, {}, {"node.hub", "no host"}},
+      {"url with a space", "node:\n  uri: \"http://a b:5555\"\n", {}, {}, {"node.uri", "space"}},
+      {"relay port not a number",
+       "node:\n  slots:\n    - {label: x, relay: \"http://h:47x3\"}\n",
+       {},
+       {},
+       {"node.slots[0].relay", "not a number"}},
       {"bad size", "server:\n  max-body: 10X\n", {}, {}, {"server.max-body", "10X", "unit"}},
       {"duplicate key",
        "queue:\n  timeout: 1s\n  timeout: 2s\n",

@@ -135,12 +135,44 @@ Result<size_t> SizeFromText(std::string_view raw) {
   return static_cast<size_t>(*n << shift);
 }
 
-bool IsHttpUrl(std::string_view text) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (text.substr(0, scheme.size()) == scheme && text.size() > scheme.size()) return true;
+std::optional<std::string> HttpUrlProblem(std::string_view text) {
+  size_t scheme_end = text.find("://");
+  std::string_view scheme = text.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end);
+  if (scheme != "http" && scheme != "https") return "not an http:// or https:// URL";
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= ' ') return "URL contains a space or control character";
   }
-  return false;
+  std::string_view rest = text.substr(scheme_end + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return "URL has an unclosed [IPv6] host";
+    host = authority.substr(0, close + 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return "URL has junk after its [IPv6] host";
+    if (!after.empty()) port = after.substr(1);
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return "URL has an empty port";
+  }
+  if (host.empty() || host == "[]") return "URL has no host";
+  if (authority.size() != host.size()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+      return "URL port is not a number";
+    }
+    int number = std::stoi(std::string(port));
+    if (number < 1 || number > 65535) return "URL port out of range (1-65535)";
+  }
+  return std::nullopt;
 }
+
+bool IsHttpUrl(std::string_view text) { return !HttpUrlProblem(text); }
 
 Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
   if (value.is_string() && Trim(value.get_ref<const std::string&>()).starts_with('{')) {
@@ -293,9 +325,8 @@ Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
   } else {
     const json& raw = slot["relay"];
     std::optional<std::string> url = ScalarText(raw);
-    if (!url || !IsHttpUrl(*url)) {
-      return At(at + ".relay", raw, "not an http:// or https:// URL");
-    }
+    if (!url) return At(at + ".relay", raw, "not an http:// or https:// URL");
+    if (std::optional<std::string> why = HttpUrlProblem(*url)) return At(at + ".relay", raw, *why);
     parsed.relay = *url;
   }
   return parsed;

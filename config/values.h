@@ -51,7 +51,9 @@ Parsed<std::map<std::string, int>> CapsFromJson(const nlohmann::json& value);
 // A JSON array of slot objects (or a string holding YAML/JSON of one).
 Parsed<std::vector<SlotConfig>> SlotsFromJson(const nlohmann::json& value);
 
-// True for http:// and https:// URLs with a host part.
-bool IsHttpUrl(std::string_view text);
+// Why `text` is not a usable http:// or https:// URL (no host, a port outside 1-65535, a
+// space...), or nullopt when it is one.
+std::optional<std::string> HttpUrlProblem(std::string_view text);
+bool IsHttpUrl(std::string_view text);  // !HttpUrlProblem(text)
 
 }  // namespace gridhub::config::detail

@@ -14,6 +14,7 @@
 #include "http/w3c_error.h"
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
+#include "node-agent/retry_report.h"
 #include "node-agent/session_capabilities.h"
 
 namespace gridhub::node {
@@ -28,6 +29,8 @@ constexpr std::chrono::milliseconds kMaxMaintenanceSleep{1000};
 constexpr std::chrono::milliseconds kReadyPollInterval{50};
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
+// A hub that stays unreachable gets one log line per this period (and one per change of error).
+constexpr std::chrono::seconds kRetryLogQuiet{10};
 constexpr std::chrono::seconds kHubCallTimeout{5};
 constexpr std::chrono::seconds kDriverDeleteTimeout{20};
 constexpr std::chrono::seconds kInFlightDrainWait{5};
@@ -41,6 +44,18 @@ std::string TrimSlash(std::string url) {
 
 void SendError(http::Responder& responder, ErrorCode code, const std::string& message) {
   responder.Send(http::HttpStatus(code), http::W3CErrorBody(Error{code, message}));
+}
+
+// One line about a failed hub call: the transport error, or the status and the start of the
+// body.
+std::string FailureText(const http::ClientResponse& answer) {
+  if (!answer.transport_ok()) return answer.error;
+  std::string text = "HTTP " + std::to_string(answer.status);
+  if (!answer.body.empty()) text += " " + answer.body.substr(0, 300);
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
 }
 
 std::string Seconds(Duration d) {
@@ -143,7 +158,9 @@ NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpCli
       clock_(clock),
       client_(client),
       book_(SlotInfos(options_),
-            SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock) {
+            SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock),
+      register_report_("registration with hub " + options_.hub, kRetryLogQuiet),
+      heartbeat_report_("heartbeat to hub " + options_.hub, kRetryLogQuiet) {
   for (const config::SlotConfig& slot : options_.slots) stereotypes_.push_back(slot.stereotype);
 }
 
@@ -626,7 +643,7 @@ void NodeAgent::Maintain() {
       registered = registered_;
     }
     if (!registered && clock_.Now() >= next_register) {
-      if (Register()) {
+      if (Register(backoff)) {
         backoff = kFirstBackoff;
         next_heartbeat = clock_.Now() + options_.heartbeat_period;
         bool draining = false;
@@ -685,8 +702,12 @@ void NodeAgent::Maintain() {
     }
     if (notice_drain) TellHubDraining();
     if (finish_drain) {
+      bool was_registered = this->registered();
+      // Sent even when not registered: the hub may have taken a registration whose answer
+      // was lost.
       Deregister();
-      Log("drained; deregistered from " + options_.hub);
+      Log(was_registered ? "drained; deregistered from " + options_.hub
+                         : "drained (never registered with " + options_.hub + ")");
       MutexLock lock(mu_);
       done_ = true;
       wake_.notify_all();
@@ -738,25 +759,21 @@ json NodeAgent::RegistrationBody() const {
           {"availability", book_.draining() ? "DRAINING" : "UP"}};
 }
 
-bool NodeAgent::Register() {
+bool NodeAgent::Register(Duration retry_in) {
   http::ClientResponse answer = client_.SendSync({.method = "POST",
                                                   .url = options_.hub + "/nodes",
                                                   .headers = HubHeaders(""),
                                                   .body = RegistrationBody().dump(),
                                                   .timeout = kHubCallTimeout});
   bool ok = answer.status >= 200 && answer.status < 300;
-  std::string outcome = ok                      ? "ok"
-                        : answer.transport_ok() ? "HTTP " + std::to_string(answer.status) + " " +
-                                                      answer.body.substr(0, 300)
-                                                : answer.error;
   MutexLock lock(mu_);
   if (ok) {
     registered_ = true;
+    if (std::optional<std::string> line = register_report_.Succeeded()) Log(*line);
     Log("registered with hub " + options_.hub + " as " + options_.id + " (" + options_.uri + ")");
-  } else if (outcome != last_register_error_) {
-    Log("registration with hub " + options_.hub + " failed (" + outcome + "); retrying");
+  } else if (auto line = register_report_.Failed(clock_.Now(), FailureText(answer), retry_in)) {
+    Log(*line);
   }
-  last_register_error_ = ok ? "" : outcome;
   return ok;
 }
 
@@ -786,18 +803,18 @@ void NodeAgent::Heartbeat() {
       Drain(DrainReason::kHub);
     }
   }
+  MutexLock lock(mu_);
   if (answer.status == 404) {
     // The hub does not know us: it restarted, or declared us DOWN. Register again, reporting
     // the live sessions so that they stay routable.
     Log("hub " + options_.hub + " does not know this node; registering again");
-    MutexLock lock(mu_);
     registered_ = false;
-  } else if (!answer.transport_ok()) {
-    MutexLock lock(mu_);
-    if (last_register_error_ != answer.error) {
-      Log("heartbeat to hub " + options_.hub + " failed: " + answer.error);
-    }
-    last_register_error_ = answer.error;
+    heartbeat_report_.Succeeded();  // the hub answers; registration reports from here
+  } else if (answer.status >= 200 && answer.status < 300) {
+    if (std::optional<std::string> line = heartbeat_report_.Succeeded()) Log(*line);
+  } else if (auto line = heartbeat_report_.Failed(clock_.Now(), FailureText(answer),
+                                                  options_.heartbeat_period)) {
+    Log(*line);
   }
 }
 

@@ -36,6 +36,7 @@
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "node-agent/retry_report.h"
 #include "node-agent/slot_book.h"
 #include "node-agent/task_threads.h"
 
@@ -126,7 +127,8 @@ class NodeAgent {
 
   // Hub conversation (maintenance thread).
   void Maintain() EXCLUDES(mu_);
-  bool Register() EXCLUDES(mu_);
+  // `retry_in` is when Maintain tries again if this fails, for the log line.
+  bool Register(Duration retry_in) EXCLUDES(mu_);
   void Heartbeat() EXCLUDES(mu_);
   void Deregister();
   void TellHubDraining();
@@ -150,7 +152,9 @@ class NodeAgent {
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
   int in_flight_ GUARDED_BY(mu_) = 0;  // proxied commands whose callback has not run yet
-  std::string last_register_error_ GUARDED_BY(mu_);  // to log a failure once, not every retry
+  // Which failed registrations and heartbeats get a log line (not every retry).
+  RetryReport register_report_ GUARDED_BY(mu_);
+  RetryReport heartbeat_report_ GUARDED_BY(mu_);
   bool done_ GUARDED_BY(mu_) = false;
   bool drain_noticed_ GUARDED_BY(mu_) = false;
   std::optional<SteadyTime> drain_deadline_ GUARDED_BY(mu_);

@@ -243,6 +243,78 @@ class NodeProcessTest(NodeTestCase):
         self.assertEqual(body["value"]["error"], "session not created")
 
 
+    def test_unreachable_hub_is_retried_with_backoff_and_logged_without_a_flood(self):
+        # A "hub" that answers every request 503, recording when.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+        accepted = []
+
+        def answer(conn):
+            with conn, conn.makefile("rb") as reader:
+                length = 0
+                for line in iter(reader.readline, b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                    if line in (b"\r\n", b"\n"):
+                        break
+                reader.read(length)
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n"
+                             b"Connection: close\r\n\r\nbusy")
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(time.monotonic())
+                answer(conn)
+
+        threading.Thread(target=accept, daemon=True).start()
+        hub_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        config = {"server": {"host": "127.0.0.1", "port": free_port()},
+                  "node": {"hub": hub_url, "id": "lonely", "slots": [fake_slot()]}}
+        node = GridhubProcess("node", config, self._tmp.name,
+                              r"^gridhub node listening on (http://\S+)$")
+        self._gridhubs.append(node)
+        wait_for(lambda: len(accepted) >= 5, 15, "five registration attempts")
+        gaps = [b - a for a, b in zip(accepted, accepted[1:5])]
+        self.assertTrue(all(later > earlier for earlier, later in zip(gaps, gaps[1:])), gaps)
+        lines = [line for line in node.lines if "registration with hub" in line]
+        self.assertEqual(len(lines), 1, node.output())
+        self.assertIn(hub_url, lines[0])
+        self.assertIn("(HTTP 503 busy); attempt 1, retrying in 0.25s", lines[0])
+
+    def test_hub_url_with_a_bad_port_stops_start_up(self):
+        done = subprocess.run([GRIDHUB, "node", "--node.hub", "http://127.0.0.1:99999"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("node.hub", done.stderr)
+        self.assertIn("port out of range", done.stderr)
+
+    def test_help_lists_every_flag(self):
+        keys = ["server.host", "server.port", "server.threads", "server.max-body",
+                "hub.node-timeout", "hub.health-check-period", "hub.slot-selection",
+                "hub.admin-token", "hub.client-token", "hub.registration-secret",
+                "queue.timeout", "queue.max-per-label", "queue.max-per-run",
+                "queue.concurrency-default", "queue.concurrency-caps",
+                "queue.reject-unsatisfiable", "queue.registration-grace", "queue.retry-limit",
+                "queue.abandon-after", "queue.ready-ttl", "matching.prefix-expand",
+                "matching.wildcards", "matching.trailing-fallback", "node.hub", "node.id",
+                "node.uri", "node.session-timeout", "node.drain-after-sessions",
+                "node.drain-timeout", "node.slots"]
+        for mode in ("node", "standalone"):
+            done = subprocess.run([GRIDHUB, mode, "--help"], capture_output=True, text=True,
+                                  timeout=30)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            for flag in ["--config", "--port", "--host", "--help"] + ["--" + k for k in keys]:
+                self.assertIn(flag + " ", done.stdout, f"{mode} --help lacks {flag}")
+            env = "GRIDHUB_" + keys[0].upper().replace(".", "_").replace("-", "_")
+            self.assertIn(env, done.stdout)
+
+
 class StandaloneProcessTest(NodeTestCase):
     def test_standalone_serves_configured_slots_and_stops_drivers_on_sigterm(self):
         port = free_port()
