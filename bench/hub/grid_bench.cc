@@ -1,0 +1,130 @@
+// Hub-level dispatch: the cost of Grid::EndSession() when it frees the one slot unit a waiter
+// can use, so the grid builds its free-unit list, asks the queue and makes one grant. Every
+// slot belongs to one label ("appN:chromium", one node each, all busy); `depth` waiters with
+// explicit labels are spread evenly over the labels. The ended session's label is random, so
+// the queue's round passes about half the labels before reaching one that can use the unit —
+// unless it may remember which labels can use it (SlotCompatibility::Generation()).
+// Arguments: depth/labels. Run by hand (docs/benchmarks.md); never a test.
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "hub/grid.h"
+#include "matching/capabilities.h"
+
+namespace gridhub::hub {
+namespace {
+
+using nlohmann::json;
+
+class CountingIds final : public IdSource {
+ public:
+  std::string NewId() override { return "id" + std::to_string(++n_); }
+
+ private:
+  uint64_t n_ = 0;
+};
+
+std::string LabelOf(int i) { return "app" + std::to_string(i) + ":chromium"; }
+
+matching::NewSessionSpec Request(int label) {
+  auto spec = matching::ProcessNewSession(
+      {{"capabilities",
+        {{"alwaysMatch", {{"browserName", "chrome"}, {"gridhub:label", LabelOf(label)}}}}}});
+  return std::move(*spec);
+}
+
+http::ClientResponse Created(const std::string& session_id) {
+  http::ClientResponse response;
+  response.status = 200;
+  response.body =
+      json{{"value", {{"sessionId", session_id}, {"capabilities", json::object()}}}}.dump();
+  return response;
+}
+
+struct Fixture {
+  Fixture(int64_t depth, int labels) : grid(clock, ids, Settings()) {
+    for (int i = 0; i < labels; ++i) {
+      json node = {{"id", "n" + std::to_string(i)},
+                   {"uri", "http://127.0.0.1:" + std::to_string(10000 + i)},
+                   {"slots",
+                    {{{"id", "s"},
+                      {"label", LabelOf(i)},
+                      {"maxSessions", 1},
+                      {"stereotype", {{"browserName", "chrome"}}}}}}};
+      Effects effects;
+      grid.RegisterNode(node, &effects);
+      session_of.push_back(Fill(i));  // the first request of each label takes its slot
+    }
+    for (int64_t k = 0; k < depth; ++k) {
+      grid.SubmitNewSession(Request(static_cast<int>(k % labels)), "", false, http::Responder());
+    }
+  }
+
+  static config::Settings Settings() {
+    config::Settings settings;
+    settings.queue.reject_unsatisfiable = false;
+    settings.queue.max_per_label = 1'000'000;
+    settings.queue.max_per_run = 1'000'000;
+    settings.queue.timeout = std::chrono::hours(1);
+    return settings;
+  }
+
+  // Creates the session of every grant in `effects`; returns the last session id.
+  std::string Complete(const Effects& effects) {
+    std::string id;
+    for (const CreateJob& job : effects.creates) {
+      id = "s" + std::to_string(++sessions);
+      grid.OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created(id));
+    }
+    return id;
+  }
+
+  std::string Fill(int label) {
+    return Complete(grid.SubmitNewSession(Request(label), "", false, http::Responder()));
+  }
+
+  FakeClock clock;
+  CountingIds ids;
+  Grid grid;
+  std::vector<std::string> session_of;  // the live session on each label's slot
+  uint64_t sessions = 0;
+};
+
+void BM_EndSessionDispatch(benchmark::State& state) {
+  const int labels = static_cast<int>(state.range(1));
+  Fixture f(state.range(0), labels);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> pick(0, labels - 1);
+  for (auto _ : state) {
+    const int label = pick(rng);
+    auto start = std::chrono::steady_clock::now();
+    Effects effects = f.grid.EndSession(f.session_of[static_cast<size_t>(label)]);
+    auto end = std::chrono::steady_clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(end - start).count());
+    if (effects.creates.size() != 1) state.SkipWithError("the freed slot was not granted");
+    // Untimed: the grant's session starts, and a new waiter keeps the depth.
+    f.session_of[static_cast<size_t>(label)] = f.Complete(effects);
+    f.grid.SubmitNewSession(Request(label), "", false, http::Responder());
+  }
+}
+BENCHMARK(BM_EndSessionDispatch)
+    ->UseManualTime()
+    ->Args({100, 10})
+    ->Args({1000, 100})
+    ->Args({10'000, 10})
+    ->Args({10'000, 1000})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace gridhub::hub
+
+BENCHMARK_MAIN();
