@@ -200,5 +200,94 @@ class StatusDetailsTest(HubTestCase):
         self.assertEqual((status, payload), (200, b""))
 
 
+class HttpEdgeTest(HubTestCase):
+    """Raw sockets against the hub: framing, malformed heads and honest Connection handling."""
+
+    def exchange(self, hub, data, read_for=3.0):
+        """Sends raw bytes; returns (everything read, whether the server closed) after at most
+        `read_for` seconds."""
+        parsed = urllib.parse.urlsplit(hub.url)
+        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=read_for)
+        try:
+            sock.sendall(data)
+            received = b""
+            deadline = time.monotonic() + read_for
+            while time.monotonic() < deadline:
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    return received, False
+                if not chunk:
+                    return received, True
+                received += chunk
+            return received, False
+        finally:
+            sock.close()
+
+    def assert_rejected(self, hub, data, status):
+        received, closed = self.exchange(hub, data)
+        self.assertTrue(received.startswith(f"HTTP/1.1 {status} ".encode()), received[:200])
+        self.assertIn(b'"error":"', received)  # a W3C error body, not C++ exception text
+        self.assertIn(b"connection: close", received.lower())
+        self.assertTrue(closed, "the connection should close after a malformed request")
+        return received
+
+    def test_malformed_requests_get_a_clean_4xx_and_the_connection_closes(self):
+        hub = self.start_hub()
+        self.assert_rejected(hub, b"GARBAGE\r\n\r\n", 400)
+        self.assert_rejected(hub, b"GARBAGE\r\n", 400)
+        for length in (b"-5", b"99999999999999999999999"):
+            body = self.assert_rejected(
+                hub, b"POST /session HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n", 400)
+            self.assertNotIn(b"basic_string", body)
+            self.assertNotIn(b"stoull", body)
+        for length in (b"1000000000000", b"4000000000"):
+            self.assert_rejected(
+                hub, b"POST /session HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n", 413)
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(3000))
+        self.assert_rejected(hub, b"GET /status HTTP/1.1\r\n" + many + b"\r\n", 431)
+        # The hub is unharmed.
+        self.assertTrue(call("GET", hub.url + "/status")[0] == 200)
+
+    def test_connection_header_tells_the_truth(self):
+        hub = self.start_hub()
+        status_get = b"GET /status HTTP/1.1\r\nHost: x\r\n"
+        # HTTP/1.1 default: kept open, and no "Connection: Close" claim.
+        received, closed = self.exchange(hub, status_get + b"\r\n", read_for=1.0)
+        self.assertTrue(received.startswith(b"HTTP/1.1 200"), received[:100])
+        self.assertNotIn(b"connection: close", received.lower())
+        self.assertFalse(closed)
+        # Asked to close: says so and does so (a client reading to EOF finishes).
+        for request in (status_get + b"Connection: close\r\n\r\n",
+                        b"GET /status HTTP/1.0\r\n\r\n"):
+            received, closed = self.exchange(hub, request)
+            self.assertIn(b" 200 ", received.split(b"\r\n")[0])
+            self.assertIn(b"connection: close", received.lower())
+            self.assertTrue(closed, request)
+
+    def test_pipelined_requests_are_all_answered_in_order(self):
+        hub = self.start_hub()
+        received, closed = self.exchange(
+            hub, b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /nodes HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /queue HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(received.count(b"HTTP/1.1 200 OK"), 3, received)
+        self.assertLess(received.index(b'"ready"'), received.index(b'{"value":[]}'))
+        self.assertTrue(closed)
+
+    def test_hop_by_hop_headers_of_a_node_are_not_relayed(self):
+        hub = self.start_hub()
+        node = self.start_node()
+        hub.register(node)
+        status, body = hub.new_session({"browserName": "chrome"})
+        self.assertEqual(status, 200, body)
+        sid = body["value"]["sessionId"]
+        status, headers, _ = call("GET", f"{hub.url}/session/{sid}/url")
+        self.assertEqual(status, 200)
+        self.assertNotIn("connection", headers)
+        self.assertNotIn("keep-alive", headers)
+        self.assertNotIn("transfer-encoding", headers)
+
+
 if __name__ == "__main__":
     unittest.main()
