@@ -77,8 +77,11 @@ bool HopByHop(std::string_view name) {
 
 // Ends the connection once its last response is written. Called on the reactor thread that
 // owns the peer (the write completion), so its descriptor cannot have been closed and reused.
+// Only our sending side is shut (FIN): closing outright with unread input (a body still on its
+// way after a 413) would reset the connection and could destroy the answer before the client
+// reads it. The client reads the answer and EOF, closes, and Pistache then drops the peer.
 void CloseAfterWrite(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-  if (peer != nullptr) ::shutdown(peer->fd(), SHUT_RDWR);
+  if (peer != nullptr) ::shutdown(peer->fd(), SHUT_WR);
 }
 
 }  // namespace
