@@ -155,7 +155,17 @@ json SessionJson(const GridSnapshot::NodeView& node, const GridSnapshot::SlotVie
       {"slot", {{"id", slot.id}, {"stereotype", Str(slot.stereotype)}, {"lastStarted", nullptr}}}};
 }
 
-json DataTree(const GridSnapshot& snapshot) {
+// Object and list-of-object fields of the schema: they need a sub-selection even when the list
+// is empty, and a scalar never takes one — decided by the schema, not by the value at hand.
+bool IsComposite(const std::string& name) {
+  for (std::string_view composite :
+       {"grid", "nodesInfo", "nodes", "sessions", "slot", "sessionsInfo"}) {
+    if (name == composite) return true;
+  }
+  return false;
+}
+
+json DataTree(const GridSnapshot& snapshot, std::string_view hub_url) {
   json nodes = json::array();
   json all_sessions = json::array();
   int session_count = 0;
@@ -193,7 +203,8 @@ json DataTree(const GridSnapshot& snapshot) {
             {"totalSlots", max_session},
             {"nodeCount", snapshot.nodes.size()},
             {"sessionQueueSize", snapshot.queue_size},
-            {"version", "gridhub"}}},
+            {"version", "gridhub"},
+            {"uri", std::string(hub_url)}}},
           {"nodesInfo", {{"nodes", nodes}}},
           {"sessionsInfo", {{"sessionQueueRequests", queue}, {"sessions", all_sessions}}}};
 }
@@ -224,14 +235,14 @@ bool Project(const json& value, const std::vector<Field>& selection, const std::
       *error = "Cannot query field \"" + field.name + "\" on type \"" + type + "\"";
       return false;
     }
-    bool composite = it->is_object() || (it->is_array() && !it->empty() && it->front().is_object());
+    const bool composite = IsComposite(field.name);
     if (field.selection.empty()) {
-      if (it->is_object()) {
+      if (composite) {
         *error = "field \"" + field.name + "\" of type \"" + type + "\" needs a selection";
         return false;
       }
       (*out)[field.name] = *it;
-    } else if (composite || it->is_array()) {
+    } else if (composite) {
       json projected;
       if (!Project(*it, field.selection, field.name, &projected, error)) return false;
       (*out)[field.name] = std::move(projected);
@@ -243,13 +254,26 @@ bool Project(const json& value, const std::vector<Field>& selection, const std::
   return true;
 }
 
+// The schema as data: a tree in which every list holds one element, so that a query is checked
+// against every field even where the live data has an empty list (no nodes, no sessions).
+const json& SchemaTree() {
+  static const json* const kTree = [] {
+    GridSnapshot sample;
+    GridSnapshot::SlotView slot{"s", "l", json::object(), 1, {{"id", json::object(), 0, "l"}}};
+    sample.nodes.push_back({"n", "http://n", Availability::kUp, {slot}});
+    sample.queue_requests.push_back(std::make_shared<const std::string>("{}"));
+    return new json(DataTree(sample, ""));
+  }();
+  return *kTree;
+}
+
 json ErrorAnswer(const std::string& message) {
   return {{"errors", json::array({{{"message", message}}})}};
 }
 
 }  // namespace
 
-json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body) {
+json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body, std::string_view hub_url) {
   json request = json::parse(body, nullptr, false);
   if (request.is_discarded() || !request.is_object() || !request.contains("query") ||
       !request["query"].is_string()) {
@@ -261,7 +285,10 @@ json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body) {
   std::optional<std::vector<Field>> fields = parser.Document(&error);
   if (!fields) return ErrorAnswer("syntax error: " + error);
   json data;
-  if (!Project(DataTree(snapshot), *fields, "Query", &data, &error)) return ErrorAnswer(error);
+  if (!Project(SchemaTree(), *fields, "Query", &data, &error)) return ErrorAnswer(error);
+  if (!Project(DataTree(snapshot, hub_url), *fields, "Query", &data, &error)) {
+    return ErrorAnswer(error);
+  }
   return {{"data", data}};
 }
 

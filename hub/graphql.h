@@ -3,7 +3,7 @@
 // POST /graphql: the read-only subset of Selenium Grid's GraphQL schema that the KEDA
 // `selenium-grid` autoscaler (and dashboards) query, answered from a GridSnapshot — never by
 // waiting on the grid's lock. Selections are projected from one data tree:
-//   grid { sessionCount maxSession totalSlots nodeCount sessionQueueSize version }
+//   grid { uri sessionCount maxSession totalSlots nodeCount sessionQueueSize version }
 //   nodesInfo { nodes { id uri status sessionCount maxSession slotCount stereotypes
 //               sessions { id capabilities startTime nodeId nodeUri slot { id stereotype } } } }
 //   sessionsInfo { sessionQueueRequests sessions { ...as above } }
@@ -21,6 +21,8 @@
 
 namespace gridhub::hub {
 
-nlohmann::json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body);
+// `hub_url` is what `grid { uri }` answers (the hub's own URL).
+nlohmann::json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body,
+                             std::string_view hub_url = "");
 
 }  // namespace gridhub::hub

@@ -444,7 +444,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
                        (*parsed)["query"].is_string();
     return SendJson(responder, well_formed ? 200 : 400,
-                    AnswerGraphql(*grid_.snapshot(), request.body));
+                    AnswerGraphql(*grid_.snapshot(), request.body, url()));
   }
   if (n == 2 && p[0] == "admin" && p[1] == "config") {
     if (m != "GET" && m != "PUT") return unknown_method("GET, PUT");

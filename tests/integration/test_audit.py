@@ -200,6 +200,29 @@ class StatusDetailsTest(HubTestCase):
         self.assertEqual((status, payload), (200, b""))
 
 
+class GraphqlDetailsTest(HubTestCase):
+    def graphql(self, hub, query):
+        status, body = call_json("POST", hub.url + "/graphql", {"query": query})
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_object_fields_need_a_selection_even_when_empty(self):
+        hub = self.start_hub()
+        hub.register(self.start_node())  # no sessions: the list is empty
+        for query in ("{ nodesInfo { nodes { sessions } } }", "{ sessionsInfo { sessions } }",
+                      "{ nodesInfo { nodes { sessions { slot } } } }"):
+            body = self.graphql(hub, query)
+            self.assertIn("errors", body, query)
+            self.assertNotIn("data", body, query)
+        body = self.graphql(hub, "{ grid { version { x } } }")
+        self.assertIn("errors", body)
+
+    def test_grid_uri_is_the_hubs_url(self):
+        hub = self.start_hub()
+        body = self.graphql(hub, "{ grid { uri, nodeCount } }")
+        self.assertEqual(body["data"]["grid"], {"uri": hub.url, "nodeCount": 0})
+
+
 class HttpEdgeTest(HubTestCase):
     """Raw sockets against the hub: framing, malformed heads and honest Connection handling."""
 
