@@ -13,8 +13,7 @@
 #include <thread>
 
 #include "common/clock.h"
-
-extern char** environ;
+#include "node-agent/spawn.h"
 
 namespace gridhub::node {
 
@@ -56,26 +55,10 @@ pid_t SpawnVersion(const std::string& binary, int out_fd) {
   posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   // Own group, so a browser that forks helpers can be killed whole if it hangs.
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigset_t no_mask;
-  sigemptyset(&no_mask);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setsigmask(&attr, &no_mask);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::string flag = "--version";
-  char* argv[] = {const_cast<char*>(binary.c_str()), flag.data(), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, binary.c_str(), &actions, &attr, argv, environ);
+  pid_t pid = SpawnInOwnGroup({binary, "--version"}, actions);
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  return rc == 0 ? pid : -1;
+  return pid < 0 ? -1 : pid;
 }
 
 // Reads `fd` until EOF, a complete line with a version, `deadline` or kMaxOutput bytes.

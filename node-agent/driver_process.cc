@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-extern char** environ;
+#include "node-agent/spawn.h"
 
 namespace gridhub::node {
 
@@ -27,34 +27,11 @@ Result<std::unique_ptr<DriverProcess>> DriverProcess::Spawn(const std::vector<st
   // outlives it.
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
 
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Own process group: the driver's browser children die with it when we signal the group,
-  // and a Ctrl-C on the node's terminal does not hit the drivers before the node can end
-  // their sessions. Signals the node ignores (SIGPIPE) are reset to default for the child.
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigset_t no_mask;
-  sigemptyset(&no_mask);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setsigmask(&attr, &no_mask);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  pid_t pid = SpawnInOwnGroup(argv, actions);
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
+  if (pid < 0) {
     return Error{ErrorCode::kSessionNotCreated,
-                 "cannot start driver " + argv[0] + ": " + std::strerror(rc)};
+                 "cannot start driver " + argv[0] + ": " + std::strerror(-pid)};
   }
   return std::unique_ptr<DriverProcess>(new DriverProcess(pid, std::move(on_exit)));
 }
