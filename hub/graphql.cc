@@ -170,7 +170,8 @@ json DataTree(const GridSnapshot& snapshot, std::string_view hub_url) {
   json all_sessions = json::array();
   int session_count = 0;
   int max_session = 0;
-  for (const auto& node : snapshot.nodes) {
+  for (const auto& node_view : snapshot.nodes) {
+    const GridSnapshot::NodeView& node = *node_view;
     json stereotypes = json::array();
     json sessions = json::array();
     int node_sessions = 0;
@@ -196,7 +197,7 @@ json DataTree(const GridSnapshot& snapshot, std::string_view hub_url) {
                      {"sessions", sessions}});
   }
   json queue = json::array();
-  for (const auto& request : snapshot.queue_requests) queue.push_back(*request);
+  for (const auto& request : snapshot.queue->requests) queue.push_back(*request);
   return {{"grid",
            {{"sessionCount", session_count},
             {"maxSession", max_session},
@@ -260,8 +261,11 @@ const json& SchemaTree() {
   static const json* const kTree = [] {
     GridSnapshot sample;
     GridSnapshot::SlotView slot{"s", "l", json::object(), 1, {{"id", json::object(), 0, "l"}}};
-    sample.nodes.push_back({"n", "http://n", Availability::kUp, {slot}});
-    sample.queue_requests.push_back(std::make_shared<const std::string>("{}"));
+    sample.nodes.push_back(std::make_shared<const GridSnapshot::NodeView>(
+        GridSnapshot::NodeView{"n", "http://n", Availability::kUp, {slot}}));
+    auto queue = std::make_shared<GridSnapshot::QueueView>();
+    queue->requests.push_back(std::make_shared<const std::string>("{}"));
+    sample.queue = std::move(queue);
     return new json(DataTree(sample, ""));
   }();
   return *kTree;

@@ -126,6 +126,8 @@ struct Grid::Node {
   std::vector<Slot> slots;
   int failures_in_row = 0;                   // creations failed since the last success
   std::optional<SteadyTime> cooldown_until;  // its slots are not offered before then
+  // What the last snapshot showed of it; PublishLocked reuses it while it still matches.
+  std::shared_ptr<const GridSnapshot::NodeView> view;
 
   // Whether dispatch may offer its free slots now.
   bool Offered(SteadyTime now) const {
@@ -380,6 +382,7 @@ Effects Grid::DispatchLocked() {
     }
     slot->reserved++;
     waiter.creating = true;
+    queue_view_dirty_ = true;
     creating_deadlines_.emplace(waiter.deadline, waiter.id);
     waiter.node_id = node->id;
     waiter.slot_id = slot->id;
@@ -393,7 +396,7 @@ Effects Grid::DispatchLocked() {
              matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
          .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
   }
-  if (!effects.creates.empty()) PublishLocked();
+  // No publishing here: every public operation that dispatches publishes once at its end.
   return effects;
 }
 
@@ -501,6 +504,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   *deadline = enqueued.deadline;
   RequestId id = waiter->id;
   waiters_.emplace(id, std::move(waiter));
+  queue_view_dirty_ = true;
   return id;
 }
 
@@ -579,6 +583,7 @@ void Grid::RemoveWaiterLocked(RequestId id) {
   auto c = waiter_by_connection_.find(it->second->connection_id);
   if (c != waiter_by_connection_.end() && c->second == id) waiter_by_connection_.erase(c);
   waiters_.erase(it);
+  queue_view_dirty_ = true;
 }
 
 void Grid::ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id) {
@@ -690,6 +695,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
                                                                       : DescribeFailure(response);
   waiter->last_failure = "node " + node_id + " (" + uri + ") could not create the session: " + why;
   waiter->creating = false;
+  queue_view_dirty_ = true;
   waiter->failed_nodes.insert(node_id);
   if (queue_.OnCreateFailed(request)) {
     // Waiting again: the pool may have changed while its creation was in flight.
@@ -1460,32 +1466,60 @@ void Grid::PublishLocked() {
   const SteadyTime now = clock_.Now();
   snapshot->version = ++version_;
   snapshot->queue_size = queue_.size();
-  snapshot->queue_requests.reserve(waiters_.size());
-  for (const auto& [id, waiter] : waiters_) {
-    if (!waiter->creating && waiter->caps_string) {
-      snapshot->queue_requests.push_back(waiter->caps_string);
-      snapshot->waiting_by_label[waiter->label]++;
+  if (queue_view_dirty_ || queue_view_ == nullptr) {
+    auto view = std::make_shared<GridSnapshot::QueueView>();
+    view->requests.reserve(waiters_.size());
+    for (const auto& [id, waiter] : waiters_) {
+      if (!waiter->creating && waiter->caps_string) {
+        view->requests.push_back(waiter->caps_string);
+        view->waiting_by_label[waiter->label]++;
+      }
     }
+    queue_view_ = std::move(view);
+    queue_view_dirty_ = false;
   }
+  snapshot->queue = queue_view_;
   snapshot->concurrency_caps = settings_.queue.concurrency_caps;
   snapshot->concurrency_default = settings_.queue.concurrency_default;
-  for (const auto& [id, node] : nodes_) {
-    GridSnapshot::NodeView view{node->id, node->uri, node->availability, {}};
-    for (const Slot& slot : node->slots) {
-      GridSnapshot::SlotView slot_view{
-          slot.id, slot.stereotype.label().str(), slot.stereotype.json(), slot.max_sessions, {}};
-      for (const std::string& session_id : slot.sessions) {
-        auto s = sessions_.find(session_id);
-        if (s == sessions_.end()) continue;
-        slot_view.sessions.push_back({session_id, s->second->capabilities,
-                                      WallSeconds(s->second->started, now), s->second->label});
-      }
-      view.slots.push_back(std::move(slot_view));
-    }
-    snapshot->nodes.push_back(std::move(view));
-  }
+  snapshot->nodes.reserve(nodes_.size());
+  for (const auto& [id, node] : nodes_) snapshot->nodes.push_back(NodeViewLocked(*node, now));
   MutexLock lock(snapshot_mu_);
   snapshot_ = std::move(snapshot);
+}
+
+// The node's published view, rebuilt only if it no longer shows the node: a node's id and
+// slots never change (re-registration makes a new Node) and a session never changes once
+// started, so comparing the URI, the availability and each slot's session ids is enough.
+std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, SteadyTime now) {
+  if (node.view != nullptr && node.view->uri == node.uri &&
+      node.view->availability == node.availability) {
+    bool same = node.view->slots.size() == node.slots.size();
+    for (size_t i = 0; same && i < node.slots.size(); ++i) {
+      const std::vector<GridSnapshot::SessionView>& shown = node.view->slots[i].sessions;
+      const std::vector<std::string>& live = node.slots[i].sessions;
+      same = shown.size() == live.size();
+      for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k];
+    }
+    if (same) return node.view;
+  }
+  auto view = std::make_shared<GridSnapshot::NodeView>();
+  view->id = node.id;
+  view->uri = node.uri;
+  view->availability = node.availability;
+  for (const Slot& slot : node.slots) {
+    GridSnapshot::SlotView slot_view{
+        slot.id, slot.stereotype.label().str(), slot.stereotype.json(), slot.max_sessions, {}};
+    for (const std::string& session_id : slot.sessions) {
+      auto s = sessions_.find(session_id);
+      // Not expected; such an id is not shown, and the view is simply rebuilt next time.
+      if (s == sessions_.end()) continue;
+      slot_view.sessions.push_back({session_id, s->second->capabilities,
+                                    WallSeconds(s->second->started, now), s->second->label});
+    }
+    view->slots.push_back(std::move(slot_view));
+  }
+  node.view = view;
+  return view;
 }
 
 std::map<std::string, queue::LabelCounters> Grid::QueueCounters() {

@@ -9,8 +9,8 @@
 //   Effects effects = grid.SubmitNewSession(std::move(spec), run_id, no_wait, responder);
 //   service.Execute(std::move(effects));   // replies, POST {node}/session, ...
 //
-// Thread-safe. Reads for /status come from snapshot(), an immutable value republished after
-// every change, so probes never wait on the lock.
+// Thread-safe. Reads for /status come from snapshot(), an immutable value republished at the
+// end of every operation that changed something, so probes never wait on the lock.
 
 #include <cstdint>
 #include <map>
@@ -225,7 +225,12 @@ class Grid {
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
   void RemoveNodeIfDrainedLocked(const std::string& node_id) REQUIRES(mu_);
   nlohmann::json NodeJsonLocked(const Node& node) REQUIRES(mu_);
+  // Republishes the snapshot at the end of a public operation that changed something. Only the
+  // parts that changed are rebuilt: the queue view when queue_view_dirty_, and each node's view
+  // when it no longer matches the node; the rest is shared with the previous snapshot.
   void PublishLocked() REQUIRES(mu_);
+  std::shared_ptr<const GridSnapshot::NodeView> NodeViewLocked(Node& node, SteadyTime now)
+      REQUIRES(mu_);
 
   const Clock& clock_;
   IdSource& ids_;
@@ -260,6 +265,10 @@ class Grid {
   // remember the answers per slot unit in between.
   uint64_t compat_generation_ GUARDED_BY(mu_) = 1;
   uint64_t version_ GUARDED_BY(mu_) = 0;
+  // The waiters as the snapshot shows them (not creating), and whether they changed since:
+  // set wherever a waiter arrives, leaves, or starts or stops creating its session.
+  std::shared_ptr<const GridSnapshot::QueueView> queue_view_ GUARDED_BY(mu_);
+  bool queue_view_dirty_ GUARDED_BY(mu_) = true;
 
   metrics::HubMetrics metrics_;  // thread-safe on its own
 

@@ -18,7 +18,8 @@ nlohmann::json StatusJson(const GridSnapshot& snapshot) {
   using nlohmann::json;
   json nodes = json::array();
   bool ready = false;
-  for (const GridSnapshot::NodeView& node : snapshot.nodes) {
+  for (const auto& node_view : snapshot.nodes) {
+    const GridSnapshot::NodeView& node = *node_view;
     if (node.availability == Availability::kUp) ready = true;
     json slots = json::array();
     int max_sessions = 0;

@@ -1,7 +1,8 @@
 #pragma once
 
-// An immutable picture of the registry, republished by Grid after every change, so that
-// /status (and any other read-only view) answers without touching the grid's lock.
+// An immutable picture of the registry, republished by Grid after every public operation that
+// changed something, so that /status (and any other read-only view) answers without touching
+// the grid's lock. Its parts are immutable too and shared between consecutive snapshots.
 //
 //   std::shared_ptr<const GridSnapshot> snapshot = grid.snapshot();
 //   responder.Send(200, StatusJson(*snapshot).dump());
@@ -39,14 +40,23 @@ struct GridSnapshot {
     std::vector<SlotView> slots;
   };
 
-  std::vector<NodeView> nodes;
+  // What the waiting requests contribute; rebuilt only when a waiter arrives, leaves, or is
+  // granted or sent back to wait, and otherwise shared by consecutive snapshots.
+  struct QueueView {
+    // Each waiter's capabilities (its first merged candidate) as a JSON string, for GraphQL's
+    // sessionQueueRequests; shared with the waiter, so building copies pointers only.
+    std::vector<std::shared_ptr<const std::string>> requests;
+    // For GET /metrics: waiters by request label.
+    std::map<std::string, size_t> waiting_by_label;
+  };
+
+  // One view per node, shared with the grid's own copy until that node changes, so publishing
+  // after an event rebuilds only the nodes it touched. Never null.
+  std::vector<std::shared_ptr<const NodeView>> nodes;
   size_t queue_size = 0;
-  // Each waiter's capabilities (its first merged candidate) as a JSON string, for GraphQL's
-  // sessionQueueRequests; shared with the waiter, so publishing copies pointers only.
-  std::vector<std::shared_ptr<const std::string>> queue_requests;
+  std::shared_ptr<const QueueView> queue = std::make_shared<const QueueView>();  // never null
   uint64_t version = 0;  // increases with every change
-  // For GET /metrics: waiters by request label, and the concurrency caps in force.
-  std::map<std::string, size_t> waiting_by_label;
+  // For GET /metrics: the concurrency caps in force.
   std::map<std::string, int> concurrency_caps;
   int concurrency_default = 0;
 };

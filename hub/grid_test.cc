@@ -93,7 +93,53 @@ TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
   EXPECT_EQ(body["value"]["capabilities"]["se:gridhubNode"], "n1");
   ASSERT_TRUE(grid().FindSession("abc").has_value());
   EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
-  EXPECT_EQ(grid().snapshot()->nodes[0].slots[0].sessions.size(), 1u);
+  EXPECT_EQ(grid().snapshot()->nodes[0]->slots[0].sessions.size(), 1u);
+}
+
+// The snapshot is rebuilt in parts: an unchanged node's view and an unchanged queue view are
+// shared with the previous snapshot, and every part that changed shows the change at once.
+TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
+  Register(Node("n1"));
+  Register(Node("n2", 1, "firefox"));
+  CreateJob job = Submit().creates.at(0);  // n1's slot: reserved, the queue view shows nobody
+  auto before = grid().snapshot();
+  ASSERT_EQ(before->nodes.size(), 2u);
+  EXPECT_TRUE(before->queue->requests.empty());
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("a"));
+  Submit();  // waits for n1
+  auto waiting = grid().snapshot();
+  EXPECT_GT(waiting->version, before->version);
+  EXPECT_EQ(waiting->nodes[0]->slots[0].sessions.size(), 1u);  // n1 rebuilt
+  EXPECT_EQ(waiting->nodes[1], before->nodes[1]);              // n2 shared
+  ASSERT_EQ(waiting->queue->requests.size(), 1u);
+  EXPECT_EQ(waiting->queue->waiting_by_label.at("chrome"), 1u);
+  EXPECT_EQ(waiting->queue_size, 1u);
+
+  // A heartbeat changes nothing shown: both parts are shared.
+  Effects effects;
+  grid().Heartbeat("n2", &effects);
+  auto same = grid().snapshot();
+  EXPECT_EQ(same->queue, waiting->queue);
+  EXPECT_EQ(same->nodes[1], waiting->nodes[1]);
+
+  // The session ends: the waiter is granted at once, so the slot is reserved, not shown busy,
+  // and the waiter leaves the queue view, all in the snapshot the call published.
+  Effects granted = grid().EndSession("a");
+  ASSERT_EQ(granted.creates.size(), 1u);
+  auto after = grid().snapshot();
+  EXPECT_TRUE(after->nodes[0]->slots[0].sessions.empty());
+  EXPECT_TRUE(after->queue->requests.empty());
+  EXPECT_TRUE(after->queue->waiting_by_label.empty());
+  EXPECT_EQ(after->queue_size, 0u);
+
+  // The creation fails and n1 is the only chrome node: the waiter waits again and is shown.
+  const CreateJob& again = granted.creates[0];
+  grid().OnCreateResult(again.request, again.node_id, again.node_uri, again.slot_id, Refused());
+  EXPECT_EQ(grid().snapshot()->queue->requests.size(), 1u);
+
+  // A node going DOWN or leaving is shown too.
+  ASSERT_TRUE(grid().Drain("n2", &effects));
+  EXPECT_EQ(grid().snapshot()->nodes.size(), 1u);  // idle, so it left at once
 }
 
 TEST_F(GridTest, WaitsWhileBusyAndDispatchesWhenTheSessionEnds) {
@@ -215,10 +261,10 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   EXPECT_EQ(grid().Heartbeat("n1", &none), Availability::kUp);
   clock_.Advance(6s);
   grid().Tick();
-  EXPECT_EQ(grid().snapshot()->nodes[0].availability, Availability::kUp);
+  EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kUp);
   clock_.Advance(5s);
   Effects down = grid().Tick();
-  EXPECT_EQ(grid().snapshot()->nodes[0].availability, Availability::kDown);
+  EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kDown);
   EXPECT_FALSE(grid().FindSession("s1").has_value());
   EXPECT_EQ(down.deletes.size(), 1u);
   // Waiters are not served by a DOWN node, and stay queued.
@@ -445,7 +491,7 @@ TEST_F(GridTest, RememberedLabelAnswersNeverStrandAWaiter) {
       } else if (op <= 7) {
         std::vector<std::string> live;
         for (const auto& node : grid().snapshot()->nodes) {
-          for (const auto& slot : node.slots) {
+          for (const auto& slot : node->slots) {
             for (const auto& session : slot.sessions) live.push_back(session.id);
           }
         }
@@ -470,7 +516,7 @@ TEST_F(GridTest, RememberedLabelAnswersNeverStrandAWaiter) {
       std::vector<bool> free;
       std::shared_ptr<const GridSnapshot> snapshot = grid().snapshot();
       for (const auto& node : snapshot->nodes) {
-        for (const auto& slot : node.slots) {
+        for (const auto& slot : node->slots) {
           slots.push_back(*matching::Stereotype::Parse(slot.stereotype, slot.label));
           free.push_back(static_cast<int>(slot.sessions.size()) < slot.max_sessions);
         }

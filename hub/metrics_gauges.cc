@@ -7,10 +7,11 @@ metrics::GridGauges GaugesFromSnapshot(const GridSnapshot& snapshot) {
   gauges.concurrency_default = snapshot.concurrency_default;
   gauges.concurrency_caps = snapshot.concurrency_caps;
   for (const auto& [label, cap] : snapshot.concurrency_caps) gauges.declared.push_back(label);
-  for (const auto& [label, waiting] : snapshot.waiting_by_label) {
+  for (const auto& [label, waiting] : snapshot.queue->waiting_by_label) {
     gauges.labels[label].queue_length += waiting;
   }
-  for (const GridSnapshot::NodeView& node : snapshot.nodes) {
+  for (const auto& node_view : snapshot.nodes) {
+    const GridSnapshot::NodeView& node = *node_view;
     switch (node.availability) {
       case Availability::kUp:
         ++gauges.nodes_up;
