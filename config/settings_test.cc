@@ -1,6 +1,7 @@
 #include "config/settings.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -26,9 +27,11 @@ class Env {
   std::vector<const char*> pointers_;
 };
 
+// CTest runs each case as its own process, several at once: the pid keeps their files apart.
 std::string WriteYaml(const std::string& text) {
   static int counter = 0;
-  std::string path = testing::TempDir() + "/gridhub_config_" + std::to_string(++counter) + ".yaml";
+  std::string path = testing::TempDir() + "/gridhub_config_" + std::to_string(::getpid()) + "_" +
+                     std::to_string(++counter) + ".yaml";
   std::ofstream(path) << text;
   return path;
 }
