@@ -755,17 +755,23 @@ Effects Grid::OnDisconnect(uint64_t connection_id) {
   waiter_by_connection_.erase(c);
   auto w = waiters_.find(id);
   if (w == waiters_.end()) return effects;
+  w->second->has_responder = false;
+  if (CancelWaiterLocked(id)) PublishLocked();
+  return effects;
+}
+
+bool Grid::CancelWaiterLocked(RequestId id) {
+  auto w = waiters_.find(id);
+  if (w == waiters_.end()) return false;
   Waiter& waiter = *w->second;
   RecordOutcomeLocked(waiter, metrics::Outcome::kCancelled);
-  waiter.has_responder = false;
   if (waiter.creating) {
     waiter.abandoned = true;  // the creation result deletes the session and frees the slot
-  } else {
-    queue_.Cancel(id);
-    RemoveWaiterLocked(id);
-    PublishLocked();
+    return false;
   }
-  return effects;
+  queue_.Cancel(id);
+  RemoveWaiterLocked(id);
+  return true;
 }
 
 Effects Grid::OnReplyUndelivered(const std::string& session_id) {
@@ -1221,16 +1227,7 @@ bool Grid::DeleteTicket(const std::string& id, Effects* effects) {
   if (t == tickets_.end()) return false;
   Ticket& ticket = *t->second;
   if (ticket.state == Ticket::State::kWaiting) {
-    auto w = waiters_.find(ticket.request);
-    if (w != waiters_.end()) {
-      RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
-      if (w->second->creating) {
-        w->second->abandoned = true;
-      } else {
-        queue_.Cancel(ticket.request);
-        RemoveWaiterLocked(ticket.request);
-      }
-    }
+    CancelWaiterLocked(ticket.request);
   } else if (ticket.state == Ticket::State::kReady) {
     EndSessionLocked(ticket.session_id, effects, /*delete_on_node=*/true);
     effects->Append(DispatchLocked());
@@ -1380,16 +1377,7 @@ Effects Grid::Tick() {
     bool drop = false;
     if (ticket.state == Ticket::State::kWaiting &&
         now - ticket.last_activity >= settings_.queue.abandon_after) {
-      auto w = waiters_.find(ticket.request);
-      if (w != waiters_.end()) {
-        RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
-        if (w->second->creating) {
-          w->second->abandoned = true;
-        } else {
-          queue_.Cancel(ticket.request);
-          RemoveWaiterLocked(ticket.request);
-        }
-      }
+      CancelWaiterLocked(ticket.request);
       drop = true;
     } else if (ticket.state != Ticket::State::kWaiting &&
                now - ticket.finished_at >= settings_.queue.ready_ttl) {

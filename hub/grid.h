@@ -218,6 +218,10 @@ class Grid {
   void DeclareCapLabelsLocked() REQUIRES(mu_);
   void DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) REQUIRES(mu_);
   void RemoveWaiterLocked(queue::RequestId id) REQUIRES(mu_);
+  // The client gave up on waiter `id` (disconnect, ticket deleted or abandoned): counted as
+  // cancelled and removed from the queue — unless its session is being created, in which case
+  // it is only marked abandoned and the creation result deletes the session. True if removed.
+  bool CancelWaiterLocked(queue::RequestId id) REQUIRES(mu_);
   void ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id)
       REQUIRES(mu_);
   void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
