@@ -400,6 +400,16 @@ Effects Grid::DispatchLocked() {
   return effects;
 }
 
+bool Grid::CanEverServeLocked(const Waiter& waiter,
+                              std::span<const matching::Stereotype* const> pool) const {
+  const matching::LabelKey* restriction =
+      waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
+  for (const matching::Stereotype* s : pool) {
+    if (matcher_.Match(waiter.spec, restriction, *s)) return true;
+  }
+  return false;
+}
+
 bool Grid::RejectUnsatisfiableLocked(Effects* effects) {
   if (!settings_.queue.reject_unsatisfiable) return false;
   std::vector<const matching::Stereotype*> pool = PoolLocked();
@@ -407,16 +417,7 @@ bool Grid::RejectUnsatisfiableLocked(Effects* effects) {
   for (auto& [id, waiter] : waiters_) {
     if (waiter->creating) continue;
     if (waiter->spec.explicit_label) ResolveRestrictionLocked(*waiter);
-    const matching::LabelKey* restriction =
-        waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
-    bool satisfiable = false;
-    for (const matching::Stereotype* s : pool) {
-      if (matcher_.Match(waiter->spec, restriction, *s)) {
-        satisfiable = true;
-        break;
-      }
-    }
-    if (!satisfiable) hopeless.push_back(id);
+    if (!CanEverServeLocked(*waiter, pool)) hopeless.push_back(id);
   }
   for (RequestId id : hopeless) {
     Waiter& waiter = *waiters_[id];
@@ -450,13 +451,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   std::vector<const matching::Stereotype*> pool = PoolLocked();
   const matching::LabelKey* restriction =
       waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
-  bool satisfiable = false;
-  for (const matching::Stereotype* s : pool) {
-    if (matcher_.Match(waiter->spec, restriction, *s)) {
-      satisfiable = true;
-      break;
-    }
-  }
+  bool satisfiable = CanEverServeLocked(*waiter, pool);
   bool servable_now = false;
   const SteadyTime now = clock_.Now();
   for (const auto& [id, node] : nodes_) {

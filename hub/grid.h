@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -209,6 +210,9 @@ class Grid {
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
   // When queue.registration-grace ends: fails at once (unsatisfiable) every waiter that no
   // registered slot could ever serve, as if it had arrived after the grace. True if any.
+  // Could some slot of `pool` ever serve `waiter` (ignoring load), under its resolved label?
+  bool CanEverServeLocked(const Waiter& waiter,
+                          std::span<const matching::Stereotype* const> pool) const REQUIRES(mu_);
   bool RejectUnsatisfiableLocked(Effects* effects) REQUIRES(mu_);
   // `node` failed a creation (`unreachable`: it did not answer at all): rest its slots.
   void CoolDownLocked(Node& node, SteadyTime now, bool unreachable) REQUIRES(mu_);

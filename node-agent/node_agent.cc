@@ -338,12 +338,7 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
     Log("session creation failed on slot " + SlotId(options_.id, session->slot) + ": " +
         failure->message +
         (session->log_path.empty() ? "" : " (driver log " + session->log_path + ")"));
-    if (session->process)
-      session->process->Terminate(
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
-    session->process.reset();
-    std::error_code ec;
-    if (!session->session_dir.empty()) fs::remove_all(session->session_dir, ec);
+    StopDriverProcess(*session);
     {
       MutexLock lock(mu_);
       book_.CancelReservation(session->slot);
@@ -528,13 +523,7 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
                                .url = session->backend + "/session/" + session->id,
                                .timeout = kDriverDeleteTimeout});
   }
-  if (session->process) {
-    session->process->Terminate(
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
-    session->process.reset();
-  }
-  std::error_code ec;
-  if (!session->session_dir.empty()) fs::remove_all(session->session_dir, ec);
+  StopDriverProcess(*session);
   {
     MutexLock lock(mu_);
     book_.Remove(session->id);
@@ -545,6 +534,16 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
   }
   Log("session " + session->id + " ended; slot " + SlotId(options_.id, session->slot) + " free");
   return answer;
+}
+
+void NodeAgent::StopDriverProcess(Session& session) {
+  if (session.process) {
+    session.process->Terminate(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+    session.process.reset();
+  }
+  std::error_code ec;
+  if (!session.session_dir.empty()) fs::remove_all(session.session_dir, ec);
 }
 
 void NodeAgent::EndInBackground(const std::shared_ptr<Session>& session, bool delete_on_driver,

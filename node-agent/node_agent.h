@@ -120,6 +120,9 @@ class NodeAgent {
   // profile, free the place. Returns the driver's DELETE answer when there was one.
   std::optional<http::ClientResponse> FinishSession(const std::shared_ptr<Session>& session,
                                                     bool delete_on_driver) EXCLUDES(mu_);
+  // Stops the session's driver (SIGTERM, then SIGKILL after the stop grace) and removes its
+  // profile directory; the slot bookkeeping is the caller's.
+  void StopDriverProcess(Session& session) EXCLUDES(mu_);
   void EndInBackground(const std::shared_ptr<Session>& session, bool delete_on_driver,
                        HubNotice notice);
   void OnDriverExit(const std::weak_ptr<Session>& weak) EXCLUDES(mu_);
