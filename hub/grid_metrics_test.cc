@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "hub/grid.h"
+#include "hub/grid_fakes.h"
 #include "hub/metrics_gauges.h"
 
 namespace gridhub::hub {
@@ -15,34 +16,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class FixedIds final : public IdSource {
- public:
-  std::string NewId() override { return "id" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
-
 json Node(const std::string& id, int max_sessions = 1, const std::string& label = "") {
   json slot = {
       {"id", "s"}, {"maxSessions", max_sessions}, {"stereotype", {{"browserName", "chrome"}}}};
   if (!label.empty()) slot["label"] = label;
   return {{"id", id}, {"uri", "http://" + id + ":5555"}, {"slots", {slot}}};
-}
-
-http::ClientResponse Created(const std::string& session_id) {
-  http::ClientResponse response;
-  response.status = 200;
-  response.body =
-      json{{"value", {{"sessionId", session_id}, {"capabilities", json::object()}}}}.dump();
-  return response;
-}
-
-http::ClientResponse Refused() {
-  http::ClientResponse response;
-  response.status = 500;
-  response.body = R"({"value":{"error":"session not created","message":"driver crashed"}})";
-  return response;
 }
 
 class GridMetricsTest : public ::testing::Test {
@@ -83,7 +61,7 @@ class GridMetricsTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FixedIds ids_;
+  CountingIds ids_;
   config::Settings settings_;
   std::unique_ptr<Grid> grid_;
 };

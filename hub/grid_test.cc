@@ -6,19 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "hub/grid_fakes.h"
+
 namespace gridhub::hub {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-class FixedIds final : public IdSource {
- public:
-  std::string NewId() override { return "id" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
 
 matching::NewSessionSpec Spec(json always) {
   auto spec = matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});
@@ -32,21 +26,6 @@ json Node(const std::string& id, int max_sessions = 1, std::string browser = "ch
       {"uri", "http://" + id + ":5555/"},
       {"slots",
        {{{"id", "s"}, {"maxSessions", max_sessions}, {"stereotype", {{"browserName", browser}}}}}}};
-}
-
-http::ClientResponse Created(const std::string& session_id) {
-  http::ClientResponse response;
-  response.status = 200;
-  response.body =
-      json{{"value", {{"sessionId", session_id}, {"capabilities", json::object()}}}}.dump();
-  return response;
-}
-
-http::ClientResponse Refused() {
-  http::ClientResponse response;
-  response.status = 500;
-  response.body = R"({"value":{"error":"session not created","message":"driver crashed"}})";
-  return response;
 }
 
 class GridTest : public ::testing::Test {
@@ -66,7 +45,7 @@ class GridTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FixedIds ids_;
+  CountingIds ids_;
   config::Settings settings_;
   std::unique_ptr<Grid> grid_;
 };

@@ -18,20 +18,13 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "hub/grid.h"
+#include "hub/grid_fakes.h"
 #include "matching/capabilities.h"
 
 namespace gridhub::hub {
 namespace {
 
 using nlohmann::json;
-
-class CountingIds final : public IdSource {
- public:
-  std::string NewId() override { return "id" + std::to_string(++n_); }
-
- private:
-  uint64_t n_ = 0;
-};
 
 std::string LabelOf(int i) { return "app" + std::to_string(i) + ":chromium"; }
 
@@ -40,14 +33,6 @@ matching::NewSessionSpec Request(int label) {
       {{"capabilities",
         {{"alwaysMatch", {{"browserName", "chrome"}, {"gridhub:label", LabelOf(label)}}}}}});
   return std::move(*spec);
-}
-
-http::ClientResponse Created(const std::string& session_id) {
-  http::ClientResponse response;
-  response.status = 200;
-  response.body =
-      json{{"value", {{"sessionId", session_id}, {"capabilities", json::object()}}}}.dump();
-  return response;
 }
 
 struct Fixture {
