@@ -283,6 +283,7 @@ class PistacheHandler : public Pistache::Http::Handler {
       }
       converted.body = request.body();
       converted.connection_id = impl->connection_id;
+      if (auto peer = impl->writer->getPeer()) converted.peer_address = peer->address().host();
       callbacks_->on_request(std::move(converted), responder);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "gridhub: handler failed: %s\n", e.what());

@@ -32,6 +32,8 @@ struct ServerRequest {
   std::string body;
   // Identifies the TCP connection the request arrived on; the disconnect callback reports it.
   uint64_t connection_id = 0;
+  // The client's IP address as text ("127.0.0.1", "::1", "10.0.0.2"); "" when unknown.
+  std::string peer_address;
 
   std::string_view Header(std::string_view name) const { return FindHeader(headers, name); }
 };
