@@ -120,6 +120,8 @@ namespace {
 void Configure(CURL* easy, ClientRequest& request, ClientResponse& response,
                curl_slist** header_list, char* error_buffer) {
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  // The path goes out as the caller built it (the hub forwards exactly the path it routed).
+  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
   long timeout_ms = static_cast<long>(std::max<int64_t>(1, request.timeout.count()));

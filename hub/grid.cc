@@ -1163,15 +1163,27 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
   return result;
 }
 
-Result<json> Grid::TicketStatus(const std::string& id) {
-  MutexLock lock(mu_);
+Result<Grid::Ticket*> Grid::FindTicketLocked(const std::string& id, std::string_view token) {
   auto t = tickets_.find(id);
-  // A failed ticket is no longer waiting nor ready: GET knows it no more (its error is kept
-  // for one take only).
-  if (t == tickets_.end() || t->second->state == Ticket::State::kFailed) {
+  if (t == tickets_.end()) {
     return Error{ErrorCode::kNotFound, "no ticket " + id + " (unknown, expired or taken)"};
   }
-  Ticket& ticket = *t->second;
+  if (!ConstantTimeEquals(token, t->second->token)) {
+    return Error{ErrorCode::kForbidden, "wrong or missing X-Queue-Token for ticket " + id};
+  }
+  return t->second.get();
+}
+
+Result<json> Grid::TicketStatus(const std::string& id, std::string_view token) {
+  MutexLock lock(mu_);
+  Result<Ticket*> found = FindTicketLocked(id, token);
+  // A failed ticket is no longer waiting nor ready: GET knows it no more (its error is kept
+  // for one take only).
+  if (found.ok() && (*found)->state == Ticket::State::kFailed) {
+    return Error{ErrorCode::kNotFound, "no ticket " + id + " (unknown, expired or taken)"};
+  }
+  if (!found.ok()) return found.error();
+  Ticket& ticket = **found;
   const SteadyTime now = clock_.Now();
   ticket.last_activity = now;
   std::string status = ticket.state == Ticket::State::kWaiting ? "waiting" : "ready";
@@ -1186,16 +1198,12 @@ Result<json> Grid::TicketStatus(const std::string& id) {
 std::string Grid::TakeTicket(const std::string& id, std::string_view token, int* status_out,
                              Effects* effects) {
   MutexLock lock(mu_);
-  auto t = tickets_.find(id);
-  if (t == tickets_.end()) {
-    *status_out = 404;
-    return http::W3CErrorBody({ErrorCode::kNotFound, "no ticket " + id});
+  Result<Ticket*> found = FindTicketLocked(id, token);
+  if (!found.ok()) {
+    *status_out = http::HttpStatus(found.error().code);
+    return http::W3CErrorBody(found.error());
   }
-  Ticket& ticket = *t->second;
-  if (!ConstantTimeEquals(token, ticket.token)) {
-    *status_out = 403;
-    return http::W3CErrorBody({ErrorCode::kForbidden, "wrong or missing X-Queue-Token"});
-  }
+  Ticket& ticket = **found;
   ticket.last_activity = clock_.Now();
   if (ticket.state == Ticket::State::kWaiting) {
     *status_out = 503;
@@ -1203,33 +1211,33 @@ std::string Grid::TakeTicket(const std::string& id, std::string_view token, int*
   }
   *status_out = ticket.status;
   std::string body = std::move(ticket.body);
-  tickets_.erase(t);
+  tickets_.erase(id);
   PublishLocked();
   return body;
 }
 
-bool Grid::TicketHeartbeat(const std::string& id) {
+Status Grid::TicketHeartbeat(const std::string& id, std::string_view token) {
   MutexLock lock(mu_);
-  auto t = tickets_.find(id);
-  if (t == tickets_.end()) return false;
-  t->second->last_activity = clock_.Now();
-  return true;
+  Result<Ticket*> found = FindTicketLocked(id, token);
+  if (!found.ok()) return found.error();
+  (*found)->last_activity = clock_.Now();
+  return Status::Ok();
 }
 
-bool Grid::DeleteTicket(const std::string& id, Effects* effects) {
+Status Grid::DeleteTicket(const std::string& id, std::string_view token, Effects* effects) {
   MutexLock lock(mu_);
-  auto t = tickets_.find(id);
-  if (t == tickets_.end()) return false;
-  Ticket& ticket = *t->second;
+  Result<Ticket*> found = FindTicketLocked(id, token);
+  if (!found.ok()) return found.error();
+  Ticket& ticket = **found;
   if (ticket.state == Ticket::State::kWaiting) {
     CancelWaiterLocked(ticket.request);
   } else if (ticket.state == Ticket::State::kReady) {
     EndSessionLocked(ticket.session_id, effects, /*delete_on_node=*/true);
     effects->Append(DispatchLocked());
   }
-  tickets_.erase(t);
+  tickets_.erase(id);
   PublishLocked();
-  return true;
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1245,7 +1253,8 @@ json Grid::QueueJson() {
     const Waiter& waiter = *w->second;
     json caps =
         waiter.spec.candidates.empty() ? json::object() : waiter.spec.candidates.front().json();
-    list.push_back({{"id", waiter.ticket_id.empty() ? std::to_string(waiter.id) : waiter.ticket_id},
+    // The request id, never a ticket's id: a ticket is its holder's (with its token) alone.
+    list.push_back({{"id", std::to_string(waiter.id)},
                     {"label", info.label},
                     {"runId", info.run_id},
                     {"position", info.position},
@@ -1292,7 +1301,9 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   MutexLock lock(mu_);
   settings_.queue = settings.queue;
   settings_.matching = settings.matching;
-  settings_.hub.slot_selection = settings.hub.slot_selection;
+  // The hub section too (SIGHUP): tokens, secret, slot selection, node timeout and probe
+  // period are all read from here when next needed.
+  settings_.hub = settings.hub;
   queue_.Reconfigure(ToQueueOptions(settings.queue));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
   DeclareCapLabelsLocked();

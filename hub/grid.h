@@ -148,13 +148,15 @@ class Grid {
   // 201 body or an error with the ticket API's status in `status_out`.
   Result<nlohmann::json> CreateTicket(matching::NewSessionSpec spec, std::string run_id,
                                       int* status_out, Effects* effects);
-  Result<nlohmann::json> TicketStatus(const std::string& id);
+  // Every ticket call needs the ticket's token (X-Queue-Token, compared in constant time):
+  // kNotFound for an unknown (expired, taken) ticket, else kForbidden for a wrong token.
+  Result<nlohmann::json> TicketStatus(const std::string& id, std::string_view token);
   // `status_out` receives the HTTP status to answer with: 200 (body = W3C new-session
   // response), 503 (waiting), 403, 404, 500 (body = W3C error).
   std::string TakeTicket(const std::string& id, std::string_view token, int* status_out,
                          Effects* effects);
-  bool TicketHeartbeat(const std::string& id);
-  bool DeleteTicket(const std::string& id, Effects* effects);
+  Status TicketHeartbeat(const std::string& id, std::string_view token);
+  Status DeleteTicket(const std::string& id, std::string_view token, Effects* effects);
 
   // --- queue administration -------------------------------------------------------------------
   nlohmann::json QueueJson();
@@ -192,6 +194,9 @@ class Grid {
   struct Ticket;
   struct Session;
   class Compatibility;
+
+  // The ticket `id` if it exists and `token` is its token; else the error to answer.
+  Result<Ticket*> FindTicketLocked(const std::string& id, std::string_view token) REQUIRES(mu_);
 
   // Everything below REQUIRES(mu_).
   Effects DispatchLocked() REQUIRES(mu_);

@@ -602,7 +602,7 @@ TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
   std::string expiring_id = (*expiring)["id"];
   clock_.Advance(5s);
   grid().Tick();
-  EXPECT_FALSE(grid().TicketStatus(expiring_id).ok());
+  EXPECT_FALSE(grid().TicketStatus(expiring_id, (*expiring)["token"].get<std::string>()).ok());
   grid().TakeTicket(expiring_id, (*expiring)["token"].get<std::string>(), &status, &effects);
   EXPECT_EQ(status, 404);
 
@@ -615,12 +615,78 @@ TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Refused());
   std::string id = (*failing)["id"];
   std::string token = (*failing)["token"];
-  EXPECT_FALSE(grid().TicketStatus(id).ok());  // GET shows only waiting or ready
+  EXPECT_FALSE(grid().TicketStatus(id, token).ok());  // GET shows only waiting or ready
   std::string body = grid().TakeTicket(id, token, &status, &effects);
   EXPECT_EQ(status, 500);
   EXPECT_NE(body.find("driver crashed"), std::string::npos) << body;
   grid().TakeTicket(id, token, &status, &effects);
   EXPECT_EQ(status, 404);
+}
+
+// Every ticket call needs the ticket's own token: 403 for a wrong or missing one (nothing
+// changes), 404 for an unknown ticket whatever the token.
+TEST_F(GridTest, EveryTicketCallNeedsTheTicketsToken) {
+  Register(Node("a"));
+  CreateJob busy = Submit().creates.at(0);
+  grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
+  int status = 0;
+  Effects effects;
+  Result<json> ticket =
+      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  ASSERT_TRUE(ticket.ok());
+  const std::string id = (*ticket)["id"];
+  const std::string token = (*ticket)["token"];
+  Result<json> other =
+      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  ASSERT_TRUE(other.ok());
+  const std::string other_token = (*other)["token"];
+
+  for (std::string_view wrong :
+       {std::string_view(), std::string_view(other_token), std::string_view(token).substr(1)}) {
+    Result<json> got = grid().TicketStatus(id, wrong);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().code, ErrorCode::kForbidden);
+    Status beat = grid().TicketHeartbeat(id, wrong);
+    ASSERT_FALSE(beat.ok());
+    EXPECT_EQ(beat.error().code, ErrorCode::kForbidden);
+    Status deleted = grid().DeleteTicket(id, wrong, &effects);
+    ASSERT_FALSE(deleted.ok());
+    EXPECT_EQ(deleted.error().code, ErrorCode::kForbidden);
+    grid().TakeTicket(id, wrong, &status, &effects);
+    EXPECT_EQ(status, 403);
+  }
+  // Nothing of that touched the ticket.
+  Result<json> got = grid().TicketStatus(id, token);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)["status"], "waiting");
+  EXPECT_EQ((*got)["position"], 1);
+  EXPECT_TRUE(grid().TicketHeartbeat(id, token).ok());
+  EXPECT_TRUE(grid().DeleteTicket(id, token, &effects).ok());
+
+  Result<json> gone = grid().TicketStatus(id, token);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+  Status beat = grid().TicketHeartbeat("no-such-ticket", token);
+  ASSERT_FALSE(beat.ok());
+  EXPECT_EQ(beat.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(grid().DeleteTicket(id, token, &effects).error().code, ErrorCode::kNotFound);
+}
+
+// GET /queue names each waiter by its request id, never by the id of its ticket.
+TEST_F(GridTest, QueueListingShowsNoTicketIds) {
+  Register(Node("a"));
+  CreateJob busy = Submit().creates.at(0);
+  grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
+  int status = 0;
+  Effects effects;
+  Result<json> ticket =
+      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  ASSERT_TRUE(ticket.ok());
+  json queue = grid().QueueJson()["value"];
+  ASSERT_EQ(queue.size(), 1u);
+  EXPECT_NE(queue[0]["id"], (*ticket)["id"]);
+  EXPECT_EQ(queue[0].dump().find((*ticket)["id"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(queue[0].dump().find((*ticket)["token"].get<std::string>()), std::string::npos);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
+#include "hub/request_path.h"
 #include "matching/capabilities.h"
 
 namespace gridhub::hub {
@@ -26,18 +27,6 @@ namespace {
 constexpr auto kCommandTimeout = std::chrono::minutes(10);
 constexpr auto kDeleteTimeout = std::chrono::seconds(30);
 constexpr std::string_view kJson = "application/json; charset=utf-8";
-
-std::vector<std::string_view> Split(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) parts.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
 
 bool Truthy(std::string_view value) {
   return http::EqualsIgnoreCase(value, "true") || value == "1" ||
@@ -99,7 +88,12 @@ std::string_view BearerToken(std::string_view authorization) {
 }  // namespace
 
 HubService::HubService(config::Settings settings, const Clock& clock)
-    : initial_settings_(settings), clock_(clock), grid_(clock, ids_, initial_settings_) {}
+    : initial_settings_(settings),
+      clock_(clock),
+      grid_(clock, ids_, initial_settings_),
+      credentials_(std::make_shared<const Credentials>(Credentials{
+          settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})) {
+}
 
 HubService::~HubService() { Stop(); }
 
@@ -139,7 +133,25 @@ std::string HubService::url() const {
 }
 
 void HubService::Reconfigure(const config::Settings& settings) {
+  auto fresh = std::make_shared<const Credentials>(Credentials{
+      settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret});
+  {
+    std::lock_guard<std::mutex> lock(credentials_mu_);
+    credentials_ = std::move(fresh);
+  }
   Execute(grid_.Reconfigure(settings));
+}
+
+std::shared_ptr<const HubService::Credentials> HubService::credentials() const {
+  std::lock_guard<std::mutex> lock(credentials_mu_);
+  return credentials_;
+}
+
+http::Headers HubService::NodeHeaders() const {
+  http::Headers headers;
+  const std::string& secret = credentials()->registration_secret;
+  if (!secret.empty()) headers.emplace_back("X-Registration-Secret", secret);
+  return headers;
 }
 
 void HubService::Stop() {
@@ -168,15 +180,18 @@ void HubService::Execute(Effects effects) {
       Execute(grid_.OnReplyUndelivered(reply.session_id));
     }
   }
+  const http::Headers node_headers = NodeHeaders();
   for (CreateJob& job : effects.creates) {
     json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
     std::string node_id = job.node_id;
     std::string node_uri = job.node_uri;
     std::string slot_id = job.slot_id;
     queue::RequestId request = job.request;
+    http::Headers headers = node_headers;
+    headers.emplace_back("Content-Type", std::string(kJson));
     client_.Send({.method = "POST",
                   .url = job.node_uri + "/session",
-                  .headers = {{"Content-Type", std::string(kJson)}},
+                  .headers = std::move(headers),
                   .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
                   .timeout = job.timeout},
                  [this, request, node_id, node_uri, slot_id](http::ClientResponse response) {
@@ -186,12 +201,13 @@ void HubService::Execute(Effects effects) {
   for (DeleteJob& job : effects.deletes) {
     client_.Send({.method = "DELETE",
                   .url = job.node_uri + "/session/" + job.session_id,
+                  .headers = node_headers,
                   .timeout = kDeleteTimeout},
                  [](http::ClientResponse) {});
   }
   for (ProbeJob& job : effects.probes) {
     std::string node_id = job.node_id;
-    client_.Send({.url = job.node_uri + "/status", .timeout = job.timeout},
+    client_.Send({.url = job.node_uri + "/status", .headers = node_headers, .timeout = job.timeout},
                  [this, node_id](http::ClientResponse response) {
                    bool answered = response.status >= 200 && response.status < 300;
                    Execute(grid_.OnProbeResult(node_id, answered));
@@ -237,7 +253,8 @@ void HubService::TimerLoop() {
 // Auth
 
 bool HubService::AdminAllowed(const http::ServerRequest& request) const {
-  const std::string& token = initial_settings_.hub.admin_token;
+  const std::shared_ptr<const Credentials> credentials = this->credentials();
+  const std::string& token = credentials->admin_token;
   // Without an admin token, admin calls are queue-level calls: a configured client token
   // guards them like every other queue call (else anyone could clear the queue).
   if (token.empty()) return ClientAllowed(request);
@@ -248,26 +265,28 @@ bool HubService::AdminAllowed(const http::ServerRequest& request) const {
 }
 
 bool HubService::ClientAllowed(const http::ServerRequest& request) const {
-  const std::string& token = initial_settings_.hub.client_token;
+  const std::shared_ptr<const Credentials> credentials = this->credentials();
+  const std::string& token = credentials->client_token;
   if (token.empty()) return true;
   std::string_view authorization = request.Header("Authorization");
   std::string_view bearer = BearerToken(authorization);
   if (!bearer.empty()) {
     if (ConstantTimeEquals(bearer, token)) return true;
-    const std::string& admin = initial_settings_.hub.admin_token;
+    const std::string& admin = credentials->admin_token;
     return !admin.empty() && ConstantTimeEquals(bearer, admin);
   }
   std::string password = BasicPassword(authorization);
   if (ConstantTimeEquals(password, token)) return true;
-  const std::string& admin = initial_settings_.hub.admin_token;
+  const std::string& admin = credentials->admin_token;
   return !admin.empty() && ConstantTimeEquals(password, admin);
 }
 
 bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
-  const std::string& secret = initial_settings_.hub.registration_secret;
+  const std::shared_ptr<const Credentials> credentials = this->credentials();
+  const std::string& secret = credentials->registration_secret;
   if (secret.empty()) return true;
   if (ConstantTimeEquals(request.Header("X-Registration-Secret"), secret)) return true;
-  const std::string& admin = initial_settings_.hub.admin_token;
+  const std::string& admin = credentials->admin_token;
   return !admin.empty() && ConstantTimeEquals(BearerToken(request.Header("Authorization")), admin);
 }
 
@@ -275,13 +294,11 @@ bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
 // Routing
 
 void HubService::Handle(http::ServerRequest request, http::Responder responder) {
-  std::string_view path = request.path;
-  constexpr std::string_view kLegacy = "/wd/hub";
-  if (path.substr(0, kLegacy.size()) == kLegacy &&
-      (path.size() == kLegacy.size() || path[kLegacy.size()] == '/')) {
-    path.remove_prefix(kLegacy.size());
-  }
-  const std::vector<std::string_view> p = Split(path);
+  // Routed on its segments, and a proxied command is forwarded as the path rebuilt from them:
+  // whatever could be read otherwise further on (dot segments, encoded slashes) is refused.
+  Result<RoutePath> route = ParseRoutePath(request.path);
+  if (!route.ok()) return SendError(responder, route.error());
+  const std::vector<std::string_view>& p = route->segments;
   const std::string& m = request.method;
   // RFC 9110: a 405 lists the methods the route takes, a 401 names the scheme to use.
   auto unknown_method = [&](std::string_view allowed) {
@@ -302,9 +319,14 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       return NewSession(request, responder);
     }
     if (m != "GET" && m != "POST" && m != "DELETE") return unknown_method("GET, POST, DELETE");
-    // The node sees the path from /session on, exactly as the client sent it.
-    std::string_view node_path = path.substr(path.find("/session"));
-    return Proxy(request, node_path, std::string(p[1]), n == 2 && m == "DELETE", responder);
+    if (!IsValidSessionId(p[1])) {
+      grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId), Duration{});
+      return SendError(responder, {ErrorCode::kInvalidSessionId,
+                                   "no session with that id (ids are 1-128 of [A-Za-z0-9._-])"});
+    }
+    // The node sees the path from /session on, as routed (the query string as received).
+    return Proxy(request, JoinSegments(p, 0), std::string(p[1]), n == 2 && m == "DELETE",
+                 responder);
   }
   if (n == 1 && p[0] == "metrics") {
     // Open like /status: scrapers carry no client token (DESIGN §4).
@@ -358,7 +380,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (n == 3 && p[2] == "drain") {
       if (m != "POST") return unknown_method("POST");
       // An admin, or the node itself proving the registration secret, may drain it.
-      const std::string& secret = initial_settings_.hub.registration_secret;
+      const std::string secret = credentials()->registration_secret;
       bool node_itself =
           !secret.empty() && ConstantTimeEquals(request.Header("X-Registration-Secret"), secret);
       if (!node_itself && !AdminAllowed(request)) {
@@ -391,24 +413,26 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
         return CreateTicket(request, responder);
       }
       std::string id(p[2]);
+      // Every call on a ticket proves it is the ticket's holder (DESIGN 7a).
+      const std::string_view token = request.Header("X-Queue-Token");
       if (n == 3) {
         if (m == "GET") {
-          Result<json> status = grid_.TicketStatus(id);
+          Result<json> status = grid_.TicketStatus(id, token);
           if (!status.ok()) return SendError(responder, status.error());
           return SendJson(responder, 200, *status);
         }
         if (m != "DELETE") return unknown_method("GET, DELETE");
         Effects effects;
-        bool found = grid_.DeleteTicket(id, &effects);
+        Status deleted = grid_.DeleteTicket(id, token, &effects);
         Execute(std::move(effects));
-        if (!found) return SendError(responder, {ErrorCode::kNotFound, "no ticket " + id});
+        if (!deleted.ok()) return SendError(responder, deleted.error());
         return (void)responder.Send(204, "", {}, "");
       }
       if (n == 4 && p[3] == "take") {
         if (m != "POST") return unknown_method("POST");
         int status = 0;
         Effects effects;
-        std::string body = grid_.TakeTicket(id, request.Header("X-Queue-Token"), &status, &effects);
+        std::string body = grid_.TakeTicket(id, token, &status, &effects);
         Execute(std::move(effects));
         http::Headers headers;
         if (status == 503) headers.emplace_back("Retry-After", "1");
@@ -416,9 +440,8 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       }
       if (n == 4 && p[3] == "heartbeat") {
         if (m != "POST") return unknown_method("POST");
-        if (!grid_.TicketHeartbeat(id)) {
-          return SendError(responder, {ErrorCode::kNotFound, "no ticket " + id});
-        }
+        Status beat = grid_.TicketHeartbeat(id, token);
+        if (!beat.ok()) return SendError(responder, beat.error());
         return (void)responder.Send(204, "", {}, "");
       }
     }
@@ -473,7 +496,7 @@ void HubService::NewSession(const http::ServerRequest& request, http::Responder 
   Execute(grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, responder));
 }
 
-void HubService::Proxy(const http::ServerRequest& request, std::string_view node_path,
+void HubService::Proxy(const http::ServerRequest& request, std::string node_path,
                        const std::string& session_id, bool ends_session,
                        http::Responder responder) {
   const SteadyTime started = clock_.Now();
@@ -483,7 +506,10 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
                                   clock_.Now() - started);
     return SendError(responder, {ErrorCode::kInvalidSessionId, "no session " + session_id});
   }
-  http::Headers headers;
+  // Only the end-to-end headers a WebDriver command needs: never hop-by-hop ones, nor the
+  // client's Authorization, X-Queue-Token or X-Registration-Secret; the secret a node checks
+  // is the hub's own.
+  http::Headers headers = NodeHeaders();
   for (const char* name : {"Content-Type", "Accept", "Accept-Language"}) {
     std::string_view value = request.Header(name);
     if (!value.empty()) headers.emplace_back(name, std::string(value));
@@ -491,7 +517,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string_view node
   std::string node_id = route->node_id;
   client_.Send(
       {.method = request.method,
-       .url = route->node_uri + std::string(node_path) + request.query,
+       .url = route->node_uri + node_path + request.query,
        .headers = std::move(headers),
        .body = request.body,
        .timeout = kCommandTimeout},

@@ -47,7 +47,9 @@ class HubService {
   uint16_t port() const;
   // "http://127.0.0.1:PORT" (the configured host, or 127.0.0.1 for a wildcard host).
   std::string url() const;
-  // Applies the reloadable parts of `settings` (queue, matching, hub.slot-selection).
+  // Applies the reloadable parts of `settings`: queue, matching, and the hub section (tokens,
+  // registration secret, slot selection, node timeout, health-check period). Requests that
+  // arrive from the moment it returns are checked against the new tokens.
   void Reconfigure(const config::Settings& settings);
   // Idempotent.
   void Stop();
@@ -59,11 +61,22 @@ class HubService {
   void TimerLoop();
 
   void NewSession(const http::ServerRequest& request, http::Responder responder);
-  void Proxy(const http::ServerRequest& request, std::string_view node_path,
+  void Proxy(const http::ServerRequest& request, std::string node_path,
              const std::string& session_id, bool ends_session, http::Responder responder);
   void RegisterNode(const http::ServerRequest& request, http::Responder responder);
   void CreateTicket(const http::ServerRequest& request, http::Responder responder);
   void PutAdminConfig(const http::ServerRequest& request, http::Responder responder);
+
+  // The tokens and the secret in force. Reconfigure() swaps the whole set at once, so a
+  // handler never sees half of an old set and half of a new one.
+  struct Credentials {
+    std::string admin_token;
+    std::string client_token;
+    std::string registration_secret;
+  };
+  std::shared_ptr<const Credentials> credentials() const;
+  // The headers every call to a node carries (X-Registration-Secret when one is set).
+  http::Headers NodeHeaders() const;
 
   bool ClientAllowed(const http::ServerRequest& request) const;
   bool AdminAllowed(const http::ServerRequest& request) const;
@@ -75,6 +88,8 @@ class HubService {
   Grid grid_;
   http::HttpClient client_;
   std::unique_ptr<http::HttpServer> server_;
+  mutable std::mutex credentials_mu_;
+  std::shared_ptr<const Credentials> credentials_;  // guarded by credentials_mu_
 
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;

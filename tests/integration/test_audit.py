@@ -53,7 +53,8 @@ class TicketApiTest(HubTestCase):
                                    caps({"browserName": "chrome"}))
         self.assertEqual(status, 201, ticket)
         tid, token = ticket["id"], ticket["token"]
-        wait_for(lambda: call("GET", f"{hub.url}/queue/requests/{tid}")[0] == 404, 5,
+        wait_for(lambda: call("GET", f"{hub.url}/queue/requests/{tid}", None,
+                              {"X-Queue-Token": token})[0] == 404, 5,
                  "the expired ticket to be gone")
         status, body = call_json("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                                  {"X-Queue-Token": token})
@@ -69,7 +70,8 @@ class TicketApiTest(HubTestCase):
         self.assertEqual(status, 201, ticket)
         tid, token = ticket["id"], ticket["token"]
         # GET shows only waiting or ready; a failed ticket is no longer waiting.
-        wait_for(lambda: call("GET", f"{hub.url}/queue/requests/{tid}")[0] == 404, 5,
+        wait_for(lambda: call("GET", f"{hub.url}/queue/requests/{tid}", None,
+                              {"X-Queue-Token": token})[0] == 404, 5,
                  "the failed ticket to leave GET")
         status, body = call_json("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                                  {"X-Queue-Token": token})

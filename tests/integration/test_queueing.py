@@ -232,7 +232,9 @@ class TicketTest(HubTestCase):
         self.assertEqual(ticket["position"], 1)
         self.assertEqual(ticket["label"], "chrome")
         tid, token = ticket["id"], ticket["token"]
-        status, info = call_json("GET", f"{hub.url}/queue/requests/{tid}")
+        auth = {"X-Queue-Token": token}
+        self.assertEqual(call("GET", f"{hub.url}/queue/requests/{tid}")[0], 403)
+        status, info = call_json("GET", f"{hub.url}/queue/requests/{tid}", None, auth)
         self.assertEqual((status, info["status"], info["position"]), (200, "waiting", 1))
         status, headers, _ = call("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                                   {"X-Queue-Token": token})
@@ -240,15 +242,17 @@ class TicketTest(HubTestCase):
         self.assertIn("retry-after", headers)
         self.assertEqual(call("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                               {"X-Queue-Token": "wrong"})[0], 403)
-        self.assertEqual(call("POST", f"{hub.url}/queue/requests/{tid}/heartbeat")[0], 204)
+        self.assertEqual(call("POST", f"{hub.url}/queue/requests/{tid}/heartbeat")[0], 403)
+        self.assertEqual(call("POST", f"{hub.url}/queue/requests/{tid}/heartbeat", None,
+                              auth)[0], 204)
         call_json("DELETE", f"{hub.url}/session/{sid}")
-        wait_for(lambda: call_json("GET", f"{hub.url}/queue/requests/{tid}")[1]["status"]
-                 == "ready", 5, "the ticket to be ready")
+        wait_for(lambda: call_json("GET", f"{hub.url}/queue/requests/{tid}", None,
+                                   auth)[1]["status"] == "ready", 5, "the ticket to be ready")
         status, taken = call_json("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                                   {"X-Queue-Token": token})
         self.assertEqual(status, 200, taken)
         self.assertIn(taken["value"]["sessionId"], node.created)
-        self.assertEqual(call("GET", f"{hub.url}/queue/requests/{tid}")[0], 404)
+        self.assertEqual(call("GET", f"{hub.url}/queue/requests/{tid}", None, auth)[0], 404)
         self.assertEqual(call("POST", f"{hub.url}/queue/requests/{tid}/take", None,
                               {"X-Queue-Token": token})[0], 404)
 
@@ -271,10 +275,11 @@ class TicketTest(HubTestCase):
         hub.register(node)
         status, ticket = call_json("POST", hub.url + "/queue/requests",
                                    caps({"browserName": "chrome"}))
-        tid = ticket["id"]
-        wait_for(lambda: call_json("GET", f"{hub.url}/queue/requests/{tid}")[1]["status"]
-                 == "ready", 5, "the ticket to be ready")
-        self.assertEqual(call("DELETE", f"{hub.url}/queue/requests/{tid}")[0], 204)
+        tid, auth = ticket["id"], {"X-Queue-Token": ticket["token"]}
+        wait_for(lambda: call_json("GET", f"{hub.url}/queue/requests/{tid}", None,
+                                   auth)[1]["status"] == "ready", 5, "the ticket to be ready")
+        self.assertEqual(call("DELETE", f"{hub.url}/queue/requests/{tid}")[0], 403)
+        self.assertEqual(call("DELETE", f"{hub.url}/queue/requests/{tid}", None, auth)[0], 204)
         wait_for(lambda: node.deleted == node.created, 5, "the session to be deleted")
         self.assertEqual(hub.busy_slots(), [])
 
@@ -286,7 +291,8 @@ class TicketTest(HubTestCase):
         _, ticket = call_json("POST", hub.url + "/queue/requests", caps({"browserName": "chrome"}))
         hub.wait_queue_length(1)
         hub.wait_queue_length(0, timeout=5)
-        self.assertEqual(call("GET", f"{hub.url}/queue/requests/{ticket['id']}")[0], 404)
+        self.assertEqual(call("GET", f"{hub.url}/queue/requests/{ticket['id']}", None,
+                              {"X-Queue-Token": ticket["token"]})[0], 404)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+"""What the hub does for clients and operators, against the real binary (DESIGN 7a).
+
+Paths are routed as forwarded (nothing that escapes a session's route reaches a node), the
+headers a node gets, ticket tokens, what /status, /graphql and /metrics show without the client
+token, SIGHUP, and bounded growth after many varied requests.
+"""
+
+import json
+import os
+import signal
+import threading
+import unittest
+
+from hubtest import HubTestCase, call, call_json, caps, wait_for
+
+SECRET = "s3cret-registration"
+
+
+def record_requests(node):
+    """Makes `node` record every request it gets as (method, path, headers lower-cased)."""
+    node.requests = []
+    handler = node.server.RequestHandlerClass
+
+    class Recording(handler):
+        def _dispatch(self, method):
+            with node.lock:
+                node.requests.append(
+                    (method, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            return super()._dispatch(method)
+
+    node.server.RequestHandlerClass = Recording
+    return node
+
+
+def requests_of(node):
+    with node.lock:
+        return list(node.requests)
+
+
+class PathRoutingTest(HubTestCase):
+    """A proxied path is refused unless the node would read it as the hub routed it."""
+
+    def setUp(self):
+        super().setUp()
+        self.hub = self.start_hub()
+        self.node = record_requests(self.start_node())
+        self.hub.register(self.node)
+        status, body = self.hub.new_session({"browserName": "chrome"})
+        self.assertEqual(status, 200, body)
+        self.sid = body["value"]["sessionId"]
+
+    def assert_refused(self, method, path, status, error):
+        before = len(requests_of(self.node))
+        got, body = call_json(method, self.hub.url + path, {} if method == "POST" else None)
+        self.assertEqual(got, status, (method, path, body))
+        self.assertEqual(body["value"]["error"], error, (method, path, body))
+        self.assertEqual(requests_of(self.node)[before:], [], (method, path))
+
+    def test_dot_segments_and_encoded_separators_reach_no_node(self):
+        sid = self.sid
+        for method, path in [
+                ("POST", f"/session/{sid}/../../drain"),
+                ("POST", f"/session/{sid}/../../session"),
+                ("DELETE", f"/session/{sid}/../{sid}"),
+                ("GET", f"/session/{sid}/./url"),
+                ("GET", f"/wd/hub/session/{sid}/../../status"),
+                ("GET", f"/session/{sid}/%2e%2e/%2E%2E/status"),
+                ("GET", f"/session/{sid}/.%2e/status"),
+                ("GET", f"/session/{sid}%2F..%2F..%2Fstatus"),
+                ("GET", f"/session/{sid}/x%2fy"),
+                ("GET", f"/session/{sid}/x%5Cy"),
+                ("GET", f"/session/{sid}/x\\y"),
+                ("GET", f"/session/{sid}/x%zz"),
+                ("GET", "/session/../status"),
+                ("GET", "/session/./url"),
+                ("GET", "/session/a%2Fb/url"),
+        ]:
+            self.assert_refused(method, path, 400, "invalid argument")
+        for method, path in [("GET", "/session/" + "a" * 129 + "/url"),
+                             ("GET", "/session/a:b/url"),
+                             ("DELETE", "/session/a%20b"),
+                             ("GET", "/session/a%2E/url")]:
+            self.assert_refused(method, path, 404, "invalid session id")
+        # The session is still the hub's and the node's: nothing ended it behind the hub's back.
+        self.assertEqual(len(self.hub.busy_slots()), 1)
+        self.assertEqual(self.node.live_sessions(), [sid])
+
+    def test_the_node_gets_exactly_the_routed_path(self):
+        sid = self.sid
+        before = len(requests_of(self.node))
+        status, body = call_json("GET", f"{self.hub.url}/wd/hub//session//{sid}/url?a=1")
+        self.assertEqual(status, 200, body)
+        status, body = call_json("GET", f"{self.hub.url}/session/{sid}/cookie/my%20cookie")
+        self.assertEqual(status, 200, body)
+        paths = [path for _, path, _ in requests_of(self.node)[before:]]
+        self.assertEqual(paths, [f"/session/{sid}/url?a=1", f"/session/{sid}/cookie/my%20cookie"])
+
+
+class NodeHeadersTest(HubTestCase):
+    """Headers a node gets: the hub's secret on every call, none of the client's credentials."""
+
+    def test_every_call_carries_the_secret_and_no_client_credentials(self):
+        hub = self.start_hub("--hub.registration-secret", SECRET,
+                             "--hub.health-check-period", "200ms")
+        node = record_requests(self.start_node())
+        probed = record_requests(self.start_node())
+        auth = {"X-Registration-Secret": SECRET}
+        hub.register(node, headers=auth)
+        hub.register(probed, headers=auth, healthCheck="status",
+                     slots=[{"id": "s0", "stereotype": {"browserName": "firefox"}}])
+        status, body = hub.new_session({"browserName": "chrome"})
+        self.assertEqual(status, 200, body)
+        sid = body["value"]["sessionId"]
+        client_headers = {
+            "Authorization": "Basic dXNlcjpwYXNz",
+            "Proxy-Authorization": "Basic dXNlcjpwYXNz",
+            "X-Registration-Secret": "forged",
+            "X-Queue-Token": "someone-elses",
+            "TE": "trailers",
+            "Keep-Alive": "timeout=5",
+            "Connection": "keep-alive",
+            "X-Forwarded-For": "10.1.2.3",
+        }
+        status, body = call_json("POST", f"{hub.url}/session/{sid}/url",
+                                 {"url": "http://example.com"}, client_headers)
+        self.assertEqual(status, 200, body)
+        status, body = call_json("DELETE", f"{hub.url}/session/{sid}", None, client_headers)
+        self.assertEqual(status, 200, body)
+        wait_for(lambda: any(m == "GET" and p == "/status" for m, p, _ in requests_of(probed)),
+                 5, "a status probe")
+
+        seen = requests_of(node) + requests_of(probed)
+        kinds = {(m, "command" if p.startswith(f"/session/{sid}") else p) for m, p, _ in seen}
+        self.assertLessEqual({("POST", "/session"), ("POST", "command"), ("DELETE", "command"),
+                              ("GET", "/status")}, kinds)
+        for method, path, headers in seen:
+            self.assertEqual(headers.get("x-registration-secret"), SECRET, (method, path))
+            for name in ("authorization", "proxy-authorization", "x-queue-token", "te",
+                         "keep-alive", "x-forwarded-for"):
+                self.assertNotIn(name, headers, (method, path))
+
+
+class TicketTokenTest(HubTestCase):
+    def test_every_ticket_call_needs_its_token(self):
+        hub = self.start_hub()
+        node = self.start_node()
+        hub.register(node)
+        self.assertEqual(hub.new_session({"browserName": "chrome"})[0], 200)
+        status, ticket = call_json("POST", hub.url + "/queue/requests",
+                                   caps({"browserName": "chrome"}))
+        self.assertEqual(status, 201, ticket)
+        tid, token = ticket["id"], ticket["token"]
+        base = f"{hub.url}/queue/requests/{tid}"
+        for wrong in ({}, {"X-Queue-Token": "wrong"}, {"X-Queue-Token": token[:-1]}):
+            self.assertEqual(call("GET", base, None, wrong)[0], 403)
+            self.assertEqual(call("POST", base + "/heartbeat", None, wrong)[0], 403)
+            self.assertEqual(call("POST", base + "/take", None, wrong)[0], 403)
+            self.assertEqual(call("DELETE", base, None, wrong)[0], 403)
+        # GET /queue lists the waiter, but not by its ticket's id.
+        listed = hub.queue()
+        self.assertEqual(len(listed), 1)
+        self.assertNotIn(tid, json.dumps(listed))
+        good = {"X-Queue-Token": token}
+        status, info = call_json("GET", base, None, good)
+        self.assertEqual((status, info["status"]), (200, "waiting"))
+        self.assertEqual(call("POST", base + "/heartbeat", None, good)[0], 204)
+        self.assertEqual(call("DELETE", base, None, good)[0], 204)
+        for method, path in (("GET", ""), ("POST", "/heartbeat"), ("POST", "/take"),
+                             ("DELETE", "")):
+            self.assertEqual(call(method, base + path, None, good)[0], 404, (method, path))
+        hub.wait_queue_length(0)
+
+
+if __name__ == "__main__":
+    unittest.main()
