@@ -13,6 +13,7 @@
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
+#include "hub/reload.h"
 #include "hub/request_path.h"
 #include "matching/capabilities.h"
 
@@ -613,6 +614,7 @@ int RunHub(const config::Settings& settings, std::function<Result<config::Settin
   }
   std::printf("gridhub hub listening on %s\n", hub.url().c_str());
   std::fflush(stdout);
+  config::Settings current = settings;  // what runs, compared with each reload
   while (true) {
     int signal_number = 0;
     if (sigwait(&signals, &signal_number) != 0) continue;
@@ -624,8 +626,14 @@ int RunHub(const config::Settings& settings, std::function<Result<config::Settin
                      fresh.error().message.c_str());
         continue;
       }
+      // Names only: a changed token is reported as changed, its value never.
+      ReloadReport report = CompareSettings(current, *fresh);
       hub.Reconfigure(*fresh);
-      std::fprintf(stderr, "gridhub hub: settings reloaded\n");
+      std::fprintf(stderr, "gridhub hub: %s\n", DescribeReload(report).c_str());
+      // What needs a restart stays as it runs, so the next reload reports it again.
+      config::ServerSettings running_server = current.server;
+      current = std::move(*fresh);
+      current.server = std::move(running_server);
       continue;
     }
     break;

@@ -8,6 +8,7 @@ token, SIGHUP, and bounded growth after many varied requests.
 import json
 import os
 import signal
+import tempfile
 import threading
 import unittest
 
@@ -169,6 +170,64 @@ class TicketTokenTest(HubTestCase):
                              ("DELETE", "")):
             self.assertEqual(call(method, base + path, None, good)[0], 404, (method, path))
         hub.wait_queue_length(0)
+
+
+class ReloadTest(HubTestCase):
+    """SIGHUP re-reads the file: new tokens and secret are in force, and only names are logged."""
+
+    def write(self, text):
+        with open(self.path, "w") as f:
+            f.write(text)
+
+    def test_sighup_swaps_tokens_and_secret_and_logs_names_only(self):
+        directory = tempfile.mkdtemp(prefix="gridhub-it-")
+        self.path = os.path.join(directory, "hub.yaml")
+        self.addCleanup(os.rmdir, directory)
+        self.addCleanup(os.remove, self.path)
+        self.write("hub:\n  client-token: old-client-value\n"
+                   "  registration-secret: old-secret-value\n")
+        hub = self.start_hub("--config", self.path)
+        node = record_requests(self.start_node())
+        hub.register(node, headers={"X-Registration-Secret": "old-secret-value"})
+        old = {"Authorization": "Bearer old-client-value"}
+        new = {"Authorization": "Bearer new-client-value"}
+        self.assertEqual(call_json("GET", hub.url + "/queue", None, old)[0], 200)
+
+        self.write("hub:\n  client-token: new-client-value\n"
+                   "  registration-secret: new-secret-value\n"
+                   "queue:\n  max-per-label: 7\nserver:\n  max-body: 1000000\n")
+        hub.process.send_signal(signal.SIGHUP)
+        line = wait_for(lambda: next((l for l in hub.stderr_lines if "reloaded" in l), None), 5,
+                        "the reload line")
+        for name in ("hub.client-token", "hub.registration-secret", "queue.max-per-label"):
+            self.assertIn(name, line.split("need a restart")[0])
+        self.assertIn("server.max-body", line.split("need a restart")[1])
+        log = "".join(hub.stderr_lines)
+        for value in ("old-client-value", "new-client-value", "old-secret-value",
+                      "new-secret-value"):
+            self.assertNotIn(value, log)
+
+        self.assertEqual(call_json("GET", hub.url + "/queue", None, old)[0], 401)
+        self.assertEqual(call_json("GET", hub.url + "/queue", None, new)[0], 200)
+        other = self.start_node()
+        body = {"id": "other", "uri": other.url,
+                "slots": [{"id": "s0", "stereotype": {"browserName": "firefox"}}]}
+        self.assertEqual(call_json("POST", hub.url + "/nodes", body,
+                                   {"X-Registration-Secret": "old-secret-value"})[0], 401)
+        self.assertEqual(call_json("POST", hub.url + "/nodes", body,
+                                   {"X-Registration-Secret": "new-secret-value"})[0], 201)
+        # Calls to nodes carry the new secret from now on.
+        status, reply = hub.new_session({"browserName": "chrome"}, headers=new)
+        self.assertEqual(status, 200, reply)
+        method, path, headers = requests_of(node)[-1]
+        self.assertEqual((method, path), ("POST", "/session"))
+        self.assertEqual(headers.get("x-registration-secret"), "new-secret-value")
+        # A second reload with nothing new says so, and still names what needs a restart.
+        hub.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: sum("reloaded" in l for l in hub.stderr_lines) == 2, 5, "reload 2")
+        second = [l for l in hub.stderr_lines if "reloaded" in l][1]
+        self.assertNotIn("hub.client-token", second)
+        self.assertIn("server.max-body", second)
 
 
 if __name__ == "__main__":
