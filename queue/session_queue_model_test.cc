@@ -384,7 +384,9 @@ class ModelRun {
     std::map<std::string, LabelCounters> counters = queue_.Counters();
     for (const Assignment& a : got) {
       int cap = queue_.ConcurrencyCap(a.label);
-      if (cap > 0) ASSERT_LE(counters[a.label].active, static_cast<size_t>(cap));
+      if (cap > 0) {
+        ASSERT_LE(counters[a.label].active, static_cast<size_t>(cap));
+      }
     }
   }
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Configures (once) and builds gridhub with Ninja into ./build. Prefers clang, which also gives
-# the libFuzzer target and -Wthread-safety checks; falls back to the default compiler.
+# Configures (once, or again when the settings below change) and builds gridhub with Ninja into
+# ./build, warnings as errors. Prefers clang, which also gives the libFuzzer targets and
+# -Wthread-safety checks; falls back to the default compiler. Arguments go to `cmake --build`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${GRIDHUB_BUILD_DIR:-$root/build}"
-if [[ ! -f "$build/build.ninja" ]]; then
-  cc_args=()
-  if command -v clang++ >/dev/null 2>&1; then
-    cc_args=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
-  fi
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cc_args[@]}"
+args=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIDHUB_WERROR=ON)
+if command -v clang++ >/dev/null 2>&1; then
+  args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
 fi
+# shellcheck source=scripts/configure.sh
+source "$root/scripts/configure.sh"
+gridhub_configure "$root" "$build" "${args[@]}"
 cmake --build "$build" "$@"

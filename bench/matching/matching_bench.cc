@@ -1,8 +1,8 @@
 // Cost of the matching library on the hub's hot paths: processing a new-session body, parsing a
 // stereotype at registration, and comparing one request with every registered slot.
 //
-//   build-matching/bench/matching/matching_bench --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   build-matching/bench/matching/matching_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true   (one command line)
 
 #include <benchmark/benchmark.h>
 

@@ -21,6 +21,12 @@ namespace {
 std::atomic<int64_t> g_heap_bytes{0};
 }  // namespace
 
+// g++ 12 inlines these replacements into each other's callers and then takes the free() below
+// for a mismatch with `new`; here malloc and free are the pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(size_t size) {
   void* p = std::malloc(size == 0 ? 1 : size);
   if (p == nullptr) throw std::bad_alloc();
@@ -33,6 +39,9 @@ void operator delete(void* p) noexcept {
   std::free(p);
 }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace gridhub::queue {
 namespace {
