@@ -136,40 +136,9 @@ Result<size_t> SizeFromText(std::string_view raw) {
 }
 
 std::optional<std::string> HttpUrlProblem(std::string_view text) {
-  size_t scheme_end = text.find("://");
-  std::string_view scheme = text.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end);
-  if (scheme != "http" && scheme != "https") return "not an http:// or https:// URL";
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) <= ' ') return "URL contains a space or control character";
-  }
-  std::string_view rest = text.substr(scheme_end + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority = authority.substr(at + 1);
-  }
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return "URL has an unclosed [IPv6] host";
-    host = authority.substr(0, close + 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && !after.starts_with(':')) return "URL has junk after its [IPv6] host";
-    if (!after.empty()) port = after.substr(1);
-  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty()) return "URL has an empty port";
-  }
-  if (host.empty() || host == "[]") return "URL has no host";
-  if (authority.size() != host.size()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
-      return "URL port is not a number";
-    }
-    int number = std::stoi(std::string(port));
-    if (number < 1 || number > 65535) return "URL port out of range (1-65535)";
-  }
-  return std::nullopt;
+  Result<HttpUrl> url = ParseHttpUrl(text);
+  if (url.ok()) return std::nullopt;
+  return url.error().message;
 }
 
 bool IsHttpUrl(std::string_view text) { return !HttpUrlProblem(text); }
@@ -360,6 +329,73 @@ Parsed<std::vector<SlotConfig>> SlotsFromJson(const json& value) {
 }  // namespace gridhub::config::detail
 
 namespace gridhub::config {
+
+namespace {
+
+// The port after ':' in an authority: 1 to 65535 in decimal digits.
+Result<uint16_t> PortFromText(std::string_view text) {
+  if (text.empty()) return Error{ErrorCode::kInvalidArgument, "URL has an empty port"};
+  std::optional<uint64_t> n = text.size() <= 5 ? detail::Digits(text) : std::nullopt;
+  if (!n) return Error{ErrorCode::kInvalidArgument, "URL port is not a number"};
+  if (*n < 1 || *n > 65535) {
+    return Error{ErrorCode::kInvalidArgument, "URL port out of range (1-65535)"};
+  }
+  return static_cast<uint16_t>(*n);
+}
+
+}  // namespace
+
+Result<HttpUrl> ParseHttpUrl(std::string_view text) {
+  auto invalid = [](std::string why) { return Error{ErrorCode::kInvalidArgument, std::move(why)}; };
+  HttpUrl url;
+  size_t scheme_end = text.find("://");
+  url.scheme = scheme_end == std::string_view::npos ? "" : std::string(text.substr(0, scheme_end));
+  if (url.scheme != "http" && url.scheme != "https") {
+    return invalid("not an http:// or https:// URL");
+  }
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') {
+      return invalid("URL contains a space or control character");
+    }
+  }
+  std::string_view rest = text.substr(scheme_end + 3);
+  size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  url.rest = authority_end == std::string_view::npos ? "" : std::string(rest.substr(authority_end));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    url.user_info = std::string(authority.substr(0, at));
+    authority = authority.substr(at + 1);
+  }
+  std::string_view host = authority;
+  std::optional<std::string_view> port;
+  if (authority.starts_with('[')) {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return invalid("URL has an unclosed [IPv6] host");
+    host = authority.substr(1, close - 1);
+    url.ipv6 = true;
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':'))
+      return invalid("URL has junk after its [IPv6] host");
+    if (!after.empty()) port = after.substr(1);
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return invalid("URL has no host");
+  if (!url.ipv6 && host.find(':') != std::string_view::npos) {
+    return invalid("URL has an IPv6 host without [brackets]");
+  }
+  url.host = std::string(host);
+  if (port) {
+    Result<uint16_t> number = PortFromText(*port);
+    if (!number.ok()) return number.error();
+    url.port = *number;
+    url.explicit_port = true;
+  } else {
+    url.port = url.scheme == "https" ? 443 : 80;
+  }
+  return url;
+}
 
 Result<Duration> ParseDuration(std::string_view text) {
   Result<Duration> d = detail::DurationFromText(text);

@@ -52,8 +52,28 @@ Parsed<std::map<std::string, int>> CapsFromJson(const nlohmann::json& value);
 Parsed<std::vector<SlotConfig>> SlotsFromJson(const nlohmann::json& value);
 
 // Why `text` is not a usable http:// or https:// URL (no host, a port outside 1-65535, a
-// space...), or nullopt when it is one.
+// space...), or nullopt when it is one. ParseHttpUrl's error message.
 std::optional<std::string> HttpUrlProblem(std::string_view text);
 bool IsHttpUrl(std::string_view text);  // !HttpUrlProblem(text)
 
 }  // namespace gridhub::config::detail
+
+namespace gridhub::config {
+
+// An http:// or https:// URL split into its parts.
+struct HttpUrl {
+  std::string scheme;     // "http" or "https"
+  std::string user_info;  // before '@' in the authority; "" when absent
+  std::string host;       // a name, an IPv4 address, or an IPv6 address without brackets
+  bool ipv6 = false;      // host was written in [brackets]
+  uint16_t port = 0;      // the explicit port, else 80 or 443
+  bool explicit_port = false;
+  std::string rest;  // from the first '/', '?' or '#' after the authority on; may be ""
+};
+
+// The one URL parser for settings (node.hub, node.uri, relay URLs). Never throws: anything
+// that is not `http(s)://[user@]host[:port][/...]` with a port in 1-65535 and no space or
+// control character is kInvalidArgument with the reason only ("URL has an empty port").
+Result<HttpUrl> ParseHttpUrl(std::string_view text);
+
+}  // namespace gridhub::config

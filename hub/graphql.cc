@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "http/json_body.h"
+
 namespace gridhub::hub {
 
 using nlohmann::json;
@@ -278,9 +280,9 @@ json ErrorAnswer(const std::string& message) {
 }  // namespace
 
 json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body, std::string_view hub_url) {
-  json request = json::parse(body, nullptr, false);
-  if (request.is_discarded() || !request.is_object() || !request.contains("query") ||
-      !request["query"].is_string()) {
+  Result<json> parsed = http::ParseJsonBody(body);  // bounded nesting, no exceptions
+  json request = parsed.ok() ? std::move(*parsed) : json();
+  if (!request.is_object() || !request.contains("query") || !request["query"].is_string()) {
     return ErrorAnswer("the body must be a JSON object with a \"query\" string");
   }
   std::string query = request["query"].get<std::string>();

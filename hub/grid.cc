@@ -46,9 +46,9 @@ double WallSeconds(SteadyTime t, SteadyTime now) {
 std::string DescribeFailure(const http::ClientResponse& response) {
   if (!response.transport_ok()) return "no answer: " + response.error;
   std::string detail;
-  json body = json::parse(response.body, nullptr, false);
-  if (!body.is_discarded() && http::JsonDepthWithin(body, http::kMaxJsonDepth) &&
-      body.is_object() && body.contains("value") && body["value"].is_object()) {
+  Result<json> parsed = http::ParseJsonBody(response.body);
+  json body = parsed.ok() ? std::move(*parsed) : json();
+  if (body.is_object() && body.contains("value") && body["value"].is_object()) {
     const json& value = body["value"];
     if (value.contains("message") && value["message"].is_string()) {
       detail = value["message"].get<std::string>();

@@ -1,14 +1,20 @@
 #include "node-agent/driver_process.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "node-agent/free_port.h"
 
@@ -73,12 +79,15 @@ TEST(DriverProcessTest, TerminateEscalatesToSigkillAndKillsTheGroup) {
   EXPECT_TRUE(WIFSIGNALED(status.load()));
   EXPECT_EQ(WTERMSIG(status.load()), SIGKILL);
   // The grandchild is re-parented; it counts as gone once dead (a zombie nobody reaped yet).
+  // The SIGKILL is delivered asynchronously: poll (the leader has exited, so WaitExit would
+  // not wait) up to a bound.
   bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
     std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
     std::string pid_field, comm, state;
     gone = !(stat >> pid_field >> comm >> state) || state == "Z" || state == "X";
-    if (!gone) (*p)->WaitExit(10ms);
+    if (!gone) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(gone);
   std::filesystem::remove(log);
@@ -98,8 +107,19 @@ TEST(DriverProcessTest, MissingExecutableFailsCleanly) {
 
 TEST(FreePortTest, ReturnsABindablePort) {
   Result<uint16_t> port = PickFreeLoopbackPort();
-  ASSERT_TRUE(port.ok());
-  EXPECT_GT(*port, 0);
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  ASSERT_GT(*port, 0);
+  // A driver is told to listen on this port: binding it on loopback must work.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(*port);
+  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  ::close(fd);
+  EXPECT_EQ(bound, 0) << "port " << *port << ": " << std::strerror(err);
 }
 
 }  // namespace

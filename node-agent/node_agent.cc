@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "common/ids.h"
+#include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
@@ -44,6 +45,21 @@ std::string TrimSlash(std::string url) {
 
 void SendError(http::Responder& responder, ErrorCode code, const std::string& message) {
   responder.Send(http::HttpStatus(code), http::W3CErrorBody(Error{code, message}));
+}
+
+// Member `key` of `object` when it is a string, else "": answers from drivers, relays and the
+// hub are not trusted to have the types they should.
+std::string StringMember(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// The object under "value" of a W3C answer, or nullptr.
+const json* W3CValue(const json& answer) {
+  if (!answer.is_object()) return nullptr;
+  auto it = answer.find("value");
+  return it != answer.end() && it->is_object() ? &*it : nullptr;
 }
 
 // One line about a failed hub call: the transport error, or the status and the start of the
@@ -145,7 +161,8 @@ struct NodeAgent::Session {
   std::string session_dir;
   std::string log_path;
   json capabilities;
-  // Owned by whoever creates or (after ClaimForEnd) finishes the session.
+  // Owned by whoever creates or (after ClaimForEnd) finishes the session: the creating thread
+  // must not touch it once the session is published in sessions_.
   std::unique_ptr<DriverProcess> process;
   // Guarded by NodeAgent::mu_ (the analysis cannot name another object's mutex here).
   bool committed = false;
@@ -226,11 +243,9 @@ void NodeAgent::HandleDrainRequest(const http::ServerRequest& request, http::Res
 }
 
 void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder responder) {
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
-    return SendError(responder, ErrorCode::kInvalidArgument, "new session body is not JSON");
-  }
-  Result<std::vector<json>> candidates = CandidatesFromBody(body);
+  Result<json> body = http::ParseJsonBody(request.body);
+  if (!body.ok()) return SendError(responder, body.error().code, body.error().message);
+  Result<std::vector<json>> candidates = CandidatesFromBody(*body);
   if (!candidates.ok()) {
     return SendError(responder, candidates.error().code, candidates.error().message);
   }
@@ -300,15 +315,19 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
   if (!created.ok()) {
     failure = created.error();
   } else {
-    answer_body = json::parse(created->body, nullptr, false);
-    const json* value =
-        answer_body.is_object() && answer_body.contains("value") ? &answer_body["value"] : nullptr;
-    if (created->status == 200 && value != nullptr && value->is_object() &&
-        value->contains("sessionId") && (*value)["sessionId"].is_string()) {
-      session_id = (*value)["sessionId"].get<std::string>();
-      if (value->contains("capabilities")) session->capabilities = (*value)["capabilities"];
-    } else if (value != nullptr && value->is_object() && value->contains("error")) {
-      std::string message = value->value("message", std::string());
+    // Bounded nesting: the capabilities are copied, dumped and sent to the hub.
+    Result<json> parsed = http::ParseJsonBody(created->body);
+    if (parsed.ok()) answer_body = std::move(*parsed);
+    const json* value = W3CValue(answer_body);
+    std::string id = value != nullptr ? StringMember(*value, "sessionId") : "";
+    if (created->status == 200 && !id.empty()) {
+      session_id = std::move(id);
+      if (auto caps = value->find("capabilities"); caps != value->end() && caps->is_object()) {
+        session->capabilities = *caps;
+      }
+    } else if (value != nullptr && value->contains("error")) {
+      std::string message = StringMember(*value, "message");
+      if (message.empty()) message = StringMember(*value, "error");
       failure = Error{ErrorCode::kSessionNotCreated,
                       "driver refused the session: " + message.substr(0, 2000)};
     } else {
@@ -318,6 +337,12 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
     }
   }
 
+  // Written now: once the session is published, OnDriverExit or Stop() may end it on another
+  // thread, which resets session->process.
+  std::string started_on =
+      session->process
+          ? "driver pid " + std::to_string(session->process->pid()) + ", log " + session->log_path
+          : "relay " + session->backend;
   if (!failure) {
     MutexLock lock(mu_);
     if (stopping_) {
@@ -347,10 +372,8 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
     SendError(responder, failure->code, failure->message);
     return;
   }
-  Log("session " + session_id + " started on slot " + SlotId(options_.id, session->slot) +
-      (session->process ? " (driver pid " + std::to_string(session->process->pid()) + ", log " +
-                              session->log_path + ")"
-                        : " (relay " + session->backend + ")"));
+  Log("session " + session_id + " started on slot " + SlotId(options_.id, session->slot) + " (" +
+      started_on + ")");
   if (!responder.Send(200, created->body)) {
     // The hub gave up waiting (or its client left): nobody knows this session, so it would
     // hold the slot until the idle timeout. End it now.
@@ -793,13 +816,12 @@ void NodeAgent::Heartbeat() {
   if (answer.status >= 200 && answer.status < 300 && !answer.body.empty()) {
     // A hub may answer with the node's availability; DRAINING there means the hub was asked
     // to drain this node.
-    json reply = json::parse(answer.body, nullptr, false);
-    const json* node = &reply;
-    if (reply.is_object() && reply.contains("value") && reply["value"].is_object()) {
-      node = &reply["value"];
-    }
-    if (node->is_object() && node->value("availability", std::string()) == "DRAINING") {
-      Drain(DrainReason::kHub);
+    Result<json> reply = http::ParseJsonBody(answer.body);
+    if (reply.ok()) {
+      const json* value = W3CValue(*reply);
+      if (StringMember(value != nullptr ? *value : *reply, "availability") == "DRAINING") {
+        Drain(DrainReason::kHub);
+      }
     }
   }
   MutexLock lock(mu_);

@@ -435,5 +435,69 @@ TEST_F(NodeAgentTest, StatusDescribesSlotsAndUnknownRoutesAreW3CErrors) {
   EXPECT_EQ(Call("DELETE", "/session/nosuch").status, 404);
 }
 
+TEST_F(NodeAgentTest, DeeplyNestedNewSessionBodyIsRefusedWith400) {
+  StartNode();
+  // ~600 KB of nesting used to overflow the node's stack while merging capabilities.
+  std::string deep = R"({"capabilities": {"alwaysMatch": {"x:deep": )" + std::string(300000, '[') +
+                     std::string(300000, ']') + "}}}";
+  http::ClientResponse r =
+      client_.SendSync({.method = "POST", .url = base_ + "/session", .body = deep, .timeout = 30s});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["value"]["error"], "invalid argument");
+  EXPECT_NE(r.body.find("deeper"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("GET", "/status").status, 200);  // still serving
+}
+
+TEST_F(NodeAgentTest, DriverAnswersOfTheWrongShapeFailTheSessionCleanly) {
+  StartNode();
+  for (const char* answer :
+       {R"({"value": {"error": "session not created", "message": null}})",
+        R"({"value": {"error": 5, "message": {"a": 1}}})", R"({"value": {"sessionId": 7}})",
+        R"({"value": "x"})", R"([1, 2])", R"({"value": {"error": [)", "null"}) {
+    ::setenv("FAKE_DRIVER_CREATE_ANSWER", answer, 1);
+    http::ClientResponse r =
+        Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}});
+    ::unsetenv("FAKE_DRIVER_CREATE_ANSWER");
+    EXPECT_EQ(r.status, 500) << answer;
+    EXPECT_EQ(json::parse(r.body)["value"]["error"], "session not created") << answer;
+  }
+  // The slot was freed each time.
+  auto [id, caps] = NewSession();
+  EXPECT_FALSE(id.empty());
+}
+
+TEST_F(NodeAgentTest, HeartbeatReplyOfTheWrongShapeIsIgnored) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  size_t before = hub_.Count("POST", "/nodes/node-a/heartbeat");
+  hub_.set_heartbeat_reply(200, R"({"value": {"availability": null}})");
+  ASSERT_TRUE(
+      Eventually([&] { return hub_.Count("POST", "/nodes/node-a/heartbeat") > before + 1; }));
+  hub_.set_heartbeat_reply(200, R"({"availability": ["DRAINING"]})");
+  before = hub_.Count("POST", "/nodes/node-a/heartbeat");
+  ASSERT_TRUE(
+      Eventually([&] { return hub_.Count("POST", "/nodes/node-a/heartbeat") > before + 1; }));
+  EXPECT_FALSE(node_->agent().WaitDone(0s));
+  EXPECT_EQ(Call("GET", "/status").status, 200);
+}
+
+TEST_F(NodeAgentTest, DriverThatExitsRightAfterCreatingEndsTheSession) {
+  // The driver's exit races the node publishing the session: the node must not touch the
+  // process another thread is ending (run under ASan/TSan to see a use-after-free).
+  ::setenv("FAKE_DRIVER_EXIT_AFTER_CREATE", "1", 1);
+  StartNode();
+  for (int i = 0; i < 3; ++i) {
+    http::ClientResponse r =
+        Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}});
+    EXPECT_TRUE(r.status == 200 || r.status == 500) << r.body;
+    ASSERT_TRUE(Eventually([&] {
+      return json::parse(Call("GET", "/status").body)["value"]["node"]["sessionCount"] == 0;
+    }));
+  }
+  ::unsetenv("FAKE_DRIVER_EXIT_AFTER_CREATE");
+  auto [id, caps] = NewSession();
+  EXPECT_FALSE(id.empty());
+}
+
 }  // namespace
 }  // namespace gridhub::node

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <string_view>
 
 namespace gridhub::node {
@@ -46,8 +47,10 @@ bool VersionMatches(std::string_view wanted, std::string_view offered) {
 
 json MergeArgs(const json& base, const json& extra) {
   json out = json::array();
-  auto add = [&out](const json& v) {
-    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  // A set, not a search of `out`: a request may carry a long args list.
+  std::set<json> seen;
+  auto add = [&out, &seen](const json& v) {
+    if (seen.insert(v).second) out.push_back(v);
   };
   for (const json& v : base) add(v);
   for (const json& v : extra) add(v);
@@ -99,7 +102,20 @@ Result<std::vector<json>> CandidatesFromBody(const json& body) {
     if (!it->is_array() || it->empty()) {
       return Error{ErrorCode::kInvalidArgument, "firstMatch must be a non-empty JSON array"};
     }
+    if (it->size() > kMaxFirstMatch) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "firstMatch has more than " + std::to_string(kMaxFirstMatch) + " entries"};
+    }
     first = *it;
+  }
+  // Each candidate is a copy of alwaysMatch: bound what the copies add up to.
+  if (first.size() > 1 &&
+      always.dump(-1, ' ', false, json::error_handler_t::replace).size() * first.size() >
+          kMaxCandidateBytes) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "alwaysMatch repeated into " + std::to_string(first.size()) +
+                     " firstMatch entries is over " + std::to_string(kMaxCandidateBytes >> 20) +
+                     " MiB"};
   }
   std::vector<json> candidates;
   for (const json& entry : first) {

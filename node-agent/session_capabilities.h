@@ -20,9 +20,15 @@
 
 namespace gridhub::node {
 
+// The hub's bounds (matching/capabilities.h), repeated so that the node, which does not link
+// the matcher, refuses the same bodies when called directly.
+inline constexpr size_t kMaxFirstMatch = 64;
+inline constexpr size_t kMaxCandidateBytes = size_t{64} << 20;
+
 // alwaysMatch merged with each firstMatch entry, in firstMatch order (W3C "process
 // capabilities", without the type checks the hub already made). kInvalidArgument naming the
-// key when the body has no capabilities object or an entry is not an object.
+// key when the body has no capabilities object or an entry is not an object, and when firstMatch
+// has more than kMaxFirstMatch entries or the candidates would exceed kMaxCandidateBytes.
 Result<std::vector<nlohmann::json>> CandidatesFromBody(const nlohmann::json& body);
 
 // Selenium Grid's matching rules for the standard keys (browserName case-insensitively,

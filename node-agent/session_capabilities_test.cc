@@ -129,5 +129,34 @@ TEST(SessionCapabilitiesTest, NewSessionBodyIsW3C) {
   EXPECT_EQ(body["capabilities"]["firstMatch"], json::array({json::object()}));
 }
 
+TEST(SessionCapabilitiesTest, BoundsFirstMatchAndTheCopiesOfAlwaysMatch) {
+  json many = json::array();
+  for (size_t i = 0; i <= kMaxFirstMatch; ++i) many.push_back(json::object());
+  Result<std::vector<json>> refused =
+      CandidatesFromBody({{"capabilities", {{"firstMatch", many}}}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  many.erase(many.begin());
+  EXPECT_TRUE(CandidatesFromBody({{"capabilities", {{"firstMatch", many}}}}).ok());
+  // 2 MiB of alwaysMatch copied into 64 candidates would be 128 MiB.
+  json always = {{"x:blob", std::string(2 << 20, 'a')}};
+  Result<std::vector<json>> big =
+      CandidatesFromBody({{"capabilities", {{"alwaysMatch", always}, {"firstMatch", many}}}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message.find("MiB"), std::string::npos);
+}
+
+TEST(SessionCapabilitiesTest, LongArgsListsMergeWithoutDuplicates) {
+  json args = json::array();
+  for (int i = 0; i < 50000; ++i) args.push_back("--a" + std::to_string(i % 25000));
+  json stereotype = {{"goog:chromeOptions", {{"args", {"--headless", "--a1"}}}}};
+  json merged = MergeOverStereotype({{"goog:chromeOptions", {{"args", args}}}}, stereotype);
+  const json& out = merged["goog:chromeOptions"]["args"];
+  ASSERT_EQ(out.size(), 25001u);
+  EXPECT_EQ(out[0], "--headless");
+  EXPECT_EQ(out[1], "--a1");
+  EXPECT_EQ(out[2], "--a0");
+}
+
 }  // namespace
 }  // namespace gridhub::node

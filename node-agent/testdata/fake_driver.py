@@ -5,7 +5,9 @@ Serves GET /status, POST /session (echoes the capabilities it received, plus its
 "fake:pid"), DELETE /session/{id}, and under /session/{id}/: POST url / GET url, GET title,
 POST execute/sync (a script "sleep:SECONDS" sleeps, to make slow commands). Unknown sessions get
 W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answer 500 forever;
-FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session.
+FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session; FAKE_DRIVER_CREATE_ANSWER=TEXT
+answers every POST /session with HTTP 500 and that body instead (a driver or relay answering
+nonsense); FAKE_DRIVER_EXIT_AFTER_CREATE=1 exits right after answering a POST /session.
 """
 import json
 import os
@@ -59,13 +61,26 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body()
         if p == ["session"]:
             time.sleep(float(os.environ.get("FAKE_DRIVER_CREATE_DELAY") or 0))
+            raw = os.environ.get("FAKE_DRIVER_CREATE_ANSWER")
+            if raw is not None:
+                data = raw.encode()
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             caps = body.get("capabilities", {}).get("alwaysMatch", {})
             sid = uuid.uuid4().hex
             with LOCK:
                 SESSIONS[sid] = {"url": "about:blank"}
             echoed = dict(caps)
             echoed["fake:pid"] = os.getpid()
-            return reply(self, 200, {"sessionId": sid, "capabilities": echoed})
+            reply(self, 200, {"sessionId": sid, "capabilities": echoed})
+            if os.environ.get("FAKE_DRIVER_EXIT_AFTER_CREATE") == "1":
+                self.wfile.flush()
+                os._exit(0)
+            return None
         self.session_command("POST", p, body)
 
     def do_DELETE(self):

@@ -1,0 +1,99 @@
+// The single-value parsers of config/values.h: URLs and durations never throw, whatever the
+// text (a config file, an environment variable, a flag or an admin patch).
+
+#include "config/values.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gridhub::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ParseHttpUrlTest, SplitsEveryPart) {
+  Result<HttpUrl> url = ParseHttpUrl("https://me:pw@hub.example:8443/grid/x?y=1#z");
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  EXPECT_EQ(url->scheme, "https");
+  EXPECT_EQ(url->user_info, "me:pw");
+  EXPECT_EQ(url->host, "hub.example");
+  EXPECT_FALSE(url->ipv6);
+  EXPECT_EQ(url->port, 8443);
+  EXPECT_TRUE(url->explicit_port);
+  EXPECT_EQ(url->rest, "/grid/x?y=1#z");
+
+  Result<HttpUrl> v6 = ParseHttpUrl("http://[::1]:4444");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_EQ(v6->port, 4444);
+  EXPECT_EQ(v6->rest, "");
+
+  EXPECT_EQ(ParseHttpUrl("http://h").value().port, 80);
+  EXPECT_FALSE(ParseHttpUrl("http://h").value().explicit_port);
+  EXPECT_EQ(ParseHttpUrl("https://h/").value().port, 443);
+  EXPECT_EQ(ParseHttpUrl("http://h:65535").value().port, 65535);
+  EXPECT_EQ(ParseHttpUrl("http://[::1]").value().port, 80);
+}
+
+TEST(ParseHttpUrlTest, RefusesWithTheReasonAndNeverThrows) {
+  struct Case {
+    const char* text;
+    const char* reason;
+  };
+  for (const Case& c : {
+           Case{"http://[::1]:", "empty port"},  // the finding: std::stoi("") aborted
+           Case{"http://h:", "empty port"},
+           Case{"http://h:/x", "empty port"},
+           Case{"http://h:0", "out of range"},
+           Case{"http://h:65536", "out of range"},
+           Case{"http://h:99999", "out of range"},
+           Case{"http://h:123456", "not a number"},
+           Case{"http://h:-1", "not a number"},
+           Case{"http://h:+80", "not a number"},
+           Case{"http://h:8o", "not a number"},
+           Case{"http://[::1]x", "junk"},
+           Case{"http://[::1", "unclosed"},
+           Case{"http://", "no host"},
+           Case{"http://:80", "no host"},
+           Case{"http://[]:80", "no host"},
+           Case{"http://u@", "no host"},
+           Case{"http://::1:80", "brackets"},
+           Case{"ftp://h", "not an http"},
+           Case{"h:80", "not an http"},
+           Case{"", "not an http"},
+           Case{"http://a b", "space"},
+           Case{"http://h\n", "control"},
+       }) {
+    Result<HttpUrl> url = ParseHttpUrl(c.text);
+    ASSERT_FALSE(url.ok()) << c.text;
+    EXPECT_EQ(url.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(url.error().message.find(c.reason), std::string::npos)
+        << c.text << ": " << url.error().message;
+    EXPECT_EQ(detail::HttpUrlProblem(c.text), url.error().message);
+  }
+}
+
+TEST(ParseHttpUrlTest, SurvivesEveryPrefixOfAWeirdUrl) {
+  // Each prefix stops the parser somewhere else: none may throw or abort.
+  const std::string weird = "https://u:p@[fe80::1%25eth0]:00443/p?q#f";
+  for (size_t n = 0; n <= weird.size(); ++n) {
+    (void)ParseHttpUrl(weird.substr(0, n));
+  }
+  EXPECT_FALSE(ParseHttpUrl("http://[fe80::1]:000443").ok());  // 5 digits at most
+  EXPECT_TRUE(ParseHttpUrl("http://[fe80::1]:0443").ok());
+}
+
+TEST(DurationFromTextTest, NeverThrowsOnHugeOrOddNumbers) {
+  for (const char* text : {"99999999999999999999999s", "18446744073709551616ms", "1e9s", "0x10s",
+                           "--1s", "1s2", "s", "", " ", "1.5s", "９s"}) {
+    EXPECT_FALSE(detail::DurationFromText(text).ok()) << text;
+  }
+  EXPECT_EQ(detail::DurationFromText("87840h").value(), std::chrono::hours(87840));
+  EXPECT_FALSE(detail::DurationFromText("87841h").ok());
+  EXPECT_EQ(detail::DurationFromText(" 500ms ").value(), 500ms);
+}
+
+}  // namespace
+}  // namespace gridhub::config
