@@ -167,7 +167,8 @@ bool IsComposite(const std::string& name) {
   return false;
 }
 
-json DataTree(const GridSnapshot& snapshot, std::string_view hub_url) {
+json DataTree(const GridSnapshot& snapshot, std::string_view hub_url, Exposure exposure) {
+  const bool full = exposure == Exposure::kFull;
   json nodes = json::array();
   json all_sessions = json::array();
   int session_count = 0;
@@ -183,23 +184,23 @@ json DataTree(const GridSnapshot& snapshot, std::string_view hub_url) {
       stereotypes.push_back({{"slots", slot.max_sessions}, {"stereotype", slot.stereotype}});
       for (const auto& session : slot.sessions) {
         ++node_sessions;
-        sessions.push_back(SessionJson(node, slot, session));
+        if (full) sessions.push_back(SessionJson(node, slot, session));
       }
     }
     if (node.availability == Availability::kUp) max_session += node_max;
     session_count += node_sessions;
     for (const auto& s : sessions) all_sessions.push_back(s);
     nodes.push_back({{"id", node.id},
-                     {"uri", node.uri},
+                     {"uri", full ? json(node.uri) : json(nullptr)},
                      {"status", std::string(AvailabilityName(node.availability))},
                      {"sessionCount", node_sessions},
                      {"maxSession", node_max},
                      {"slotCount", node_max},
-                     {"stereotypes", Str(stereotypes)},
+                     {"stereotypes", full ? Str(stereotypes) : "[]"},
                      {"sessions", sessions}});
   }
   json queue = json::array();
-  for (const auto& request : snapshot.queue->requests) queue.push_back(*request);
+  for (const auto& request : snapshot.queue->requests) queue.push_back(full ? *request : "{}");
   return {{"grid",
            {{"sessionCount", session_count},
             {"maxSession", max_session},
@@ -268,7 +269,7 @@ const json& SchemaTree() {
     auto queue = std::make_shared<GridSnapshot::QueueView>();
     queue->requests.push_back(std::make_shared<const std::string>("{}"));
     sample.queue = std::move(queue);
-    return new json(DataTree(sample, ""));
+    return new json(DataTree(sample, "", Exposure::kFull));
   }();
   return *kTree;
 }
@@ -279,7 +280,8 @@ json ErrorAnswer(const std::string& message) {
 
 }  // namespace
 
-json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body, std::string_view hub_url) {
+json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body, std::string_view hub_url,
+                   Exposure exposure) {
   Result<json> parsed = http::ParseJsonBody(body);  // bounded nesting, no exceptions
   json request = parsed.ok() ? std::move(*parsed) : json();
   if (!request.is_object() || !request.contains("query") || !request["query"].is_string()) {
@@ -292,8 +294,15 @@ json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body, std::str
   if (!fields) return ErrorAnswer("syntax error: " + error);
   json data;
   if (!Project(SchemaTree(), *fields, "Query", &data, &error)) return ErrorAnswer(error);
-  if (!Project(DataTree(snapshot, hub_url), *fields, "Query", &data, &error)) {
+  if (!Project(DataTree(snapshot, hub_url, exposure), *fields, "Query", &data, &error)) {
     return ErrorAnswer(error);
+  }
+  if (exposure == Exposure::kCounts) {
+    return {{"data", data},
+            {"extensions",
+             {{"redacted",
+               "counts only: send the client token to see session ids, capabilities, "
+               "stereotypes and node URIs"}}}};
   }
   return {{"data", data}};
 }

@@ -21,8 +21,11 @@
 
 namespace gridhub::hub {
 
-// `hub_url` is what `grid { uri }` answers (the hub's own URL).
+// `hub_url` is what `grid { uri }` answers (the hub's own URL). With Exposure::kCounts the
+// counts stay, but `uri`/`nodeUri` are null, `stereotypes` is "[]", `sessions` lists are empty
+// and every `sessionQueueRequests` entry is "{}" (one per waiter); the answer then carries
+// "extensions": {"redacted": ...} saying why.
 nlohmann::json AnswerGraphql(const GridSnapshot& snapshot, std::string_view body,
-                             std::string_view hub_url = "");
+                             std::string_view hub_url = "", Exposure exposure = Exposure::kFull);
 
 }  // namespace gridhub::hub

@@ -14,7 +14,24 @@ std::string_view AvailabilityName(Availability availability) {
   return "DOWN";
 }
 
-nlohmann::json StatusJson(const GridSnapshot& snapshot) {
+namespace {
+
+nlohmann::json SlotJson(const GridSnapshot::SlotView& slot, int i, Exposure exposure) {
+  using nlohmann::json;
+  std::string id = slot.max_sessions == 1 ? slot.id : slot.id + "/" + std::to_string(i);
+  const bool busy = i < static_cast<int>(slot.sessions.size());
+  if (exposure == Exposure::kCounts) return {{"id", id}, {"label", slot.label}, {"busy", busy}};
+  json session = nullptr;
+  if (busy) {
+    const auto& s = slot.sessions[i];
+    session = {{"sessionId", s.id}, {"capabilities", s.capabilities}, {"start", s.started_at}};
+  }
+  return {{"id", id}, {"label", slot.label}, {"stereotype", slot.stereotype}, {"session", session}};
+}
+
+}  // namespace
+
+nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure) {
   using nlohmann::json;
   json nodes = json::array();
   bool ready = false;
@@ -27,32 +44,22 @@ nlohmann::json StatusJson(const GridSnapshot& snapshot) {
     for (const GridSnapshot::SlotView& slot : node.slots) {
       max_sessions += slot.max_sessions;
       session_count += static_cast<int>(slot.sessions.size());
-      for (int i = 0; i < slot.max_sessions; ++i) {
-        json session = nullptr;
-        if (i < static_cast<int>(slot.sessions.size())) {
-          const auto& s = slot.sessions[i];
-          session = {
-              {"sessionId", s.id}, {"capabilities", s.capabilities}, {"start", s.started_at}};
-        }
-        std::string id = slot.max_sessions == 1 ? slot.id : slot.id + "/" + std::to_string(i);
-        slots.push_back({{"id", id},
-                         {"label", slot.label},
-                         {"stereotype", slot.stereotype},
-                         {"session", session}});
-      }
+      for (int i = 0; i < slot.max_sessions; ++i) slots.push_back(SlotJson(slot, i, exposure));
     }
-    nodes.push_back({{"id", node.id},
-                     {"uri", node.uri},
-                     {"availability", std::string(AvailabilityName(node.availability))},
-                     {"maxSessions", max_sessions},
-                     {"sessionCount", session_count},
-                     {"slots", slots}});
+    json entry = {{"id", node.id},
+                  {"availability", std::string(AvailabilityName(node.availability))},
+                  {"maxSessions", max_sessions},
+                  {"sessionCount", session_count},
+                  {"slots", slots}};
+    if (exposure == Exposure::kFull) entry["uri"] = node.uri;
+    nodes.push_back(std::move(entry));
   }
-  return {{"value",
-           {{"ready", ready},
-            {"message", ready ? "Selenium Grid ready." : "Selenium Grid not ready."},
-            {"nodes", nodes},
-            {"queueSize", snapshot.queue_size}}}};
+  json value = {{"ready", ready},
+                {"message", ready ? "Selenium Grid ready." : "Selenium Grid not ready."},
+                {"nodes", nodes},
+                {"queueSize", snapshot.queue_size}};
+  if (exposure == Exposure::kCounts) value["redacted"] = true;
+  return {{"value", value}};
 }
 
 }  // namespace gridhub::hub

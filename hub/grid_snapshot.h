@@ -61,8 +61,15 @@ struct GridSnapshot {
   int concurrency_default = 0;
 };
 
+// How much a read-only view shows. kCounts is for a caller without the client token when one
+// is set (DESIGN 7a): counts, availability and labels, but no session ids, capabilities,
+// stereotypes or node URIs.
+enum class Exposure { kFull, kCounts };
+
 // GET /status in Selenium's shape: {"value": {"ready", "message", "nodes": [...]}}. A slot
 // offering N sessions appears as N Selenium slots, each with `session` null or the session.
-nlohmann::json StatusJson(const GridSnapshot& snapshot);
+// With kCounts a node shows its id, availability, maxSessions and sessionCount, and each slot
+// only its id, label and `busy`; the answer carries "redacted": true.
+nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure = Exposure::kFull);
 
 }  // namespace gridhub::hub

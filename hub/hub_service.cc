@@ -282,6 +282,10 @@ bool HubService::ClientAllowed(const http::ServerRequest& request) const {
   return !admin.empty() && ConstantTimeEquals(password, admin);
 }
 
+Exposure HubService::ExposureFor(const http::ServerRequest& request) const {
+  return ClientAllowed(request) ? Exposure::kFull : Exposure::kCounts;
+}
+
 bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
   const std::shared_ptr<const Credentials> credentials = this->credentials();
   const std::string& secret = credentials->registration_secret;
@@ -339,7 +343,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     // HEAD for probes (curl -I): the status line alone, no body.
     if (m == "HEAD") return (void)responder.Send(200, "", {}, kJson);
     if (m != "GET") return unknown_method("GET, HEAD");
-    return SendJson(responder, 200, StatusJson(*grid_.snapshot()));
+    return SendJson(responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(request)));
   }
   if (n >= 1 && p[0] == "nodes") {
     if (n == 1) {
@@ -461,14 +465,14 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
   }
   if (n == 1 && p[0] == "graphql") {
     if (m != "POST") return unknown_method("POST");
-    if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
+    // Open like /status (DESIGN 7a): without the client token it answers counts only.
     // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
     // {"query": ...} object is a 400.
     Result<json> parsed = http::ParseJsonBody(request.body);
     bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
                        (*parsed)["query"].is_string();
     return SendJson(responder, well_formed ? 200 : 400,
-                    AnswerGraphql(*grid_.snapshot(), request.body, url()));
+                    AnswerGraphql(*grid_.snapshot(), request.body, url(), ExposureFor(request)));
   }
   if (n == 2 && p[0] == "admin" && p[1] == "config") {
     if (m != "GET" && m != "PUT") return unknown_method("GET, PUT");

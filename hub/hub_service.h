@@ -79,6 +79,9 @@ class HubService {
   http::Headers NodeHeaders() const;
 
   bool ClientAllowed(const http::ServerRequest& request) const;
+  // What /status and /graphql show this caller: everything without a client token or with
+  // it (or the admin token), else counts only.
+  Exposure ExposureFor(const http::ServerRequest& request) const;
   bool AdminAllowed(const http::ServerRequest& request) const;
   bool RegistrationAllowed(const http::ServerRequest& request) const;
 

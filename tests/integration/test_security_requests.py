@@ -9,10 +9,9 @@ import json
 import os
 import signal
 import tempfile
-import threading
 import unittest
 
-from hubtest import HubTestCase, call, call_json, caps, wait_for
+from hubtest import AsyncRequest, HubTestCase, call, call_json, caps, wait_for
 
 SECRET = "s3cret-registration"
 
@@ -170,6 +169,60 @@ class TicketTokenTest(HubTestCase):
                              ("DELETE", "")):
             self.assertEqual(call(method, base + path, None, good)[0], 404, (method, path))
         hub.wait_queue_length(0)
+
+
+class ExposureTest(HubTestCase):
+    """With hub.client-token set, /status, /graphql and /metrics show counts to anyone."""
+
+    QUERY = ("{ grid { sessionCount maxSession sessionQueueSize } nodesInfo { nodes { id uri "
+             "status sessionCount maxSession slotCount stereotypes sessions { id capabilities "
+             "nodeUri slot { id stereotype } } } } sessionsInfo { sessionQueueRequests } }")
+
+    def test_counts_without_the_token_everything_with_it(self):
+        hub = self.start_hub("--hub.client-token", "ct")
+        token = {"Authorization": "Bearer ct"}
+        node = self.start_node()
+        hub.register(node, slots=[{"id": "s0", "stereotype": {"browserName": "chrome",
+                                                               "acme:stereo": "stereo-marker"}}])
+        status, body = hub.new_session({"browserName": "chrome", "acme:cap": "cap-marker"},
+                                       headers=token)
+        self.assertEqual(status, 200, body)
+        sid = body["value"]["sessionId"]
+        # A second request waits: its capabilities are a queue entry.
+        pending = AsyncRequest(call_json, "POST", hub.url + "/session",
+                               caps({"browserName": "chrome", "acme:cap": "queued-marker"}),
+                               token, 30)
+        wait_for(lambda: hub.status()["queueSize"] == 1, 5, "a waiter")
+        secrets = (sid, node.url, "stereo-marker", "cap-marker", "queued-marker")
+
+        status, open_status = call_json("GET", hub.url + "/status")
+        self.assertEqual(status, 200)
+        status, open_graphql = call_json("POST", hub.url + "/graphql", {"query": self.QUERY})
+        self.assertEqual(status, 200, open_graphql)
+        status, _, open_metrics = call("GET", hub.url + "/metrics")
+        self.assertEqual(status, 200)
+        for text in (json.dumps(open_status), json.dumps(open_graphql), open_metrics.decode()):
+            for secret in secrets:
+                self.assertNotIn(secret, text)
+        value = open_status["value"]
+        self.assertTrue(value["ready"])
+        self.assertEqual(value["queueSize"], 1)
+        self.assertEqual([(n["availability"], n["sessionCount"], n["maxSessions"])
+                          for n in value["nodes"]], [("UP", 1, 1)])
+        data = open_graphql["data"]
+        self.assertEqual((data["grid"]["sessionCount"], data["grid"]["sessionQueueSize"]), (1, 1))
+        self.assertEqual(len(data["sessionsInfo"]["sessionQueueRequests"]), 1)
+        self.assertEqual(data["nodesInfo"]["nodes"][0]["status"], "UP")
+
+        status, full_status = call_json("GET", hub.url + "/status", None, token)
+        status, full_graphql = call_json("POST", hub.url + "/graphql", {"query": self.QUERY},
+                                         token)
+        for text in (json.dumps(full_status), json.dumps(full_graphql)):
+            for secret in secrets[:3]:
+                self.assertIn(secret, text)
+        self.assertIn("queued-marker", json.dumps(full_graphql))
+        call_json("DELETE", f"{hub.url}/session/{sid}", None, token)
+        self.assertEqual(pending.result()[0], 200)
 
 
 class ReloadTest(HubTestCase):
