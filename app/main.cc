@@ -1,8 +1,10 @@
 #include <csignal>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 #include "config/check_config.h"
+#include "http/http_server.h"
 #include "hub/hub_main.h"
 #include "node-agent/node_server.h"
 #include "node-agent/standalone.h"
@@ -27,6 +29,16 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     std::fputs(kUsage, stdout);
     return argc < 2 ? 2 : 0;
+  }
+  const std::string_view command = argv[1];
+  if (command == "hub" || command == "node" || command == "standalone") {
+    // Every client connection is a descriptor: serve as many as the hard limit allows
+    // (server.max-connections stays below it, with a reserve).
+    uint64_t before = 0;
+    const uint64_t now = gridhub::http::RaiseOpenFilesLimit(&before);
+    std::string line = "gridhub: open-files limit " + std::to_string(now);
+    if (now != before) line += " (raised from " + std::to_string(before) + ")";
+    std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (std::string_view(argv[1]) == "hub") {
     return gridhub::hub::HubMain(argc - 1, argv + 1);

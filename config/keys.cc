@@ -142,21 +142,21 @@ KeySpec SlotSelectionKey() {
   return spec;
 }
 
-KeySpec MaxBodyKey() {
-  KeySpec spec{.name = "server.max-body",
-               .value_kind = "SIZE",
-               .help = "largest request body in bytes (K, M, G suffixes); larger gets 413"};
-  spec.apply = [](const json& value, Settings& s) -> std::optional<Problem> {
+// A byte count with K, M, G suffixes.
+template <typename S>
+KeySpec SizeKey(std::string name, Field<S, size_t> field, Zero zero, std::string help) {
+  KeySpec spec{.name = std::move(name), .value_kind = "SIZE", .help = std::move(help)};
+  spec.apply = [field, zero](const json& value, Settings& s) -> std::optional<Problem> {
     std::optional<Problem> problem;
     std::optional<std::string> text = Text(value, "a size such as 64M", problem);
     if (!text) return problem;
     Result<size_t> n = SizeFromText(*text);
     if (!n.ok()) return Bad(n.error().message);
-    if (*n == 0) return Bad("must be more than 0");
-    s.server.max_body = *n;
+    if (zero == Zero::kRefused && *n == 0) return Bad("must be more than 0");
+    field(s) = *n;
     return std::nullopt;
   };
-  spec.get = [](const Settings& s) { return json(s.server.max_body); };
+  spec.get = [field](const Settings& s) { return json(field(s)); };
   return spec;
 }
 
@@ -229,7 +229,21 @@ std::vector<KeySpec> ServerKeys() {
              "port to listen on; 0 = any free port"),
       IntKey("server.threads", Field{&Settings::server, &S::threads}, 0, 1024,
              "HTTP worker threads; 0 = one per core, at least 2"),
-      MaxBodyKey(),
+      SizeKey("server.max-body", Field{&Settings::server, &S::max_body}, Zero::kRefused,
+              "largest request body in bytes (K, M, G suffixes); larger gets 413; node answers "
+              "larger than it get 502"),
+      IntKey("server.max-connections", Field{&Settings::server, &S::max_connections}, 1, 1000000,
+             "open client connections; more are answered 503 and closed (kept below the "
+             "open-files limit)"),
+      DurationKey("server.header-timeout", Field{&Settings::server, &S::header_timeout},
+                  Zero::kRefused, "time to send a whole request head; then 408 and closed",
+                  "0 would close every connection at once"),
+      SizeKey("server.min-body-rate", Field{&Settings::server, &S::min_body_rate}, Zero::kAllowed,
+              "bytes per second a request body must keep up, per header-timeout window; slower "
+              "gets 408; 0 = no minimum"),
+      DurationKey("server.idle-timeout", Field{&Settings::server, &S::idle_timeout}, Zero::kRefused,
+                  "a kept-alive connection with no request in progress is closed after this",
+                  "0 would close every kept-alive connection at once"),
   };
 }
 

@@ -41,6 +41,10 @@ struct ServerSettings {
   int port = 4444;  // 5555 in node mode; 0 = ephemeral (tests use it)
   int threads = 0;  // 0 = hardware_concurrency, at least 2; see EffectiveThreads()
   size_t max_body = size_t{64} << 20;
+  int max_connections = 4096;     // more open client connections are answered 503
+  Duration header_timeout = 30s;  // to send a whole request head (a new connection: its first)
+  size_t min_body_rate = 4096;    // bytes per second a body must keep up; 0 = no minimum
+  Duration idle_timeout = 300s;   // a kept-alive connection with no request is closed then
 };
 
 struct HubSettings {

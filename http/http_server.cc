@@ -1,22 +1,46 @@
 #include "http/http_server.h"
 
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pistache/listener.h>
+#include <pistache/mailbox.h>
+#include <pistache/os.h>
 #include <pistache/peer.h>
+#include <pistache/string_logger.h>
+#include <pistache/tcp.h>
+#include <pistache/transport.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 
+#include "http/connection_clock.h"
 #include "http/request_head.h"
 #include "http/w3c_error.h"
 
 namespace gridhub::http {
 
 namespace {
+
+using Pistache::Tcp::Peer;
+using SteadyClock = std::chrono::steady_clock;
+
+// How often each reactor thread looks for connections over their time limits.
+constexpr auto kTick = std::chrono::milliseconds(250);
+// After a final answer our side is shut (FIN) and input is still read and dropped for this
+// long, so the client reads the answer instead of a reset; then the connection is closed.
+constexpr auto kLinger = std::chrono::seconds(2);
 
 // Lets Stop() wait for queued responses to reach the socket and keeps late Send() calls (from
 // the hub's dispatcher or the curl thread) away from a transport that is being torn down.
@@ -38,34 +62,97 @@ struct Gate {
   }
 };
 
-// Pistache writes only typed headers on responses (raw ones are dropped), so every header we
-// send is one of these.
-class GenericHeader final : public Pistache::Http::Header::Header {
- public:
-  GenericHeader(std::string name, std::string value)
-      : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-  void write(std::ostream& stream) const override { stream << value_; }
-#ifdef SAFE_HEADER_CAST
-  uint64_t hash() const override { return std::hash<std::string>{}(name_); }
-#endif
+class ServerTransport;
 
- private:
-  std::string name_;
-  std::string value_;
-};
+// One client connection. Created when it is accepted, on the reactor thread that owns it;
+// everything but `mu`'s fields and `gone` is touched only there.
+struct Connection {
+  Connection(HeadLimits limits, SteadyTime accepted) : framer(limits), clock(accepted) {}
 
-// What the responses of one connection share with its input side: how many requests await
-// their response, and whether the connection closes after them (a request pipelined behind an
-// unanswered one is not served: its connection closes after the pending answer, as RFC 9112
-// §9.3.2 lets a client expect, so answers can never go out of order).
-struct ConnectionShared {
+  RequestFramer framer;
+  ConnectionClock clock;
+  std::weak_ptr<Peer> peer;
+  ServerTransport* transport = nullptr;
+  uint64_t id = 0;
+  std::string peer_address;
+  bool closing = false;  // a final answer is on its way: later input is read and dropped
+  std::optional<SteadyTime> linger_until;  // our side is shut; closed outright then
+
   std::mutex mu;
-  int outstanding = 0;       // guarded by mu
-  bool close_after = false;  // guarded by mu
+  int outstanding = 0;            // guarded by mu: requests awaiting their answer
+  bool close_after = false;       // guarded by mu: the pending answer closes the connection
+  std::atomic<bool> gone{false};  // the client's connection has closed
 };
 
-// Hop-by-hop headers describe one connection; they are never copied onto a response.
+constexpr const char* kConnectionKey = "gridhub.connection";
+
+std::shared_ptr<Connection> ConnectionOf(const std::shared_ptr<Peer>& peer) {
+  return std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
+}
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 417:
+      return "Expectation Failed";
+    case 418:
+      return "I'm a teapot";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
+  }
+}
+
+// Hop-by-hop headers describe one connection; they are never copied onto a response, and
+// framing headers are ours to write.
 bool HopByHop(std::string_view name) {
   for (std::string_view h :
        {"Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade",
@@ -75,332 +162,577 @@ bool HopByHop(std::string_view name) {
   return false;
 }
 
-// Ends the connection once its last response is written. Called on the reactor thread that
-// owns the peer (the write completion), so its descriptor cannot have been closed and reused.
-// Only our sending side is shut (FIN): closing outright with unread input (a body still on its
-// way after a 413) would reset the connection and could destroy the answer before the client
-// reads it. The client reads the answer and EOF, closes, and Pistache then drops the peer.
-void CloseAfterWrite(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-  if (peer != nullptr) ::shutdown(peer->fd(), SHUT_WR);
+// A header a handler (or a node, through it) hands us must not split the response.
+bool SafeForWire(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
+
+struct WireOptions {
+  bool close = false;       // announce and do close
+  bool keep_alive = false;  // an HTTP/1.0 client asked to keep the connection
+  bool head = false;        // answer to HEAD: headers only
+};
+
+std::string Serialize(int status, std::string_view body, const Headers& headers,
+                      std::string_view content_type, const WireOptions& wire) {
+  if (status < 100 || status > 999) status = 500;
+  const bool no_body = status < 200 || status == 204 || status == 304;
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+  out += Reason(status);
+  out += "\r\n";
+  for (const auto& [name, value] : headers) {
+    if (HopByHop(name) || !SafeForWire(name) || !SafeForWire(value)) continue;
+    if (EqualsIgnoreCase(name, "Content-Type")) continue;
+    out += name + ": " + value + "\r\n";
+  }
+  if (!content_type.empty() && SafeForWire(content_type)) {
+    out += "Content-Type: " + std::string(content_type) + "\r\n";
+  }
+  if (status != 204 && status >= 200) {
+    out += "Content-Length: " + std::to_string(no_body ? 0 : body.size()) + "\r\n";
+  }
+  // Say only what is true: HTTP/1.1 keeps the connection by default; close is announced only
+  // when it really closes.
+  if (wire.close) {
+    out += "Connection: close\r\n";
+  } else if (wire.keep_alive) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!no_body && !wire.head) out.append(body);
+  return out;
+}
+
+std::string ErrorAnswer(int status, ErrorCode code, std::string message) {
+  return Serialize(status, W3CErrorBody({code, std::move(message)}), {},
+                   "application/json; charset=utf-8", {.close = true});
+}
+
+ErrorCode CodeFor(int status) {
+  switch (status) {
+    case 413:
+      return ErrorCode::kPayloadTooLarge;
+    case 408:
+      return ErrorCode::kTimeout;
+    case 503:
+      return ErrorCode::kUnavailable;
+    default:
+      return ErrorCode::kInvalidArgument;
+  }
+}
+
+struct Callbacks {
+  RequestHandler on_request;
+  DisconnectHandler on_disconnect;
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  HeadLimits head_limits;
+  TimeLimits time_limits;
+  size_t max_connections = 4096;  // in force; set by Start()
+  std::atomic<size_t> open_connections{0};
+};
+
+// Bytes for one connection, handed to its reactor thread: every answer goes out through this
+// one queue, so answers leave in the order they were given and the descriptor is used only on
+// the thread that may close it.
+struct Outgoing {
+  std::shared_ptr<Connection> connection;
+  std::string bytes;
+  bool close = false;
+};
+
+class ServerHandler;
+
+// Pistache's TCP transport (reads, queued writes) plus what its HTTP endpoint would have
+// added, done our way: a tick that enforces our time limits on this thread's connections
+// (Pistache's own timers answer 408 to requests we hold on purpose) and the outbox above.
+class ServerTransport final : public Pistache::Tcp::Transport {
+ public:
+  explicit ServerTransport(const std::shared_ptr<ServerHandler>& handler);
+  ~ServerTransport() override;
+
+  void registerPoller(Pistache::Polling::Epoll& poller) override;
+  void onReady(const Pistache::Aio::FdSet& fds) override;
+  std::shared_ptr<Pistache::Aio::Handler> clone() const override;
+
+  // Any thread.
+  void Post(Outgoing item);
+  // Reactor thread: closes at once (the client is told nothing more).
+  void Remove(const std::shared_ptr<Peer>& peer);
+
+ private:
+  void Drain();
+  void Deliver(Outgoing item);
+  void Tick();
+
+  std::shared_ptr<ServerHandler> handler_;
+  std::shared_ptr<Callbacks> callbacks_;
+  Pistache::PollableQueue<Outgoing> outbox_;
+  int timer_fd_ = -1;
+};
+
+// Sees every connection open, every read and every close, on the reactor thread.
+class ServerHandler final : public Pistache::Tcp::Handler {
+ public:
+  explicit ServerHandler(std::shared_ptr<Callbacks> callbacks) : callbacks_(std::move(callbacks)) {}
+
+  std::shared_ptr<Pistache::Tcp::Handler> clone() const override {
+    return std::make_shared<ServerHandler>(callbacks_);
+  }
+  const std::shared_ptr<Callbacks>& callbacks() const { return callbacks_; }
+
+  void onConnection(const std::shared_ptr<Peer>& peer) override;
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Peer>& peer) override;
+  void onDisconnection(const std::shared_ptr<Peer>& peer) override;
+
+ private:
+  ServerTransport* own() { return static_cast<ServerTransport*>(transport()); }
+  void Dispatch(const std::shared_ptr<Connection>& connection, FramedRequest request);
+  void Reject(const std::shared_ptr<Connection>& connection, int status, std::string message);
+
+  std::shared_ptr<Callbacks> callbacks_;
+};
 
 }  // namespace
 
 struct Responder::Impl {
-  std::mutex mu;
-  std::optional<Pistache::Http::ResponseWriter> writer;  // guarded by mu; reset once sent
+  std::shared_ptr<Connection> connection;
   std::shared_ptr<Gate> gate;
-  uint64_t connection_id = 0;
-  std::shared_ptr<ConnectionShared> connection;
-  bool close = false;       // the client asked for Connection: close (or spoke HTTP/1.0)
-  bool keep_alive = false;  // an HTTP/1.0 client asked for keep-alive
+  WireOptions wire;  // close: the client asked for it (or spoke HTTP/1.0)
+  std::mutex mu;
+  bool sent = false;  // guarded by mu
 
   ~Impl() {
     // A request nobody answered would leave its client hanging forever.
-    if (writer.has_value()) {
+    if (!sent) {
       SendNow(500, W3CErrorBody({ErrorCode::kInternal, "request dropped without an answer"}), {},
               "application/json; charset=utf-8");
     }
   }
 
-  bool SendNow(int status, std::string body, const Headers& headers,
+  bool SendNow(int status, std::string_view body, const Headers& headers,
                std::string_view content_type) {
-    std::optional<Pistache::Http::ResponseWriter> taken;
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!writer.has_value()) return false;
-      taken.emplace(std::move(*writer));
-      writer.reset();
+      if (sent) return false;
+      sent = true;
     }
-    bool close_connection = close;
-    if (connection != nullptr) {
+    WireOptions options = wire;
+    {
       std::lock_guard<std::mutex> lock(connection->mu);
       connection->outstanding--;
-      close_connection = close_connection || connection->close_after;
+      options.close = options.close || connection->close_after;
     }
     std::shared_lock<std::shared_mutex> gate_lock(gate->mu);
-    if (!gate->open) return false;
-    std::shared_ptr<Pistache::Tcp::Peer> peer = taken->getPeer();
-    if (peer == nullptr) return false;
-    try {
-      auto& out = taken->headers();
-      out.remove("Connection");
-      for (const auto& [name, value] : headers) {
-        if (!HopByHop(name)) out.add(std::make_shared<GenericHeader>(name, value));
-      }
-      if (!content_type.empty()) {
-        out.add(std::make_shared<GenericHeader>("Content-Type", std::string(content_type)));
-      }
-      // Say only what is true: HTTP/1.1 keeps the connection by default; close is announced
-      // only when it really closes.
-      if (close_connection) {
-        out.add(std::make_shared<GenericHeader>("Connection", "close"));
-      } else if (keep_alive) {
-        out.add(std::make_shared<GenericHeader>("Connection", "keep-alive"));
-      }
-      gate->WriteStarted();
-      std::shared_ptr<Gate> g = gate;
-      taken->send(static_cast<Pistache::Http::Code>(status), body)
-          .then(
-              [g, peer, close_connection](ssize_t) {
-                if (close_connection) CloseAfterWrite(peer);
-                g->WriteFinished();
-              },
-              [g](std::exception_ptr) { g->WriteFinished(); });
-      return true;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "gridhub: response write failed: %s\n", e.what());
-      return false;
-    }
+    if (!gate->open || connection->gone.load()) return false;
+    connection->transport->Post(
+        {connection, Serialize(status, body, headers, content_type, options), options.close});
+    return true;
   }
 };
 
 bool Responder::Send(int status, std::string body, const Headers& headers,
                      std::string_view content_type) {
   if (impl_ == nullptr) return false;
-  return impl_->SendNow(status, std::move(body), headers, content_type);
+  return impl_->SendNow(status, body, headers, content_type);
 }
 
 bool Responder::PeerConnected() const {
   if (impl_ == nullptr) return false;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->writer.has_value() && impl_->writer->getPeer() != nullptr;
+  return !impl_->sent && !impl_->connection->gone.load();
 }
 
 bool Responder::sent() const {
   if (impl_ == nullptr) return true;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return !impl_->writer.has_value();
+  return impl_->sent;
 }
 
-uint64_t Responder::connection_id() const { return impl_ == nullptr ? 0 : impl_->connection_id; }
+uint64_t Responder::connection_id() const { return impl_ == nullptr ? 0 : impl_->connection->id; }
 
 namespace {
 
-struct Callbacks {
-  RequestHandler on_request;
-  DisconnectHandler on_disconnect;
-  std::shared_ptr<Gate> gate;
-  size_t max_body = 0;
-};
+ServerTransport::ServerTransport(const std::shared_ptr<ServerHandler>& handler)
+    : Pistache::Tcp::Transport(handler), handler_(handler), callbacks_(handler->callbacks()) {}
 
-// The input side of one connection; touched only on its reactor thread.
-struct ConnectionInput {
-  std::string pending;           // bytes not yet handed to Pistache's parser
-  bool closing = false;          // answered with Connection: close; later input is ignored
-  bool in_chunked_body = false;  // Pistache's parser is reading a chunked body
-  HeadCheck head;                // of the request being read
-  std::shared_ptr<ConnectionShared> shared = std::make_shared<ConnectionShared>();
-};
+ServerTransport::~ServerTransport() {
+  // Pistache's transport forgets its connections without closing them.
+  for (const auto& [fd, peer] : peers) ::close(fd);
+  if (timer_fd_ >= 0) ::close(timer_fd_);
+}
 
-constexpr const char* kInputKey = "gridhub.input";
+void ServerTransport::registerPoller(Pistache::Polling::Epoll& poller) {
+  Pistache::Tcp::Transport::registerPoller(poller);
+  outbox_.bind(poller);
+  timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (timer_fd_ < 0) throw std::runtime_error("timerfd_create failed");
+  itimerspec spec{};
+  spec.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
+  spec.it_value = spec.it_interval;
+  ::timerfd_settime(timer_fd_, 0, &spec, nullptr);
+  poller.addFd(timer_fd_,
+               Pistache::Flags<Pistache::Polling::NotifyOn>(Pistache::Polling::NotifyOn::Read),
+               Pistache::Polling::Tag(static_cast<uint64_t>(timer_fd_)));
+}
 
-// Pistache clones one handler per reactor thread; the clones share the callbacks. Input is
-// framed here, not by Pistache: each request head is checked (InspectRequestHead) before
-// Pistache's parser sees it, and the parser is fed exactly one request at a time, so a bad
-// head gets a clean 4xx and the connection closes, and pipelined requests are not lost.
-class PistacheHandler : public Pistache::Http::Handler {
- public:
-  HTTP_PROTOTYPE(PistacheHandler)
-
-  explicit PistacheHandler(std::shared_ptr<Callbacks> callbacks)
-      : callbacks_(std::move(callbacks)) {}
-
-  void onInput(const char* buffer, size_t len,
-               const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
-    std::shared_ptr<ConnectionInput> input = InputOf(peer);
-    if (input->closing) return;
-    if (input->in_chunked_body) return Feed(peer, *input, std::string_view(buffer, len));
-    input->pending.append(buffer, len);
-    const HeadLimits limits{.max_body = callbacks_->max_body};
-    while (!input->closing && !input->pending.empty()) {
-      // RFC 9112 §2.2: blank lines before a request line are ignored.
-      size_t blank = 0;
-      while (input->pending.compare(blank, 2, "\r\n") == 0) blank += 2;
-      input->pending.erase(0, blank);
-      if (input->pending.empty()) return;
-      HeadCheck check = InspectRequestHead(input->pending, limits);
-      if (check.verdict == HeadVerdict::kIncomplete) return;
-      if (check.verdict == HeadVerdict::kBad) return Reject(peer, *input, check);
-      {
-        std::lock_guard<std::mutex> lock(input->shared->mu);
-        if (input->shared->outstanding > 0) {
-          // Pipelined behind an unanswered request: close after that answer instead.
-          input->shared->close_after = true;
-          input->closing = true;
-          input->pending.clear();
-          return;
-        }
-      }
-      input->head = check;
-      if (check.chunked) {
-        std::string all = std::move(input->pending);
-        input->pending.clear();
-        return Feed(peer, *input, all);
-      }
-      const size_t whole = check.head_size + check.content_length;
-      if (input->pending.size() < whole) return;  // the body is still arriving
-      std::string one = input->pending.substr(0, whole);
-      input->pending.erase(0, whole);
-      Feed(peer, *input, one);
+void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
+  for (const auto& entry : fds) {
+    if (entry.getTag() == outbox_.tag()) {
+      Drain();
+    } else if (entry.getTag() == Pistache::Polling::Tag(static_cast<uint64_t>(timer_fd_))) {
+      uint64_t expirations = 0;
+      (void)!::read(timer_fd_, &expirations, sizeof expirations);
+      Tick();
     }
   }
+  // The base ignores the two descriptors above: they are neither peers nor its timers.
+  Pistache::Tcp::Transport::onReady(fds);
+}
 
-  void onRequest(const Pistache::Http::Request& request,
-                 Pistache::Http::ResponseWriter writer) override {
-    Handle(request, std::move(writer), nullptr);
+std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
+  return std::make_shared<ServerTransport>(
+      std::static_pointer_cast<ServerHandler>(handler_->clone()));
+}
+
+void ServerTransport::Post(Outgoing item) {
+  callbacks_->gate->WriteStarted();
+  outbox_.push(std::move(item));
+}
+
+void ServerTransport::Drain() {
+  while (std::unique_ptr<Outgoing> item = outbox_.popSafe()) Deliver(std::move(*item));
+}
+
+void BeginLinger(const std::shared_ptr<Connection>& connection, const std::weak_ptr<Peer>& weak) {
+  std::shared_ptr<Peer> peer = weak.lock();
+  if (peer == nullptr || connection->gone.load()) return;
+  // Only our sending side is shut: closing outright with unread input (a body still on its
+  // way after a 413) would reset the connection and could destroy the answer.
+  ::shutdown(peer->fd(), SHUT_WR);
+  connection->linger_until = SteadyClock::now() + kLinger;
+}
+
+void ServerTransport::Deliver(Outgoing item) {
+  std::shared_ptr<Gate> gate = callbacks_->gate;
+  std::shared_ptr<Connection> connection = item.connection;
+  std::shared_ptr<Peer> peer = connection->peer.lock();
+  auto it = peer == nullptr ? peers.end() : peers.find(peer->fd());
+  // The descriptor is checked against the peer on this thread, which alone closes it: an
+  // answer for a closed connection can never reach a newer one that reuses its number.
+  if (it == peers.end() || it->second != peer || connection->gone.load()) {
+    gate->WriteFinished();
+    return;
   }
+  const bool close = item.close;
+  if (close) connection->closing = true;
+  std::weak_ptr<Peer> weak = peer;
+  const size_t size = item.bytes.size();
+  asyncWrite(peer->fd(), Pistache::RawBuffer(std::move(item.bytes), size))
+      .then(
+          [gate, connection, weak, close](ssize_t) {
+            if (close) BeginLinger(connection, weak);
+            gate->WriteFinished();
+          },
+          [gate, connection, weak, close](std::exception_ptr) {
+            if (close) BeginLinger(connection, weak);
+            gate->WriteFinished();
+          });
+  flush();
+}
 
-  void Handle(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer,
-              const ConnectionInput* input) {
-    auto impl = std::make_shared<Responder::Impl>();
-    impl->gate = callbacks_->gate;
-    if (auto peer = writer.getPeer()) impl->connection_id = peer->getID();
-    impl->writer.emplace(std::move(writer));
-    if (input != nullptr) {
-      impl->connection = input->shared;
-      impl->close = input->head.close;
-      impl->keep_alive = input->head.http10 && input->head.keep_alive;
-      std::lock_guard<std::mutex> lock(impl->connection->mu);
-      impl->connection->outstanding++;
-    }
-    Responder responder(impl);
-    try {
-      if (request.body().size() > callbacks_->max_body) {
-        responder.Send(413,
-                       W3CErrorBody({ErrorCode::kPayloadTooLarge,
-                                     "request body of " + std::to_string(request.body().size()) +
-                                         " bytes exceeds server.max-body (" +
-                                         std::to_string(callbacks_->max_body) + ")"}));
-        return;
-      }
-      ServerRequest converted;
-      converted.method = Pistache::Http::methodString(request.method());
-      converted.path = request.resource();
-      converted.query = request.query().as_str();
-      for (const auto& [name, raw] : request.headers().rawList()) {
-        converted.headers.emplace_back(raw.name(), raw.value());
-      }
-      converted.body = request.body();
-      converted.connection_id = impl->connection_id;
-      if (auto peer = impl->writer->getPeer()) converted.peer_address = peer->address().host();
-      callbacks_->on_request(std::move(converted), responder);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "gridhub: handler failed: %s\n", e.what());
-      responder.Send(500, W3CErrorBody({ErrorCode::kInternal, e.what()}));
-    } catch (...) {
-      responder.Send(500, W3CErrorBody({ErrorCode::kInternal, "unknown failure"}));
-    }
-  }
+void ServerTransport::Remove(const std::shared_ptr<Peer>& peer) {
+  std::shared_ptr<Peer> held = peer;  // `peer` may refer into the map removePeer erases
+  handler_->onDisconnection(held);
+  removePeer(held);
+}
 
-  // Hands one complete request (or, for a chunked body, what has arrived of it) to Pistache's
-  // parser and serves it once parsed.
-  void Feed(const std::shared_ptr<Pistache::Tcp::Peer>& peer, ConnectionInput& input,
-            std::string_view bytes) {
-    std::shared_ptr<Pistache::Http::RequestParser> parser = getParser(peer);
-    try {
-      if (!parser->feed(bytes.data(), bytes.size())) {
-        parser->reset();
-        HeadCheck too_large;
-        too_large.status = 413;
-        too_large.message = "request larger than server.max-body";
-        return Reject(peer, input, too_large);
-      }
-      if (parser->parse() != Pistache::Http::Private::State::Done) {
-        if (input.head.chunked) {
-          input.in_chunked_body = true;
-          return;
-        }
-        parser->reset();
-        HeadCheck bad;
-        bad.status = 400;
-        bad.message = "malformed request";
-        return Reject(peer, input, bad);
-      }
-      input.in_chunked_body = false;
-      Pistache::Http::Request request = parser->request;
-      parser->reset();
-      Pistache::Http::ResponseWriter writer(request.version(), transport(), this, peer);
-      Handle(request, std::move(writer), &input);
-      if (input.head.close) input.closing = true;
-    } catch (const Pistache::Http::HttpError& e) {
-      parser->reset();
-      HeadCheck bad;
-      bad.status = e.code() >= 400 && e.code() < 600 ? e.code() : 400;
-      bad.message = e.reason();
-      Reject(peer, input, bad);
-    } catch (const std::exception& e) {
-      parser->reset();
-      HeadCheck bad;
-      bad.status = 400;
-      bad.message = std::string("malformed request: ") + e.what();
-      Reject(peer, input, bad);
+void ServerTransport::Tick() {
+  const SteadyTime now = SteadyClock::now();
+  const TimeLimits& limits = callbacks_->time_limits;
+  std::vector<std::shared_ptr<Peer>> expired;
+  for (const auto& [fd, peer] : peers) {
+    std::shared_ptr<Connection> connection = ConnectionOf(peer);
+    if (connection == nullptr) continue;
+    if (connection->linger_until.has_value()) {
+      if (now >= *connection->linger_until) expired.push_back(peer);
+      continue;
     }
-  }
-
-  // Answers a request that cannot be served with a W3C error and closes the connection: after
-  // a bad head the stream cannot be re-synchronised.
-  void Reject(const std::shared_ptr<Pistache::Tcp::Peer>& peer, ConnectionInput& input,
-              const HeadCheck& check) {
-    input.closing = true;
-    input.in_chunked_body = false;
-    input.pending.clear();
+    if (connection->closing) continue;
+    bool held = false;
     {
-      std::lock_guard<std::mutex> lock(input.shared->mu);
-      if (input.shared->outstanding > 0) {
-        input.shared->close_after = true;  // the pending answer closes it
-        return;
-      }
+      std::lock_guard<std::mutex> lock(connection->mu);
+      held = connection->outstanding > 0;
     }
+    const RequestFramer& framer = connection->framer;
+    switch (connection->clock.Check(framer.phase(), framer.body_wire_bytes(), held, now, limits)) {
+      case Expiry::kNone:
+        break;
+      case Expiry::kClose:
+        expired.push_back(peer);
+        break;
+      case Expiry::kTimeout:
+        connection->closing = true;
+        Post({connection,
+              ErrorAnswer(408, ErrorCode::kTimeout,
+                          framer.phase() == FramePhase::kBody
+                              ? "request body slower than server.min-body-rate"
+                              : "request head not complete within server.header-timeout"),
+              true});
+        break;
+    }
+  }
+  for (const auto& peer : expired) Remove(peer);
+  Drain();
+}
+
+void ServerHandler::onConnection(const std::shared_ptr<Peer>& peer) {
+  auto connection = std::make_shared<Connection>(callbacks_->head_limits, SteadyClock::now());
+  connection->peer = peer;
+  connection->transport = own();
+  connection->id = peer->getID();
+  try {
+    connection->peer_address = peer->address().host();
+  } catch (const std::exception&) {
+    connection->peer_address.clear();
+  }
+  peer->putData(kConnectionKey, connection);
+  const size_t open = ++callbacks_->open_connections;
+  if (open > callbacks_->max_connections) {
+    // Answered from the outbox: the descriptor is not yet polled while this runs.
+    connection->closing = true;
+    own()->Post({connection,
+                 ErrorAnswer(503, ErrorCode::kUnavailable,
+                             "more than " + std::to_string(callbacks_->max_connections) +
+                                 " open connections (server.max-connections)"),
+                 true});
+  }
+}
+
+void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
+  std::shared_ptr<Connection> connection = ConnectionOf(peer);
+  if (connection == nullptr || connection->gone.exchange(true)) return;
+  --callbacks_->open_connections;
+  if (callbacks_->on_disconnect) {
     try {
-      Pistache::Http::ResponseWriter writer(Pistache::Http::Version::Http11, transport(), this,
-                                            peer);
-      writer.headers().add(
-          std::make_shared<GenericHeader>("Content-Type", "application/json; charset=utf-8"));
-      writer.headers().add(std::make_shared<GenericHeader>("Connection", "close"));
-      ErrorCode code =
-          check.status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
-      std::shared_ptr<Pistache::Tcp::Peer> held = peer;
-      writer
-          .send(static_cast<Pistache::Http::Code>(check.status),
-                W3CErrorBody({code, check.message}))
-          .then([held](ssize_t) { CloseAfterWrite(held); }, [](std::exception_ptr) {});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "gridhub: rejecting a request failed: %s\n", e.what());
-      CloseAfterWrite(peer);
+      callbacks_->on_disconnect(connection->id);
+    } catch (...) {
+      std::fputs("gridhub: disconnect handler failed\n", stderr);
     }
   }
+}
 
-  static std::shared_ptr<ConnectionInput> InputOf(
-      const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-    auto data = std::static_pointer_cast<ConnectionInput>(peer->tryGetData(kInputKey));
-    if (data == nullptr) {
-      data = std::make_shared<ConnectionInput>();
-      peer->putData(kInputKey, data);
+void ServerHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Peer>& peer) {
+  std::shared_ptr<Connection> connection = ConnectionOf(peer);
+  if (connection == nullptr || connection->closing) return;  // read and dropped
+  RequestFramer& framer = connection->framer;
+  const SteadyTime now = SteadyClock::now();
+  std::string_view input(buffer, len);
+  while (!connection->closing) {
+    FrameEvent event = framer.Feed(input);
+    if (event == FrameEvent::kNeedMore) break;
+    if (event == FrameEvent::kBad) {
+      Reject(connection, framer.error_status(), framer.error_message());
+      break;
     }
-    return data;
-  }
-
-  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
-    if (callbacks_->on_disconnect && peer != nullptr) {
-      try {
-        callbacks_->on_disconnect(peer->getID());
-      } catch (...) {
-        std::fputs("gridhub: disconnect handler failed\n", stderr);
+    if (event == FrameEvent::kHeadComplete) {
+      connection->clock.Observe(FramePhase::kBody, framer.body_wire_bytes(), now);
+      // RFC 9110 §10.1.1: the client waits for this before sending the body (a body that is
+      // already arriving needs none). A body too large was refused with 413 instead.
+      if (framer.head().expect_continue && input.empty()) {
+        own()->Post({connection, "HTTP/1.1 100 Continue\r\n\r\n", false});
       }
+      continue;
+    }
+    connection->clock.OnRequest(now);
+    Dispatch(connection, framer.TakeRequest());
+  }
+  connection->clock.Observe(framer.phase(), framer.body_wire_bytes(), now);
+}
+
+void ServerHandler::Dispatch(const std::shared_ptr<Connection>& connection, FramedRequest request) {
+  {
+    std::lock_guard<std::mutex> lock(connection->mu);
+    if (connection->outstanding > 0) {
+      // Pipelined behind an unanswered request: answers could otherwise go out of order, so
+      // the connection closes after the pending answer (RFC 9112 §9.3.2 lets a client expect
+      // that and retry).
+      connection->close_after = true;
+      connection->closing = true;
+      return;
+    }
+    connection->outstanding++;
+  }
+  if (request.close) connection->closing = true;
+  auto impl = std::make_shared<Responder::Impl>();
+  impl->connection = connection;
+  impl->gate = callbacks_->gate;
+  impl->wire.close = request.close;
+  impl->wire.keep_alive = request.http10 && request.keep_alive;
+  impl->wire.head = request.method == "HEAD";
+  Responder responder(impl);
+  ServerRequest converted;
+  converted.head = impl->wire.head;
+  converted.method = converted.head ? "GET" : std::move(request.method);
+  converted.path = std::move(request.path);
+  converted.query = std::move(request.query);
+  converted.headers = std::move(request.headers);
+  converted.body = std::move(request.body);
+  converted.connection_id = connection->id;
+  converted.peer_address = connection->peer_address;
+  try {
+    callbacks_->on_request(std::move(converted), responder);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gridhub: handler failed: %s\n", e.what());
+    responder.Send(500, W3CErrorBody({ErrorCode::kInternal, e.what()}));
+  } catch (...) {
+    responder.Send(500, W3CErrorBody({ErrorCode::kInternal, "unknown failure"}));
+  }
+}
+
+// Answers what cannot be served with a W3C error and closes: after a bad head the stream
+// cannot be re-synchronised.
+void ServerHandler::Reject(const std::shared_ptr<Connection>& connection, int status,
+                           std::string message) {
+  connection->closing = true;
+  {
+    std::lock_guard<std::mutex> lock(connection->mu);
+    if (connection->outstanding > 0) {
+      connection->close_after = true;  // the pending answer closes it
+      return;
     }
   }
+  own()->Post({connection, ErrorAnswer(status, CodeFor(status), std::move(message)), true});
+}
+
+// Pistache's accept loop logs a failed accept() and polls again; with no descriptor left
+// (EMFILE/ENFILE) the listening socket stays readable and the loop spins at 100% of a core.
+// Its only hook is the logger, called on the accept thread right after the failure: there we
+// give back a spare descriptor, accept the waiting connection, answer it 503, close it, and
+// take the spare again, so the loop finds nothing pending and sleeps.
+class AcceptGuard final : public Pistache::Log::StringLogger {
+ public:
+  AcceptGuard() { TakeSpare(); }
+  ~AcceptGuard() override {
+    if (spare_ >= 0) ::close(spare_);
+  }
+
+  bool isEnabledFor(Pistache::Log::Level level) const override {
+    return level >= Pistache::Log::Level::WARN;
+  }
+
+  void log(Pistache::Log::Level, const std::string& message) override {
+    const bool out_of_files = message.find(std::strerror(EMFILE)) != std::string::npos ||
+                              message.find(std::strerror(ENFILE)) != std::string::npos;
+    if (!out_of_files) {
+      std::fprintf(stderr, "gridhub: http: %s\n", message.c_str());
+      return;
+    }
+    Shed();
+  }
+
+  void set_listen_fd(int fd) { listen_fd_.store(fd); }
 
  private:
-  std::shared_ptr<Callbacks> callbacks_;
+  void TakeSpare() { spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+  void Shed() {
+    if (spare_ >= 0) {
+      ::close(spare_);
+      spare_ = -1;
+    }
+    const int listening = listen_fd_.load();
+    int fd =
+        listening < 0 ? -1 : ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      static const std::string kBusy = ErrorAnswer(
+          503, ErrorCode::kUnavailable, "out of file descriptors; see server.max-connections");
+      (void)!::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(fd, SHUT_WR);
+      ::close(fd);
+    }
+    TakeSpare();
+    if (fd < 0 || spare_ < 0) {
+      // Still nothing to spare (the whole system is out): pause rather than spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const SteadyTime now = SteadyClock::now();
+    if (now - last_report_ > std::chrono::seconds(10)) {
+      last_report_ = now;
+      std::fprintf(stderr,
+                   "gridhub: accept failed: out of file descriptors; refusing connections "
+                   "(lower server.max-connections or raise the open-files limit)\n");
+    }
+  }
+
+  std::atomic<int> listen_fd_{-1};
+  int spare_ = -1;  // accept thread only
+  SteadyTime last_report_{};
 };
 
+// Pistache keeps its listening descriptor to itself; it is the one listening socket of this
+// process bound to `port`.
+int FindListeningSocket(uint16_t port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int found = -1;
+  while (dirent* entry = ::readdir(dir)) {
+    int fd = std::atoi(entry->d_name);
+    if (fd <= 2 || fd == ::dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) {
+      continue;
+    }
+    sockaddr_storage address{};
+    socklen_t address_length = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
+    uint16_t bound = 0;
+    if (address.ss_family == AF_INET) {
+      bound = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+    }
+    if (bound == port) {
+      found = fd;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// Descriptors kept free of client connections: outbound connections to nodes, drivers'
+// pipes, log files, the reactor's own descriptors.
+uint64_t FdReserve(uint64_t limit) { return std::clamp<uint64_t>(limit / 4, 16, 256); }
+
+uint64_t OpenFilesLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return uint64_t{1} << 20;
+  }
+  return limit.rlim_cur;
+}
+
 }  // namespace
+
+uint64_t RaiseOpenFilesLimit(uint64_t* before) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return OpenFilesLimit();
+  if (before != nullptr) *before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    // An unlimited hard limit cannot be the soft one; the kernel's nr_open default is 2^20.
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &raised);
+  }
+  return OpenFilesLimit();
+}
 
 struct HttpServer::State {
   ServerOptions options;
   std::shared_ptr<Callbacks> callbacks;
-  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  std::shared_ptr<AcceptGuard> accept_guard;
+  std::unique_ptr<Pistache::Tcp::Listener> listener;
   std::mutex mu;
   bool started = false;
   bool stopped = false;
@@ -410,38 +742,60 @@ HttpServer::HttpServer(ServerOptions options, RequestHandler on_request,
                        DisconnectHandler on_disconnect)
     : state_(std::make_unique<State>()) {
   state_->options = std::move(options);
-  state_->callbacks = std::make_shared<Callbacks>();
-  state_->callbacks->on_request = std::move(on_request);
-  state_->callbacks->on_disconnect = std::move(on_disconnect);
-  state_->callbacks->gate = std::make_shared<Gate>();
-  state_->callbacks->max_body = state_->options.max_body;
+  auto callbacks = std::make_shared<Callbacks>();
+  callbacks->on_request = std::move(on_request);
+  callbacks->on_disconnect = std::move(on_disconnect);
+  const ServerOptions& o = state_->options;
+  callbacks->head_limits.max_body = o.max_body;
+  callbacks->time_limits = {.header_timeout = o.header_timeout,
+                            .min_body_rate = o.min_body_rate,
+                            .idle_timeout = o.idle_timeout};
+  callbacks->max_connections = std::max<size_t>(1, o.max_connections);
+  state_->callbacks = std::move(callbacks);
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  // The listener (and its threads) go before the guard its accept loop may call.
+  state_->listener.reset();
+}
+
+size_t HttpServer::max_connections() const { return state_->callbacks->max_connections; }
 
 Status HttpServer::Start() {
   std::lock_guard<std::mutex> lock(state_->mu);
   const ServerOptions& options = state_->options;
   std::string where = options.host + ":" + std::to_string(options.port);
+  // Connections stay below the open-files limit with a reserve, so accept() does not fail.
+  const uint64_t files = OpenFilesLimit();
+  const uint64_t cap = files > 2 * FdReserve(files) ? files - FdReserve(files) : files / 2;
+  if (state_->callbacks->max_connections > cap) {
+    std::fprintf(stderr,
+                 "gridhub: serving at most %llu connections on %s: the open-files limit is "
+                 "%llu (server.max-connections is %zu)\n",
+                 static_cast<unsigned long long>(cap), where.c_str(),
+                 static_cast<unsigned long long>(files), options.max_connections);
+    state_->callbacks->max_connections = std::max<uint64_t>(1, cap);
+  }
   try {
     Pistache::Address address(options.host, Pistache::Port(options.port));
-    auto endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
-    // Headers and framing ride on top of the body limit.
-    size_t limit = options.max_body + (size_t{64} << 10);
-    auto pistache_options =
-        Pistache::Http::Endpoint::options()
-            .threads(std::max(1, options.threads))
-            .flags(Pistache::Tcp::Options::ReuseAddr | Pistache::Tcp::Options::NoDelay)
-            .maxRequestSize(limit)
-            .maxResponseSize(limit)
-            .headerTimeout(options.idle_timeout)
-            .bodyTimeout(options.idle_timeout)
-            .keepaliveTimeout(options.idle_timeout);
-    endpoint->init(pistache_options);
-    endpoint->setHandler(Pistache::Http::make_handler<PistacheHandler>(state_->callbacks));
-    endpoint->serveThreaded();
-    port_.store(static_cast<uint16_t>(endpoint->getPort()));
-    state_->endpoint = std::move(endpoint);
+    auto listener = std::make_unique<Pistache::Tcp::Listener>(address);
+    auto handler = std::make_shared<ServerHandler>(state_->callbacks);
+    namespace Tcp = Pistache::Tcp;
+    state_->accept_guard = std::make_shared<AcceptGuard>();
+    listener->init(static_cast<size_t>(std::max(1, options.threads)),
+                   Pistache::Flags<Tcp::Options>(Tcp::Options::ReuseAddr | Tcp::Options::NoDelay |
+                                                 Tcp::Options::CloseOnExec),
+                   "", Pistache::Const::MaxBacklog, state_->accept_guard);
+    listener->setHandler(handler);
+    listener->setTransportFactory([handler] { return std::make_shared<ServerTransport>(handler); });
+    listener->bind();
+    const auto port = static_cast<uint16_t>(listener->getPort());
+    // Known only once bound, and needed only once the accept loop runs.
+    state_->accept_guard->set_listen_fd(FindListeningSocket(port));
+    listener->runThreaded();
+    port_.store(port);
+    state_->listener = std::move(listener);
     state_->started = true;
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -464,7 +818,7 @@ void HttpServer::Stop() {
     gate.open = false;
   }
   try {
-    state_->endpoint->shutdown();
+    state_->listener->shutdown();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gridhub: server shutdown: %s\n", e.what());
   }

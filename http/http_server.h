@@ -1,8 +1,10 @@
 #pragma once
 
-// Inbound HTTP over Pistache 0.0.5, reduced to what gridhub's services need: a request value,
-// a Responder that may be completed later from any thread, and a disconnect callback so a
-// long-held request (POST /session waiting in the queue) learns that its client has gone.
+// Inbound HTTP, reduced to what gridhub's services need: a request value, a Responder that may
+// be completed later from any thread, and a disconnect callback so a long-held request (POST
+// /session waiting in the queue) learns that its client has gone. Pistache 0.0.5 accepts
+// connections and moves bytes; framing (request_head.h), time limits (connection_clock.h),
+// the connection cap and the answers on the wire are ours (README.md says why).
 //
 //   HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 2},
 //                     [](ServerRequest request, Responder responder) {
@@ -26,8 +28,11 @@ namespace gridhub::http {
 
 struct ServerRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query, as sent (not percent-decoded)
-  std::string query;   // "" or "?a=b&c=d"
+  std::string path;    // without the query, byte for byte as sent (not percent-decoded)
+  std::string query;   // "" or "?" + the raw query as sent ("?b=2&a=1&a=3")
+  // A HEAD request: `method` reads "GET" so it is handled as one, and the answer goes out with
+  // the GET's headers (Content-Length included) but without its body (RFC 9110 §9.3.2).
+  bool head = false;
   Headers headers;
   std::string body;
   // Identifies the TCP connection the request arrived on; the disconnect callback reports it.
@@ -63,12 +68,26 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 0;  // 0 = ephemeral; see HttpServer::port()
   int threads = 2;
-  // Largest request body accepted (413 beyond it) and largest response sent.
+  // Largest request body accepted (413 beyond it).
   size_t max_body = size_t{64} << 20;
-  // How long a connection may stay idle or hold a request open. Long: POST /session waits
-  // in the queue for up to queue.timeout.
-  std::chrono::seconds idle_timeout = std::chrono::hours(2);
+  // Open client connections; a connection over it is answered 503 and closed. Start() lowers
+  // it below the open-files limit (with a reserve) so accept() never runs out of descriptors.
+  size_t max_connections = 4096;
+  // A request head must be complete this long after its first byte (a new connection: after
+  // it was accepted); otherwise 408 and close.
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
+  // A body slower than this many bytes per second (measured over windows of header_timeout
+  // from the end of its head) is cut off with 408. 0 = no minimum. A request whose answer is
+  // pending (a long-polled POST /session) has no time limit at all.
+  size_t min_body_rate = 4096;
+  // A kept-alive connection with no request in progress is closed after this long (clients
+  // reconnect; nothing is said, as a 408 could cross the client's next request).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(300);
 };
+
+// Raises this process's open-files soft limit to its hard limit (done once at start by
+// `gridhub`); returns the limit now in force, and the one before in *before when not null.
+uint64_t RaiseOpenFilesLimit(uint64_t* before = nullptr);
 
 // Called on a server thread for every complete request. Must not block for long: anything
 // slow moves the Responder elsewhere and returns.
@@ -89,6 +108,9 @@ class HttpServer {
   // bound (the message names it).
   Status Start();
   uint16_t port() const { return port_.load(); }
+  // The connection cap in force after Start(): ServerOptions::max_connections, or less when
+  // the open-files limit is lower.
+  size_t max_connections() const;
   void Stop();
 
  private:

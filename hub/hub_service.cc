@@ -108,10 +108,13 @@ Status HubService::Start() {
   options.port = static_cast<uint16_t>(server.port);
   options.threads = config::EffectiveThreads(server);
   options.max_body = server.max_body;
-  // A waiter holds its request open for up to queue.timeout (which PUT /admin/config may
-  // raise), and Pistache answers 408 to requests held longer than its idle timers.
-  auto longest = std::chrono::duration_cast<std::chrono::seconds>(initial_settings_.queue.timeout);
-  options.idle_timeout = std::max<std::chrono::seconds>(std::chrono::hours(24), 2 * longest);
+  // A waiter's POST /session is held with no time limit (http/ stops timing a request once it
+  // is complete), so queue.timeout needs nothing here.
+  options.max_connections = static_cast<size_t>(server.max_connections);
+  options.header_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(server.header_timeout);
+  options.min_body_rate = server.min_body_rate;
+  options.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(server.idle_timeout);
   server_ = std::make_unique<http::HttpServer>(
       options,
       [this](http::ServerRequest request, http::Responder responder) {

@@ -156,12 +156,19 @@ int NodeMain(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SteadyClock clock;
-  NodeServer node(OptionsFromSettings(*settings),
-                  {.host = settings->server.host,
-                   .port = static_cast<uint16_t>(settings->server.port),
-                   .threads = config::EffectiveThreads(settings->server),
-                   .max_body = settings->server.max_body},
-                  clock);
+  NodeServer node(
+      OptionsFromSettings(*settings),
+      {.host = settings->server.host,
+       .port = static_cast<uint16_t>(settings->server.port),
+       .threads = config::EffectiveThreads(settings->server),
+       .max_body = settings->server.max_body,
+       .max_connections = static_cast<size_t>(settings->server.max_connections),
+       .header_timeout =
+           std::chrono::duration_cast<std::chrono::milliseconds>(settings->server.header_timeout),
+       .min_body_rate = settings->server.min_body_rate,
+       .idle_timeout =
+           std::chrono::duration_cast<std::chrono::milliseconds>(settings->server.idle_timeout)},
+      clock);
   if (Status started = node.Start(); !started.ok()) {
     std::fprintf(stderr, "gridhub node: %s\n", started.error().message.c_str());
     return 1;
