@@ -10,6 +10,7 @@ namespace gridhub::http {
 
 struct HttpClient::Transfer {
   ClientRequest request;
+  size_t max_body = 0;  // request.max_response_body, read by the body callback
   Callback done;
   ClientResponse response;
   CURL* easy = nullptr;
@@ -24,10 +25,18 @@ struct HttpClient::Transfer {
 
 namespace {
 
+// Appends as the answer arrives (never reserving a declared length); returning less than was
+// offered makes curl abort the transfer and close its connection.
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
-  auto* response = static_cast<ClientResponse*>(user);
-  response->body.append(data, size * count);
-  return size * count;
+  auto* transfer = static_cast<HttpClient::Transfer*>(user);
+  const size_t n = size * count;
+  ClientResponse& response = transfer->response;
+  if (transfer->max_body != 0 && n > transfer->max_body - response.body.size()) {
+    response.body_too_large = true;
+    return 0;
+  }
+  response.body.append(data, n);
+  return n;
 }
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -117,8 +126,11 @@ ClientResponse HttpClient::SendSync(ClientRequest request) {
 
 namespace {
 
-void Configure(CURL* easy, ClientRequest& request, ClientResponse& response,
-               curl_slist** header_list, char* error_buffer) {
+void Configure(CURL* easy, HttpClient::Transfer& transfer) {
+  ClientRequest& request = transfer.request;
+  ClientResponse& response = transfer.response;
+  char* error_buffer = transfer.error_buffer;
+  transfer.max_body = request.max_response_body;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   // The path goes out as the caller built it (the hub forwards exactly the path it routed).
   curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
@@ -128,7 +140,12 @@ void Configure(CURL* easy, ClientRequest& request, ClientResponse& response,
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10000L));
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+  if (request.max_response_body != 0) {
+    // A declared Content-Length above the limit fails before any of the body is read.
+    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(request.max_response_body));
+  }
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
@@ -157,7 +174,7 @@ void Configure(CURL* easy, ClientRequest& request, ClientResponse& response,
     list = curl_slist_append(list, "Content-Type: application/json; charset=utf-8");
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
-  *header_list = list;
+  transfer.header_list = list;
 }
 
 }  // namespace
@@ -199,8 +216,7 @@ void HttpClient::Run() {
         idle.pop_back();
         curl_easy_reset(transfer->easy);
       }
-      Configure(transfer->easy, transfer->request, transfer->response, &transfer->header_list,
-                transfer->error_buffer);
+      Configure(transfer->easy, *transfer);
       curl_multi_add_handle(multi, transfer->easy);
       CURL* key = transfer->easy;
       active.emplace(key, std::move(transfer));
@@ -223,6 +239,11 @@ void HttpClient::Run() {
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         response.status = static_cast<int>(status);
+      } else if (result == CURLE_FILESIZE_EXCEEDED || response.body_too_large) {
+        response.status = 0;
+        response.body_too_large = true;
+        std::string().swap(response.body);  // give the memory back now
+        response.error = "answer larger than " + std::to_string(transfer->max_body) + " bytes";
       } else {
         response.status = 0;
         response.error = transfer->error_buffer[0] != '\0'

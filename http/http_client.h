@@ -28,6 +28,9 @@ struct ClientRequest {
   std::string body;
   // Whole-transfer timeout (connect + send + receive).
   std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  // Largest answer body read; beyond it the transfer is aborted, its connection dropped, and
+  // the response has status 0 and body_too_large. 0 = no limit.
+  size_t max_response_body = 0;
 };
 
 struct ClientResponse {
@@ -36,6 +39,8 @@ struct ClientResponse {
   Headers headers;
   std::string body;
   std::string error;
+  // The answer was larger than ClientRequest::max_response_body (status is then 0).
+  bool body_too_large = false;
   bool transport_ok() const { return status != 0; }
 };
 
@@ -59,8 +64,10 @@ class HttpClient {
 
   void Stop();
 
- private:
+  // One request on its way; public only so that libcurl's C callbacks can name it.
   struct Transfer;
+
+ private:
   void Run();
 
   Mutex mu_;

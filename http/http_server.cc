@@ -77,6 +77,8 @@ struct Connection {
   std::string peer_address;
   bool closing = false;  // a final answer is on its way: later input is read and dropped
   std::optional<SteadyTime> linger_until;  // our side is shut; closed outright then
+  // Over server.max-connections: answered 503, not counted, closed as soon as that is written.
+  bool refused = false;
 
   std::mutex mu;
   int outstanding = 0;            // guarded by mu: requests awaiting their answer
@@ -409,7 +411,10 @@ void BeginLinger(const std::shared_ptr<Connection>& connection, const std::weak_
   // Only our sending side is shut: closing outright with unread input (a body still on its
   // way after a 413) would reset the connection and could destroy the answer.
   ::shutdown(peer->fd(), SHUT_WR);
-  connection->linger_until = SteadyClock::now() + kLinger;
+  // A refused connection is not kept around: a flood of them must not hold descriptors.
+  connection->linger_until =
+      SteadyClock::now() +
+      (connection->refused ? SteadyClock::duration::zero() : SteadyClock::duration(kLinger));
 }
 
 void ServerTransport::Deliver(Outgoing item) {
@@ -498,6 +503,8 @@ void ServerHandler::onConnection(const std::shared_ptr<Peer>& peer) {
   peer->putData(kConnectionKey, connection);
   const size_t open = ++callbacks_->open_connections;
   if (open > callbacks_->max_connections) {
+    --callbacks_->open_connections;
+    connection->refused = true;
     // Answered from the outbox: the descriptor is not yet polled while this runs.
     connection->closing = true;
     own()->Post({connection,
@@ -511,7 +518,7 @@ void ServerHandler::onConnection(const std::shared_ptr<Peer>& peer) {
 void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
   std::shared_ptr<Connection> connection = ConnectionOf(peer);
   if (connection == nullptr || connection->gone.exchange(true)) return;
-  --callbacks_->open_connections;
+  if (!connection->refused) --callbacks_->open_connections;
   if (callbacks_->on_disconnect) {
     try {
       callbacks_->on_disconnect(connection->id);

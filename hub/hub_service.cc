@@ -528,25 +528,27 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
        .url = route->node_uri + node_path + request.query,
        .headers = std::move(headers),
        .body = request.body,
-       .timeout = kCommandTimeout},
+       .timeout = kCommandTimeout,
+       .max_response_body = initial_settings_.server.max_body},
       [this, responder, session_id, ends_session, node_id, started,
        max_body = initial_settings_.server.max_body](http::ClientResponse response) mutable {
         // The slot is free before the client hears that its session ended, so a client that
         // deletes and at once asks again (or reads /status) sees it free.
         Effects ended;
         if (ends_session) ended = grid_.EndSession(session_id);
-        const bool relayed = response.transport_ok() && response.body.size() <= max_body;
+        const bool too_large = response.body_too_large || response.body.size() > max_body;
+        const bool relayed = response.transport_ok() && !too_large;
         grid_.metrics().RecordCommand(
             relayed ? response.status : http::HttpStatus(ErrorCode::kUnavailable),
             clock_.Now() - started);
-        if (!response.transport_ok()) {
+        if (too_large) {
+          // Read only up to max-body (http_client aborted the rest and dropped the connection).
+          SendError(responder, {ErrorCode::kUnavailable,
+                                "node " + node_id + " answered more than server.max-body (" +
+                                    std::to_string(max_body) + " bytes)"});
+        } else if (!response.transport_ok()) {
           SendError(responder, {ErrorCode::kUnavailable,
                                 "node " + node_id + " did not answer: " + response.error});
-        } else if (response.body.size() > max_body) {
-          // Pistache would refuse to write it and the client would hang: say so instead.
-          SendError(responder, {ErrorCode::kUnavailable, "node " + node_id + " answered " +
-                                                             std::to_string(response.body.size()) +
-                                                             " bytes, more than server.max-body"});
         } else {
           std::string content_type(http::FindHeader(response.headers, "Content-Type"));
           responder.Send(response.status, std::move(response.body), {}, content_type);
