@@ -116,6 +116,10 @@ TEST(LoadSettingsTest, DefaultsFollowTheContract) {
   EXPECT_EQ(s->server.host, "0.0.0.0");
   EXPECT_EQ(s->server.port, 4444);
   EXPECT_EQ(s->server.max_body, size_t{64} << 20);
+  EXPECT_EQ(s->server.max_connections, 4096);
+  EXPECT_EQ(s->server.header_timeout, 30s);
+  EXPECT_EQ(s->server.min_body_rate, 4096u);
+  EXPECT_EQ(s->server.idle_timeout, 300s);
   EXPECT_EQ(s->hub.node_timeout, 30s);
   EXPECT_EQ(s->hub.slot_selection, SlotSelection::kSpread);
   EXPECT_EQ(s->queue.timeout, 300s);
@@ -154,6 +158,10 @@ std::vector<KeyCase> EveryKey() {
       {"server.port", "0", 0},
       {"server.threads", "4", 4},
       {"server.max-body", "1M", 1048576},
+      {"server.max-connections", "20", 20},
+      {"server.header-timeout", "1s", "1s"},
+      {"server.min-body-rate", "8K", 8192},
+      {"server.idle-timeout", "2m", "120s"},
       {"hub.node-timeout", "45s", "45s"},
       {"hub.health-check-period", "500ms", "500ms"},
       {"hub.slot-selection", "pack", "pack"},
