@@ -11,10 +11,12 @@
 #include <system_error>
 
 #include "common/ids.h"
+#include "config/values.h"
 #include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
+#include "node-agent/peer_access.h"
 #include "node-agent/retry_report.h"
 #include "node-agent/session_capabilities.h"
 
@@ -35,6 +37,8 @@ constexpr std::chrono::seconds kRetryLogQuiet{10};
 constexpr std::chrono::seconds kHubCallTimeout{5};
 constexpr std::chrono::seconds kDriverDeleteTimeout{20};
 constexpr std::chrono::seconds kInFlightDrainWait{5};
+// Refused callers get at most one log line per this period (a scanner must not flood the log).
+constexpr std::chrono::seconds kRefusalLogQuiet{10};
 
 void Log(const std::string& line) { std::fprintf(stderr, "gridhub node: %s\n", line.c_str()); }
 
@@ -146,7 +150,47 @@ std::vector<std::string> DriverArgv(const std::vector<std::string>& command, uin
   return argv;
 }
 
+// A path the node must not forward: a "." or ".." segment, or an escape a driver could decode
+// into one or into a path separator. Forwarded as is, it would reach another route of the
+// driver than the one the node routed (another session, a new one).
+bool UnsafePath(std::string_view path) {
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = std::min(path.find('/', start), path.size());
+    std::string_view segment = path.substr(start, end - start);
+    if (segment == "." || segment == "..") return true;
+    start = end + 1;
+  }
+  std::string lower(path);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("%2e") != std::string::npos || lower.find("%2f") != std::string::npos ||
+         lower.find("%5c") != std::string::npos || lower.find('\\') != std::string::npos;
+}
+
+// W3C session ids as the hub accepts them: [A-Za-z0-9._-]{1,128}.
+bool ValidSessionId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::string HostOfUrl(const std::string& url) {
+  Result<config::HttpUrl> parsed = config::ParseHttpUrl(url);
+  return parsed.ok() ? parsed->host : "";
+}
+
 }  // namespace
+
+NodeLiveOptions LiveOptionsOf(const NodeAgentOptions& options) {
+  return {.registration_secret = options.registration_secret,
+          .hub_client_token = options.hub_client_token,
+          .hub_admin_token = options.hub_admin_token,
+          .session_timeout = options.session_timeout,
+          .drain_after_sessions = options.drain_after_sessions,
+          .drain_timeout = options.drain_timeout,
+          .heartbeat_period = options.heartbeat_period};
+}
 
 std::string SlotId(const std::string& node_id, size_t index) {
   return node_id + "-slot-" + std::to_string(index);
@@ -172,12 +216,15 @@ struct NodeAgent::Session {
 
 NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpClient& client)
     : options_(WithDefaults(std::move(options))),
+      hub_host_(HostOfUrl(options_.hub)),
       clock_(clock),
       client_(client),
       book_(SlotInfos(options_),
             SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock),
       register_report_("registration with hub " + options_.hub, kRetryLogQuiet),
       heartbeat_report_("heartbeat to hub " + options_.hub, kRetryLogQuiet) {
+  MutexLock lock(mu_);
+  live_ = LiveOptionsOf(options_);
   for (const config::SlotConfig& slot : options_.slots) stereotypes_.push_back(slot.stereotype);
 }
 
@@ -201,11 +248,18 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
   try {
     std::string path(StripLegacyPrefix(request.path));
     const std::string& method = request.method;
-    if (path == "/status") {
-      if (method != "GET") return SendError(responder, ErrorCode::kUnknownMethod, "use GET");
-      responder.Send(200, StatusJson().dump());
+    std::optional<std::string> refusal = Refusal(request);
+    if (path == "/status" && method == "GET") {
+      // Open for health checks, but only the node's own callers see sessions and URLs.
+      responder.Send(200, StatusJson(!refusal.has_value()).dump());
       return;
     }
+    if (refusal) return SendError(responder, ErrorCode::kUnauthorized, *refusal);
+    if (UnsafePath(path)) {
+      return SendError(responder, ErrorCode::kInvalidArgument,
+                       "path with a dot segment or an encoded separator: " + path.substr(0, 200));
+    }
+    if (path == "/status") return SendError(responder, ErrorCode::kUnknownMethod, "use GET");
     if (path == "/se/grid/node/drain" || path == "/drain") {
       if (method != "POST") return SendError(responder, ErrorCode::kUnknownMethod, "use POST");
       return HandleDrainRequest(request, responder);
@@ -219,6 +273,10 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
     if (path.rfind(kPrefix, 0) == 0 && path.size() > kPrefix.size()) {
       size_t end = path.find('/', kPrefix.size());
       std::string id = path.substr(kPrefix.size(), end - kPrefix.size());
+      if (!ValidSessionId(id)) {
+        return SendError(responder, ErrorCode::kInvalidSessionId,
+                         "not a session id: " + id.substr(0, 200));
+      }
       if (end == std::string::npos && method == "DELETE") {
         return DeleteSession(id, std::move(responder));
       }
@@ -233,11 +291,20 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
   }
 }
 
-void NodeAgent::HandleDrainRequest(const http::ServerRequest& request, http::Responder responder) {
-  if (!options_.registration_secret.empty() &&
-      !ConstantTimeEquals(request.Header("X-Registration-Secret"), options_.registration_secret)) {
-    return SendError(responder, ErrorCode::kUnauthorized, "missing or wrong registration secret");
+std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request) const {
+  MutexLock lock(mu_);
+  std::optional<std::string> why =
+      AccessRefusal(live_.registration_secret, hub_addresses_, request.peer_address,
+                    request.Header("X-Registration-Secret"));
+  if (why && (!last_refusal_log_ || clock_.Now() - *last_refusal_log_ >= kRefusalLogQuiet)) {
+    last_refusal_log_ = clock_.Now();
+    Log("refused " + request.method + " " + request.path.substr(0, 200) + ": " + *why +
+        " (further refusals within " + Seconds(kRefusalLogQuiet) + " are not logged)");
   }
+  return why;
+}
+
+void NodeAgent::HandleDrainRequest(const http::ServerRequest&, http::Responder responder) {
   Drain(DrainReason::kHub);
   responder.Send(200, R"({"value":null})");
 }
@@ -598,7 +665,7 @@ void NodeAgent::TellHubSessionEnded(const std::string& session_id) {
   // node answers from recently_ended_.
   client_.Send({.method = "DELETE",
                 .url = options_.hub + "/session/" + session_id,
-                .headers = HubHeaders(options_.hub_client_token),
+                .headers = HubHeaders(Bearer::kClientToken),
                 .timeout = kHubCallTimeout},
                [](const http::ClientResponse&) {});
 }
@@ -659,15 +726,17 @@ void NodeAgent::Maintain() {
   Duration backoff = kFirstBackoff;
   while (true) {
     bool registered = false;
+    Duration heartbeat_period{};
     {
       MutexLock lock(mu_);
       if (stopping_) return;
       registered = registered_;
+      heartbeat_period = live_.heartbeat_period;
     }
     if (!registered && clock_.Now() >= next_register) {
       if (Register(backoff)) {
         backoff = kFirstBackoff;
-        next_heartbeat = clock_.Now() + options_.heartbeat_period;
+        next_heartbeat = clock_.Now() + heartbeat_period;
         bool draining = false;
         {
           MutexLock lock(mu_);
@@ -681,7 +750,7 @@ void NodeAgent::Maintain() {
       }
     } else if (registered && clock_.Now() >= next_heartbeat) {
       Heartbeat();
-      next_heartbeat = clock_.Now() + options_.heartbeat_period;
+      next_heartbeat = clock_.Now() + heartbeat_period;
       next_register = clock_.Now();  // if the hub forgot us, register at once
     }
 
@@ -693,7 +762,7 @@ void NodeAgent::Maintain() {
       SteadyTime now = clock_.Now();
       for (const std::string& id : book_.IdleSessions()) {
         if (auto session = ClaimForEnd(id)) {
-          Log("session " + id + " idle for " + Seconds(options_.session_timeout) + "; ending it");
+          Log("session " + id + " idle for " + Seconds(live_.session_timeout) + "; ending it");
           to_end.push_back(std::move(session));
         }
       }
@@ -704,7 +773,7 @@ void NodeAgent::Maintain() {
           // Sessions counted by drain-after-sessions run to their end (the idle timeout still
           // applies); a drain asked for by a signal or the hub is bounded by drain-timeout.
           if (book_.drain_reason() != DrainReason::kAfterSessions) {
-            drain_deadline_ = now + options_.drain_timeout;
+            drain_deadline_ = now + live_.drain_timeout;
           }
           Log("draining: no new sessions; " + std::to_string(book_.session_count()) + " running");
         }
@@ -748,12 +817,16 @@ void NodeAgent::Maintain() {
   }
 }
 
-http::Headers NodeAgent::HubHeaders(const std::string& bearer) const {
+http::Headers NodeAgent::HubHeaders(Bearer bearer) const {
+  MutexLock lock(mu_);
   http::Headers headers;
-  if (!options_.registration_secret.empty()) {
-    headers.emplace_back("X-Registration-Secret", options_.registration_secret);
+  if (!live_.registration_secret.empty()) {
+    headers.emplace_back("X-Registration-Secret", live_.registration_secret);
   }
-  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  const std::string& token = bearer == Bearer::kClientToken  ? live_.hub_client_token
+                             : bearer == Bearer::kAdminToken ? live_.hub_admin_token
+                                                             : std::string();
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
   return headers;
 }
 
@@ -781,10 +854,24 @@ json NodeAgent::RegistrationBody() const {
           {"availability", book_.draining() ? "DRAINING" : "UP"}};
 }
 
+void NodeAgent::ResolveHub() {
+  // Looked up again before each registration: the hub may have moved since the last one.
+  std::vector<std::string> addresses = ResolveHostAddresses(hub_host_);
+  MutexLock lock(mu_);
+  if (!hub_resolved_ || addresses != hub_addresses_) {
+    Log(addresses.empty() ? "cannot resolve hub host " + hub_host_ +
+                                "; without a registration secret only loopback may call this node"
+                          : "hub " + hub_host_ + " is at " + JoinAddresses(addresses));
+  }
+  hub_resolved_ = true;
+  hub_addresses_ = std::move(addresses);
+}
+
 bool NodeAgent::Register(Duration retry_in) {
+  ResolveHub();
   http::ClientResponse answer = client_.SendSync({.method = "POST",
                                                   .url = options_.hub + "/nodes",
-                                                  .headers = HubHeaders(""),
+                                                  .headers = HubHeaders(Bearer::kNone),
                                                   .body = RegistrationBody().dump(),
                                                   .timeout = kHubCallTimeout});
   bool ok = answer.status >= 200 && answer.status < 300;
@@ -810,7 +897,7 @@ void NodeAgent::Heartbeat() {
   http::ClientResponse answer =
       client_.SendSync({.method = "POST",
                         .url = options_.hub + "/nodes/" + options_.id + "/heartbeat",
-                        .headers = HubHeaders(""),
+                        .headers = HubHeaders(Bearer::kNone),
                         .body = body.dump(),
                         .timeout = kHubCallTimeout});
   if (answer.status >= 200 && answer.status < 300 && !answer.body.empty()) {
@@ -834,7 +921,7 @@ void NodeAgent::Heartbeat() {
   } else if (answer.status >= 200 && answer.status < 300) {
     if (std::optional<std::string> line = heartbeat_report_.Succeeded()) Log(*line);
   } else if (auto line = heartbeat_report_.Failed(clock_.Now(), FailureText(answer),
-                                                  options_.heartbeat_period)) {
+                                                  live_.heartbeat_period)) {
     Log(*line);
   }
 }
@@ -842,7 +929,7 @@ void NodeAgent::Heartbeat() {
 void NodeAgent::Deregister() {
   client_.SendSync({.method = "DELETE",
                     .url = options_.hub + "/nodes/" + options_.id,
-                    .headers = HubHeaders(""),
+                    .headers = HubHeaders(Bearer::kNone),
                     .timeout = kHubCallTimeout});
   MutexLock lock(mu_);
   registered_ = false;
@@ -854,9 +941,18 @@ void NodeAgent::TellHubDraining() {
   // registration secret (and the admin token when it has one).
   client_.Send({.method = "POST",
                 .url = options_.hub + "/nodes/" + options_.id + "/drain",
-                .headers = HubHeaders(options_.hub_admin_token),
+                .headers = HubHeaders(Bearer::kAdminToken),
                 .timeout = kHubCallTimeout},
                [](const http::ClientResponse&) {});
+}
+
+void NodeAgent::Reconfigure(const NodeAgentOptions& fresh) {
+  MutexLock lock(mu_);
+  live_ = LiveOptionsOf(fresh);
+  book_.SetOptions({live_.session_timeout, live_.drain_after_sessions});
+  // A running drain keeps the deadline it had; a shorter idle timeout or a drain started by a
+  // used-up quota is acted on by the maintenance thread now.
+  wake_.notify_all();
 }
 
 bool NodeAgent::registered() const {
@@ -864,41 +960,46 @@ bool NodeAgent::registered() const {
   return registered_;
 }
 
-json NodeAgent::StatusJson() const {
+json NodeAgent::StatusJson(bool full) const {
   MutexLock lock(mu_);
   json slots = json::array();
   int max_sessions = 0;
   bool room = false;
+  std::vector<std::pair<std::string, size_t>> sessions = book_.Sessions();
   for (size_t i = 0; i < book_.slot_count(); ++i) {
     const SlotInfo& slot = book_.slot(i);
     json ids = json::array();
-    for (const auto& [id, index] : book_.Sessions()) {
+    for (const auto& [id, index] : sessions) {
       if (index == i) ids.push_back(id);
     }
     max_sessions += slot.max_sessions;
     room = room || book_.FreePlaces(i) > 0;
-    slots.push_back({{"id", slot.id},
-                     {"label", slot.label},
-                     {"stereotype", slot.stereotype},
-                     {"maxSessions", slot.max_sessions},
-                     {"sessions", std::move(ids)}});
+    json entry = {{"id", slot.id},
+                  {"label", slot.label},
+                  {"maxSessions", slot.max_sessions},
+                  {"sessionCount", ids.size()}};
+    // Session ids are what drives a browser through the hub; stereotypes name local paths.
+    if (full) {
+      entry["stereotype"] = slot.stereotype;
+      entry["sessions"] = std::move(ids);
+    }
+    slots.push_back(std::move(entry));
   }
   bool ready = room && !book_.draining() && !stopping_;
   std::string message = book_.draining() ? "draining"
                         : ready          ? "ready for new sessions"
                                          : "all slots busy";
-  return {{"value",
-           {{"ready", ready},
-            {"message", message},
-            {"node",
-             {{"id", options_.id},
-              {"uri", options_.uri},
-              {"hub", options_.hub},
-              {"registered", registered_},
-              {"availability", book_.draining() ? "DRAINING" : "UP"},
-              {"maxSessions", max_sessions},
-              {"sessionCount", book_.session_count()},
-              {"slots", std::move(slots)}}}}}};
+  json node = {{"id", options_.id},
+               {"registered", registered_},
+               {"availability", book_.draining() ? "DRAINING" : "UP"},
+               {"maxSessions", max_sessions},
+               {"sessionCount", book_.session_count()},
+               {"slots", std::move(slots)}};
+  if (full) {
+    node["uri"] = options_.uri;
+    node["hub"] = options_.hub;
+  }
+  return {{"value", {{"ready", ready}, {"message", message}, {"node", std::move(node)}}}};
 }
 
 }  // namespace gridhub::node

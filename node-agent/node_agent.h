@@ -63,6 +63,18 @@ struct NodeAgentOptions {
   std::string work_dir;  // logs and per-session profiles; "" = $TMPDIR/gridhub-node-<id>
 };
 
+// The parts of NodeAgentOptions that NodeAgent::Reconfigure changes on a running node.
+struct NodeLiveOptions {
+  std::string registration_secret;
+  std::string hub_client_token;
+  std::string hub_admin_token;
+  Duration session_timeout{};
+  int drain_after_sessions = 0;
+  Duration drain_timeout{};
+  Duration heartbeat_period{};
+};
+NodeLiveOptions LiveOptionsOf(const NodeAgentOptions& options);
+
 // The hub-facing slot id of slot `index` on node `node_id`.
 std::string SlotId(const std::string& node_id, size_t index);
 
@@ -78,8 +90,15 @@ class NodeAgent {
   Status Start() EXCLUDES(mu_);
 
   // The node's HTTP surface: POST /session, /session/{id}/..., DELETE /session/{id},
-  // GET /status, POST /se/grid/node/drain. Also accepts the legacy /wd/hub prefix.
+  // GET /status, POST /se/grid/node/drain. Also accepts the legacy /wd/hub prefix. Every
+  // route but GET /status is refused (401) to callers PeerAccess refuses; GET /status shows
+  // them counts and availability only.
   void Handle(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
+
+  // Applies the live parts of `fresh` (a SIGHUP): secret and hub tokens, idle timeout (for
+  // running sessions too), drain-after-sessions, drain timeout, heartbeat period. Everything
+  // else in `fresh` is ignored; it needs a restart.
+  void Reconfigure(const NodeAgentOptions& fresh) EXCLUDES(mu_);
 
   // No new sessions; running ones may finish until drain-timeout (kSignal, kHub), then they are
   // ended; once empty the node deregisters and WaitDone() returns. Idempotent.
@@ -96,8 +115,8 @@ class NodeAgent {
   const std::string& id() const { return options_.id; }
   const std::string& uri() const { return options_.uri; }
   const std::string& work_dir() const { return options_.work_dir; }
-  // GET /status's body.
-  nlohmann::json StatusJson() const EXCLUDES(mu_);
+  // GET /status's body; without `full`, no session ids, stereotypes or URLs.
+  nlohmann::json StatusJson(bool full = true) const EXCLUDES(mu_);
 
  private:
   struct Session;
@@ -136,9 +155,14 @@ class NodeAgent {
   void Deregister();
   void TellHubDraining();
   nlohmann::json RegistrationBody() const EXCLUDES(mu_);
-  http::Headers HubHeaders(const std::string& bearer) const;
+  enum class Bearer { kNone, kClientToken, kAdminToken };
+  http::Headers HubHeaders(Bearer bearer) const EXCLUDES(mu_);
+  // Why `request` may not use the node (nullopt when it may); logs refusals now and then.
+  std::optional<std::string> Refusal(const http::ServerRequest& request) const EXCLUDES(mu_);
+  void ResolveHub() EXCLUDES(mu_);
 
-  const NodeAgentOptions options_;
+  const NodeAgentOptions options_;  // its live parts are in live_
+  const std::string hub_host_;      // options_.hub's host, for the hub's addresses
   const Clock& clock_;
   http::HttpClient& client_;
   std::vector<nlohmann::json> stereotypes_;  // options_.slots[i].stereotype, for matching
@@ -146,6 +170,10 @@ class NodeAgent {
 
   mutable Mutex mu_;
   std::condition_variable_any wake_;
+  NodeLiveOptions live_ GUARDED_BY(mu_);
+  std::vector<std::string> hub_addresses_ GUARDED_BY(mu_);  // canonical IPs of hub_host_
+  bool hub_resolved_ GUARDED_BY(mu_) = false;               // looked up at least once
+  mutable std::optional<SteadyTime> last_refusal_log_ GUARDED_BY(mu_);
   SlotBook book_ GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
   // Sessions the node ended on its own (idle, driver died); a DELETE for one still succeeds so

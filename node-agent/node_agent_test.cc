@@ -145,10 +145,18 @@ class NodeAgentTest : public ::testing::Test {
     }
   }
 
+  // As the hub calls: with the registration secret (StartNode sets "s3cret").
   http::ClientResponse Call(const std::string& method, const std::string& path,
                             const json& body = nullptr) {
+    return CallWith(secret_, method, path, body);
+  }
+  http::ClientResponse CallWith(const std::string& secret, const std::string& method,
+                                const std::string& path, const json& body = nullptr) {
+    http::Headers headers;
+    if (!secret.empty()) headers.emplace_back("X-Registration-Secret", secret);
     return client_.SendSync({.method = method,
                              .url = base_ + path,
+                             .headers = std::move(headers),
                              .body = body.is_null() ? "" : body.dump(),
                              .timeout = 30s});
   }
@@ -167,6 +175,7 @@ class NodeAgentTest : public ::testing::Test {
   http::HttpClient client_;
   std::unique_ptr<NodeServer> node_;
   std::string base_;
+  std::string secret_ = "s3cret";
 };
 
 TEST_F(NodeAgentTest, RegistersWithSecretSlotsAndHeartbeats) {
@@ -338,7 +347,7 @@ TEST_F(NodeAgentTest, DrainsAfterConfiguredNumberOfSessions) {
 
 TEST_F(NodeAgentTest, HubDrainRouteNeedsTheSecret) {
   StartNode();
-  http::ClientResponse denied = Call("POST", "/se/grid/node/drain");
+  http::ClientResponse denied = CallWith("", "POST", "/se/grid/node/drain");
   EXPECT_EQ(denied.status, 401);
   http::ClientResponse ok = client_.SendSync({.method = "POST",
                                               .url = base_ + "/se/grid/node/drain",
@@ -362,6 +371,7 @@ TEST_F(NodeAgentTest, SessionTheHubGaveUpOnIsEndedAtOnce) {
   http::ClientResponse r =
       client_.SendSync({.method = "POST",
                         .url = base_ + "/session",
+                        .headers = {{"X-Registration-Secret", "s3cret"}},
                         .body = json({{"capabilities", {{"alwaysMatch", json::object()}}}}).dump(),
                         .timeout = 300ms});
   EXPECT_EQ(r.status, 0);
@@ -428,8 +438,11 @@ TEST_F(NodeAgentTest, StatusDescribesSlotsAndUnknownRoutesAreW3CErrors) {
   http::ClientResponse unknown = Call("GET", "/nope");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(json::parse(unknown.body)["value"]["error"], "unknown command");
-  http::ClientResponse bad = client_.SendSync(
-      {.method = "POST", .url = base_ + "/session", .body = "{not json", .timeout = 5s});
+  http::ClientResponse bad = client_.SendSync({.method = "POST",
+                                               .url = base_ + "/session",
+                                               .headers = {{"X-Registration-Secret", "s3cret"}},
+                                               .body = "{not json",
+                                               .timeout = 5s});
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(Call("GET", "/session/nosuch/title").status, 404);
   EXPECT_EQ(Call("DELETE", "/session/nosuch").status, 404);
@@ -440,8 +453,11 @@ TEST_F(NodeAgentTest, DeeplyNestedNewSessionBodyIsRefusedWith400) {
   // ~600 KB of nesting used to overflow the node's stack while merging capabilities.
   std::string deep = R"({"capabilities": {"alwaysMatch": {"x:deep": )" + std::string(300000, '[') +
                      std::string(300000, ']') + "}}}";
-  http::ClientResponse r =
-      client_.SendSync({.method = "POST", .url = base_ + "/session", .body = deep, .timeout = 30s});
+  http::ClientResponse r = client_.SendSync({.method = "POST",
+                                             .url = base_ + "/session",
+                                             .headers = {{"X-Registration-Secret", "s3cret"}},
+                                             .body = deep,
+                                             .timeout = 30s});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["value"]["error"], "invalid argument");
   EXPECT_NE(r.body.find("deeper"), std::string::npos) << r.body;
@@ -497,6 +513,89 @@ TEST_F(NodeAgentTest, DriverThatExitsRightAfterCreatingEndsTheSession) {
   ::unsetenv("FAKE_DRIVER_EXIT_AFTER_CREATE");
   auto [id, caps] = NewSession();
   EXPECT_FALSE(id.empty());
+}
+
+TEST_F(NodeAgentTest, WithASecretEveryRouteButStatusNeedsIt) {
+  StartNode();
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  json body = {{"capabilities", {{"alwaysMatch", json::object()}}}};
+  for (const std::string& secret : {std::string(), std::string("wrong"), std::string("s3cre")}) {
+    for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/session"},
+             {"GET", "/session/" + id + "/title"},
+             {"POST", "/session/" + id + "/url"},
+             {"DELETE", "/session/" + id},
+             {"POST", "/se/grid/node/drain"},
+             {"POST", "/drain"},
+             {"GET", "/wd/hub/session/" + id + "/title"},
+             {"GET", "/nope"},
+             {"POST", "/status"}}) {
+      http::ClientResponse r = CallWith(secret, method, path, body);
+      EXPECT_EQ(r.status, 401) << method << " " << path << " secret '" << secret << "'";
+      EXPECT_NE(r.body.find("hub.registration-secret"), std::string::npos) << r.body;
+    }
+  }
+  // The session was not touched and the node does not drain.
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+  EXPECT_FALSE(node_->agent().WaitDone(0s));
+
+  // GET /status stays open, without what would let a stranger drive the session.
+  http::ClientResponse open = CallWith("", "GET", "/status");
+  ASSERT_EQ(open.status, 200);
+  EXPECT_EQ(open.body.find(id), std::string::npos) << open.body;
+  json value = json::parse(open.body)["value"];
+  EXPECT_EQ(value["node"]["sessionCount"], 1);
+  EXPECT_FALSE(value["node"].contains("uri"));
+  EXPECT_FALSE(value["node"]["slots"][0].contains("stereotype"));
+  EXPECT_EQ(value["node"]["slots"][0]["sessionCount"], 1);
+  http::ClientResponse full = Call("GET", "/status");
+  EXPECT_NE(full.body.find(id), std::string::npos) << full.body;
+}
+
+TEST_F(NodeAgentTest, PathsWithDotSegmentsOrBadSessionIdsReachNoDriver) {
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  for (const std::string& path : {"/session/" + id + "/../../drain", "/session/" + id + "/../" + id,
+                                  "/session/" + id + "/./title", "/session/" + id + "/%2e%2e/x",
+                                  "/session/" + id + "/a%2Fb", "/session/" + id + "/a\\b"}) {
+    http::ClientResponse r = Call("POST", path, json::object());
+    EXPECT_EQ(r.status, 400) << path << ": " << r.body;
+  }
+  http::ClientResponse bad_id = Call("GET", "/session/a%20b/title");
+  EXPECT_EQ(bad_id.status, 404);
+  EXPECT_EQ(json::parse(bad_id.body)["value"]["error"], "invalid session id");
+  EXPECT_EQ(Call("GET", "/session/" + std::string(129, 'a') + "/title").status, 404);
+  // Nothing happened: the session lives, the node does not drain, no second session.
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+  EXPECT_FALSE(node_->agent().WaitDone(0s));
+  EXPECT_EQ(json::parse(Call("GET", "/status").body)["value"]["node"]["sessionCount"], 1);
+}
+
+TEST_F(NodeAgentTest, ReconfigureChangesTheSecretAndTimeoutsOfARunningNode) {
+  StartNode([](NodeAgentOptions& o) { o.session_timeout = 0s; });
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+
+  NodeAgentOptions fresh;
+  fresh.registration_secret = "n3w";
+  fresh.session_timeout = 1s;
+  fresh.heartbeat_period = 200ms;
+  fresh.drain_timeout = 60s;
+  node_->agent().Reconfigure(fresh);
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 401);  // the old secret
+  EXPECT_EQ(CallWith("n3w", "GET", "/status").body.find(id) != std::string::npos, true);
+  // The hub hears the new secret on the next heartbeat.
+  ASSERT_TRUE(Eventually([&] {
+    std::vector<Recorded> beats = hub_.Requests("POST", "/nodes/node-a/heartbeat");
+    return !beats.empty() && beats.back().secret == "n3w";
+  }));
+  // The session, never idle before, now idles out after 1 s and the hub is told.
+  ASSERT_TRUE(Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }));
+  EXPECT_TRUE(ProcessGone(caps["fake:pid"].get<int>()));
 }
 
 }  // namespace

@@ -86,6 +86,82 @@ std::string AdvertisedUri(const std::string& host, uint16_t port, const std::str
   return "http://" + address + ":" + std::to_string(port);
 }
 
+namespace {
+
+bool SameSlots(const std::vector<config::SlotConfig>& a, const std::vector<config::SlotConfig>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].label != b[i].label || a[i].max_sessions != b[i].max_sessions ||
+        a[i].stereotype != b[i].stereotype || a[i].driver != b[i].driver ||
+        a[i].relay != b[i].relay) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+NodeReload CompareNodeSettings(const config::Settings& before, const config::Settings& after,
+                               ReloadScope scope) {
+  NodeReload reload;
+  auto check = [](bool differs, const char* name, std::vector<std::string>& into) {
+    if (differs) into.emplace_back(name);
+  };
+  const config::NodeSettings& b = before.node;
+  const config::NodeSettings& a = after.node;
+  check(b.session_timeout != a.session_timeout, "node.session-timeout", reload.applied);
+  check(b.drain_after_sessions != a.drain_after_sessions, "node.drain-after-sessions",
+        reload.applied);
+  check(b.drain_timeout != a.drain_timeout, "node.drain-timeout", reload.applied);
+  check(b.id != a.id, "node.id", reload.needs_restart);
+  check(b.hub != a.hub, "node.hub", reload.needs_restart);
+  check(b.uri != a.uri, "node.uri", reload.needs_restart);
+  check(!SameSlots(b.slots, a.slots), "node.slots", reload.needs_restart);
+  if (scope == ReloadScope::kStandaloneNode) return reload;
+  const config::HubSettings& bh = before.hub;
+  const config::HubSettings& ah = after.hub;
+  check(bh.registration_secret != ah.registration_secret, "hub.registration-secret",
+        reload.applied);
+  check(bh.client_token != ah.client_token, "hub.client-token", reload.applied);
+  check(bh.admin_token != ah.admin_token, "hub.admin-token", reload.applied);
+  check(bh.node_timeout != ah.node_timeout, "hub.node-timeout", reload.applied);
+  const config::ServerSettings& bs = before.server;
+  const config::ServerSettings& as = after.server;
+  check(bs.host != as.host, "server.host", reload.needs_restart);
+  check(bs.port != as.port, "server.port", reload.needs_restart);
+  check(bs.threads != as.threads, "server.threads", reload.needs_restart);
+  check(bs.max_body != as.max_body, "server.max-body", reload.needs_restart);
+  return reload;
+}
+
+std::string DescribeNodeReload(const NodeReload& reload) {
+  auto join = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  if (reload.applied.empty() && reload.needs_restart.empty()) {
+    return "settings reloaded; nothing changed";
+  }
+  std::string line = "settings reloaded";
+  if (!reload.applied.empty()) line += "; changed: " + join(reload.applied);
+  if (!reload.needs_restart.empty()) {
+    line += "; need a restart (kept as they were): " + join(reload.needs_restart);
+  }
+  return line;
+}
+
+config::Settings KeepRestartOnly(const config::Settings& before, config::Settings after,
+                                 ReloadScope scope) {
+  after.node.id = before.node.id;
+  after.node.hub = before.node.hub;
+  after.node.uri = before.node.uri;
+  after.node.slots = before.node.slots;
+  if (scope == ReloadScope::kNode) after.server = before.server;
+  return after;
+}
+
 NodeServer::NodeServer(NodeAgentOptions options, http::ServerOptions server, const Clock& clock)
     : options_(std::move(options)), host_(server.host), clock_(clock) {
   server_ = std::make_unique<http::HttpServer>(
@@ -121,6 +197,26 @@ void NodeServer::Stop() {
   serving_.store(nullptr);
 }
 
+namespace {
+
+// SIGHUP: re-reads the same sources, applies what can change live and says what cannot.
+// Returns the settings now in force (as loaded).
+config::Settings ReloadNode(const config::LoadOptions& load, const config::Settings& current,
+                            NodeAgent& agent) {
+  Result<config::Settings> fresh = config::LoadSettings(load);
+  if (!fresh.ok()) {
+    std::fprintf(stderr, "gridhub node: reload failed, keeping settings: %s\n",
+                 fresh.error().message.c_str());
+    return current;
+  }
+  NodeReload reload = CompareNodeSettings(current, *fresh, ReloadScope::kNode);
+  agent.Reconfigure(OptionsFromSettings(*fresh));
+  std::fprintf(stderr, "gridhub node: %s\n", DescribeNodeReload(reload).c_str());
+  return KeepRestartOnly(current, std::move(*fresh), ReloadScope::kNode);
+}
+
+}  // namespace
+
 int NodeMain(int argc, char** argv) {
   config::CommandLine command = config::SplitCommandLine(argc - 1, argv + 1);
   if (command.help) {
@@ -128,12 +224,14 @@ int NodeMain(int argc, char** argv) {
                 config::FlagsHelp(config::Mode::kNode).c_str());
     return 0;
   }
-  Result<config::Settings> settings = config::LoadSettings(
-      {.mode = config::Mode::kNode, .file = command.config_file, .flags = command.flags});
+  const config::LoadOptions load{
+      .mode = config::Mode::kNode, .file = command.config_file, .flags = command.flags};
+  Result<config::Settings> settings = config::LoadSettings(load);
   if (!settings.ok()) {
     std::fprintf(stderr, "gridhub node: %s\n", settings.error().message.c_str());
     return 2;
   }
+  config::Settings loaded = *settings;  // as read, before versions are filled in, for reloads
   if (settings->node.slots.empty()) {
     std::fprintf(stderr,
                  "gridhub node: node.slots is empty: configure at least one slot with driver: or "
@@ -152,6 +250,7 @@ int NodeMain(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -184,6 +283,10 @@ int NodeMain(int argc, char** argv) {
     timespec wait{0, 200L * 1000 * 1000};
     int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
     if (signal_number < 0) continue;
+    if (signal_number == SIGHUP) {
+      loaded = ReloadNode(load, loaded, node.agent());
+      continue;
+    }
     if (draining) {
       std::fprintf(stderr, "gridhub node: second signal; ending all sessions now\n");
       break;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -35,6 +36,26 @@ std::string AdvertisedUri(const std::string& host, uint16_t port, const std::str
 // What `gridhub node` and `standalone` print about node.session-timeout at start ("sessions
 // idle for 300s are deleted", or that 0s means never).
 std::string IdleTimeoutLine(Duration session_timeout);
+
+// What a SIGHUP changed, by setting name (values are never logged: some are secrets).
+struct NodeReload {
+  std::vector<std::string> applied;        // "node.session-timeout", "hub.registration-secret"
+  std::vector<std::string> needs_restart;  // "node.slots", "node.hub", "server.port", ...
+};
+// Which keys a reload compares: a node's own (node.*, the hub.* keys a node uses, server.*)
+// or a standalone's node part (node.* only; its hub compares the rest).
+enum class ReloadScope { kNode, kStandaloneNode };
+// `before` and `after` as loaded from the same sources, before browser detection or version
+// probing filled anything in.
+NodeReload CompareNodeSettings(const config::Settings& before, const config::Settings& after,
+                               ReloadScope scope);
+// "settings reloaded; changed: a, b; need a restart (kept as they were): c", or "settings
+// reloaded; nothing changed".
+std::string DescribeNodeReload(const NodeReload& reload);
+// `after` with what needs a restart put back as it runs (`before`), so that the next reload
+// reports it again.
+config::Settings KeepRestartOnly(const config::Settings& before, config::Settings after,
+                                 ReloadScope scope);
 
 class NodeServer {
  public:

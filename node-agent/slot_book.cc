@@ -49,6 +49,16 @@ void SlotBook::Commit(size_t index, const std::string& session_id) {
   }
 }
 
+void SlotBook::SetOptions(SlotBookOptions options) {
+  options_ = options;
+  // A lowered drain-after-sessions that the node has already served drains it now, as the
+  // next Commit would have.
+  if (options_.drain_after_sessions > 0 && started_ >= options_.drain_after_sessions &&
+      !draining()) {
+    drain_ = DrainReason::kAfterSessions;
+  }
+}
+
 bool SlotBook::Contains(const std::string& session_id) const {
   return sessions_.count(session_id) != 0;
 }

@@ -58,6 +58,11 @@ class SlotBook {
   // REQUIRES: a Reserve(index) that was neither committed nor cancelled.
   void Commit(size_t index, const std::string& session_id);
 
+  // New idle timeout and drain-after-sessions (a SIGHUP): idle deadlines of running sessions
+  // follow the new timeout at once; a quota already used up starts a drain.
+  void SetOptions(SlotBookOptions options);
+  const SlotBookOptions& options() const { return options_; }
+
   bool Contains(const std::string& session_id) const;
   std::optional<size_t> SlotOf(const std::string& session_id) const;
   // A command for the session starts / ends. Activity resets the idle timer, and a session with

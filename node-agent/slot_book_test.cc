@@ -113,5 +113,23 @@ TEST(SlotBookTest, DrainsAfterConfiguredSessionCountIncludingReservations) {
   EXPECT_EQ(book.drain_reason(), DrainReason::kAfterSessions);
 }
 
+TEST(SlotBookTest, NewOptionsApplyToRunningSessions) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 100s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, "a");
+  clock.Advance(20s);
+  EXPECT_TRUE(book.IdleSessions().empty());
+  book.SetOptions({.session_timeout = 10s});  // a SIGHUP shortened node.session-timeout
+  EXPECT_EQ(book.IdleSessions(), std::vector<std::string>{"a"});
+  book.SetOptions({.session_timeout = 0s});
+  EXPECT_TRUE(book.IdleSessions().empty());
+  EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);
+  EXPECT_FALSE(book.draining());
+  book.SetOptions({.session_timeout = 0s, .drain_after_sessions = 1});  // already served one
+  EXPECT_TRUE(book.draining());
+  EXPECT_EQ(book.drain_reason(), DrainReason::kAfterSessions);
+}
+
 }  // namespace
 }  // namespace gridhub::node

@@ -6,8 +6,10 @@
 #include <ctime>
 #include <thread>
 
+#include "common/ids.h"
 #include "config/settings.h"
 #include "hub/hub_service.h"
+#include "hub/reload.h"
 #include "node-agent/browser_version.h"
 #include "node-agent/local_browsers.h"
 #include "node-agent/node_server.h"
@@ -24,6 +26,43 @@ std::string ClientUrl(const config::Settings& settings, uint16_t port) {
   return "http://" + (wildcard ? std::string("localhost") : host) + ":" + std::to_string(port);
 }
 
+// The secret the in-process hub and node share when none is configured: the node agent then
+// refuses everyone else, whatever address the standalone is bound to.
+void UseSecret(config::Settings& settings, const std::string& generated) {
+  if (settings.hub.registration_secret.empty()) settings.hub.registration_secret = generated;
+}
+
+struct Running {
+  hub::HubService& hub;
+  NodeAgent& node;
+  const config::LoadOptions& load;
+  const std::string& generated_secret;
+};
+
+// SIGHUP: the hub part reloads as `gridhub hub` does, the node part as `gridhub node` does.
+// Returns the settings now in force (as loaded, with the generated secret).
+config::Settings Reload(const Running& running, const config::Settings& current) {
+  Result<config::Settings> fresh = config::LoadSettings(running.load);
+  if (!fresh.ok()) {
+    std::fprintf(stderr, "gridhub standalone: reload failed, keeping settings: %s\n",
+                 fresh.error().message.c_str());
+    return current;
+  }
+  UseSecret(*fresh, running.generated_secret);
+  hub::ReloadReport report = hub::CompareSettings(current, *fresh);
+  NodeReload node = CompareNodeSettings(current, *fresh, ReloadScope::kStandaloneNode);
+  report.applied.insert(report.applied.end(), node.applied.begin(), node.applied.end());
+  report.needs_restart.insert(report.needs_restart.end(), node.needs_restart.begin(),
+                              node.needs_restart.end());
+  running.hub.Reconfigure(*fresh);
+  NodeAgentOptions options = OptionsFromSettings(*fresh);
+  running.node.Reconfigure(options);
+  std::fprintf(stderr, "gridhub standalone: %s\n", hub::DescribeReload(report).c_str());
+  config::Settings kept = KeepRestartOnly(current, std::move(*fresh), ReloadScope::kStandaloneNode);
+  kept.server = current.server;  // the hub's server keeps running as it was
+  return kept;
+}
+
 }  // namespace
 
 int StandaloneMain(int argc, char** argv) {
@@ -37,12 +76,16 @@ int StandaloneMain(int argc, char** argv) {
         config::FlagsHelp(config::Mode::kStandalone).c_str());
     return 0;
   }
-  Result<config::Settings> loaded = config::LoadSettings(
-      {.mode = config::Mode::kStandalone, .file = command.config_file, .flags = command.flags});
+  const config::LoadOptions load{
+      .mode = config::Mode::kStandalone, .file = command.config_file, .flags = command.flags};
+  Result<config::Settings> loaded = config::LoadSettings(load);
   if (!loaded.ok()) {
     std::fprintf(stderr, "gridhub standalone: %s\n", loaded.error().message.c_str());
     return 2;
   }
+  const std::string generated_secret = RandomIdSource().NewId();  // 128 bits from the CSPRNG
+  UseSecret(*loaded, generated_secret);
+  config::Settings current = *loaded;  // as loaded, for reloads
   config::Settings settings = std::move(*loaded);
   if (settings.node.slots.empty()) {
     LocalBrowsers found = DetectLocalBrowsers(FindOnPath, std::thread::hardware_concurrency());
@@ -66,6 +109,7 @@ int StandaloneMain(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -96,6 +140,10 @@ int StandaloneMain(int argc, char** argv) {
     timespec wait{0, 200L * 1000 * 1000};
     int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
     if (signal_number < 0) continue;
+    if (signal_number == SIGHUP) {
+      current = Reload({hub, node.agent(), load, generated_secret}, current);
+      continue;
+    }
     std::fprintf(stderr, "gridhub standalone: signal %d; ending every session and stopping\n",
                  signal_number);
     break;

@@ -53,6 +53,7 @@ class GridhubProcess:
 
     def __init__(self, mode, config, tmp, ready_pattern):
         path = os.path.join(tmp, f"{mode}-{free_port()}.yaml")
+        self.config_path = path  # rewrite it and send SIGHUP to reload
         with open(path, "w") as f:
             json.dump(config, f)  # JSON is YAML
         env = dict(os.environ, TMPDIR=tmp)
@@ -104,9 +105,10 @@ class NodeTestCase(HubTestCase):
         super().tearDown()
         self._tmp.cleanup()
 
-    def start_gridhub_node(self, hub, node_settings=None, slots=None, secret=None, node_id="n1"):
+    def start_gridhub_node(self, hub, node_settings=None, slots=None, secret=None, node_id="n1",
+                           host="127.0.0.1"):
         port = free_port()
-        config = {"server": {"host": "127.0.0.1", "port": port},
+        config = {"server": {"host": host, "port": port},
                   "node": dict({"hub": hub.url, "id": node_id,
                                 "slots": slots or [fake_slot()]}, **(node_settings or {}))}
         if secret:
