@@ -131,7 +131,10 @@ Result<size_t> SizeFromText(std::string_view raw) {
   } else {
     return Invalid("unknown size unit '" + unit + "' (use K, M or G)");
   }
-  if (*n > (std::numeric_limits<uint64_t>::max() >> 34)) return Invalid("size too large");
+  // One bound on the bytes, whatever the spelling (64G and its byte count alike), far above
+  // any body or upload and clear of overflow.
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 60;
+  if (*n > (kMaxBytes >> shift)) return Invalid("size too large");
   return static_cast<size_t>(*n << shift);
 }
 
@@ -150,6 +153,9 @@ Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
     if (!node.ok()) return Why("malformed cap map: " + node.error().message);
     Result<json> map = YamlToJson(*node, Scalars::kText, "");
     if (!map.ok()) return Why("malformed cap map: " + map.error().message);
+    // YAML may read the text as one scalar (a string starting with "{" again): only a map
+    // goes round once more.
+    if (!map->is_object()) return Why("malformed cap map: expected {label: N}");
     return CapsFromJson(*map);
   }
   std::vector<std::pair<std::string, json>> entries;

@@ -95,5 +95,30 @@ TEST(DurationFromTextTest, NeverThrowsOnHugeOrOddNumbers) {
   EXPECT_EQ(detail::DurationFromText(" 500ms ").value(), 500ms);
 }
 
+// Found by tests/fuzz/config_values_fuzzer: YAML read this text as one scalar starting with "{",
+// and CapsFromJson recursed on it until the stack overflowed (PUT /admin/config reaches it).
+TEST(CapsFromJsonTest, TextThatIsNoMapIsRefusedNotRecursedOn) {
+  for (const char* text : {"\r{\"a{AAAAAAAp", "{\"a{", "{ a: 1"}) {
+    auto caps = detail::CapsFromJson(nlohmann::json(text));
+    EXPECT_TRUE(std::holds_alternative<detail::Problem>(caps)) << text;
+  }
+  using Caps = std::map<std::string, int>;
+  auto caps = detail::CapsFromJson(nlohmann::json("{AppA: 2}"));
+  ASSERT_TRUE(std::holds_alternative<Caps>(caps));
+  EXPECT_EQ(std::get<Caps>(caps).at("appa"), 2);
+}
+
+// Found by tests/fuzz/config_values_fuzzer: "65500m" was accepted but its byte count, written
+// out, was "too large".
+TEST(SizeFromTextTest, OneBoundWhateverTheUnit) {
+  EXPECT_EQ(detail::SizeFromText("65500m").value(), size_t{65500} << 20);
+  EXPECT_EQ(detail::SizeFromText(std::to_string(size_t{65500} << 20)).value(), size_t{65500} << 20);
+  EXPECT_EQ(detail::SizeFromText("1073741824G").value(), size_t{1} << 60);
+  EXPECT_EQ(detail::SizeFromText(std::to_string(size_t{1} << 60)).value(), size_t{1} << 60);
+  EXPECT_FALSE(detail::SizeFromText("1073741825G").ok());
+  EXPECT_FALSE(detail::SizeFromText(std::to_string((size_t{1} << 60) + 1)).ok());
+  EXPECT_FALSE(detail::SizeFromText("18446744073709551615k").ok());
+}
+
 }  // namespace
 }  // namespace gridhub::config
