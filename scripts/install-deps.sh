@@ -6,11 +6,15 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build clang libclang-rt-14-dev g++ pkg-config clang-format
+  # sanitizer reports with file:line (ASAN/TSAN find llvm-symbolizer on PATH)
+  llvm
   # libraries
   libpistache-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real browsers and clients for end-to-end tests
   chromium chromium-driver python3 python3-selenium curl
+  # remote-caller tests run a client in a network namespace (ip netns, veth)
+  iproute2
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

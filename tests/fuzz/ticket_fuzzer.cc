@@ -1,4 +1,4 @@
-// libFuzzer target over ticket creation (POST /queue/tickets, the asynchronous queue API): the
+// libFuzzer target over ticket creation (POST /queue/requests, the asynchronous queue API): the
 // body as the hub reads it (ParseJsonBody, ProcessNewSession), then Grid::CreateTicket on a
 // grid with nodes and a live session, and the ticket's life: status with a right and a wrong
 // token, heartbeat, take, time passing, delete. Only the right token may see or end a ticket.
