@@ -37,6 +37,8 @@ constexpr std::chrono::seconds kRetryLogQuiet{10};
 constexpr std::chrono::seconds kHubCallTimeout{5};
 constexpr std::chrono::seconds kDriverDeleteTimeout{20};
 constexpr std::chrono::seconds kInFlightDrainWait{5};
+// The most the node reads of a hub answer or a driver's /status: they are small JSON objects.
+constexpr size_t kSmallAnswer = size_t{1} << 20;
 // Refused callers get at most one log line per this period (a scanner must not flood the log).
 constexpr std::chrono::seconds kRefusalLogQuiet{10};
 
@@ -367,8 +369,12 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
                           .url = session->backend + "/session",
                           .body = NewSessionBody(caps).dump(),
                           .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              options_.session_create_timeout)});
-    if (answer.transport_ok()) {
+                              options_.session_create_timeout),
+                          .max_response_body = options_.max_response_body});
+    if (answer.body_too_large) {
+      created = Error{ErrorCode::kSessionNotCreated,
+                      "relay " + session->backend + " answered more than server.max-body"};
+    } else if (answer.transport_ok()) {
       created = std::move(answer);
     } else {
       created = Error{ErrorCode::kSessionNotCreated,
@@ -489,8 +495,9 @@ Result<http::ClientResponse> NodeAgent::StartDriverSession(const std::shared_ptr
       MutexLock lock(mu_);
       if (stopping_) return Error{ErrorCode::kSessionNotCreated, "node is stopping"};
     }
-    http::ClientResponse status =
-        client_.SendSync({.url = session->backend + "/status", .timeout = std::chrono::seconds(2)});
+    http::ClientResponse status = client_.SendSync({.url = session->backend + "/status",
+                                                    .timeout = std::chrono::seconds(2),
+                                                    .max_response_body = kSmallAnswer});
     if (status.status == 200) break;
     if (clock_.Now() >= deadline) {
       return Error{ErrorCode::kSessionNotCreated, "driver " + slot.driver.front() +
@@ -506,7 +513,11 @@ Result<http::ClientResponse> NodeAgent::StartDriverSession(const std::shared_ptr
                         .url = session->backend + "/session",
                         .body = NewSessionBody(caps).dump(),
                         .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            options_.session_create_timeout)});
+                            options_.session_create_timeout),
+                        .max_response_body = options_.max_response_body});
+  if (answer.body_too_large) {
+    return Error{ErrorCode::kSessionNotCreated, "driver answered more than server.max-body"};
+  }
   if (!answer.transport_ok()) {
     return Error{ErrorCode::kSessionNotCreated, "driver did not answer: " + answer.error};
   }
@@ -535,7 +546,8 @@ void NodeAgent::Proxy(const std::string& session_id, http::ServerRequest request
       .method = request.method,
       .url = backend + request.path + request.query,
       .body = std::move(request.body),
-      .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.command_timeout)};
+      .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.command_timeout),
+      .max_response_body = options_.max_response_body};
   if (std::string_view type = request.Header("Content-Type"); !type.empty()) {
     forward.headers.emplace_back("Content-Type", std::string(type));
   }
@@ -548,7 +560,12 @@ void NodeAgent::Proxy(const std::string& session_id, http::ServerRequest request
           auto it = sessions_.find(session_id);
           gone = it == sessions_.end() || it->second->ending || it->second->driver_exited;
         }
-        if (answer.transport_ok()) {
+        if (answer.body_too_large) {
+          // Read only up to max-body; the client aborted the rest and dropped the connection.
+          SendError(responder, ErrorCode::kUnavailable,
+                    "driver answered more than server.max-body (" +
+                        std::to_string(options_.max_response_body) + " bytes)");
+        } else if (answer.transport_ok()) {
           std::string type(http::FindHeader(answer.headers, "Content-Type"));
           responder.Send(answer.status, std::move(answer.body), {},
                          type.empty() ? "application/json; charset=utf-8" : type);
@@ -611,7 +628,8 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
   if (delete_on_driver && !exited) {
     answer = client_.SendSync({.method = "DELETE",
                                .url = session->backend + "/session/" + session->id,
-                               .timeout = kDriverDeleteTimeout});
+                               .timeout = kDriverDeleteTimeout,
+                               .max_response_body = kSmallAnswer});
   }
   StopDriverProcess(*session);
   {
@@ -666,7 +684,8 @@ void NodeAgent::TellHubSessionEnded(const std::string& session_id) {
   client_.Send({.method = "DELETE",
                 .url = options_.hub + "/session/" + session_id,
                 .headers = HubHeaders(Bearer::kClientToken),
-                .timeout = kHubCallTimeout},
+                .timeout = kHubCallTimeout,
+                .max_response_body = kSmallAnswer},
                [](const http::ClientResponse&) {});
 }
 
@@ -873,7 +892,8 @@ bool NodeAgent::Register(Duration retry_in) {
                                                   .url = options_.hub + "/nodes",
                                                   .headers = HubHeaders(Bearer::kNone),
                                                   .body = RegistrationBody().dump(),
-                                                  .timeout = kHubCallTimeout});
+                                                  .timeout = kHubCallTimeout,
+                                                  .max_response_body = kSmallAnswer});
   bool ok = answer.status >= 200 && answer.status < 300;
   MutexLock lock(mu_);
   if (ok) {
@@ -899,7 +919,8 @@ void NodeAgent::Heartbeat() {
                         .url = options_.hub + "/nodes/" + options_.id + "/heartbeat",
                         .headers = HubHeaders(Bearer::kNone),
                         .body = body.dump(),
-                        .timeout = kHubCallTimeout});
+                        .timeout = kHubCallTimeout,
+                        .max_response_body = kSmallAnswer});
   if (answer.status >= 200 && answer.status < 300 && !answer.body.empty()) {
     // A hub may answer with the node's availability; DRAINING there means the hub was asked
     // to drain this node.
@@ -930,7 +951,8 @@ void NodeAgent::Deregister() {
   client_.SendSync({.method = "DELETE",
                     .url = options_.hub + "/nodes/" + options_.id,
                     .headers = HubHeaders(Bearer::kNone),
-                    .timeout = kHubCallTimeout});
+                    .timeout = kHubCallTimeout,
+                    .max_response_body = kSmallAnswer});
   MutexLock lock(mu_);
   registered_ = false;
 }
@@ -942,7 +964,8 @@ void NodeAgent::TellHubDraining() {
   client_.Send({.method = "POST",
                 .url = options_.hub + "/nodes/" + options_.id + "/drain",
                 .headers = HubHeaders(Bearer::kAdminToken),
-                .timeout = kHubCallTimeout},
+                .timeout = kHubCallTimeout,
+                .max_response_body = kSmallAnswer},
                [](const http::ClientResponse&) {});
 }
 

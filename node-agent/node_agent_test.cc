@@ -598,5 +598,58 @@ TEST_F(NodeAgentTest, ReconfigureChangesTheSecretAndTimeoutsOfARunningNode) {
   EXPECT_TRUE(ProcessGone(caps["fake:pid"].get<int>()));
 }
 
+TEST_F(NodeAgentTest, DriverAnswersAreReadOnlyUpToTheLimit) {
+  StartNode([](NodeAgentOptions& o) { o.max_response_body = 64 * 1024; });
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  http::ClientResponse small =
+      Call("POST", "/session/" + id + "/execute/sync", {{"script", "big:1000"}, {"args", {}}});
+  EXPECT_EQ(small.status, 200);
+  http::ClientResponse big =
+      Call("POST", "/session/" + id + "/execute/sync", {{"script", "big:200000"}, {"args", {}}});
+  EXPECT_EQ(big.status, 502) << big.body.substr(0, 300);
+  EXPECT_NE(big.body.find("server.max-body"), std::string::npos) << big.body.substr(0, 300);
+  EXPECT_LT(big.body.size(), 1000u);
+  // The session is still usable.
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+}
+
+TEST(NodeServerTest, AdvertisedUriUsesLoopbackForAHubOnLoopback) {
+  EXPECT_EQ(AdvertisedUri("10.0.0.7", 5555, "http://hub:4444"), "http://10.0.0.7:5555");
+  for (const char* hub : {"http://localhost:4444", "http://127.0.0.1:4444", "http://[::1]:4444",
+                          "http://127.1.2.3"}) {
+    EXPECT_EQ(AdvertisedUri("0.0.0.0", 5555, hub), "http://127.0.0.1:5555") << hub;
+    EXPECT_EQ(AdvertisedUri("::", 5555, hub), "http://127.0.0.1:5555") << hub;
+  }
+}
+
+TEST(NodeServerTest, ReloadNamesWhatChangedAndWhatNeedsARestart) {
+  config::Settings before;
+  before.node.slots = {FakeDriverSlot()};
+  config::Settings after = before;
+  EXPECT_EQ(DescribeNodeReload(CompareNodeSettings(before, after, ReloadScope::kNode)),
+            "settings reloaded; nothing changed");
+  after.node.session_timeout = 5s;
+  after.hub.registration_secret = "new-secret-value";
+  after.node.slots[0].max_sessions = 4;
+  after.server.port = 1234;
+  NodeReload reload = CompareNodeSettings(before, after, ReloadScope::kNode);
+  std::string line = DescribeNodeReload(reload);
+  EXPECT_EQ(line,
+            "settings reloaded; changed: node.session-timeout, hub.registration-secret; need a "
+            "restart (kept as they were): node.slots, server.port");
+  EXPECT_EQ(line.find("new-secret-value"), std::string::npos);
+  // A standalone's hub reports hub.* and server.* itself.
+  NodeReload standalone = CompareNodeSettings(before, after, ReloadScope::kStandaloneNode);
+  EXPECT_EQ(standalone.applied, std::vector<std::string>{"node.session-timeout"});
+  EXPECT_EQ(standalone.needs_restart, std::vector<std::string>{"node.slots"});
+  // What needs a restart is kept as it runs, so the next reload reports it again.
+  config::Settings kept = KeepRestartOnly(before, after, ReloadScope::kNode);
+  EXPECT_EQ(kept.node.slots[0].max_sessions, 1);
+  EXPECT_EQ(kept.server.port, before.server.port);
+  EXPECT_EQ(kept.node.session_timeout, 5s);
+  EXPECT_EQ(kept.hub.registration_secret, "new-secret-value");
+}
+
 }  // namespace
 }  // namespace gridhub::node

@@ -9,23 +9,19 @@
 #include <cstdio>
 #include <ctime>
 
+#include "config/values.h"
 #include "http/w3c_error.h"
 #include "node-agent/browser_version.h"
+#include "node-agent/peer_access.h"
 
 namespace gridhub::node {
 
 namespace {
 
-std::string HostOf(const std::string& url) {
-  size_t start = url.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  size_t end = url.find_first_of(":/", start);
-  if (end != std::string::npos && url[start] == '[') end = url.find(']', start) + 1;
-  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
-bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+// Whether the hub named by `hub_url` is on this machine's loopback.
+bool HubOnLoopback(const std::string& hub_url) {
+  Result<config::HttpUrl> url = config::ParseHttpUrl(hub_url);
+  return url.ok() && (url->host == "localhost" || IsLoopbackAddress(url->host));
 }
 
 std::string MachineAddress() {
@@ -69,6 +65,7 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
   options.session_timeout = settings.node.session_timeout;
   options.drain_after_sessions = settings.node.drain_after_sessions;
   options.drain_timeout = settings.node.drain_timeout;
+  options.max_response_body = settings.server.max_body;
   // Three heartbeats per hub.node-timeout (when the node's settings know it), and at least one
   // a second: the hub's node-timeout may be set shorter than the node's file knows, and a
   // heartbeat costs the hub one short critical section.
@@ -81,7 +78,7 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
 std::string AdvertisedUri(const std::string& host, uint16_t port, const std::string& hub_url) {
   std::string address = host;
   if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
-    address = IsLoopbackHost(HostOf(hub_url)) ? "127.0.0.1" : MachineAddress();
+    address = HubOnLoopback(hub_url) ? "127.0.0.1" : MachineAddress();
   }
   return "http://" + address + ":" + std::to_string(port);
 }

@@ -3,7 +3,8 @@
 
 Serves GET /status, POST /session (echoes the capabilities it received, plus its pid under
 "fake:pid"), DELETE /session/{id}, and under /session/{id}/: POST url / GET url, GET title,
-POST execute/sync (a script "sleep:SECONDS" sleeps, to make slow commands). Unknown sessions get
+POST execute/sync (a script "sleep:SECONDS" sleeps, to make slow commands; "big:N" answers a
+string of N bytes). Unknown sessions get
 W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answer 500 forever;
 FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session; FAKE_DRIVER_CREATE_ANSWER=TEXT
 answers every POST /session with HTTP 500 and that body instead (a driver or relay answering
@@ -112,6 +113,8 @@ class Handler(BaseHTTPRequestHandler):
             script = body.get("script", "")
             if script.startswith("sleep:"):
                 time.sleep(float(script[6:]))
+            if script.startswith("big:"):
+                return reply(self, 200, "x" * int(script[4:]))
             return reply(self, 200, script)
         return error(self, 404, "unknown command", self.path)
 
