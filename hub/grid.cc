@@ -251,7 +251,6 @@ Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
       metrics_(std::string(metrics::GridhubVersion())) {
   MutexLock lock(mu_);
   created_at_ = clock_.Now();  // the queue counts its registration grace from the same instant
-  DeclareCapLabelsLocked();
   PublishLocked();
 }
 
@@ -309,7 +308,16 @@ bool Grid::LabelCanUseLocked(std::string_view label, const Slot& slot) const {
 
 void Grid::NoteLabelUseLocked(const Waiter& waiter) {
   auto [it, inserted] = label_use_.try_emplace(waiter.label, LabelUse{waiter.spec.label, false});
-  if (it->second.wide || waiter.spec.explicit_label) return;
+  it->second.waiters++;
+  if (it->second.wide) return;
+  if (waiter.label != waiter.spec.label.str()) {
+    // Counted under a parent or the undeclared bucket: its own restriction may later reach
+    // slots the queue label alone would not, so this label promises nothing.
+    it->second.wide = true;
+    ++compat_generation_;
+    return;
+  }
+  if (waiter.spec.explicit_label) return;
   for (const matching::Candidate& candidate : waiter.spec.candidates) {
     const std::string& browser = candidate.digest().browser_name;
     if (browser.empty() || matching::LabelKey::FromBrowserName(browser).str() != waiter.label) {
@@ -422,12 +430,13 @@ bool Grid::RejectUnsatisfiableLocked(Effects* effects) {
   for (RequestId id : hopeless) {
     Waiter& waiter = *waiters_[id];
     queue_.Cancel(id);
-    FailWaiterLocked(waiter,
-                     {ErrorCode::kUnsatisfiable,
-                      "unsatisfiable: no registered slot could ever serve label '" + waiter.label +
-                          "' (checked when queue.registration-grace ended): " +
-                          matcher_.ExplainNoMatch(waiter.spec, pool)},
-                     effects);
+    FailWaiterLocked(
+        waiter,
+        {ErrorCode::kUnsatisfiable, "unsatisfiable: no registered slot could ever serve label '" +
+                                        waiter.spec.label.str() +
+                                        "' (checked when queue.registration-grace ended): " +
+                                        matcher_.ExplainNoMatch(waiter.spec, pool)},
+        effects);
     RemoveWaiterLocked(id);
   }
   return !hopeless.empty();
@@ -436,19 +445,48 @@ bool Grid::RejectUnsatisfiableLocked(Effects* effects) {
 // ---------------------------------------------------------------------------------------------
 // New sessions
 
+std::string Grid::CountingLabelLocked(const Waiter& waiter,
+                                      std::span<const matching::Stereotype* const> pool) const {
+  const std::string requested = waiter.spec.label.str();
+  const std::map<std::string, int>& caps = settings_.queue.concurrency_caps;
+  if (requested == matching::LabelKey::Any().str() || caps.count(requested) > 0) return requested;
+  // The label that would serve it: its own, or the parent trailing fallback resolved it to.
+  const matching::LabelKey& target = waiter.restriction ? *waiter.restriction : waiter.spec.label;
+  if (caps.count(target.str()) > 0) return target.str();
+  for (const matching::Stereotype* slot : pool) {
+    if (matching::LabelAccepts(target, slot->label(), matcher_.options())) return target.str();
+    const std::string& browser = slot->digest().browser_name;
+    if (!waiter.spec.explicit_label && !browser.empty() &&
+        matching::LabelKey::FromBrowserName(browser).str() == requested) {
+      return requested;
+    }
+  }
+  return std::string(kUndeclaredLabel);
+}
+
+void Grid::SyncMetricLabelsLocked() {
+  std::set<std::string> declared;
+  for (const auto& [id, node] : nodes_) {
+    for (const Slot& slot : node->slots) declared.insert(slot.stereotype.label().str());
+  }
+  for (const auto& [label, cap] : settings_.queue.concurrency_caps) declared.insert(label);
+  metrics_.SetDeclaredLabels(declared);
+}
+
 Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
                                     SteadyTime* deadline) {
-  std::string metric_label = metrics_.RecordRequest(spec.label.str());
+  auto waiter = std::make_unique<Waiter>();
+  waiter->spec = std::move(spec);
+  waiter->run_id = std::move(run_id);
+  ResolveRestrictionLocked(*waiter);
+  std::vector<const matching::Stereotype*> pool = PoolLocked();
+  // Fairness, max-per-label, caps and metrics count by a label some slot or cap declares.
+  waiter->label = CountingLabelLocked(*waiter, pool);
+  std::string metric_label = metrics_.RecordRequest(waiter->label);
   if (shutting_down_) {
     metrics_.RecordOutcome(metric_label, metrics::Outcome::kFailed, Duration::zero());
     return Error{ErrorCode::kSessionNotCreated, "the hub is shutting down"};
   }
-  auto waiter = std::make_unique<Waiter>();
-  waiter->spec = std::move(spec);
-  waiter->label = waiter->spec.label.str();
-  waiter->run_id = std::move(run_id);
-  ResolveRestrictionLocked(*waiter);
-  std::vector<const matching::Stereotype*> pool = PoolLocked();
   const matching::LabelKey* restriction =
       waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
   bool satisfiable = CanEverServeLocked(*waiter, pool);
@@ -473,6 +511,13 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
     Error error{ErrorCode::kQueueFull, refused->message};
     switch (refused->reason) {
       case queue::Refusal::kQueueFull:
+        if (waiter->label == kUndeclaredLabel) {
+          error.message = "queue full: " + std::to_string(settings_.queue.max_per_label) +
+                          " requests whose label no slot or cap declares (this one: '" +
+                          waiter->spec.label.str() +
+                          "') are already waiting (queue.max-per-label); declare the label "
+                          "with a slot or in queue.concurrency-caps";
+        }
         break;
       case queue::Refusal::kRunLimit:
         error.code = ErrorCode::kRunLimit;
@@ -525,8 +570,8 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
     // Fail fast: a free slot existed at admission but fairness gave it to an older waiter.
     queue_.Cancel(waiter.id);
     FailWaiterLocked(waiter,
-                     {ErrorCode::kNoWait,
-                      "no free slot for label '" + waiter.label + "' right now (no-wait request)"},
+                     {ErrorCode::kNoWait, "no free slot for label '" + waiter.spec.label.str() +
+                                              "' right now (no-wait request)"},
                      &effects);
     RemoveWaiterLocked(*admitted);
   }
@@ -567,16 +612,16 @@ void Grid::RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) {
   metrics_.RecordOutcome(waiter.metric_label, outcome, clock_.Now() - waiter.enqueued_at);
 }
 
-void Grid::DeclareCapLabelsLocked() {
-  for (const auto& [label, cap] : settings_.queue.concurrency_caps) metrics_.DeclareLabel(label);
-}
-
 void Grid::RemoveWaiterLocked(RequestId id) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return;
   creating_deadlines_.erase({it->second->deadline, id});
   auto c = waiter_by_connection_.find(it->second->connection_id);
   if (c != waiter_by_connection_.end() && c->second == id) waiter_by_connection_.erase(c);
+  // A label's entry lives as long as its waiters; a "cannot use" answer the queue remembered
+  // for it stays true (without the entry the answer can only narrow).
+  auto use = label_use_.find(it->second->label);
+  if (use != label_use_.end() && --use->second.waiters == 0) label_use_.erase(use);
   waiters_.erase(it);
   queue_view_dirty_ = true;
 }
@@ -1306,8 +1351,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   settings_.hub = settings.hub;
   queue_.Reconfigure(ToQueueOptions(settings.queue));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
-  DeclareCapLabelsLocked();
-  PoolChangedLocked();  // the matching toggles may have changed
+  PoolChangedLocked();  // the matching toggles may have changed; caps may declare labels
   Effects effects = DispatchLocked();
   effects.reschedule = true;
   PublishLocked();
@@ -1344,8 +1388,8 @@ Effects Grid::Tick() {
     auto w = waiters_.find(id);
     if (w == waiters_.end()) continue;
     Waiter& waiter = *w->second;
-    std::string message = "no slot for label '" + waiter.label + "' within queue.timeout (" +
-                          Seconds(settings_.queue.timeout) + ")";
+    std::string message = "no slot for label '" + waiter.spec.label.str() +
+                          "' within queue.timeout (" + Seconds(settings_.queue.timeout) + ")";
     if (!waiter.last_failure.empty()) message += "; last attempt: " + waiter.last_failure;
     FailWaiterLocked(waiter, {ErrorCode::kTimeout, message}, &effects);
     RemoveWaiterLocked(id);
@@ -1456,6 +1500,10 @@ Effects Grid::Shutdown() {
 // Snapshot
 
 void Grid::PublishLocked() {
+  if (metrics_generation_ != compat_generation_) {  // nodes or caps changed
+    SyncMetricLabelsLocked();
+    metrics_generation_ = compat_generation_;
+  }
   auto snapshot = std::make_shared<GridSnapshot>();
   const SteadyTime now = clock_.Now();
   snapshot->version = ++version_;
@@ -1519,6 +1567,16 @@ std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, S
 std::map<std::string, queue::LabelCounters> Grid::QueueCounters() {
   MutexLock lock(mu_);
   return queue_.Counters();
+}
+
+Grid::Footprint Grid::footprint() {
+  MutexLock lock(mu_);
+  return {.queue_labels = queue_.label_count(),
+          .label_uses = label_use_.size(),
+          .waiters = waiters_.size(),
+          .tickets = tickets_.size(),
+          .sessions = sessions_.size(),
+          .metric_labels = metrics_.label_count()};
 }
 
 std::shared_ptr<const GridSnapshot> Grid::snapshot() const {

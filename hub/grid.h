@@ -39,6 +39,11 @@
 
 namespace gridhub::hub {
 
+// The queue label of requests whose label no slot or cap declares (it cannot be a label:
+// parentheses are not allowed in one). They share one max-per-label budget and one place in
+// the round-robin, so inventing labels buys no extra queue room (docs/queue.md).
+inline constexpr std::string_view kUndeclaredLabel = "(undeclared)";
+
 // An answer to send to a waiting client.
 struct Reply {
   http::Responder responder;
@@ -165,7 +170,8 @@ class Grid {
   size_t ClearQueue(Effects* effects);
 
   // --- configuration ---------------------------------------------------------------------------
-  // Applies queue caps/timeouts, matching toggles and slot selection; keeps every waiter.
+  // Applies the queue and matching sections and the hub section (tokens, secret, slot
+  // selection, node timeout, probe period); keeps every waiter.
   Effects Reconfigure(const config::Settings& settings);
   config::Settings settings();
 
@@ -182,6 +188,18 @@ class Grid {
 
   // The queue's per-label numbers (waiting, active sessions counted against caps, ...).
   std::map<std::string, queue::LabelCounters> QueueCounters();
+
+  // How many entries the per-label and per-request structures hold, for tests that growth
+  // follows what is live (DESIGN 7a).
+  struct Footprint {
+    size_t queue_labels = 0;
+    size_t label_uses = 0;
+    size_t waiters = 0;
+    size_t tickets = 0;
+    size_t sessions = 0;
+    size_t metric_labels = 0;  // "other" included
+  };
+  Footprint footprint();
 
   // The hub's Prometheus counters and histograms; the grid records new-session events in them,
   // the service records proxied commands and renders GET /metrics.
@@ -224,7 +242,12 @@ class Grid {
   // Counts the request's outcome once; later calls for the same waiter are no-ops, so the
   // first place that decides (e.g. "cancelled" before the W3C error is sent) wins.
   void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) REQUIRES(mu_);
-  void DeclareCapLabelsLocked() REQUIRES(mu_);
+  // The label `waiter` is counted under (see kUndeclaredLabel); its restriction is resolved.
+  std::string CountingLabelLocked(const Waiter& waiter,
+                                  std::span<const matching::Stereotype* const> pool) const
+      REQUIRES(mu_);
+  // Metric series exist for exactly the labels that slots and caps declare now.
+  void SyncMetricLabelsLocked() REQUIRES(mu_);
   void DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) REQUIRES(mu_);
   void RemoveWaiterLocked(queue::RequestId id) REQUIRES(mu_);
   // The client gave up on waiter `id` (disconnect, ticket deleted or abandoned): counted as
@@ -265,12 +288,14 @@ class Grid {
   // The registration grace runs from created_at_; grace_checked_ once its end was handled.
   SteadyTime created_at_ GUARDED_BY(mu_);
   bool grace_checked_ GUARDED_BY(mu_) = false;
-  // Per request label: its parsed key and whether some waiter of it was ever "wide" — a request
-  // by browser name (no gridhub:label) whose candidates reach beyond that browser, e.g.
-  // firstMatch [chrome, firefox] under label "chrome". Sticky, so answers only ever widen.
+  // Per queue label with waiters: its parsed key and whether some waiter of it was "wide" — a
+  // request by browser name (no gridhub:label) whose candidates reach beyond that browser, e.g.
+  // firstMatch [chrome, firefox] under label "chrome", or one counted under another label than
+  // its own (trailing fallback, the undeclared bucket). Sticky while the label has waiters.
   struct LabelUse {
     matching::LabelKey key;
     bool wide = false;
+    size_t waiters = 0;  // the entry goes with the label's last waiter
   };
   std::unordered_map<std::string, LabelUse> label_use_ GUARDED_BY(mu_);
   // SlotCompatibility::Generation(): bumped whenever a LabelCanUse() answer may change (nodes
@@ -278,6 +303,8 @@ class Grid {
   // remember the answers per slot unit in between.
   uint64_t compat_generation_ GUARDED_BY(mu_) = 1;
   uint64_t version_ GUARDED_BY(mu_) = 0;
+  // compat_generation_ when the metric labels were last synced (it changes with the pool).
+  uint64_t metrics_generation_ GUARDED_BY(mu_) = 0;
   // The waiters as the snapshot shows them (not creating), and whether they changed since:
   // set wherever a waiter arrives, leaves, or starts or stops creating its session.
   std::shared_ptr<const GridSnapshot::QueueView> queue_view_ GUARDED_BY(mu_);

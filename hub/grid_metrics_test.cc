@@ -184,5 +184,27 @@ TEST_F(GridMetricsTest, DrainingNodeOffersNoAvailableSlots) {
   EXPECT_EQ(m.at("gridhub_slots{label=\"chrome\",state=\"busy\"}"), 1);
 }
 
+// A label's series exist only while some slot or cap declares it: a node with 200 labels
+// registered and deregistered leaves the series there were before it.
+TEST_F(GridMetricsTest, SeriesOfLabelsNoSlotDeclaresAnyMoreAreRemoved) {
+  settings_.queue.concurrency_caps = {{"capped", 2}};
+  Register(Node("base"));
+  const size_t baseline = Scrape().size();
+  json slots = json::array();
+  for (int i = 0; i < 200; ++i) {
+    slots.push_back({{"id", "s" + std::to_string(i)},
+                     {"label", "team" + std::to_string(i)},
+                     {"stereotype", {{"browserName", "chrome"}}}});
+  }
+  Register({{"id", "wide"}, {"uri", "http://wide:5555"}, {"slots", slots}});
+  EXPECT_GT(Scrape().size(), baseline + 200 * 20);
+  EXPECT_EQ(grid().footprint().metric_labels, 203u);  // 200 + chrome + capped + other
+  Effects effects;
+  ASSERT_TRUE(grid().Deregister("wide", &effects));
+  EXPECT_EQ(Scrape().size(), baseline);
+  EXPECT_EQ(grid().footprint().metric_labels, 3u);
+  EXPECT_EQ(Scrape().count("gridhub_session_requests_total{label=\"capped\"}"), 1u);
+}
+
 }  // namespace
 }  // namespace gridhub::hub

@@ -689,5 +689,123 @@ TEST_F(GridTest, QueueListingShowsNoTicketIds) {
   EXPECT_EQ(queue[0].dump().find((*ticket)["token"].get<std::string>()), std::string::npos);
 }
 
+// Fills `sessions` chrome slots with sessions, so that later requests wait.
+void Occupy(Grid& grid, int sessions, const std::string& label = "") {
+  for (int i = 0; i < sessions; ++i) {
+    json always = {{"browserName", "chrome"}};
+    if (!label.empty()) always["gridhub:label"] = label;
+    auto spec = matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});
+    Effects effects = grid.SubmitNewSession(std::move(*spec), "", false, http::Responder());
+    ASSERT_EQ(effects.creates.size(), 1u);
+    const CreateJob& job = effects.creates[0];
+    grid.OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id,
+                        Created("busy" + std::to_string(i)));
+  }
+}
+
+// The gridhub:label suffix trick: chrome:x1, chrome:x2, ... are served by the "chrome" slots
+// through trailing fallback, so they are counted under "chrome" and share its max-per-label.
+TEST_F(GridTest, FallbackLabelsCountUnderTheLabelThatServesThem) {
+  settings_.queue.max_per_label = 2;
+  Register(LabelledNode("a", "chrome"));
+  Occupy(grid(), 1);
+  std::vector<int> statuses;
+  for (int i = 0; i < 5; ++i) {
+    int status = 0;
+    Effects effects;
+    Result<json> ticket = grid().CreateTicket(
+        Spec({{"browserName", "chrome"}, {"gridhub:label", "chrome:x" + std::to_string(i)}}), "",
+        &status, &effects);
+    statuses.push_back(status);
+    if (ticket.ok()) {
+      EXPECT_EQ((*ticket)["label"], "chrome");
+    } else {
+      EXPECT_NE(ticket.error().message.find("queue.max-per-label"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{201, 201, 429, 429, 429}));
+  EXPECT_EQ(grid().QueueCounters()["chrome"].waiting, 2u);
+  // A cap on the label that serves them holds them all.
+  EXPECT_EQ(grid().QueueCounters().count("chrome:x0"), 0u);
+}
+
+// Labels no slot or cap declares (while reject-unsatisfiable is off, or during the grace)
+// share one bucket and one max-per-label; a declared label keeps its own.
+TEST_F(GridTest, UndeclaredLabelsShareOneBucket) {
+  settings_.queue.max_per_label = 3;
+  settings_.queue.reject_unsatisfiable = false;
+  settings_.queue.concurrency_caps = {{"declared:by:cap", 0}};
+  Register(LabelledNode("a", "chrome"));
+  Occupy(grid(), 1);
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) {
+    int status = 0;
+    Effects effects;
+    admitted +=
+        grid()
+            .CreateTicket(
+                Spec({{"browserName", "chrome"}, {"gridhub:label", "nowhere" + std::to_string(i)}}),
+                "", &status, &effects)
+            .ok();
+  }
+  EXPECT_EQ(admitted, 3);
+  EXPECT_EQ(grid().QueueCounters()[std::string(kUndeclaredLabel)].waiting, 3u);
+  for (int i = 0; i < 3; ++i) {
+    int status = 0;
+    Effects effects;
+    Result<json> ticket =
+        grid().CreateTicket(Spec({{"browserName", "chrome"}, {"gridhub:label", "declared:by:cap"}}),
+                            "", &status, &effects);
+    ASSERT_TRUE(ticket.ok());
+    EXPECT_EQ((*ticket)["label"], "declared:by:cap");
+  }
+  // A request by browser name with a slot of that browser is its own label.
+  int status = 0;
+  Effects effects;
+  ASSERT_TRUE(grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects).ok());
+  EXPECT_EQ(grid().QueueCounters()["chrome"].waiting, 1u);
+}
+
+// Nothing grows with requests that are gone: 20,000 refused requests with distinct labels, and
+// waiters that came and went, leave the per-label structures as they were.
+TEST_F(GridTest, RefusedAndFinishedRequestsLeaveNothingBehind) {
+  settings_.queue.max_per_label = 5;
+  settings_.queue.max_per_run = 1;
+  Register(LabelledNode("a", "chrome"));
+  const Grid::Footprint before = grid().footprint();
+  for (int i = 0; i < 20000; ++i) {
+    Effects effects =
+        grid().SubmitNewSession(Spec({{"browserName", "chrome"},
+                                      {"gridhub:label", "l" + std::to_string(i) + ":x:y"},
+                                      {"platformName", "nowhere"}}),
+                                "run" + std::to_string(i), false, http::Responder());
+    ASSERT_EQ(effects.replies.size(), 1u);  // unsatisfiable
+  }
+  EXPECT_EQ(grid().footprint().queue_labels, before.queue_labels);
+  EXPECT_EQ(grid().footprint().label_uses, before.label_uses);
+  EXPECT_EQ(grid().footprint().metric_labels, before.metric_labels);
+
+  Occupy(grid(), 1);
+  std::vector<std::string> tickets;
+  for (int i = 0; i < 50; ++i) {
+    int status = 0;
+    Effects effects;
+    Result<json> ticket = grid().CreateTicket(
+        Spec({{"browserName", "chrome"}, {"gridhub:label", "chrome:r" + std::to_string(i)}}),
+        "run" + std::to_string(i), &status, &effects);
+    if (ticket.ok()) tickets.push_back((*ticket)["id"]);
+  }
+  EXPECT_EQ(tickets.size(), 5u);
+  clock_.Advance(settings_.queue.abandon_after);  // nobody polls: abandoned
+  grid().Tick();
+  grid().EndSession("busy0");
+  Grid::Footprint after = grid().footprint();
+  EXPECT_EQ(after.tickets, 0u);
+  EXPECT_EQ(after.waiters, 0u);
+  EXPECT_EQ(after.sessions, 0u);
+  EXPECT_EQ(after.queue_labels, before.queue_labels);
+  EXPECT_EQ(after.label_uses, 0u);
+}
+
 }  // namespace
 }  // namespace gridhub::hub

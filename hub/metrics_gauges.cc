@@ -6,7 +6,6 @@ metrics::GridGauges GaugesFromSnapshot(const GridSnapshot& snapshot) {
   metrics::GridGauges gauges;
   gauges.concurrency_default = snapshot.concurrency_default;
   gauges.concurrency_caps = snapshot.concurrency_caps;
-  for (const auto& [label, cap] : snapshot.concurrency_caps) gauges.declared.push_back(label);
   for (const auto& [label, waiting] : snapshot.queue->waiting_by_label) {
     gauges.labels[label].queue_length += waiting;
   }
@@ -24,7 +23,6 @@ metrics::GridGauges GaugesFromSnapshot(const GridSnapshot& snapshot) {
         break;
     }
     for (const GridSnapshot::SlotView& slot : node.slots) {
-      gauges.declared.push_back(slot.label);
       metrics::GridGauges::PerLabel& by_slot = gauges.labels[slot.label];
       const size_t busy = slot.sessions.size();
       by_slot.slots_busy += busy;

@@ -161,33 +161,60 @@ void HubMetrics::DeclareLabel(std::string_view label) {
   SeriesLocked(label);
 }
 
+void HubMetrics::SetDeclaredLabels(const std::set<std::string>& labels) {
+  MutexLock lock(mu_);
+  for (const std::string& label : labels) {
+    if (!label.empty()) SeriesLocked(label);
+  }
+  for (auto it = labels_.begin(); it != labels_.end();) {
+    if (it->first == kOtherLabel || labels.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    const LabelSeries& series = it->second;
+    requests_->Remove(series.requests);
+    for (prometheus::Counter* outcome : series.outcomes) outcomes_->Remove(outcome);
+    duration_->Remove(series.duration);
+    wait_->Remove(series.wait);
+    it = labels_.erase(it);
+  }
+}
+
+size_t HubMetrics::label_count() const {
+  MutexLock lock(mu_);
+  return labels_.size();
+}
+
 std::string HubMetrics::MetricLabel(std::string_view label) const {
   MutexLock lock(mu_);
   return std::string(labels_.count(label) > 0 ? label : kOtherLabel);
 }
 
-const HubMetrics::LabelSeries& HubMetrics::SeriesFor(std::string_view metric_label) {
-  MutexLock lock(mu_);
+// The series are used under mu_: SetDeclaredLabels may remove them from another thread.
+const HubMetrics::LabelSeries& HubMetrics::SeriesForLocked(std::string_view metric_label) {
   auto it = labels_.find(metric_label);
   if (it == labels_.end()) it = labels_.find(kOtherLabel);
   return it->second;  // "other" exists from construction
 }
 
 std::string HubMetrics::RecordRequest(std::string_view label) {
-  std::string metric_label = MetricLabel(label);
-  SeriesFor(metric_label).requests->Increment();
+  MutexLock lock(mu_);
+  std::string metric_label(labels_.count(label) > 0 ? label : kOtherLabel);
+  SeriesForLocked(metric_label).requests->Increment();
   return metric_label;
 }
 
 void HubMetrics::RecordOutcome(std::string_view metric_label, Outcome outcome,
                                Duration since_arrival) {
-  const LabelSeries& series = SeriesFor(metric_label);
+  MutexLock lock(mu_);
+  const LabelSeries& series = SeriesForLocked(metric_label);
   series.outcomes[static_cast<size_t>(outcome)]->Increment();
   series.duration->Observe(Seconds(since_arrival));
 }
 
 void HubMetrics::RecordQueueWait(std::string_view metric_label, Duration waited) {
-  SeriesFor(metric_label).wait->Observe(Seconds(waited));
+  MutexLock lock(mu_);
+  SeriesForLocked(metric_label).wait->Observe(Seconds(waited));
 }
 
 prometheus::Counter& HubMetrics::CommandCounter(int http_status) {
@@ -204,8 +231,7 @@ void HubMetrics::RecordCommand(int http_status, Duration elapsed) {
 }
 
 std::string HubMetrics::Render(const GridGauges& gauges) {
-  for (const std::string& label : gauges.declared) DeclareLabel(label);
-  // Every known label gets every gauge, at 0 when nothing is there, like its counters.
+  // Every declared label gets every gauge, at 0 when nothing is there, like its counters.
   std::map<std::string, GridGauges::PerLabel> by_metric_label;
   {
     MutexLock lock(mu_);

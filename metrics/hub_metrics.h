@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,9 +80,6 @@ struct GridGauges {
     size_t sessions_active = 0;  // running sessions, by request label
   };
   std::map<std::string, PerLabel> labels;
-  // Labels that slots and caps declare now (Render declares them, so gauges and counters of a
-  // label appear together even if no event named it yet).
-  std::vector<std::string> declared;
   // The concurrency caps in force: per label, else the default; 0 = none.
   std::map<std::string, int> concurrency_caps;
   int concurrency_default = 0;
@@ -99,9 +97,17 @@ class HubMetrics {
   HubMetrics& operator=(const HubMetrics&) = delete;
 
   // A slot or cap names `label` (canonical form): from now on it is counted under its own name
-  // and all its series exist, at 0 until something happens. Declaring again is a no-op;
-  // labels are never undeclared, so counters never vanish between scrapes.
+  // and all its series exist, at 0 until something happens. Declaring again is a no-op.
   void DeclareLabel(std::string_view label);
+
+  // Exactly `labels` are declared from now on (the ones that some slot or cap names now):
+  // missing ones are declared, and the series of labels no longer named are removed with
+  // their counts, so the number of series follows the grid rather than its history. A label
+  // declared again later starts from 0, as after a restart. "other" always stays.
+  void SetDeclaredLabels(const std::set<std::string>& labels);
+
+  // How many labels have series now, "other" included.
+  size_t label_count() const;
 
   // `label` if declared, else "other".
   std::string MetricLabel(std::string_view label) const;
@@ -121,7 +127,8 @@ class HubMetrics {
   // A WebDriver command was proxied; `http_status` is what the client was answered.
   void RecordCommand(int http_status, Duration elapsed);
 
-  // Every gridhub_* and process_* metric in the text exposition format.
+  // Every gridhub_* and process_* metric in the text exposition format. Gauges are shown for
+  // the declared labels; the gauges of any other label are summed under "other".
   std::string Render(const GridGauges& gauges);
 
  private:
@@ -133,7 +140,7 @@ class HubMetrics {
   };
 
   LabelSeries& SeriesLocked(std::string_view label) REQUIRES(mu_);
-  const LabelSeries& SeriesFor(std::string_view metric_label);
+  const LabelSeries& SeriesForLocked(std::string_view metric_label) REQUIRES(mu_);
   prometheus::Counter& CommandCounter(int http_status);
 
   std::shared_ptr<prometheus::Registry> registry_;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -96,13 +97,33 @@ TEST(HubMetricsTest, DeclaredLabelHasEverySeriesAtZero) {
   EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"other\"}"), 0);
 }
 
-TEST(HubMetricsTest, LabelsDeclaredInTheGaugesAppearToo) {
+// A label's series exist only while some slot or cap declares it: 200 labels declared and then
+// undeclared leave exactly the series there were before.
+TEST(HubMetricsTest, SeriesOfLabelsNoLongerDeclaredAreRemoved) {
   HubMetrics metrics("t");
-  GridGauges gauges;
-  gauges.declared = {"appa:chromium:uat"};
-  auto samples = Samples(metrics.Render(gauges));
-  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"appa:chromium:uat\"}"), 0);
-  EXPECT_EQ(metrics.MetricLabel("appa:chromium:uat"), "appa:chromium:uat");
+  const size_t baseline = Samples(metrics.Render({})).size();
+  std::set<std::string> many;
+  for (int i = 0; i < 200; ++i) many.insert("label-" + std::to_string(i));
+  many.insert("chrome");
+  metrics.SetDeclaredLabels(many);
+  metrics.RecordOutcome(metrics.RecordRequest("label-7"), Outcome::kSuccess, milliseconds(5));
+  auto samples = Samples(metrics.Render({}));
+  EXPECT_GT(samples.size(), baseline + 200 * 20);
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"label-7\"}"), 1);
+  EXPECT_EQ(metrics.MetricLabel("label-7"), "label-7");
+
+  metrics.SetDeclaredLabels({"chrome"});
+  EXPECT_EQ(metrics.label_count(), 2u);  // chrome, other
+  EXPECT_EQ(metrics.MetricLabel("label-7"), "other");
+  samples = Samples(metrics.Render({}));
+  EXPECT_EQ(samples.count("gridhub_session_requests_total{label=\"label-7\"}"), 0u);
+  EXPECT_EQ(Value(samples, "gridhub_session_requests_total{label=\"chrome\"}"), 0);
+  metrics.SetDeclaredLabels({});
+  EXPECT_EQ(Samples(metrics.Render({})).size(), baseline);
+  // Still counting: anything now goes to "other".
+  metrics.RecordRequest("label-7");
+  EXPECT_EQ(Value(Samples(metrics.Render({})), "gridhub_session_requests_total{label=\"other\"}"),
+            1);
 }
 
 TEST(HubMetricsTest, UndeclaredLabelsAreCountedAsOther) {
@@ -176,7 +197,7 @@ TEST(HubMetricsTest, CommandsCountByStatusClass) {
 TEST(HubMetricsTest, GaugesComeFromTheGivenPictureAndFoldUndeclaredLabels) {
   HubMetrics metrics("t");
   GridGauges gauges;
-  gauges.declared = {"chrome", "firefox"};
+  metrics.SetDeclaredLabels({"chrome", "firefox"});
   gauges.labels["chrome"] = {
       .queue_length = 3, .slots_available = 1, .slots_busy = 3, .sessions_active = 2};
   gauges.labels["made-up"] = {.queue_length = 2, .sessions_active = 1};

@@ -38,6 +38,23 @@ SessionQueue::Label& SessionQueue::LabelFor(const std::string& name) {
   return it->second;
 }
 
+void SessionQueue::PruneIfIdle(Label& label) {
+  if (label.requests > 0 || label.active > 0 || label.waiting > 0) return;
+  auto it = labels_.find(label.name);
+  if (it == labels_.end() || options_.concurrency_caps.count(it->first) > 0) return;
+  label_list_.erase(std::find(label_list_.begin(), label_list_.end(), &label));
+  // The slot indexes hold label pointers and positions in label_list_: rebuilt on demand.
+  slot_index_.clear();
+  labels_.erase(it);
+}
+
+void SessionQueue::EraseRequest(std::unordered_map<RequestId, Request>::iterator it) {
+  Label& label = *it->second.label;
+  --label.requests;
+  requests_.erase(it);
+  PruneIfIdle(label);
+}
+
 int SessionQueue::ConcurrencyCap(std::string_view label) const {
   auto it = labels_.find(label);
   return it != labels_.end() ? it->second.cap : CapFromOptions(label);
@@ -104,12 +121,15 @@ std::variant<Enqueued, Refused> SessionQueue::Enqueue(const EnqueueRequest& requ
   Label& label = LabelFor(request.label);
   if (std::optional<Refusal> reason = Admission(request, label)) {
     ++label.counters.refused[*reason];
-    return Refused{*reason, RefusalMessage(*reason, request)};
+    Refused refused{*reason, RefusalMessage(*reason, request)};
+    PruneIfIdle(label);  // a refused request leaves nothing behind
+    return refused;
   }
   const RequestId id = next_id_++;
   Request& r = requests_[id];
   r.id = id;
   r.label = &label;
+  ++label.requests;
   r.run_id = request.run_id;
   r.enqueued_at = clock_.Now();
   r.deadline = r.enqueued_at + options_.timeout;
@@ -276,7 +296,7 @@ std::vector<Assignment> SessionQueue::DispatchOne(const SlotId& slot,
 bool SessionQueue::OnSessionCreated(RequestId id) {
   auto it = requests_.find(id);
   if (it == requests_.end() || !it->second.granted) return false;
-  requests_.erase(it);
+  EraseRequest(it);
   return true;
 }
 
@@ -288,7 +308,7 @@ bool SessionQueue::OnCreateFailed(RequestId id) {
   if (label.active > 0) --label.active;
   ++r.failures;
   if (r.failures > options_.retry_limit || clock_.Now() >= r.deadline) {
-    requests_.erase(it);
+    EraseRequest(it);
     return false;
   }
   // Back to the head of its label: it already waited its turn. It was admitted once, so the
@@ -304,13 +324,15 @@ bool SessionQueue::OnGrantCancelled(RequestId id) {
   Label& label = *it->second.label;
   if (label.active > 0) --label.active;
   ++label.counters.cancelled;
-  requests_.erase(it);
+  EraseRequest(it);
   return true;
 }
 
 void SessionQueue::OnSessionEnded(const std::string& label) {
   auto it = labels_.find(label);
-  if (it != labels_.end() && it->second.active > 0) --it->second.active;
+  if (it == labels_.end()) return;
+  if (it->second.active > 0) --it->second.active;
+  PruneIfIdle(it->second);
 }
 
 void SessionQueue::OnSessionAdopted(const std::string& label) {
@@ -325,7 +347,7 @@ bool SessionQueue::Cancel(RequestId id) {
   Request& r = it->second;
   ++r.label->counters.cancelled;
   UnlinkWaiter(r);
-  requests_.erase(it);
+  EraseRequest(it);
   return true;
 }
 
@@ -342,10 +364,11 @@ std::vector<RequestId> SessionQueue::ExpireDue() {
   const SteadyTime now = clock_.Now();
   while (!waiters_by_deadline_.empty() && waiters_by_deadline_.begin()->first <= now) {
     const RequestId id = waiters_by_deadline_.begin()->second;
-    Request& r = requests_.at(id);
+    auto it = requests_.find(id);
+    Request& r = it->second;
     ++r.label->counters.timed_out;
     UnlinkWaiter(r);  // also erases the index entry
-    requests_.erase(id);
+    EraseRequest(it);
     expired.push_back(id);
   }
   return expired;
@@ -386,6 +409,10 @@ void SessionQueue::Reconfigure(const QueueOptions& options) {
   for (auto& [name, label] : labels_) label.cap = CapFromOptions(name);
   // Caps declared in the configuration are labels metrics must know from the start.
   for (const auto& [name, cap] : options_.concurrency_caps) LabelFor(name);
+  // A label whose cap was removed is kept only while something refers to it.
+  std::vector<Label*> all;
+  for (auto& [name, label] : labels_) all.push_back(&label);
+  for (Label* label : all) PruneIfIdle(*label);
 }
 
 std::map<std::string, LabelCounters> SessionQueue::Counters() const {

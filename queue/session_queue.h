@@ -212,8 +212,14 @@ class SessionQueue {
   // Number of waiters, all labels.
   size_t size() const { return waiters_by_deadline_.size(); }
 
-  // Every label the queue has seen (requested, refused or capped), with its numbers.
+  // Every label the queue holds state for, with its numbers. A label is kept while it has
+  // waiters, pending grants or active sessions, or a configured cap; once it has none of these
+  // it is forgotten, its cumulative numbers with it, so the queue's memory follows what is live
+  // rather than every label ever asked for (the hub's metrics keep the long-run counts).
   std::map<std::string, LabelCounters> Counters() const;
+
+  // How many labels the queue holds state for now (see Counters()).
+  size_t label_count() const { return labels_.size(); }
 
  private:
   struct Request;
@@ -226,7 +232,8 @@ class SessionQueue {
     Request* tail = nullptr;
     size_t waiting = 0;
     size_t active = 0;
-    int cap = 0;  // concurrency cap in force (0 = unlimited), refreshed by Reconfigure()
+    size_t requests = 0;  // entries of requests_ (waiters and pending grants) pointing here
+    int cap = 0;          // concurrency cap in force (0 = unlimited), refreshed by Reconfigure()
     // Scratch for one Dispatch() call (valid while scan_epoch == dispatch_epoch_): waiters
     // before scan_from were found unservable by every remaining slot, which stays true as
     // slots are only taken away during a call.
@@ -252,6 +259,10 @@ class SessionQueue {
   };
 
   Label& LabelFor(const std::string& name);
+  // Forgets `label` if nothing refers to it any more (see Counters()).
+  void PruneIfIdle(Label& label);
+  // Drops request `it` and releases its label.
+  void EraseRequest(std::unordered_map<RequestId, Request>::iterator it);
   bool LabelAtCap(const Label& label) const;
   std::optional<Refusal> Admission(const EnqueueRequest& request, const Label& label) const;
   std::string RefusalMessage(Refusal reason, const EnqueueRequest& request) const;

@@ -175,10 +175,11 @@ TEST(SessionQueueTest, WaitersTimeOutAtTheirDeadline) {
   clock.Advance(seconds(1));  // exactly the first deadline
   EXPECT_EQ(queue.ExpireDue(), std::vector<RequestId>{std::get<Enqueued>(first).id});
   EXPECT_EQ(queue.Position(second), 1u);
+  EXPECT_EQ(queue.Counters()["A"].timed_out, 1u);
   clock.Advance(seconds(4));
   EXPECT_EQ(queue.ExpireDue(), std::vector<RequestId>{second});
   EXPECT_EQ(queue.NextDeadline(), std::nullopt);
-  EXPECT_EQ(queue.Counters()["A"].timed_out, 2u);
+  EXPECT_EQ(queue.Counters().count("A"), 0u);  // nothing refers to it any more
 }
 
 TEST(SessionQueueTest, RetryGoesBackToTheHeadWithItsOriginalTimes) {
@@ -235,8 +236,8 @@ TEST(SessionQueueTest, CancelKeepsTheOthersOrder) {
   EXPECT_EQ(queue.Position(a3), 2u);
   EXPECT_TRUE(queue.Cancel(a1));
   EXPECT_EQ(queue.Position(a3), 1u);
-  EXPECT_EQ(ServeOneByOne(queue, kAnySlot), (std::vector<RequestId>{a3, a4}));
   EXPECT_EQ(queue.Counters()["A"].cancelled, 2u);
+  EXPECT_EQ(ServeOneByOne(queue, kAnySlot), (std::vector<RequestId>{a3, a4}));
 }
 
 TEST(SessionQueueTest, NoHeadOfLineBlockingAcrossLabels) {
@@ -444,6 +445,56 @@ TEST(SessionQueueTest, WorkedExampleFromTheDocs) {
   EXPECT_EQ(snapshot[1].position, 2u);
   queue.OnSessionEnded("A");
   EXPECT_EQ(pairs(queue.Dispatch(std::vector<SlotId>{"c1"}, compat)), (Pairs{{b1, "c1"}}));
+}
+
+// No per-label state outlives what refers to it: refused requests leave nothing, a label is
+// forgotten once its last waiter, grant and session are gone, and a capped label stays.
+TEST(SessionQueueTest, LabelsAreForgottenOnceNothingRefersToThem) {
+  FakeClock clock;
+  SessionQueue queue(clock, {.max_per_label = 1,
+                             .max_per_run = 1,
+                             .concurrency_caps = {{"capped", 0}},
+                             .registration_grace = seconds(0)});
+  EXPECT_EQ(queue.label_count(), 1u);  // the cap
+  for (int i = 0; i < 1000; ++i) {
+    auto refused = queue.Enqueue({.label = "l" + std::to_string(i), .satisfiable = false});
+    ASSERT_EQ(RefusalOf(refused), Refusal::kUnsatisfiable);
+  }
+  EXPECT_EQ(queue.label_count(), 1u);
+  Admit(queue, "A", "run");
+  ASSERT_EQ(RefusalOf(queue.Enqueue({.label = "B", .run_id = "run"})), Refusal::kRunLimit);
+  EXPECT_EQ(queue.label_count(), 2u);  // capped, A
+
+  // Waiting -> granted -> created -> ended: A stays while its session runs.
+  std::vector<Assignment> grants = queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot);
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(queue.label_count(), 2u);
+  ASSERT_TRUE(queue.OnSessionCreated(grants[0].request));
+  EXPECT_EQ(queue.Counters()["A"].active, 1u);
+  queue.OnSessionEnded("A");
+  EXPECT_EQ(queue.label_count(), 1u);
+
+  // Cancelled, expired, failed for good: each leaves nothing.
+  queue.Cancel(Admit(queue, "C"));
+  Admit(queue, "D");
+  clock.Advance(seconds(301));
+  ASSERT_EQ(queue.ExpireDue().size(), 1u);
+  RequestId e = Admit(queue, "E");
+  ASSERT_EQ(queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot).size(), 1u);
+  clock.Advance(seconds(301));
+  EXPECT_FALSE(queue.OnCreateFailed(e));
+  RequestId f = Admit(queue, "F");
+  ASSERT_EQ(queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot).size(), 1u);
+  EXPECT_TRUE(queue.OnGrantCancelled(f));
+  EXPECT_EQ(queue.label_count(), 1u);
+
+  // A label whose cap is removed goes as well; a waiter of a pruned label is served normally.
+  queue.Reconfigure({.max_per_label = 1});
+  EXPECT_EQ(queue.label_count(), 0u);
+  RequestId g = Admit(queue, "A");
+  grants = queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot);
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(grants[0].request, g);
 }
 
 }  // namespace

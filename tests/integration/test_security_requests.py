@@ -5,11 +5,14 @@ headers a node gets, ticket tokens, what /status, /graphql and /metrics show wit
 token, SIGHUP, and bounded growth after many varied requests.
 """
 
+import http.client
 import json
 import os
 import signal
+import socket
 import tempfile
 import unittest
+import urllib.parse
 
 from hubtest import AsyncRequest, HubTestCase, call, call_json, caps, wait_for
 
@@ -29,6 +32,20 @@ def record_requests(node):
             return super()._dispatch(method)
 
     node.server.RequestHandlerClass = Recording
+    return node
+
+
+def without_nagle(node):
+    """Makes `node` answer without Nagle's delay (it writes a head and a body separately, and
+    the hub's client delays its ACK): a hub test that creates thousands of sessions needs it."""
+    handler = node.server.RequestHandlerClass
+
+    class NoDelay(handler):
+        def setup(self):
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    node.server.RequestHandlerClass = NoDelay
     return node
 
 
@@ -281,6 +298,152 @@ class ReloadTest(HubTestCase):
         second = [l for l in hub.stderr_lines if "reloaded" in l][1]
         self.assertNotIn("hub.client-token", second)
         self.assertIn("server.max-body", second)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sanitized():
+    """Whether the binary under test is built with ASan or TSan."""
+    with open(os.environ["GRIDHUB_BIN"], "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
+def series_count(hub):
+    status, _, text = call("GET", hub.url + "/metrics")
+    assert status == 200
+    return sum(1 for line in text.decode().splitlines()
+               if line.startswith("gridhub_") and "{" in line and "label=" in line)
+
+
+class Client:
+    """Requests on one kept-alive connection (reopened when the hub closes it)."""
+
+    def __init__(self, url):
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port = parsed.hostname, parsed.port
+        self.conn = None
+
+    def call(self, method, path, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else None
+        hdrs = {"Content-Type": "application/json"} if data is not None else {}
+        hdrs.update(headers or {})
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
+            try:
+                self.conn.request(method, path, body=data, headers=hdrs)
+                response = self.conn.getresponse()
+                payload = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status, payload
+            except (http.client.HTTPException, ConnectionError):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class GrowthTest(HubTestCase):
+    """No structure grows with requests that are gone (DESIGN 7a)."""
+
+    def test_labels_a_request_invents_share_the_budget_of_the_label_that_serves_it(self):
+        hub = self.start_hub("--queue.max-per-label", "3", "--queue.reject-unsatisfiable",
+                             "false")
+        hub.register(self.start_node())
+        self.assertEqual(hub.new_session({"browserName": "chrome"})[0], 200)  # busy
+        # chrome:x1, chrome:x2, ... are served by the chrome slot (trailing fallback).
+        got = [call_json("POST", hub.url + "/queue/requests",
+                         caps({"browserName": "chrome", "gridhub:label": f"chrome:x{i}"}))
+               for i in range(6)]
+        self.assertEqual([status for status, _ in got], [201] * 3 + [429] * 3)
+        self.assertEqual({body["label"] for status, body in got if status == 201}, {"chrome"})
+        # Labels nothing declares share one bucket of the same size.
+        got = [call_json("POST", hub.url + "/queue/requests",
+                         caps({"browserName": "chrome", "gridhub:label": f"nowhere{i}"}))[0]
+               for i in range(6)]
+        self.assertEqual(got, [201] * 3 + [429] * 3)
+        self.assertEqual(len(hub.queue()), 6)
+
+    def test_a_node_with_200_labels_leaves_no_series_behind(self):
+        hub = self.start_hub()
+        node = self.start_node()
+        hub.register(node)
+        baseline = series_count(hub)
+        slots = [{"id": f"s{i}", "label": f"team{i}", "stereotype": {"browserName": "chrome"}}
+                 for i in range(200)]
+        hub.register(self.start_node(), slots=slots, node_id="wide")
+        self.assertGreater(series_count(hub), baseline + 200 * 20)
+        self.assertEqual(call("DELETE", hub.url + "/nodes/wide")[0], 204)
+        self.assertEqual(series_count(hub), baseline)
+
+    def test_ten_thousand_varied_requests_leave_memory_and_series_as_they_were(self):
+        # Fake nodes do not heartbeat: node-timeout must outlast the test.
+        hub = self.start_hub("--queue.max-per-label", "20", "--queue.abandon-after", "1s",
+                             "--queue.ready-ttl", "1s", "--hub.node-timeout", "1h")
+        chrome = self.start_node()
+        firefox = without_nagle(self.start_node())
+        hub.register(chrome)
+        hub.register(firefox, slots=[{"id": "s0", "stereotype": {"browserName": "firefox"}}])
+        self.assertEqual(hub.new_session({"browserName": "chrome"})[0], 200)  # chrome is busy
+        client = Client(hub.url)
+        self.addCleanup(client.close)
+        counts = {}
+
+        def run(start, n):
+            for i in range(start, start + n):
+                kind = i % 5
+                if kind == 0:  # refused: no slot could ever serve it
+                    status, _ = client.call("POST", "/session", caps(
+                        {"browserName": "chrome", "platformName": "nowhere",
+                         "gridhub:label": f"l{i}:a:b"}), {"X-Run-Id": f"run{i}"})
+                elif kind == 1:  # a ticket nobody will poll (abandoned), or refused when full
+                    status, _ = client.call("POST", "/queue/requests", dict(caps(
+                        {"browserName": "chrome", "gridhub:label": f"chrome:x{i}"}),
+                        runId=f"run{i}"))
+                elif kind == 2:  # served, then ended
+                    status, body = client.call("POST", "/session", caps(
+                        {"browserName": "firefox", "gridhub:runId": f"run{i}"}))
+                    if status == 200:
+                        sid = json.loads(body)["value"]["sessionId"]
+                        client.call("DELETE", f"/session/{sid}")
+                elif kind == 3:  # fail fast on the busy label, under an invented label
+                    status, _ = client.call("POST", "/session", caps(
+                        {"browserName": "chrome", "gridhub:label": f"chrome:n{i}",
+                         "gridhub:noWait": True}))
+                else:  # commands for sessions that do not exist
+                    status, _ = client.call("GET", f"/session/gone{i}/url")
+                counts[(kind, status)] = counts.get((kind, status), 0) + 1
+
+        def settled():
+            return hub.queue() == [] and hub.status()["queueSize"] == 0
+
+        run(0, 1000)  # warm up: allocator arenas, connection buffers
+        wait_for(settled, 10, "the tickets to be abandoned")
+        rss_before, series_before = rss_kib(hub.process.pid), series_count(hub)
+        run(1000, 10000)
+        wait_for(settled, 10, "the tickets to be abandoned")
+        rss_after, series_after = rss_kib(hub.process.pid), series_count(hub)
+
+        self.assertEqual(series_after, series_before)
+        if not sanitized():  # ASan's quarantine and TSan's shadow memory grow on their own
+            self.assertLess(rss_after - rss_before, 20 * 1024, (rss_before, rss_after))
+        # Every kind of request happened, refused and served alike.
+        for kind, status in ((0, 500), (1, 201), (1, 429), (2, 200), (3, 500), (4, 404)):
+            self.assertGreater(counts.get((kind, status), 0), 0, (kind, status, counts))
+        self.assertEqual(len(hub.busy_slots()), 1)  # only the chrome session from the start
 
 
 if __name__ == "__main__":
