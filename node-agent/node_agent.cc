@@ -250,13 +250,15 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
   try {
     std::string path(StripLegacyPrefix(request.path));
     const std::string& method = request.method;
-    std::optional<std::string> refusal = Refusal(request);
     if (path == "/status" && method == "GET") {
       // Open for health checks, but only the node's own callers see sessions and URLs.
-      responder.Send(200, StatusJson(!refusal.has_value()).dump());
+      bool allowed = !Refusal(request, RefusalLog::kQuiet).has_value();
+      responder.Send(200, StatusJson(allowed).dump());
       return;
     }
-    if (refusal) return SendError(responder, ErrorCode::kUnauthorized, *refusal);
+    if (std::optional<std::string> refusal = Refusal(request, RefusalLog::kLog)) {
+      return SendError(responder, ErrorCode::kUnauthorized, *refusal);
+    }
     if (UnsafePath(path)) {
       return SendError(responder, ErrorCode::kInvalidArgument,
                        "path with a dot segment or an encoded separator: " + path.substr(0, 200));
@@ -293,12 +295,14 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
   }
 }
 
-std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request) const {
+std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request,
+                                              RefusalLog log) const {
   MutexLock lock(mu_);
   std::optional<std::string> why =
       AccessRefusal(live_.registration_secret, hub_addresses_, request.peer_address,
                     request.Header("X-Registration-Secret"));
-  if (why && (!last_refusal_log_ || clock_.Now() - *last_refusal_log_ >= kRefusalLogQuiet)) {
+  if (why && log == RefusalLog::kLog &&
+      (!last_refusal_log_ || clock_.Now() - *last_refusal_log_ >= kRefusalLogQuiet)) {
     last_refusal_log_ = clock_.Now();
     Log("refused " + request.method + " " + request.path.substr(0, 200) + ": " + *why +
         " (further refusals within " + Seconds(kRefusalLogQuiet) + " are not logged)");

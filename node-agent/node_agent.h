@@ -160,8 +160,11 @@ class NodeAgent {
   nlohmann::json RegistrationBody() const EXCLUDES(mu_);
   enum class Bearer { kNone, kClientToken, kAdminToken };
   http::Headers HubHeaders(Bearer bearer) const EXCLUDES(mu_);
-  // Why `request` may not use the node (nullopt when it may); logs refusals now and then.
-  std::optional<std::string> Refusal(const http::ServerRequest& request) const EXCLUDES(mu_);
+  // Why `request` may not use the node (nullopt when it may); with kLog, refusals are logged
+  // now and then.
+  enum class RefusalLog { kQuiet, kLog };
+  std::optional<std::string> Refusal(const http::ServerRequest& request, RefusalLog log) const
+      EXCLUDES(mu_);
   void ResolveHub() EXCLUDES(mu_);
 
   const NodeAgentOptions options_;  // its live parts are in live_
