@@ -428,6 +428,10 @@ void ServerTransport::Deliver(Outgoing item) {
     gate->WriteFinished();
     return;
   }
+  // Queued, not flushed here: Pistache writes it on this thread when its write queue is
+  // polled, before any newer connection could have taken over the descriptor. (Flushing from
+  // here could leave a writable event in the current batch with no write data, which Pistache
+  // treats as an assertion failure and throws from its reactor thread.)
   const bool close = item.close;
   if (close) connection->closing = true;
   std::weak_ptr<Peer> weak = peer;
@@ -442,7 +446,6 @@ void ServerTransport::Deliver(Outgoing item) {
             if (close) BeginLinger(connection, weak);
             gate->WriteFinished();
           });
-  flush();
 }
 
 void ServerTransport::Remove(const std::shared_ptr<Peer>& peer) {
