@@ -284,7 +284,7 @@ class SessionQueue {
   uint64_t dispatch_epoch_ = 0;
   // Last label served; the next round starts strictly after it in label order.
   std::string cursor_;
-  // Every label ever seen, by name (node-based: Label addresses are stable).
+  // Every label with state (see Counters()), by name (node-based: Label addresses are stable).
   std::map<std::string, Label, std::less<>> labels_;
   // Labels with at least one waiter, sorted by name. A flat vector because Dispatch() walks it
   // label after label; it changes only when a label gains its first or loses its last waiter.
