@@ -96,7 +96,12 @@ HubService::HubService(config::Settings settings, const Clock& clock)
           settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})) {
 }
 
-HubService::~HubService() { Stop(); }
+HubService::~HubService() {
+  Stop();
+  // The server's threads call into every member (a disconnect runs Execute, which reads the
+  // credentials): they are joined here, before any member is destroyed.
+  server_.reset();
+}
 
 Status HubService::Start() {
   const config::ServerSettings& server = initial_settings_.server;
@@ -153,7 +158,9 @@ std::shared_ptr<const HubService::Credentials> HubService::credentials() const {
 
 http::Headers HubService::NodeHeaders() const {
   http::Headers headers;
-  const std::string& secret = credentials()->registration_secret;
+  // Held for the whole use: a reload may swap in a new set meanwhile and free this one.
+  const std::shared_ptr<const Credentials> held = credentials();
+  const std::string& secret = held->registration_secret;
   if (!secret.empty()) headers.emplace_back("X-Registration-Secret", secret);
   return headers;
 }
