@@ -105,12 +105,15 @@ class PathRoutingTest(HubTestCase):
     def test_the_node_gets_exactly_the_routed_path(self):
         sid = self.sid
         before = len(requests_of(self.node))
-        status, body = call_json("GET", f"{self.hub.url}/wd/hub//session//{sid}/url?a=1")
+        status, body = call_json("GET",
+                                 f"{self.hub.url}/wd/hub//session//{sid}/url?b=2&a=1&b=%2F")
         self.assertEqual(status, 200, body)
         status, body = call_json("GET", f"{self.hub.url}/session/{sid}/cookie/my%20cookie")
         self.assertEqual(status, 200, body)
         paths = [path for _, path, _ in requests_of(self.node)[before:]]
-        self.assertEqual(paths, [f"/session/{sid}/url?a=1", f"/session/{sid}/cookie/my%20cookie"])
+        # The query string goes as received: order, repeated keys and escapes kept.
+        self.assertEqual(paths, [f"/session/{sid}/url?b=2&a=1&b=%2F",
+                                 f"/session/{sid}/cookie/my%20cookie"])
 
 
 class NodeHeadersTest(HubTestCase):
