@@ -832,6 +832,10 @@ void HttpServer::Stop() {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gridhub: server shutdown: %s\n", e.what());
   }
+  // Listener::shutdown() only asks the reactor threads to stop; they are joined when the
+  // listener is destroyed. Until then one may still be closing a connection and calling
+  // on_disconnect into a service that is being torn down, so wait for them here.
+  state_->listener.reset();
 }
 
 }  // namespace gridhub::http
