@@ -41,6 +41,10 @@ constexpr auto kTick = std::chrono::milliseconds(250);
 // After a final answer our side is shut (FIN) and input is still read and dropped for this
 // long, so the client reads the answer instead of a reset; then the connection is closed.
 constexpr auto kLinger = std::chrono::seconds(2);
+// Answers written to a connection but not yet taken by its socket. A client that pipelines
+// requests and never reads would otherwise make us queue answers without end: past this, no
+// further request of that connection is served and it closes after what is queued.
+constexpr size_t kMaxUnwritten = size_t{4} << 20;
 
 // Lets Stop() wait for queued responses to reach the socket and keeps late Send() calls (from
 // the hub's dispatcher or the curl thread) away from a transport that is being torn down.
@@ -79,6 +83,8 @@ struct Connection {
   std::optional<SteadyTime> linger_until;  // our side is shut; closed outright then
   // Over server.max-connections: answered 503, not counted, closed as soon as that is written.
   bool refused = false;
+  // Bytes of answers given (Post) and not yet taken by the socket; any thread adds.
+  std::atomic<size_t> unwritten{0};
 
   std::mutex mu;
   int outstanding = 0;            // guarded by mu: requests awaiting their answer
@@ -398,6 +404,7 @@ std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
 
 void ServerTransport::Post(Outgoing item) {
   callbacks_->gate->WriteStarted();
+  item.connection->unwritten += item.bytes.size();
   outbox_.push(std::move(item));
 }
 
@@ -425,6 +432,7 @@ void ServerTransport::Deliver(Outgoing item) {
   // The descriptor is checked against the peer on this thread, which alone closes it: an
   // answer for a closed connection can never reach a newer one that reuses its number.
   if (it == peers.end() || it->second != peer || connection->gone.load()) {
+    connection->unwritten -= item.bytes.size();
     gate->WriteFinished();
     return;
   }
@@ -436,16 +444,13 @@ void ServerTransport::Deliver(Outgoing item) {
   if (close) connection->closing = true;
   std::weak_ptr<Peer> weak = peer;
   const size_t size = item.bytes.size();
+  auto done = [gate, connection, weak, close, size] {
+    connection->unwritten -= size;
+    if (close) BeginLinger(connection, weak);
+    gate->WriteFinished();
+  };
   asyncWrite(peer->fd(), Pistache::RawBuffer(std::move(item.bytes), size))
-      .then(
-          [gate, connection, weak, close](ssize_t) {
-            if (close) BeginLinger(connection, weak);
-            gate->WriteFinished();
-          },
-          [gate, connection, weak, close](std::exception_ptr) {
-            if (close) BeginLinger(connection, weak);
-            gate->WriteFinished();
-          });
+      .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
 }
 
 void ServerTransport::Remove(const std::shared_ptr<Peer>& peer) {
@@ -554,6 +559,13 @@ void ServerHandler::onInput(const char* buffer, size_t len, const std::shared_pt
       continue;
     }
     connection->clock.OnRequest(now);
+    if (connection->unwritten > kMaxUnwritten) {
+      // The client is not reading its answers: serve nothing more, close after what is queued
+      // (an empty final write, ordered behind them).
+      connection->closing = true;
+      own()->Post({connection, "", true});
+      break;
+    }
     Dispatch(connection, framer.TakeRequest());
   }
   connection->clock.Observe(framer.phase(), framer.body_wire_bytes(), now);

@@ -314,6 +314,31 @@ TEST(HttpServerTest, SlowHeadsAndBodiesAreCutButHeldRequestsAreNot) {
   EXPECT_NE(holder.Read("late", std::chrono::seconds(5)).find("200 OK"), std::string::npos);
 }
 
+TEST(HttpServerTest, AClientThatPipelinesWithoutReadingIsNotAnsweredWithoutEnd) {
+  std::atomic<int> served{0};
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1},
+                    [&](ServerRequest, Responder responder) {
+                      served++;
+                      responder.Send(200, std::string(4096, 'x'));
+                    });
+  ASSERT_TRUE(server.Start().ok());
+  RawClient client(server.port());
+  // 40 MB of answers asked for, none read while asking.
+  std::string burst;
+  for (int i = 0; i < 10000; ++i) burst += "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+  client.Send(burst);
+  std::string received = client.Read({}, std::chrono::seconds(20));
+  EXPECT_TRUE(client.closed());
+  EXPECT_LT(served.load(), 10000);
+  EXPECT_GT(served.load(), 0);
+  size_t answers = 0;
+  for (size_t at = received.find("HTTP/1.1 200"); at != std::string::npos;
+       at = received.find("HTTP/1.1 200", at + 1)) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, static_cast<size_t>(served.load()));  // what was served arrived whole
+}
+
 TEST(HttpClientTest, AnswersBeyondTheLimitAreCutAndTheConnectionDropped) {
   std::atomic<int> disconnects{0};
   HttpServer server(
