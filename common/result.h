@@ -17,6 +17,7 @@ enum class ErrorCode {
   kUnknownMethod,      // 405 unknown method
   kUnauthorized,       // 401
   kForbidden,          // 403
+  kConflict,           // 409 (a node id live under another uri)
   kNotFound,           // 404 (non-W3C resources: tickets, nodes)
   kPayloadTooLarge,    // 413
   kQueueFull,          // queue refusals: 500 on /session, 429 on tickets

@@ -22,6 +22,7 @@ constexpr Row kTable[] = {
     {ErrorCode::kUnknownMethod, 405, "unknown method"},
     {ErrorCode::kUnauthorized, 401, "unauthorized"},
     {ErrorCode::kForbidden, 403, "forbidden"},
+    {ErrorCode::kConflict, 409, "invalid argument"},
     {ErrorCode::kNotFound, 404, "no such element"},
     {ErrorCode::kPayloadTooLarge, 413, "invalid argument"},
     {ErrorCode::kQueueFull, 500, "session not created"},

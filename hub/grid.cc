@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <unordered_set>
 
 #include "http/json_body.h"
 #include "http/w3c_error.h"
@@ -102,6 +103,7 @@ struct Grid::Slot {
     if (!browser.empty()) browser_label = matching::LabelKey::FromBrowserName(browser).str();
   }
   std::string id;
+  std::string unit_id;  // the queue's SlotId: node id and slot id (set at registration)
   matching::Stereotype stereotype;
   // The label a request by this slot's browserName gets ("" without a browserName).
   std::string browser_label;
@@ -115,12 +117,14 @@ struct Grid::Slot {
 
 struct Grid::Node {
   std::string id;
-  std::string uri;
+  std::string uri;  // normalised: parsed_uri.str()
+  NodeUri parsed_uri;
   Availability availability = Availability::kUp;
   bool probe = false;  // "healthCheck": "status": the hub polls instead of heartbeats
   bool probe_in_flight = false;
   bool drain_requested = false;  // survives a spell of DOWN
   SteadyTime last_seen;
+  std::optional<SteadyTime> last_heartbeat;  // when the previous heartbeat was received
   SteadyTime next_probe;
   SteadyTime idle_since;
   std::vector<Slot> slots;
@@ -203,8 +207,7 @@ struct Grid::Session {
 // Answers the queue's "can this waiter use this free slot unit?" with the matcher.
 class Grid::Compatibility final : public queue::SlotCompatibility {
  public:
-  Compatibility(const Grid& grid,
-                const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units)
+  Compatibility(const Grid& grid, const std::unordered_map<std::string, Offer>& units)
       : grid_(grid), units_(units) {}
 
   bool CanServe(RequestId request, const queue::SlotId& unit) const override
@@ -213,19 +216,18 @@ class Grid::Compatibility final : public queue::SlotCompatibility {
     auto u = units_.find(unit);
     if (w == grid_.waiters_.end() || u == units_.end()) return false;
     const Waiter& waiter = *w->second;
-    if (waiter.failed_nodes.count(u->second.first->id) > 0) return false;
+    if (waiter.failed_nodes.count(u->second.node->id) > 0) return false;
     const matching::LabelKey* restriction =
         waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
-    return grid_.matcher_.Match(waiter.spec, restriction, u->second.second->stereotype).has_value();
+    return grid_.matcher_.Match(waiter.spec, restriction, u->second.slot->stereotype).has_value();
   }
 
-  // Asked per (label, free unit); units of one slot share the answer, so it is computed once
-  // per slot and label in a call.
+  // Asked per (label, slot); remembered per slot and label for the Dispatch() call.
   bool LabelCanUse(std::string_view label, const queue::SlotId& unit) const override
       NO_THREAD_SAFETY_ANALYSIS {  // called inside DispatchLocked, under mu_
     auto u = units_.find(unit);
     if (u == units_.end()) return true;
-    const Slot* slot = u->second.second;
+    const Slot* slot = u->second.slot;
     auto [it, fresh] = memo_.try_emplace({slot, label}, false);
     if (fresh) it->second = grid_.LabelCanUseLocked(label, *slot);
     return it->second;
@@ -237,7 +239,7 @@ class Grid::Compatibility final : public queue::SlotCompatibility {
 
  private:
   const Grid& grid_;
-  const std::unordered_map<std::string, std::pair<Node*, Slot*>>& units_;
+  const std::unordered_map<std::string, Offer>& units_;
   // The queue's label names outlive the Dispatch() call this object serves.
   mutable std::map<std::pair<const Slot*, std::string_view>, bool> memo_;
 };
@@ -331,81 +333,119 @@ void Grid::NoteLabelUseLocked(const Waiter& waiter) {
 Effects Grid::DispatchLocked() {
   Effects effects;
   if (shutting_down_ || queue_.size() == 0) return effects;
-  const bool pack = settings_.hub.slot_selection == config::SlotSelection::kPack;
-  struct Unit {
-    double load;
-    SteadyTime idle_since;
-    std::string node_id;
-    int k;
-    std::string id;
-  };
-  std::vector<Unit> units;
-  std::unordered_map<std::string, std::pair<Node*, Slot*>> by_id;
-  const SteadyTime start = clock_.Now();
+  // One dispatch entry per slot with room, offered with a count, never one per session unit:
+  // a call costs O(slots + grants) however large maxSessions is.
+  std::vector<Offer> offer;
+  std::unordered_map<std::string, Offer> by_id;
+  const SteadyTime now = clock_.Now();
   for (auto& [node_id, node] : nodes_) {
-    if (!node->Offered(start)) continue;
-    const double capacity = node->Capacity();
-    const int active = node->Active();
-    int k = 0;
+    if (!node->Offered(now)) continue;
     for (Slot& slot : node->slots) {
-      for (int i = 0; i < slot.Free(); ++i, ++k) {
-        std::string id = node_id + '\x1f' + slot.id + '\x1f' + std::to_string(i);
-        // spread: the k-th free unit of a node counts as if k more sessions ran there, so
-        // grants made in one call interleave across equally loaded nodes.
-        double load = pack ? -(active / capacity) : (active + k) / capacity;
-        units.push_back({load, node->idle_since, node_id, k, id});
-        by_id.emplace(std::move(id), std::make_pair(node.get(), &slot));
-      }
+      if (slot.Free() == 0) continue;
+      offer.push_back({node.get(), &slot});
+      by_id.emplace(slot.unit_id, Offer{node.get(), &slot});
     }
   }
-  if (units.empty()) return effects;
-  std::sort(units.begin(), units.end(), [](const Unit& a, const Unit& b) {
-    return std::tie(a.load, a.idle_since, a.node_id, a.k) <
-           std::tie(b.load, b.idle_since, b.node_id, b.k);
-  });
-  std::vector<queue::SlotId> order;
-  order.reserve(units.size());
-  for (const Unit& u : units) order.push_back(u.id);
   Compatibility compat(*this, by_id);
-  const SteadyTime now = clock_.Now();
-  for (const queue::Assignment& a : queue_.Dispatch(order, compat)) {
-    auto w = waiters_.find(a.request);
-    auto u = by_id.find(a.slot);
-    if (w == waiters_.end() || u == by_id.end()) {
-      queue_.OnGrantCancelled(a.request);
-      continue;
+  const bool pack = settings_.hub.slot_selection == config::SlotSelection::kPack;
+  while (!offer.empty() && queue_.size() > 0) {
+    std::unordered_set<const Slot*> granted;
+    for (const queue::Assignment& a : DispatchRoundLocked(offer, pack, compat)) {
+      if (const Slot* slot = StartCreationLocked(a, by_id, now, &effects)) granted.insert(slot);
     }
-    Waiter& waiter = *w->second;
-    auto [node, slot] = u->second;
-    const matching::LabelKey* restriction =
-        waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
-    std::optional<size_t> candidate = matcher_.Match(waiter.spec, restriction, slot->stereotype);
-    if (!candidate.has_value()) {  // impossible: the queue asked CanServe first
-      queue_.OnGrantCancelled(a.request);
-      continue;
-    }
-    if (!waiter.wait_observed) {
-      waiter.wait_observed = true;
-      metrics_.RecordQueueWait(waiter.metric_label, a.waited);
-    }
-    slot->reserved++;
-    waiter.creating = true;
-    queue_view_dirty_ = true;
-    creating_deadlines_.emplace(waiter.deadline, waiter.id);
-    waiter.node_id = node->id;
-    waiter.slot_id = slot->id;
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(waiter.deadline - now);
-    effects.creates.push_back(
-        {.request = waiter.id,
-         .node_id = node->id,
-         .node_uri = node->uri,
-         .slot_id = slot->id,
-         .capabilities =
-             matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
-         .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
+    // pack offers every free unit in one round. spread offers one unit per slot per round so
+    // that grants interleave across equally loaded nodes. A slot nobody took in a round is
+    // of use to no remaining waiter (the queue stops only then, and waiters and headroom under
+    // the caps only shrink within this call), so the next round offers only the slots just
+    // granted that still have room.
+    if (pack || granted.empty()) break;
+    std::erase_if(
+        offer, [&](const Offer& o) { return granted.count(o.slot) == 0 || o.slot->Free() == 0; });
   }
   // No publishing here: every public operation that dispatches publishes once at its end.
   return effects;
+}
+
+std::vector<queue::Assignment> Grid::DispatchRoundLocked(std::span<const Offer> offer, bool pack,
+                                                         const Compatibility& compat) {
+  struct Entry {
+    double load;
+    SteadyTime idle_since;
+    const std::string* node_id;
+    int k;
+    const Offer* offer;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(offer.size());
+  const Node* node = nullptr;
+  int k = 0;
+  double active = 0;
+  double capacity = 1;
+  for (const Offer& o : offer) {  // grouped by node, in node order
+    if (o.node != node) {
+      node = o.node;
+      k = 0;
+      active = node->Active();
+      capacity = node->Capacity();
+    }
+    // spread: the k-th slot offered by a node counts as if k more sessions ran there, so a
+    // round's grants interleave across equally loaded nodes. pack: the busiest node first.
+    double load = pack ? -(active / capacity) : (active + k) / capacity;
+    entries.push_back({load, node->idle_since, &node->id, k++, &o});
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.load, a.idle_since, *a.node_id, a.k) <
+           std::tie(b.load, b.idle_since, *b.node_id, b.k);
+  });
+  std::vector<queue::SlotId> ids;
+  std::vector<int> counts;
+  ids.reserve(entries.size());
+  counts.reserve(entries.size());
+  for (const Entry& e : entries) {
+    ids.push_back(e.offer->slot->unit_id);
+    counts.push_back(pack ? e.offer->slot->Free() : 1);
+  }
+  return queue_.Dispatch(ids, counts, compat);
+}
+
+const Grid::Slot* Grid::StartCreationLocked(const queue::Assignment& a,
+                                            const std::unordered_map<std::string, Offer>& by_id,
+                                            SteadyTime now, Effects* effects) {
+  auto w = waiters_.find(a.request);
+  auto u = by_id.find(a.slot);
+  if (w == waiters_.end() || u == by_id.end()) {
+    queue_.OnGrantCancelled(a.request);
+    return nullptr;
+  }
+  Waiter& waiter = *w->second;
+  auto [node, slot] = u->second;
+  const matching::LabelKey* restriction =
+      waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
+  std::optional<size_t> candidate = matcher_.Match(waiter.spec, restriction, slot->stereotype);
+  if (!candidate.has_value()) {  // impossible: the queue asked CanServe first
+    queue_.OnGrantCancelled(a.request);
+    return nullptr;
+  }
+  if (!waiter.wait_observed) {
+    waiter.wait_observed = true;
+    metrics_.RecordQueueWait(waiter.metric_label, a.waited);
+  }
+  slot->reserved++;
+  waiter.creating = true;
+  queue_view_dirty_ = true;
+  creating_deadlines_.emplace(waiter.deadline, waiter.id);
+  waiter.node_id = node->id;
+  waiter.slot_id = slot->id;
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(waiter.deadline - now);
+  effects->creates.push_back(
+      {.request = waiter.id,
+       .node_id = node->id,
+       .node_uri = node->uri,
+       .slot_id = slot->id,
+       .capabilities =
+           matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
+       .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
+  return slot;
 }
 
 bool Grid::CanEverServeLocked(const Waiter& waiter,
@@ -651,6 +691,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
 
   std::optional<std::string> session_id;
   json body;
+  std::string refused;  // why a reported session id is not taken
   if (response.status >= 200 && response.status < 300) {
     Result<json> parsed = http::ParseJsonBody(response.body);  // a node is not fully trusted
     if (parsed.ok()) {
@@ -658,6 +699,19 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
       session_id = SessionIdOf(body);
     }
   }
+  // A session id the hub could not route, or one already live (on this or any other node),
+  // fails this creation: routing it would hand the existing session's commands to this node.
+  // The existing route is untouched and the slot freed; the request is retried elsewhere.
+  // Decision: no DELETE of the reported id is sent to this node. A genuine collision of two
+  // 128-bit ids does not happen, so the node is lying or broken, and if it fronts (or shares
+  // routes with) the node that owns the real session, a DELETE would end the real one. What
+  // it may have started is its own to clean up (node.session-timeout on a gridhub node).
+  if (session_id.has_value() && !IsRoutableSessionId(*session_id)) {
+    refused = "answered with a sessionId the hub cannot route (not 1-128 of A-Z a-z 0-9 . _ -)";
+  } else if (session_id.has_value() && sessions_.count(*session_id) > 0) {
+    refused = "answered with sessionId " + *session_id + ", which is already a live session";
+  }
+  if (!refused.empty()) session_id.reset();
   const bool node_usable =
       node != nullptr && slot != nullptr && node->availability != Availability::kDown;
 
@@ -730,7 +784,8 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
     CoolDownLocked(*node, now, /*unreachable=*/!response.transport_ok());
   }
   const std::string& uri = node_uri;
-  std::string why = session_id.has_value() ? std::string("node left the grid")
+  std::string why = !refused.empty()         ? refused
+                    : session_id.has_value() ? std::string("node left the grid")
                     : response.status >= 200 && response.status < 300 ? "answer without a sessionId"
                                                                       : DescribeFailure(response);
   waiter->last_failure = "node " + node_id + " (" + uri + ") could not create the session: " + why;
@@ -895,6 +950,16 @@ void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
 
 namespace {
 
+// DESIGN 7a: a registration has at most this many slots, and a slot at most this many
+// sessions. Together with server.max-body they bound what one registration can make the hub
+// hold and show.
+constexpr size_t kMaxSlots = 1024;
+constexpr int64_t kMaxSessionsPerSlot = 1024;
+constexpr size_t kMaxIdLength = 128;
+
+// See ReconcileSessionsLocked: a session younger than this is never ended by a heartbeat.
+constexpr auto kHeartbeatGrace = std::chrono::seconds(10);
+
 Result<std::string> RequireString(const json& object, const char* key, std::string_view where) {
   if (!object.contains(key) || !object[key].is_string() || object[key].get<std::string>().empty()) {
     return Error{ErrorCode::kInvalidArgument,
@@ -903,154 +968,231 @@ Result<std::string> RequireString(const json& object, const char* key, std::stri
   return object[key].get<std::string>();
 }
 
+bool IdChar(char c, std::string_view extra) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         extra.find(c) != std::string_view::npos;
+}
+
+// A node id travels in paths (/nodes/{id}/heartbeat): 1-128 of [A-Za-z0-9._:@-].
+bool IsValidNodeId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return IdChar(c, "._:@-"); });
+}
+
+// Printable ASCII, 1-128 characters: slot ids are only shown, never routed on.
+bool IsValidSlotId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 }  // namespace
 
-Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
+bool IsRoutableSessionId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return IdChar(c, "._-"); });
+}
+
+Result<HeartbeatReport> ParseHeartbeatReport(const json& body) {
+  HeartbeatReport report;
+  if (body.is_null()) return report;
+  if (!body.is_object()) {
+    return Error{ErrorCode::kInvalidArgument, "heartbeat body must be a JSON object"};
+  }
+  if (body.contains("sessions") && !body["sessions"].is_null()) {
+    const json& sessions = body["sessions"];
+    if (!sessions.is_array()) {
+      return Error{ErrorCode::kInvalidArgument, "sessions must be an array of session ids"};
+    }
+    report.sessions.emplace();
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      if (!sessions[i].is_string()) {
+        return Error{ErrorCode::kInvalidArgument,
+                     "sessions[" + std::to_string(i) + "] must be a string"};
+      }
+      report.sessions->push_back(sessions[i].get<std::string>());
+    }
+  }
+  if (body.contains("draining") && !body["draining"].is_null()) {
+    if (!body["draining"].is_boolean()) {
+      return Error{ErrorCode::kInvalidArgument, "draining must be true or false"};
+    }
+    report.draining = body["draining"].get<bool>();
+  }
+  return report;
+}
+
+void Grid::SetSelfAddress(SelfAddress self) {
+  MutexLock lock(mu_);
+  self_ = std::move(self);
+}
+
+Result<std::unique_ptr<Grid::Node>> Grid::ParseRegistration(const json& body,
+                                                            std::vector<Adopted>* adopted) {
   if (!body.is_object()) {
     return Error{ErrorCode::kInvalidArgument, "node registration must be a JSON object"};
   }
   Result<std::string> id = RequireString(body, "id", "");
   if (!id.ok()) return id.error();
-  Result<std::string> uri = RequireString(body, "uri", "");
-  if (!uri.ok()) return uri.error();
-  std::string base = *uri;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+  if (!IsValidNodeId(*id)) {
     return Error{ErrorCode::kInvalidArgument,
-                 "uri must be an http:// or https:// URL, got '" + *uri + "'"};
+                 "id must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -"};
   }
-  bool probe = false;
+  Result<std::string> uri_text = RequireString(body, "uri", "");
+  if (!uri_text.ok()) return uri_text.error();
+  Result<NodeUri> uri = ParseNodeUri(*uri_text);
+  if (!uri.ok()) return uri.error();
+  auto node = std::make_unique<Node>();
+  node->id = *id;
+  node->uri = uri->str();
+  node->parsed_uri = std::move(*uri);
   if (body.contains("healthCheck") && !body["healthCheck"].is_null()) {
     if (!body["healthCheck"].is_string() ||
         (body["healthCheck"] != "status" && body["healthCheck"] != "heartbeat")) {
       return Error{ErrorCode::kInvalidArgument, "healthCheck must be \"status\" or \"heartbeat\""};
     }
-    probe = body["healthCheck"] == "status";
+    node->probe = body["healthCheck"] == "status";
   }
   if (!body.contains("slots") || !body["slots"].is_array() || body["slots"].empty()) {
     return Error{ErrorCode::kInvalidArgument, "slots must be a non-empty array"};
   }
-  auto node = std::make_unique<Node>();
-  node->id = *id;
-  node->uri = base;
-  node->probe = probe;
+  if (body["slots"].size() > kMaxSlots) {
+    return Error{ErrorCode::kInvalidArgument, "slots has " + std::to_string(body["slots"].size()) +
+                                                  " entries; at most " + std::to_string(kMaxSlots) +
+                                                  " are allowed"};
+  }
   std::set<std::string> slot_ids;
   for (size_t i = 0; i < body["slots"].size(); ++i) {
-    const json& s = body["slots"][i];
-    std::string where = "slots[" + std::to_string(i) + "].";
-    if (!s.is_object()) return Error{ErrorCode::kInvalidArgument, where + " must be an object"};
-    std::string slot_id = std::to_string(i);
-    if (s.contains("id") && !s["id"].is_null()) {
-      if (!s["id"].is_string() && !s["id"].is_number_integer()) {
-        return Error{ErrorCode::kInvalidArgument, where + "id must be a string"};
-      }
-      slot_id = s["id"].is_string() ? s["id"].get<std::string>() : s["id"].dump();
-    }
-    if (!slot_ids.insert(slot_id).second) {
-      return Error{ErrorCode::kInvalidArgument, where + "id '" + slot_id + "' is repeated"};
-    }
-    std::string label;
-    if (s.contains("label") && !s["label"].is_null()) {
-      if (!s["label"].is_string()) {
-        return Error{ErrorCode::kInvalidArgument, where + "label must be a string"};
-      }
-      label = s["label"].get<std::string>();
-    }
-    // By reference: copying an untrusted value recurses before Parse has checked its depth.
-    static const json* const kNoStereotype = new json(json::object());
-    const json& caps = s.contains("stereotype") ? s["stereotype"] : *kNoStereotype;
-    Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
-    if (!stereotype.ok()) {
+    Result<Slot> slot = ParseSlot(body["slots"][i], i, node->id);
+    if (!slot.ok()) return slot.error();
+    if (!slot_ids.insert(slot->id).second) {
       return Error{ErrorCode::kInvalidArgument,
-                   where + "stereotype: " + stereotype.error().message};
+                   "slots[" + std::to_string(i) + "].id '" + slot->id + "' is repeated"};
     }
-    int max_sessions = 1;
-    if (s.contains("maxSessions") && !s["maxSessions"].is_null()) {
-      if (!s["maxSessions"].is_number_integer() || s["maxSessions"].get<int64_t>() < 1 ||
-          s["maxSessions"].get<int64_t>() > 10000) {
-        return Error{ErrorCode::kInvalidArgument,
-                     where + "maxSessions must be an integer from 1 to 10000"};
-      }
-      max_sessions = s["maxSessions"].get<int>();
-    }
-    node->slots.emplace_back(slot_id, std::move(*stereotype), max_sessions);
+    node->slots.push_back(std::move(*slot));
   }
-
-  MutexLock lock(mu_);
-  if (shutting_down_) return Error{ErrorCode::kUnavailable, "the hub is shutting down"};
-  const SteadyTime now = clock_.Now();
-  node->last_seen = now;
-  node->next_probe = now + settings_.hub.health_check_period;
-  node->idle_since = now;
-  auto old = nodes_.find(node->id);
-  if (old != nodes_.end()) {
-    // Re-registration (agent or hub restarted): keep live sessions whose slot still exists.
-    Node& previous = *old->second;
-    for (Slot& old_slot : previous.slots) {
-      Slot* kept = node->FindSlot(old_slot.id);
-      for (const std::string& session_id : old_slot.sessions) {
-        if (kept != nullptr) {
-          kept->sessions.push_back(session_id);
-        } else if (auto s = sessions_.find(session_id); s != sessions_.end()) {
-          queue_.OnSessionEnded(s->second->label);
-          sessions_.erase(s);
-        }
-      }
-      if (kept != nullptr) kept->reserved = old_slot.reserved;
-    }
-    node->idle_since = previous.idle_since;
-    nodes_.erase(old);
-  }
-  // Sessions the agent reports that the hub does not know (the hub restarted): adopt them.
-  if (body.contains("sessions") && body["sessions"].is_array()) {
-    for (const json& entry : body["sessions"]) {
-      std::string session_id;
-      std::string slot_id;
-      json caps = json::object();
-      if (entry.is_string()) {
-        session_id = entry.get<std::string>();
-      } else if (entry.is_object()) {
-        for (const char* key : {"sessionId", "id"}) {
-          if (entry.contains(key) && entry[key].is_string()) session_id = entry[key];
-        }
-        for (const char* key : {"slotId", "slot"}) {
-          if (entry.contains(key) && entry[key].is_string()) slot_id = entry[key];
-        }
-        if (entry.contains("capabilities") && entry["capabilities"].is_object()) {
-          caps = entry["capabilities"];
-        }
-      }
-      if (session_id.empty() || sessions_.count(session_id) > 0) continue;
-      Slot* slot = slot_id.empty() ? nullptr : node->FindSlot(slot_id);
-      if (slot == nullptr) {
-        for (Slot& candidate : node->slots) {
-          if (candidate.Free() > 0) {
-            slot = &candidate;
-            break;
-          }
-        }
-      }
-      if (slot == nullptr) continue;
-      auto session = std::make_unique<Session>();
-      session->id = session_id;
-      session->node_id = node->id;
-      session->slot_id = slot->id;
-      // The request label it was granted under is gone with the old hub (gridhub:* keys never
-      // reach the node), so it counts under its slot's label: the label a request by browser
-      // name has on an unlabelled slot, and the exact label of a labelled one.
-      session->label = slot->stereotype.label().str();
-      session->capabilities = caps;
-      session->started = now;
-      slot->sessions.push_back(session_id);
-      queue_.OnSessionAdopted(session->label);  // released by EndSession like any other
-      sessions_[session_id] = std::move(session);
-    }
-  }
+  if (Status s = ParseAdopted(body, node->Capacity(), adopted); !s.ok()) return s.error();
   // An agent that re-registers while draining (e.g. after a hub restart) stays DRAINING.
   if (body.contains("availability") && body["availability"] == "DRAINING") {
     node->drain_requested = true;
     node->availability = Availability::kDraining;
   }
+  return node;
+}
+
+Result<Grid::Slot> Grid::ParseSlot(const json& s, size_t index, const std::string& node_id) {
+  std::string where = "slots[" + std::to_string(index) + "].";
+  if (!s.is_object()) return Error{ErrorCode::kInvalidArgument, where + " must be an object"};
+  std::string slot_id = std::to_string(index);
+  if (s.contains("id") && !s["id"].is_null()) {
+    if (!s["id"].is_string() && !s["id"].is_number_integer()) {
+      return Error{ErrorCode::kInvalidArgument, where + "id must be a string"};
+    }
+    slot_id = s["id"].is_string() ? s["id"].get<std::string>() : s["id"].dump();
+    if (!IsValidSlotId(slot_id)) {
+      return Error{ErrorCode::kInvalidArgument,
+                   where + "id must be 1 to 128 printable ASCII characters"};
+    }
+  }
+  std::string label;
+  if (s.contains("label") && !s["label"].is_null()) {
+    if (!s["label"].is_string()) {
+      return Error{ErrorCode::kInvalidArgument, where + "label must be a string"};
+    }
+    label = s["label"].get<std::string>();
+  }
+  // By reference: copying an untrusted value recurses before Parse has checked its depth.
+  static const json* const kNoStereotype = new json(json::object());
+  const json& caps = s.contains("stereotype") ? s["stereotype"] : *kNoStereotype;
+  Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
+  if (!stereotype.ok()) {
+    return Error{ErrorCode::kInvalidArgument, where + "stereotype: " + stereotype.error().message};
+  }
+  int max_sessions = 1;
+  if (s.contains("maxSessions") && !s["maxSessions"].is_null()) {
+    const json& max = s["maxSessions"];
+    if (!max.is_number_integer() || max.get<int64_t>() < 1 ||
+        max.get<int64_t>() > kMaxSessionsPerSlot) {
+      return Error{ErrorCode::kInvalidArgument, where +
+                                                    "maxSessions must be an integer from 1 to " +
+                                                    std::to_string(kMaxSessionsPerSlot)};
+    }
+    max_sessions = max.get<int>();
+  }
+  Slot slot(slot_id, std::move(*stereotype), max_sessions);
+  slot.unit_id = node_id + '\x1f' + slot_id;
+  return slot;
+}
+
+Status Grid::ParseAdopted(const json& body, int capacity, std::vector<Adopted>* adopted) {
+  if (!body.contains("sessions") || body["sessions"].is_null()) return Status::Ok();
+  const json& sessions = body["sessions"];
+  if (!sessions.is_array()) {
+    return Error{ErrorCode::kInvalidArgument, "sessions must be an array"};
+  }
+  if (sessions.size() > static_cast<size_t>(capacity)) {
+    return Error{ErrorCode::kInvalidArgument, "sessions has " + std::to_string(sessions.size()) +
+                                                  " entries but the slots offer only " +
+                                                  std::to_string(capacity)};
+  }
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const json& entry = sessions[i];
+    Adopted session;
+    if (entry.is_string()) {
+      session.id = entry.get<std::string>();
+    } else if (entry.is_object()) {
+      for (const char* key : {"sessionId", "id"}) {
+        if (entry.contains(key) && entry[key].is_string()) session.id = entry[key];
+      }
+      for (const char* key : {"slotId", "slot"}) {
+        if (entry.contains(key) && entry[key].is_string()) session.slot_id = entry[key];
+      }
+      if (entry.contains("capabilities") && entry["capabilities"].is_object()) {
+        session.capabilities = entry["capabilities"];
+      }
+    }
+    if (!IsRoutableSessionId(session.id)) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "sessions[" + std::to_string(i) +
+                       "] must be a session id (1 to 128 of A-Z a-z 0-9 . _ -) or an object "
+                       "with one"};
+    }
+    adopted->push_back(std::move(session));
+  }
+  return Status::Ok();
+}
+
+Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
+  std::vector<Adopted> adopted;
+  Result<std::unique_ptr<Node>> parsed = ParseRegistration(body, &adopted);
+  if (!parsed.ok()) return parsed.error();
+  std::unique_ptr<Node> node = std::move(*parsed);
+
+  MutexLock lock(mu_);
+  if (shutting_down_) return Error{ErrorCode::kUnavailable, "the hub is shutting down"};
+  if (IsOwnAddress(node->parsed_uri, self_)) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "uri " + node->uri + " is this hub's own address; a node must be another server"};
+  }
+  const SteadyTime now = clock_.Now();
+  node->last_seen = now;
+  node->next_probe = now + settings_.hub.health_check_period;
+  node->idle_since = now;
+  if (auto old = nodes_.find(node->id); old != nodes_.end()) {
+    Node& previous = *old->second;
+    // Taking over a live node's id from elsewhere would route its sessions' commands to the
+    // new URI. Its own agent restarting (same uri) or a hub restart are fine.
+    if (previous.uri != node->uri && previous.availability != Availability::kDown &&
+        previous.Active() > 0) {
+      return Error{ErrorCode::kConflict,
+                   "node " + node->id + " is registered from " + previous.uri + " with " +
+                       std::to_string(previous.Active()) +
+                       " live session(s); it cannot re-register from another uri until they "
+                       "end, it is DOWN, or it is deregistered"};
+    }
+    KeepSessionsLocked(previous, *node);
+    nodes_.erase(old);
+  }
+  AdoptSessionsLocked(*node, adopted, now);
   for (const Slot& slot : node->slots) metrics_.DeclareLabel(slot.stereotype.label().str());
   std::string node_id = node->id;
   departed_drained_.erase(node_id);
@@ -1064,7 +1206,57 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
   return result;
 }
 
-std::optional<Availability> Grid::Heartbeat(const std::string& node_id, Effects* effects) {
+void Grid::KeepSessionsLocked(Node& previous, Node& node) {
+  // Re-registration (agent or hub restarted): keep live sessions whose slot still exists.
+  for (Slot& old_slot : previous.slots) {
+    Slot* kept = node.FindSlot(old_slot.id);
+    for (const std::string& session_id : old_slot.sessions) {
+      if (kept != nullptr) {
+        kept->sessions.push_back(session_id);
+      } else if (auto s = sessions_.find(session_id); s != sessions_.end()) {
+        queue_.OnSessionEnded(s->second->label);
+        sessions_.erase(s);
+      }
+    }
+    if (kept != nullptr) kept->reserved = old_slot.reserved;
+  }
+  node.idle_since = previous.idle_since;
+}
+
+void Grid::AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, SteadyTime now) {
+  // Sessions the agent reports that the hub does not know (the hub restarted): adopt them. A
+  // session id live anywhere already keeps its route.
+  for (const Adopted& entry : adopted) {
+    if (sessions_.count(entry.id) > 0) continue;
+    Slot* slot = entry.slot_id.empty() ? nullptr : node.FindSlot(entry.slot_id);
+    if (slot == nullptr || slot->Free() == 0) {
+      slot = nullptr;
+      for (Slot& candidate : node.slots) {
+        if (candidate.Free() > 0) {
+          slot = &candidate;
+          break;
+        }
+      }
+    }
+    if (slot == nullptr) continue;
+    auto session = std::make_unique<Session>();
+    session->id = entry.id;
+    session->node_id = node.id;
+    session->slot_id = slot->id;
+    // The request label it was granted under is gone with the old hub (gridhub:* keys never
+    // reach the node), so it counts under its slot's label: the label a request by browser
+    // name has on an unlabelled slot, and the exact label of a labelled one.
+    session->label = slot->stereotype.label().str();
+    session->capabilities = entry.capabilities;
+    session->started = now;
+    slot->sessions.push_back(entry.id);
+    queue_.OnSessionAdopted(session->label);  // released by EndSession like any other
+    sessions_[entry.id] = std::move(session);
+  }
+}
+
+std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
+                                            const HeartbeatReport& report, Effects* effects) {
   MutexLock lock(mu_);
   auto n = nodes_.find(node_id);
   if (n == nodes_.end()) {
@@ -1072,15 +1264,54 @@ std::optional<Availability> Grid::Heartbeat(const std::string& node_id, Effects*
     return std::nullopt;
   }
   Node& node = *n->second;
-  node.last_seen = clock_.Now();
+  const SteadyTime now = clock_.Now();
+  std::optional<SteadyTime> previous = node.last_heartbeat;
+  node.last_heartbeat = now;
+  node.last_seen = now;
+  bool changed = false;
   if (node.availability == Availability::kDown) {
     node.availability = node.drain_requested ? Availability::kDraining : Availability::kUp;
     if (node.drain_requested) PoolChangedLocked();  // a DRAINING node leaves the pool
     effects->reschedule = true;
+    changed = true;
+  } else if (report.sessions.has_value() && previous.has_value()) {
+    changed = ReconcileSessionsLocked(node, *report.sessions, *previous, now);
+  }
+  if (report.draining && nodes_.count(node_id) > 0 && !nodes_[node_id]->drain_requested) {
+    DrainLocked(node_id);  // the agent drains on its own (signal, drain-after-sessions)
+    changed = true;
+  }
+  if (changed) {
     effects->Append(DispatchLocked());
     PublishLocked();
   }
-  return node.availability;
+  n = nodes_.find(node_id);  // ending its last session may have removed a draining node
+  return n == nodes_.end() ? Availability::kDraining : n->second->availability;
+}
+
+bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<std::string>& listed,
+                                   SteadyTime previous_heartbeat, SteadyTime now) {
+  // A heartbeat is composed before it is sent, so it may lack a session the node created just
+  // before the hub recorded it. The node agent sends one heartbeat at a time, the next only
+  // after the previous was answered: this heartbeat was composed after the previous one was
+  // received here. A session recorded before that instant existed on the node when this list
+  // was made, so if it is missing the node no longer has it; a younger one is left for the
+  // next heartbeat. kHeartbeatGrace guards against a heartbeat delivered late and out of
+  // order (composed before a session existed, received after a newer heartbeat): a session
+  // must also have existed that long. No DELETE is sent: the node says it has no such session.
+  std::unordered_set<std::string_view> present(listed.begin(), listed.end());
+  std::vector<std::string> gone;
+  for (const Slot& slot : node.slots) {
+    for (const std::string& id : slot.sessions) {
+      auto s = sessions_.find(id);
+      if (s == sessions_.end() || present.count(id) > 0) continue;
+      if (s->second->started < previous_heartbeat && now - s->second->started >= kHeartbeatGrace) {
+        gone.push_back(id);
+      }
+    }
+  }
+  for (const std::string& id : gone) EndSessionLocked(id, nullptr, /*delete_on_node=*/false);
+  return !gone.empty();
 }
 
 bool Grid::Deregister(const std::string& node_id, Effects* effects) {
@@ -1097,18 +1328,20 @@ bool Grid::Deregister(const std::string& node_id, Effects* effects) {
 
 bool Grid::Drain(const std::string& node_id, Effects* effects) {
   MutexLock lock(mu_);
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return false;
-  n->second->drain_requested = true;
-  if (n->second->availability == Availability::kUp) {
-    n->second->availability = Availability::kDraining;
-  }
-  RemoveNodeIfDrainedLocked(node_id);
-  // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
-  PoolChangedLocked();
+  if (nodes_.count(node_id) == 0) return false;
+  DrainLocked(node_id);
   effects->Append(DispatchLocked());
   PublishLocked();
   return true;
+}
+
+void Grid::DrainLocked(const std::string& node_id) {
+  Node& node = *nodes_.at(node_id);
+  node.drain_requested = true;
+  if (node.availability == Availability::kUp) node.availability = Availability::kDraining;
+  RemoveNodeIfDrainedLocked(node_id);
+  // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
+  PoolChangedLocked();
 }
 
 Effects Grid::OnProbeResult(const std::string& node_id, bool answered) {

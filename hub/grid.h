@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
@@ -31,6 +32,7 @@
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "hub/grid_snapshot.h"
+#include "hub/node_uri.h"
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
 #include "matching/stereotype.h"
@@ -108,6 +110,17 @@ struct TicketView {
   double deadline = 0;
 };
 
+// What a node's heartbeat body says: `{"sessions": [ids], "draining": bool}`, both optional.
+struct HeartbeatReport {
+  std::optional<std::vector<std::string>> sessions;  // nullopt: the node did not say
+  bool draining = false;
+};
+// A null body (none sent) is an empty report; anything else malformed is kInvalidArgument.
+Result<HeartbeatReport> ParseHeartbeatReport(const nlohmann::json& body);
+
+// A session id the hub routes: 1 to 128 characters of [A-Za-z0-9._-], not "." or "..".
+bool IsRoutableSessionId(std::string_view id);
+
 class Grid {
  public:
   // `ids` makes ticket ids and tokens; both must outlive the grid.
@@ -138,12 +151,19 @@ class Grid {
   Effects EndSession(const std::string& session_id);
 
   // --- nodes ---------------------------------------------------------------------------------
-  // POST /nodes body. Returns the node as GET /nodes shows it.
+  // Where the hub listens, so that no node registers the hub itself. Until set (tests), no
+  // address counts as the hub's.
+  void SetSelfAddress(SelfAddress self);
+  // POST /nodes body. Returns the node as GET /nodes shows it. kInvalidArgument for a bad
+  // body (limits: 1,024 slots, maxSessions 1 to 1,024, ids, uri — see node_uri.h); kConflict
+  // when the id is live under another uri (see DESIGN 7a).
   Result<nlohmann::json> RegisterNode(const nlohmann::json& body, Effects* effects);
   // The node's availability after the heartbeat; nullopt for an unknown node (the agent
   // should register again). A drained node that already left answers kDraining, so that its
-  // agent does not register again.
-  std::optional<Availability> Heartbeat(const std::string& node_id, Effects* effects);
+  // agent does not register again. Sessions routed to the node that `report` no longer lists
+  // are ended (see ReconcileSessionsLocked); `report.draining` drains the node.
+  std::optional<Availability> Heartbeat(const std::string& node_id, const HeartbeatReport& report,
+                                        Effects* effects);
   bool Deregister(const std::string& node_id, Effects* effects);
   bool Drain(const std::string& node_id, Effects* effects);
   Effects OnProbeResult(const std::string& node_id, bool answered);
@@ -212,12 +232,30 @@ class Grid {
   struct Ticket;
   struct Session;
   class Compatibility;
+  struct Adopted {  // a live session a registering node reports
+    std::string id;
+    std::string slot_id;
+    nlohmann::json capabilities = nlohmann::json::object();
+  };
+  struct Offer {  // a slot with room, as dispatch offers it
+    Node* node;
+    Slot* slot;
+  };
 
   // The ticket `id` if it exists and `token` is its token; else the error to answer.
   Result<Ticket*> FindTicketLocked(const std::string& id, std::string_view token) REQUIRES(mu_);
 
   // Everything below REQUIRES(mu_).
   Effects DispatchLocked() REQUIRES(mu_);
+  // One call of the queue's Dispatch over `offer` (grouped by node), in slot-selection order:
+  // pack offers each slot with all its free units, spread one unit per slot.
+  std::vector<queue::Assignment> DispatchRoundLocked(std::span<const Offer> offer, bool pack,
+                                                     const Compatibility& compat) REQUIRES(mu_);
+  // Reserves the granted slot and plans POST {node}/session; the slot, or null if the grant
+  // was dropped (waiter gone).
+  const Slot* StartCreationLocked(const queue::Assignment& a,
+                                  const std::unordered_map<std::string, Offer>& by_id,
+                                  SteadyTime now, Effects* effects) REQUIRES(mu_);
   std::vector<const matching::Stereotype*> PoolLocked() REQUIRES(mu_);
   void ResolveRestrictionLocked(Waiter& waiter) REQUIRES(mu_);
   // The pool of slots (or the toggles) changed: every waiting explicit-label request picks its
@@ -259,6 +297,21 @@ class Grid {
   void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
       REQUIRES(mu_);
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
+  // Registration parts: the body checked into a Node (no lock needed), then merged.
+  static Result<std::unique_ptr<Node>> ParseRegistration(const nlohmann::json& body,
+                                                         std::vector<Adopted>* adopted);
+  static Result<Slot> ParseSlot(const nlohmann::json& s, size_t index, const std::string& node_id);
+  static Status ParseAdopted(const nlohmann::json& body, int capacity,
+                             std::vector<Adopted>* adopted);
+  void KeepSessionsLocked(Node& previous, Node& node) REQUIRES(mu_);
+  void AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, SteadyTime now)
+      REQUIRES(mu_);
+  // Ends the sessions routed to `node` that a heartbeat no longer lists; true if any. May
+  // remove a draining node that is left empty (`node` is then gone).
+  bool ReconcileSessionsLocked(Node& node, const std::vector<std::string>& listed,
+                               SteadyTime previous_heartbeat, SteadyTime now) REQUIRES(mu_);
+  // REQUIRES: the node exists.
+  void DrainLocked(const std::string& node_id) REQUIRES(mu_);
   void RemoveNodeIfDrainedLocked(const std::string& node_id) REQUIRES(mu_);
   nlohmann::json NodeJsonLocked(const Node& node) REQUIRES(mu_);
   // Republishes the snapshot at the end of a public operation that changed something. Only the
@@ -285,6 +338,7 @@ class Grid {
   // Drained nodes that left once empty; their heartbeats are answered DRAINING.
   std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
+  SelfAddress self_ GUARDED_BY(mu_);
   // The registration grace runs from created_at_; grace_checked_ once its end was handled.
   SteadyTime created_at_ GUARDED_BY(mu_);
   bool grace_checked_ GUARDED_BY(mu_) = false;

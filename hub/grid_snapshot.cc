@@ -43,8 +43,17 @@ nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure) {
     int session_count = 0;
     for (const GridSnapshot::SlotView& slot : node.slots) {
       max_sessions += slot.max_sessions;
-      session_count += static_cast<int>(slot.sessions.size());
-      for (int i = 0; i < slot.max_sessions; ++i) slots.push_back(SlotJson(slot, i, exposure));
+      const int busy = static_cast<int>(slot.sessions.size());
+      session_count += busy;
+      // One entry per running session and, while the slot has room, one entry with session
+      // null standing for all of it (`free` says how many), so that /status grows with slots
+      // and sessions, never with maxSessions.
+      for (int i = 0; i < busy; ++i) slots.push_back(SlotJson(slot, i, exposure));
+      if (busy < slot.max_sessions) {
+        json room = SlotJson(slot, busy, exposure);
+        room["free"] = slot.max_sessions - busy;
+        slots.push_back(std::move(room));
+      }
     }
     json entry = {{"id", node.id},
                   {"availability", std::string(AvailabilityName(node.availability))},

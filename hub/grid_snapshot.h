@@ -67,9 +67,11 @@ struct GridSnapshot {
 enum class Exposure { kFull, kCounts };
 
 // GET /status in Selenium's shape: {"value": {"ready", "message", "nodes": [...]}}. A slot
-// offering N sessions appears as N Selenium slots, each with `session` null or the session.
-// With kCounts a node shows its id, availability, maxSessions and sessionCount, and each slot
-// only its id, label and `busy`; the answer carries "redacted": true.
+// appears as one Selenium slot per running session (`session` set) and, while it has room, one
+// more with `session` null and `free`: how many more sessions it takes, so the answer grows with
+// slots + sessions, never with maxSessions. With kCounts a node shows its id, availability,
+// maxSessions and sessionCount, and each slot entry only its id, label, `busy` (and `free`); the
+// answer carries "redacted": true.
 nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure = Exposure::kFull);
 
 }  // namespace gridhub::hub

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "http/w3c_error.h"
 #include "hub/grid_fakes.h"
 
 namespace gridhub::hub {
@@ -96,7 +97,7 @@ TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
 
   // A heartbeat changes nothing shown: both parts are shared.
   Effects effects;
-  grid().Heartbeat("n2", &effects);
+  grid().Heartbeat("n2", {}, &effects);
   auto same = grid().snapshot();
   EXPECT_EQ(same->queue, waiting->queue);
   EXPECT_EQ(same->nodes[1], waiting->nodes[1]);
@@ -237,7 +238,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects none;
   clock_.Advance(6s);
-  EXPECT_EQ(grid().Heartbeat("n1", &none), Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &none), Availability::kUp);
   clock_.Advance(6s);
   grid().Tick();
   EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kUp);
@@ -249,7 +250,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   // Waiters are not served by a DOWN node, and stay queued.
   EXPECT_TRUE(Submit().creates.empty());
   EXPECT_EQ(grid().snapshot()->queue_size, 1u);
-  EXPECT_FALSE(grid().Heartbeat("ghost", &none).has_value());
+  EXPECT_FALSE(grid().Heartbeat("ghost", {}, &none).has_value());
 }
 
 TEST_F(GridTest, UnsatisfiableRequestFailsAtOnceWithAnExplanation) {
@@ -278,13 +279,13 @@ TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects effects;
   ASSERT_TRUE(grid().Drain("n1", &effects));
-  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
   EXPECT_TRUE(Submit().replies.size() == 1);  // nothing else could serve it
   grid().EndSession("s1");
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
-  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
   Register(Node("n1"));  // an explicit registration brings it back
-  EXPECT_EQ(grid().Heartbeat("n1", &effects), Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kUp);
 }
 
 TEST_F(GridTest, SessionCreatedOnANodeThatDeregisteredIsDeletedThereAndRetried) {
@@ -805,6 +806,343 @@ TEST_F(GridTest, RefusedAndFinishedRequestsLeaveNothingBehind) {
   EXPECT_EQ(after.sessions, 0u);
   EXPECT_EQ(after.queue_labels, before.queue_labels);
   EXPECT_EQ(after.label_uses, 0u);
+}
+
+// --- Nodes: what a node may register and report (DESIGN 7a) -----------------------------------
+
+// Creates one session on whatever slot dispatch picks and returns the job that made it.
+CreateJob CreateSession(Grid& grid, const std::string& session_id, Effects submitted) {
+  EXPECT_EQ(submitted.creates.size(), 1u);
+  if (submitted.creates.empty()) return {};
+  CreateJob job = submitted.creates[0];
+  grid.OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created(session_id));
+  return job;
+}
+
+std::string RegistrationError(Grid& grid, const json& node) {
+  Effects effects;
+  Result<json> result = grid.RegisterNode(node, &effects);
+  return result.ok() ? "accepted" : result.error().message;
+}
+
+TEST_F(GridTest, NodeUriMustBeHostAndPortWithoutUserInfoQueryOrFragment) {
+  auto with_uri = [](const std::string& uri) {
+    json node = Node("n1");
+    node["uri"] = uri;
+    return node;
+  };
+  EXPECT_EQ(RegistrationError(grid(), with_uri("http://127.0.0.1:5/x#")),
+            "uri must not have a query or fragment");
+  EXPECT_EQ(RegistrationError(grid(), with_uri("http://admin:pw@n1:5555")),
+            "uri must not contain user-info");
+  EXPECT_EQ(RegistrationError(grid(), with_uri("http://n1")),
+            "uri must give an explicit port (http(s)://host:port)");
+  EXPECT_EQ(RegistrationError(grid(), with_uri("file:///etc/passwd")),
+            "uri must be an http:// or https:// URL (http(s)://host:port[/path])");
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+  // Accepted URIs are normalised: lower-case host, no trailing slash.
+  Register(with_uri("HTTP://N1:5555/wd/hub/"));
+  EXPECT_EQ(grid().NodesJson()["value"][0]["uri"], "http://n1:5555/wd/hub");
+}
+
+TEST_F(GridTest, NodeUriMustNotBeTheHubItself) {
+  grid().SetSelfAddress({.port = 4444, .ips = {"10.1.2.3"}, .names = {"hubhost"}});
+  for (const std::string uri :
+       {"http://127.0.0.1:4444", "http://localhost:4444/wd/hub", "http://0.0.0.0:4444",
+        "http://[::1]:4444", "http://10.1.2.3:4444", "http://hubhost:4444"}) {
+    json node = Node("n1");
+    node["uri"] = uri;
+    EXPECT_EQ(RegistrationError(grid(), node).rfind("uri ", 0), 0u) << uri;
+    EXPECT_NE(RegistrationError(grid(), node).find("this hub's own address"), std::string::npos);
+  }
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+  json other_port = Node("n1");
+  other_port["uri"] = "http://127.0.0.1:4445";
+  Register(other_port);  // a node on the hub's machine is fine
+}
+
+TEST_F(GridTest, RegistrationIsBoundedInSlotsSessionsAndIds) {
+  json node = Node("n1");
+  node["slots"] = json::array();
+  for (int i = 0; i < 1025; ++i) node["slots"].push_back({{"id", std::to_string(i)}});
+  EXPECT_EQ(RegistrationError(grid(), node), "slots has 1025 entries; at most 1024 are allowed");
+  node["slots"].erase(node["slots"].size() - 1);
+  EXPECT_EQ(RegistrationError(grid(), node), "accepted");
+
+  json big = Node("n2", 1025);
+  EXPECT_EQ(RegistrationError(grid(), big),
+            "slots[0].maxSessions must be an integer from 1 to 1024");
+  big = Node("n2", 1024);
+  big["sessions"] = json::array();
+  for (int i = 0; i < 1025; ++i) big["sessions"].push_back("s" + std::to_string(i));
+  EXPECT_EQ(RegistrationError(grid(), big),
+            "sessions has 1025 entries but the slots offer only 1024");
+  big["sessions"] = {"../../drain"};
+  EXPECT_NE(RegistrationError(grid(), big).find("sessions[0] must be a session id"),
+            std::string::npos);
+
+  json bad_id = Node("n3");
+  bad_id["id"] = "a/b";
+  EXPECT_NE(RegistrationError(grid(), bad_id).find("id must be 1 to 128 characters"),
+            std::string::npos);
+  bad_id["id"] = std::string(129, 'a');
+  EXPECT_NE(RegistrationError(grid(), bad_id).find("id must be 1 to 128 characters"),
+            std::string::npos);
+  EXPECT_EQ(grid().snapshot()->nodes.size(), 1u);
+}
+
+// A node with 1,024 slots of 1,024 sessions each costs /status and dispatch per slot, not per
+// session unit: /status lists one entry per slot (plus one per running session).
+TEST_F(GridTest, StatusListsSlotsAndSessionsNotSessionUnits) {
+  json node = Node("n1", 1024);
+  node["slots"] = json::array();
+  for (int i = 0; i < 1024; ++i) {
+    node["slots"].push_back({{"id", std::to_string(i)},
+                             {"maxSessions", 1024},
+                             {"stereotype", {{"browserName", i == 0 ? "chrome" : "firefox"}}}});
+  }
+  Register(node);
+  CreateSession(grid(), "abc", Submit());
+  json status = StatusJson(*grid().snapshot());
+  const json& shown = status["value"]["nodes"][0];
+  EXPECT_EQ(shown["maxSessions"], 1024 * 1024);
+  EXPECT_EQ(shown["sessionCount"], 1);
+  ASSERT_EQ(shown["slots"].size(), 1025u);  // 1,024 free entries and one session
+  EXPECT_EQ(shown["slots"][0]["session"]["sessionId"], "abc");
+  EXPECT_EQ(shown["slots"][0]["id"], "0/0");
+  EXPECT_EQ(shown["slots"][1]["session"], nullptr);
+  EXPECT_EQ(shown["slots"][1]["id"], "0/1");
+  EXPECT_EQ(shown["slots"][1]["free"], 1023);
+  EXPECT_EQ(shown["slots"][2]["free"], 1024);
+}
+
+TEST_F(GridTest, OneSlotOfManySessionsServesAWholeBacklogInOneCall) {
+  settings_.queue.reject_unsatisfiable = false;
+  settings_.queue.max_per_label = 1000;
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(Submit().creates.empty());
+  Effects effects;
+  ASSERT_TRUE(grid().RegisterNode(Node("n1", 1024), &effects).ok());
+  EXPECT_EQ(effects.creates.size(), 300u);
+  EXPECT_EQ(grid().QueueJson()["value"].size(), 0u);
+}
+
+// Raising a cap grants several waiters in one call: spread interleaves them across nodes,
+// pack fills the busiest node first.
+class SlotSelectionTest : public GridTest,
+                          public ::testing::WithParamInterface<config::SlotSelection> {};
+
+TEST_P(SlotSelectionTest, GrantsInOneCallFollowTheSlotSelection) {
+  settings_.hub.slot_selection = GetParam();
+  settings_.queue.concurrency_caps = {{"chrome", 1}};
+  Register(Node("a", 4));
+  Register(Node("b", 4));
+  CreateJob first = CreateSession(grid(), "s0", Submit());
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(Submit().creates.empty());
+  config::Settings raised = settings_;
+  raised.queue.concurrency_caps = {{"chrome", 5}};
+  Effects effects = grid().Reconfigure(raised);
+  std::map<std::string, int> per_node;
+  for (const CreateJob& job : effects.creates) per_node[job.node_id]++;
+  ASSERT_EQ(effects.creates.size(), 4u);
+  const std::string other = first.node_id == "a" ? "b" : "a";
+  if (GetParam() == config::SlotSelection::kSpread) {
+    EXPECT_EQ(per_node[first.node_id], 2);
+    EXPECT_EQ(per_node[other], 2);
+  } else {
+    EXPECT_EQ(per_node[first.node_id], 3);
+    EXPECT_EQ(per_node[other], 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, SlotSelectionTest,
+                         ::testing::Values(config::SlotSelection::kSpread,
+                                           config::SlotSelection::kPack));
+
+TEST_F(GridTest, ReRegistrationFromAnotherUriIsRefusedWhileTheNodeHasSessions) {
+  Register(Node("n1"));
+  CreateSession(grid(), "abc", Submit());
+  json moved = Node("n1");
+  moved["uri"] = "http://evil:5555";
+  Effects effects;
+  Result<json> refused = grid().RegisterNode(moved, &effects);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(http::HttpStatus(refused.error().code), 409);
+  EXPECT_NE(refused.error().message.find("cannot re-register from another uri"), std::string::npos);
+  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+  EXPECT_EQ(grid().NodesJson()["value"][0]["uri"], "http://n1:5555");
+
+  // The same uri (the agent restarted, or the hub did) keeps working and keeps the session.
+  Register(Node("n1"));
+  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+
+  // Once the node has no session (or is DOWN), another uri may take the id.
+  grid().EndSession("abc");
+  Register(moved);
+  EXPECT_EQ(grid().NodesJson()["value"][0]["uri"], "http://evil:5555");
+}
+
+TEST_F(GridTest, ReRegistrationFromAnotherUriIsAllowedOnceTheNodeIsDown) {
+  Register(Node("n1"));
+  CreateSession(grid(), "abc", Submit());
+  clock_.Advance(settings_.hub.node_timeout + 1s);
+  grid().Tick();  // DOWN: its sessions are dropped
+  json moved = Node("n1");
+  moved["uri"] = "http://n1-new:5555";
+  Register(moved);
+  EXPECT_FALSE(grid().FindSession("abc").has_value());
+}
+
+TEST_F(GridTest, ReRegistrationFromAnotherUriIsRefusedWhileACreationIsInFlight) {
+  Register(Node("n1"));
+  ASSERT_EQ(Submit().creates.size(), 1u);  // reserved, not answered yet
+  json moved = Node("n1");
+  moved["uri"] = "http://evil:5555";
+  EXPECT_NE(RegistrationError(grid(), moved).find("cannot re-register"), std::string::npos);
+}
+
+// A node answering a new session with a live session's id: that creation fails, the existing
+// route stays, the slot is freed, the request is retried on another node, and nothing is
+// deleted anywhere (the decision is explained in OnCreateResult).
+TEST_F(GridTest, NodeAnsweringALiveSessionIdFailsThatCreationOnly) {
+  Register(Node("n1"));
+  Register(Node("n2"));
+  Register(Node("n3"));
+  CreateJob real = CreateSession(grid(), "abc", Submit());
+  CreateJob liar = Submit().creates.at(0);
+  ASSERT_NE(liar.node_id, real.node_id);
+  Effects effects = grid().OnCreateResult(liar.request, liar.node_id, liar.node_uri, liar.slot_id,
+                                          Created("abc"));
+  EXPECT_TRUE(effects.replies.empty());
+  EXPECT_TRUE(effects.deletes.empty());
+  ASSERT_EQ(effects.creates.size(), 1u);  // retried elsewhere
+  EXPECT_NE(effects.creates[0].node_id, liar.node_id);
+  EXPECT_NE(effects.creates[0].node_id, real.node_id);
+  EXPECT_EQ(grid().FindSession("abc")->node_id, real.node_id);
+  for (const auto& node : grid().snapshot()->nodes) {
+    size_t expected = node->id == real.node_id ? 1 : 0;
+    EXPECT_EQ(node->slots[0].sessions.size(), expected) << node->id;
+  }
+  CreateJob retry = effects.creates[0];
+  Effects done = grid().OnCreateResult(retry.request, retry.node_id, retry.node_uri, retry.slot_id,
+                                       Created("def"));
+  ASSERT_EQ(done.replies.size(), 1u);
+  EXPECT_EQ(done.replies[0].status, 200);
+}
+
+TEST_F(GridTest, NodeAnsweringASessionIdTheHubCannotRouteFailsTheCreation) {
+  settings_.queue.retry_limit = 0;
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  Effects effects =
+      grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("../x"));
+  ASSERT_EQ(effects.replies.size(), 1u);
+  EXPECT_EQ(effects.replies[0].status, 500);
+  EXPECT_NE(effects.replies[0].body.find("cannot route"), std::string::npos);
+  EXPECT_TRUE(effects.deletes.empty());
+  EXPECT_FALSE(grid().FindSession("../x").has_value());
+}
+
+HeartbeatReport Listing(std::vector<std::string> sessions) {
+  return {.sessions = std::move(sessions), .draining = false};
+}
+
+TEST_F(GridTest, HeartbeatEndsSessionsTheNodeNoLongerHas) {
+  Register(Node("n1", 2));
+  Effects none;
+  grid().Heartbeat("n1", Listing({}), &none);
+  CreateSession(grid(), "kept", Submit());
+  CreateSession(grid(), "gone", Submit());
+  clock_.Advance(1s);
+  // Composed before the sessions were recorded here, maybe: nothing ends yet.
+  grid().Heartbeat("n1", Listing({"kept"}), &none);
+  EXPECT_TRUE(grid().FindSession("gone").has_value());
+  clock_.Advance(15s);
+  Effects effects;
+  EXPECT_EQ(grid().Heartbeat("n1", Listing({"kept"}), &effects), Availability::kUp);
+  EXPECT_FALSE(grid().FindSession("gone").has_value());
+  EXPECT_TRUE(grid().FindSession("kept").has_value());
+  EXPECT_TRUE(effects.deletes.empty());  // the node said it has none
+  EXPECT_EQ(grid().snapshot()->nodes[0]->slots[0].sessions.size(), 1u);
+  // Its slot unit is free again: a new request is granted at once.
+  EXPECT_EQ(Submit().creates.size(), 1u);
+}
+
+// The race the rule avoids: a session created just before a heartbeat that was composed
+// earlier reaches the hub. Only sessions recorded before the previous heartbeat arrived (and
+// older than the grace) can be ended by a list that lacks them.
+TEST_F(GridTest, HeartbeatDoesNotEndASessionYoungerThanThePreviousHeartbeat) {
+  Register(Node("n1", 2));
+  Effects none;
+  grid().Heartbeat("n1", Listing({}), &none);
+  clock_.Advance(30s / 4);
+  grid().Heartbeat("n1", Listing({}), &none);
+  clock_.Advance(1s);
+  CreateSession(grid(), "young", Submit());
+  clock_.Advance(20s);  // old enough, but recorded after the previous heartbeat arrived
+  grid().Heartbeat("n1", Listing({}), &none);
+  EXPECT_TRUE(grid().FindSession("young").has_value());
+  clock_.Advance(1s);
+  grid().Heartbeat("n1", Listing({}), &none);  // this one was composed after it existed
+  EXPECT_FALSE(grid().FindSession("young").has_value());
+}
+
+TEST_F(GridTest, HeartbeatWithinTheGraceOrWithoutAListEndsNothing) {
+  Register(Node("n1", 2));
+  Effects none;
+  grid().Heartbeat("n1", Listing({}), &none);
+  CreateSession(grid(), "a", Submit());
+  clock_.Advance(2s);
+  grid().Heartbeat("n1", {}, &none);  // no "sessions": a node that does not report them
+  clock_.Advance(2s);
+  grid().Heartbeat("n1", Listing({}), &none);  // recorded before the previous, but only 4 s old
+  EXPECT_TRUE(grid().FindSession("a").has_value());
+  clock_.Advance(20s);
+  grid().Heartbeat("n1", {}, &none);
+  EXPECT_TRUE(grid().FindSession("a").has_value());
+}
+
+TEST_F(GridTest, HeartbeatSayingDrainingDrainsTheNode) {
+  Register(Node("n1"));
+  CreateSession(grid(), "a", Submit());
+  Effects effects;
+  EXPECT_EQ(grid().Heartbeat("n1", {.sessions = {{"a"}}, .draining = true}, &effects),
+            Availability::kDraining);
+  EXPECT_TRUE(Submit().creates.empty());
+  grid().EndSession("a");  // empty: it leaves, and its heartbeats keep saying DRAINING
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
+}
+
+TEST_F(GridTest, HeartbeatEndingTheLastSessionOfADrainingNodeLetsItLeave) {
+  Register(Node("n1"));
+  Effects none;
+  grid().Heartbeat("n1", Listing({}), &none);
+  CreateSession(grid(), "a", Submit());
+  grid().Drain("n1", &none);
+  clock_.Advance(1s);
+  grid().Heartbeat("n1", Listing({"a"}), &none);
+  clock_.Advance(15s);
+  EXPECT_EQ(grid().Heartbeat("n1", Listing({}), &none), Availability::kDraining);
+  EXPECT_TRUE(grid().snapshot()->nodes.empty());
+}
+
+TEST(ParseHeartbeatReportTest, ReadsTheAgentsBodyAndRefusesWrongTypes) {
+  Result<HeartbeatReport> report =
+      ParseHeartbeatReport({{"sessions", {"a", "b"}}, {"draining", true}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->sessions, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(report->draining);
+  report = ParseHeartbeatReport(json::object());
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->sessions.has_value());
+  EXPECT_FALSE(ParseHeartbeatReport(json::array()).ok());
+  EXPECT_EQ(ParseHeartbeatReport({{"sessions", "a"}}).error().message,
+            "sessions must be an array of session ids");
+  EXPECT_EQ(ParseHeartbeatReport({{"sessions", {1}}}).error().message,
+            "sessions[0] must be a string");
+  EXPECT_EQ(ParseHeartbeatReport({{"draining", "yes"}}).error().message,
+            "draining must be true or false");
 }
 
 }  // namespace

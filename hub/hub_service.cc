@@ -1,8 +1,13 @@
 #include "hub/hub_service.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -86,6 +91,39 @@ std::string_view BearerToken(std::string_view authorization) {
   return authorization.substr(kBearer.size());
 }
 
+// Every address this hub answers on, so that no node registers the hub itself: the
+// interfaces' addresses, the configured host and this machine's name.
+SelfAddress OwnAddresses(const std::string& host, uint16_t port) {
+  SelfAddress self;
+  self.port = port;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr) continue;
+      char text[INET6_ADDRSTRLEN] = {};
+      const int family = a->ifa_addr->sa_family;
+      const void* raw = nullptr;
+      if (family == AF_INET) raw = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
+      if (family == AF_INET6) raw = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+      if (raw != nullptr && inet_ntop(family, raw, text, sizeof text) != nullptr) {
+        self.ips.emplace_back(text);
+      }
+    }
+    freeifaddrs(list);
+  }
+  auto lower = [](std::string name) {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  };
+  if (!host.empty()) {
+    self.ips.push_back(host);  // a literal address; a name simply matches no address
+    self.names.push_back(lower(host));
+  }
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') self.names.push_back(lower(name));
+  return self;
+}
+
 }  // namespace
 
 HubService::HubService(config::Settings settings, const Clock& clock)
@@ -128,6 +166,8 @@ Status HubService::Start() {
       [this](uint64_t connection) { Execute(grid_.OnDisconnect(connection)); });
   Status started = server_->Start();
   if (!started.ok()) return started;
+  grid_.SetSelfAddress(OwnAddresses(server.host, port()));
+  accepting_nodes_.store(true);
   started_ = true;
   timer_ = std::thread([this] { TimerLoop(); });
   return Status::Ok();
@@ -296,13 +336,30 @@ Exposure HubService::ExposureFor(const http::ServerRequest& request) const {
   return ClientAllowed(request) ? Exposure::kFull : Exposure::kCounts;
 }
 
-bool HubService::RegistrationAllowed(const http::ServerRequest& request) const {
+std::optional<std::string> HubService::NodeCallRefusal(const http::ServerRequest& request,
+                                                       NodeCall call) const {
   const std::shared_ptr<const Credentials> credentials = this->credentials();
-  const std::string& secret = credentials->registration_secret;
-  if (secret.empty()) return true;
-  if (ConstantTimeEquals(request.Header("X-Registration-Secret"), secret)) return true;
   const std::string& admin = credentials->admin_token;
-  return !admin.empty() && ConstantTimeEquals(BearerToken(request.Header("Authorization")), admin);
+  const std::string& secret = credentials->registration_secret;
+  // The admin token, when one is set, is good for every node call, from anywhere.
+  if (!admin.empty() && AdminAllowed(request)) return std::nullopt;
+  if (!secret.empty()) {
+    if (ConstantTimeEquals(request.Header("X-Registration-Secret"), secret)) return std::nullopt;
+    return call == NodeCall::kDrain
+               ? "missing or wrong X-Registration-Secret (hub.registration-secret) or admin token"
+               : "missing or wrong X-Registration-Secret (hub.registration-secret)";
+  }
+  // No secret: only a node on this machine may register, heartbeat, drain or deregister, so a
+  // default hub cannot be taken over from the network (DESIGN 7a).
+  if (!IsLoopbackAddress(request.peer_address)) {
+    return "node calls from " + request.peer_address +
+           " are refused: without hub.registration-secret the hub accepts them only from "
+           "loopback; set hub.registration-secret on the hub and on its nodes to register "
+           "nodes from other machines";
+  }
+  // Drain is also an admin call: an admin token, when set, guards it on loopback too.
+  if (call == NodeCall::kDrain && !admin.empty()) return "missing or wrong admin token";
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,59 +412,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (m != "GET") return unknown_method("GET, HEAD");
     return SendJson(responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(request)));
   }
-  if (n >= 1 && p[0] == "nodes") {
-    if (n == 1) {
-      if (m == "GET") return SendJson(responder, 200, grid_.NodesJson());
-      if (m != "POST") return unknown_method("GET, POST");
-      if (!RegistrationAllowed(request))
-        return unauthorized("missing or wrong X-Registration-Secret");
-      return RegisterNode(request, responder);
-    }
-    std::string node_id(p[1]);
-    if (n == 2) {
-      if (m != "DELETE") return unknown_method("DELETE");
-      if (!RegistrationAllowed(request))
-        return unauthorized("missing or wrong X-Registration-Secret");
-      Effects effects;
-      bool found = grid_.Deregister(node_id, &effects);
-      Execute(std::move(effects));
-      if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
-      return (void)responder.Send(204, "", {}, "");
-    }
-    if (n == 3 && p[2] == "heartbeat") {
-      if (m != "POST") return unknown_method("POST");
-      if (!RegistrationAllowed(request))
-        return unauthorized("missing or wrong X-Registration-Secret");
-      Effects effects;
-      std::optional<Availability> availability = grid_.Heartbeat(node_id, &effects);
-      Execute(std::move(effects));
-      if (!availability.has_value()) {
-        return SendError(responder,
-                         {ErrorCode::kNotFound, "no node " + node_id + "; register again"});
-      }
-      if (*availability == Availability::kDraining) {
-        // The node agent learns that it was drained (and must not register again).
-        return SendJson(responder, 200,
-                        {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
-      }
-      return (void)responder.Send(204, "", {}, "");
-    }
-    if (n == 3 && p[2] == "drain") {
-      if (m != "POST") return unknown_method("POST");
-      // An admin, or the node itself proving the registration secret, may drain it.
-      const std::string secret = credentials()->registration_secret;
-      bool node_itself =
-          !secret.empty() && ConstantTimeEquals(request.Header("X-Registration-Secret"), secret);
-      if (!node_itself && !AdminAllowed(request)) {
-        return unauthorized("missing or wrong admin token");
-      }
-      Effects effects;
-      bool found = grid_.Drain(node_id, &effects);
-      Execute(std::move(effects));
-      if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
-      return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
-    }
-  }
+  if (n >= 1 && p[0] == "nodes") return HandleNodes(request, p, responder);
   if (n >= 1 && p[0] == "queue") {
     if (n == 1) {
       if (m == "GET") {
@@ -496,6 +501,64 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
             {ErrorCode::kUnknownCommand, "no command at " + m + " " + std::string(request.path)});
 }
 
+// The node API (DESIGN §4 "Nodes"). REQUIRES: p[0] == "nodes".
+void HubService::HandleNodes(const http::ServerRequest& request,
+                             const std::vector<std::string_view>& p, http::Responder& responder) {
+  const std::string& m = request.method;
+  const size_t n = p.size();
+  auto unknown_method = [&](std::string_view allowed) {
+    SendError(responder,
+              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)}, 0,
+              {{"Allow", std::string(allowed)}});
+  };
+  auto refused = [&](std::optional<std::string> why) {
+    if (!why.has_value()) return false;
+    SendError(responder, {ErrorCode::kUnauthorized, std::move(*why)}, 0,
+              {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
+    return true;
+  };
+  if (n == 1) {
+    if (m == "GET") {
+      // The registry names URIs and session ids: guarded like the queue when a client token
+      // is set (a node's own credentials also show it).
+      if (!ClientAllowed(request) && NodeCallRefusal(request, NodeCall::kOther).has_value()) {
+        refused("missing or wrong client token");
+        return;
+      }
+      return SendJson(responder, 200, grid_.NodesJson());
+    }
+    if (m != "POST") return unknown_method("GET, POST");
+    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
+    return RegisterNode(request, responder);
+  }
+  std::string node_id(p[1]);
+  if (n == 2) {
+    if (m != "DELETE") return unknown_method("DELETE");
+    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
+    Effects effects;
+    bool found = grid_.Deregister(node_id, &effects);
+    Execute(std::move(effects));
+    if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
+    return (void)responder.Send(204, "", {}, "");
+  }
+  if (n == 3 && p[2] == "heartbeat") {
+    if (m != "POST") return unknown_method("POST");
+    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
+    return Heartbeat(request, node_id, responder);
+  }
+  if (n == 3 && p[2] == "drain") {
+    if (m != "POST") return unknown_method("POST");
+    if (refused(NodeCallRefusal(request, NodeCall::kDrain))) return;
+    Effects effects;
+    bool found = grid_.Drain(node_id, &effects);
+    Execute(std::move(effects));
+    if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
+    return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+  }
+  SendError(responder,
+            {ErrorCode::kUnknownCommand, "no command at " + m + " " + std::string(request.path)});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
@@ -565,6 +628,10 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
 }
 
 void HubService::RegisterNode(const http::ServerRequest& request, http::Responder responder) {
+  if (!accepting_nodes_.load()) {  // its own address is not known yet
+    return SendError(responder, {ErrorCode::kUnavailable, "the hub is starting; register again"},
+                     503, {{"Retry-After", "1"}});
+  }
   Result<json> body = ParseBody(request, /*empty_is_object=*/false);
   if (!body.ok()) return SendError(responder, body.error());
   Effects effects;
@@ -572,6 +639,25 @@ void HubService::RegisterNode(const http::ServerRequest& request, http::Responde
   Execute(std::move(effects));
   if (!node.ok()) return SendError(responder, node.error());
   SendJson(responder, 201, {{"value", *node}});
+}
+
+void HubService::Heartbeat(const http::ServerRequest& request, const std::string& node_id,
+                           http::Responder& responder) {
+  Result<json> body = ParseBody(request, /*empty_is_object=*/true);
+  if (!body.ok()) return SendError(responder, body.error());
+  Result<HeartbeatReport> report = ParseHeartbeatReport(*body);
+  if (!report.ok()) return SendError(responder, report.error());
+  Effects effects;
+  std::optional<Availability> availability = grid_.Heartbeat(node_id, *report, &effects);
+  Execute(std::move(effects));
+  if (!availability.has_value()) {
+    return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id + "; register again"});
+  }
+  if (*availability == Availability::kDraining) {
+    // The node agent learns that it was drained (and must not register again).
+    return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+  }
+  responder.Send(204, "", {}, "");
 }
 
 void HubService::CreateTicket(const http::ServerRequest& request, http::Responder responder) {

@@ -15,13 +15,17 @@
 // Thread-safe. Handlers never block a server thread: POST /session parks its Responder in
 // the grid, proxied commands complete from the HTTP client's thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -63,7 +67,11 @@ class HubService {
   void NewSession(const http::ServerRequest& request, http::Responder responder);
   void Proxy(const http::ServerRequest& request, std::string node_path,
              const std::string& session_id, bool ends_session, http::Responder responder);
+  void HandleNodes(const http::ServerRequest& request, const std::vector<std::string_view>& p,
+                   http::Responder& responder);
   void RegisterNode(const http::ServerRequest& request, http::Responder responder);
+  void Heartbeat(const http::ServerRequest& request, const std::string& node_id,
+                 http::Responder& responder);
   void CreateTicket(const http::ServerRequest& request, http::Responder responder);
   void PutAdminConfig(const http::ServerRequest& request, http::Responder responder);
 
@@ -83,7 +91,11 @@ class HubService {
   // it (or the admin token), else counts only.
   Exposure ExposureFor(const http::ServerRequest& request) const;
   bool AdminAllowed(const http::ServerRequest& request) const;
-  bool RegistrationAllowed(const http::ServerRequest& request) const;
+  // Why a node call (register, heartbeat, deregister, drain, GET /nodes) is refused, or
+  // nullopt: DESIGN 7a, see docs/api.md "Authentication".
+  enum class NodeCall { kDrain, kOther };
+  std::optional<std::string> NodeCallRefusal(const http::ServerRequest& request,
+                                             NodeCall call) const;
 
   const config::Settings initial_settings_;
   const Clock& clock_;
@@ -101,6 +113,8 @@ class HubService {
   std::thread timer_;
   std::once_flag stop_once_;
   bool started_ = false;
+  // Set once the grid knows the hub's own address; registrations wait for it.
+  std::atomic<bool> accepting_nodes_{false};
 };
 
 // Runs a hub until SIGINT or SIGTERM, then stops it cleanly. Prints

@@ -185,7 +185,7 @@ size_t SessionQueue::ReadyIndexAfter(std::string_view name) const {
 }
 
 SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const SlotId> slots,
-                                                   const std::vector<bool>& taken,
+                                                   const std::vector<int>& left,
                                                    const SlotCompatibility& compat,
                                                    size_t* slot_index) {
   if (label.scan_epoch != dispatch_epoch_) {
@@ -193,14 +193,14 @@ SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const
     label.scan_from = label.head;
     label.usable.clear();
     for (size_t i = 0; i < slots.size(); ++i) {
-      if (!taken[i] && compat.LabelCanUse(label.name, slots[i])) label.usable.push_back(i);
+      if (left[i] > 0 && compat.LabelCanUse(label.name, slots[i])) label.usable.push_back(i);
     }
     label.exhausted = label.usable.empty();
     if (label.exhausted) return nullptr;
   }
   for (Request* r = label.scan_from; r != nullptr; r = r->next) {
     for (size_t i : label.usable) {
-      if (!taken[i] && compat.CanServe(r->id, slots[i])) {
+      if (left[i] > 0 && compat.CanServe(r->id, slots[i])) {
         label.scan_from = r;
         *slot_index = i;
         return r;
@@ -214,12 +214,31 @@ SessionQueue::Request* SessionQueue::FirstServable(Label& label, std::span<const
 
 std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slots,
                                                const SlotCompatibility& compat) {
+  const std::vector<int> ones(free_slots.size(), 1);
+  return Dispatch(free_slots, ones, compat);
+}
+
+std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slots,
+                                               std::span<const int> counts,
+                                               const SlotCompatibility& compat) {
+  assert(counts.size() == free_slots.size());
   std::vector<Assignment> out;
   if (free_slots.empty() || ready_.empty()) return out;
-  if (free_slots.size() == 1 && compat.Generation() != 0) return DispatchOne(free_slots[0], compat);
+  if (free_slots.size() == 1 && compat.Generation() != 0) {
+    for (int k = 0; k < counts[0]; ++k) {
+      std::vector<Assignment> one = DispatchOne(free_slots[0], compat);
+      if (one.empty()) break;
+      out.push_back(std::move(one.front()));
+    }
+    return out;
+  }
   ++dispatch_epoch_;
-  std::vector<bool> taken(free_slots.size(), false);
-  size_t slots_left = free_slots.size();
+  std::vector<int> left(counts.begin(), counts.end());
+  size_t slots_left = 0;
+  for (int& count : left) {
+    count = std::max(count, 0);
+    if (count > 0) ++slots_left;
+  }
   while (slots_left > 0 && !ready_.empty()) {
     // One round: visit each label with waiters once, starting after the cursor, until one of
     // them is granted a slot. A round with no grant means nobody can use what is left.
@@ -232,14 +251,13 @@ std::vector<Assignment> SessionQueue::Dispatch(std::span<const SlotId> free_slot
       Label& label = *ready_[index];
       const bool fresh = label.scan_epoch != dispatch_epoch_;
       if (!LabelAtCap(label) && (fresh || !label.exhausted)) {
-        winner = FirstServable(label, free_slots, taken, compat, &slot);
+        winner = FirstServable(label, free_slots, left, compat, &slot);
       }
     }
     if (winner == nullptr) break;
     winner->label->scan_from = winner->next;
     out.push_back(Grant(*winner, free_slots[slot]));
-    taken[slot] = true;
-    --slots_left;
+    if (--left[slot] == 0) --slots_left;
   }
   return out;
 }

@@ -151,6 +151,11 @@ class SessionQueue {
   // giving it the first such slot. Stops when no label can use any remaining slot.
   std::vector<Assignment> Dispatch(std::span<const SlotId> free_slots,
                                    const SlotCompatibility& compat);
+  // The same with counted slots: free_slots[i] may be granted up to counts[i] times in this
+  // call and keeps its place in the order while it has units left, so a slot offering N
+  // sessions costs one entry, not N. REQUIRES: counts.size() == free_slots.size().
+  std::vector<Assignment> Dispatch(std::span<const SlotId> free_slots, std::span<const int> counts,
+                                   const SlotCompatibility& compat);
 
   // The granted request's creation succeeded: forget it; its label stays active until
   // OnSessionEnded(label). Returns false if `id` is not a pending grant.
@@ -268,9 +273,9 @@ class SessionQueue {
   std::string RefusalMessage(Refusal reason, const EnqueueRequest& request) const;
   void LinkWaiter(Request& request, bool at_head);
   void UnlinkWaiter(Request& request);
-  Request* FirstServable(Label& label, std::span<const SlotId> slots,
-                         const std::vector<bool>& taken, const SlotCompatibility& compat,
-                         size_t* slot_index);
+  // `left[i]`: how many more grants slots[i] can take in this call.
+  Request* FirstServable(Label& label, std::span<const SlotId> slots, const std::vector<int>& left,
+                         const SlotCompatibility& compat, size_t* slot_index);
   // Index in ready_ of the first label after `name` in label order, wrapping to 0.
   size_t ReadyIndexAfter(std::string_view name) const;
   std::vector<Assignment> DispatchOne(const SlotId& slot, const SlotCompatibility& compat);

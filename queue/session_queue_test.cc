@@ -93,6 +93,54 @@ TEST(SessionQueueTest, LabelAtItsCapWaitsWhileAnotherLabelIsServed) {
   EXPECT_EQ(grants[0].request, a2);
 }
 
+TEST(SessionQueueTest, ACountedSlotIsGrantedUpToItsCountAndKeepsItsPlace) {
+  FakeClock clock;
+  SessionQueue queue(clock, {});
+  std::vector<RequestId> a;
+  for (int i = 0; i < 4; ++i) a.push_back(Admit(queue, "A"));
+  RequestId b = Admit(queue, "B");
+  const std::vector<SlotId> slots = {"big", "small"};
+  const std::vector<int> counts = {2, 5};
+  // "big" is preferred while it has units; then "small" takes the rest, labels alternating.
+  std::vector<Assignment> grants = queue.Dispatch(slots, counts, kAnySlot);
+  ASSERT_EQ(grants.size(), 5u);
+  EXPECT_EQ(grants[0].request, a[0]);
+  EXPECT_EQ(grants[0].slot, "big");
+  EXPECT_EQ(grants[1].request, b);
+  EXPECT_EQ(grants[1].slot, "big");
+  for (size_t i = 2; i < grants.size(); ++i) {
+    EXPECT_EQ(grants[i].request, a[i - 1]);
+    EXPECT_EQ(grants[i].slot, "small");
+  }
+}
+
+TEST(SessionQueueTest, CountedDispatchHonoursCapsAndZeroCounts) {
+  FakeClock clock;
+  SessionQueue queue(clock, {.concurrency_caps = {{"A", 2}}});
+  for (int i = 0; i < 5; ++i) Admit(queue, "A");
+  const std::vector<SlotId> slots = {"none", "many"};
+  const std::vector<int> counts = {0, 1000};
+  std::vector<Assignment> grants = queue.Dispatch(slots, counts, kAnySlot);
+  ASSERT_EQ(grants.size(), 2u);  // the cap, not the 1000 units, decides
+  EXPECT_EQ(grants[0].slot, "many");
+  EXPECT_EQ(grants[1].slot, "many");
+  EXPECT_EQ(queue.size(), 3u);
+}
+
+TEST(SessionQueueTest, OneCountedSlotUsesTheRememberedPathUpToItsCount) {
+  FakeClock clock;
+  SessionQueue queue(clock, {});
+  for (int i = 0; i < 5; ++i) Admit(queue, "A");
+  struct Remembering : FnCompat {
+    using FnCompat::FnCompat;
+    uint64_t Generation() const override { return 7; }
+  } compat([](RequestId, const SlotId&) { return true; });
+  const std::vector<SlotId> slots = {"one"};
+  const std::vector<int> counts = {3};
+  EXPECT_EQ(queue.Dispatch(slots, counts, compat).size(), 3u);
+  EXPECT_EQ(queue.size(), 2u);
+}
+
 TEST(SessionQueueTest, ConcurrencyDefaultAppliesToLabelsWithoutOwnCap) {
   FakeClock clock;
   SessionQueue queue(clock, {.concurrency_default = 1, .concurrency_caps = {{"B", 0}}});
