@@ -68,7 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  h.grid.Heartbeat(id, &effects);
+  // The same body read as a heartbeat (its "sessions" list, if any, is reconciled).
+  Result<hub::HeartbeatReport> report = hub::ParseHeartbeatReport(*body);
+  h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
+  h.clock.Advance(std::chrono::seconds(11));
+  h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
   h.grid.RegisterNode(*body, &effects);  // the same node again (agent restarted)
   CheckGridReadable(h.grid);
   h.clock.Advance(std::chrono::minutes(5));
