@@ -305,7 +305,8 @@ std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request
       (!last_refusal_log_ || clock_.Now() - *last_refusal_log_ >= kRefusalLogQuiet)) {
     last_refusal_log_ = clock_.Now();
     Log("refused " + request.method + " " + request.path.substr(0, 200) + ": " + *why +
-        " (further refusals within " + Seconds(kRefusalLogQuiet) + " are not logged)");
+        " (hub at " + JoinAddresses(hub_addresses_) + "; further refusals within " +
+        Seconds(kRefusalLogQuiet) + " are not logged)");
   }
   return why;
 }

@@ -95,10 +95,9 @@ std::optional<std::string> AccessRefusal(std::string_view secret,
        std::find(hub_addresses.begin(), hub_addresses.end(), *address) != hub_addresses.end())) {
     return std::nullopt;
   }
-  std::string hubs = JoinAddresses(hub_addresses);
+  // The hub's addresses are not told to a stranger; the node's log names them.
   return "without hub.registration-secret this node agent accepts calls only from loopback and "
-         "from its hub (" +
-         hubs + "), not from " +
+         "from its hub, not from " +
          (peer.empty() ? std::string("an unknown address") : std::string(peer)) +
          "; set hub.registration-secret on the hub and its nodes to accept other addresses";
 }

@@ -31,8 +31,9 @@ bool IsLoopbackAddress(std::string_view text);
 std::vector<std::string> ResolveHostAddresses(const std::string& host);
 
 // Why a call from `peer` (its IP address as text) presenting `presented_secret` is refused,
-// naming the setting that decides it; nullopt when it is allowed. `secret` is
-// hub.registration-secret ("" = none); `hub_addresses` (canonical) count only without one.
+// naming the setting that decides it (it goes to the caller, so the hub's addresses are left
+// out); nullopt when it is allowed. `secret` is hub.registration-secret ("" = none);
+// `hub_addresses` (canonical) count only without one.
 std::optional<std::string> AccessRefusal(std::string_view secret,
                                          const std::vector<std::string>& hub_addresses,
                                          std::string_view peer, std::string_view presented_secret);
