@@ -7,6 +7,7 @@
 
 #include "http/json_body.h"
 #include "http/w3c_error.h"
+#include "hub/request_path.h"
 
 namespace gridhub::hub {
 
@@ -706,7 +707,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   // 128-bit ids does not happen, so the node is lying or broken, and if it fronts (or shares
   // routes with) the node that owns the real session, a DELETE would end the real one. What
   // it may have started is its own to clean up (node.session-timeout on a gridhub node).
-  if (session_id.has_value() && !IsRoutableSessionId(*session_id)) {
+  if (session_id.has_value() && !IsValidSessionId(*session_id)) {
     refused = "answered with a sessionId the hub cannot route (not 1-128 of A-Z a-z 0-9 . _ -)";
   } else if (session_id.has_value() && sessions_.count(*session_id) > 0) {
     refused = "answered with sessionId " + *session_id + ", which is already a live session";
@@ -987,11 +988,6 @@ bool IsValidSlotId(std::string_view id) {
 
 }  // namespace
 
-bool IsRoutableSessionId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return IdChar(c, "._-"); });
-}
-
 Result<HeartbeatReport> ParseHeartbeatReport(const json& body) {
   HeartbeatReport report;
   if (body.is_null()) return report;
@@ -1150,7 +1146,7 @@ Status Grid::ParseAdopted(const json& body, int capacity, std::vector<Adopted>* 
         session.capabilities = entry["capabilities"];
       }
     }
-    if (!IsRoutableSessionId(session.id)) {
+    if (!IsValidSessionId(session.id)) {
       return Error{ErrorCode::kInvalidArgument,
                    "sessions[" + std::to_string(i) +
                        "] must be a session id (1 to 128 of A-Z a-z 0-9 . _ -) or an object "

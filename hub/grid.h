@@ -118,9 +118,6 @@ struct HeartbeatReport {
 // A null body (none sent) is an empty report; anything else malformed is kInvalidArgument.
 Result<HeartbeatReport> ParseHeartbeatReport(const nlohmann::json& body);
 
-// A session id the hub routes: 1 to 128 characters of [A-Za-z0-9._-], not "." or "..".
-bool IsRoutableSessionId(std::string_view id);
-
 class Grid {
  public:
   // `ids` makes ticket ids and tokens; both must outlive the grid.
