@@ -307,12 +307,27 @@ bool HubService::AdminAllowed(const http::ServerRequest& request) const {
   const std::shared_ptr<const Credentials> credentials = this->credentials();
   const std::string& token = credentials->admin_token;
   // Without an admin token, admin calls are queue-level calls: a configured client token
-  // guards them like every other queue call (else anyone could clear the queue).
-  if (token.empty()) return ClientAllowed(request);
+  // guards them like every other queue call (else anyone could clear the queue). With no token
+  // at all they stay on this machine, as node calls do without a secret, so a default hub
+  // cannot be reconfigured, drained or emptied from the network.
+  if (token.empty()) {
+    if (credentials->client_token.empty()) return IsLoopbackAddress(request.peer_address);
+    return ClientAllowed(request);
+  }
   std::string_view authorization = request.Header("Authorization");
   std::string_view bearer = BearerToken(authorization);
   if (!bearer.empty()) return ConstantTimeEquals(bearer, token);
   return ConstantTimeEquals(BasicPassword(authorization), token);
+}
+
+std::string HubService::AdminRefusal(const http::ServerRequest& request) const {
+  const std::shared_ptr<const Credentials> credentials = this->credentials();
+  if (credentials->admin_token.empty() && credentials->client_token.empty()) {
+    return "admin calls from " + request.peer_address +
+           " are refused: without hub.admin-token the hub accepts them only from loopback; set "
+           "hub.admin-token to administer it from other machines";
+  }
+  return "missing or wrong admin token";
 }
 
 bool HubService::ClientAllowed(const http::ServerRequest& request) const {
@@ -420,7 +435,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
         return SendJson(responder, 200, grid_.QueueJson());
       }
       if (m != "DELETE") return unknown_method("GET, DELETE");
-      if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+      if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
       Effects effects;
       size_t count = grid_.ClearQueue(&effects);
       Execute(std::move(effects));
@@ -472,7 +487,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       return SendJson(responder, 200, grid_.SeleniumQueueJson());
     }
     if (m != "DELETE") return unknown_method("GET, DELETE");
-    if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+    if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
     Effects effects;
     size_t count = grid_.ClearQueue(&effects);
     Execute(std::move(effects));
@@ -491,7 +506,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
   }
   if (n == 2 && p[0] == "admin" && p[1] == "config") {
     if (m != "GET" && m != "PUT") return unknown_method("GET, PUT");
-    if (!AdminAllowed(request)) return unauthorized("missing or wrong admin token");
+    if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
     if (m == "GET") {
       return SendJson(responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
     }

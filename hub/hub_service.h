@@ -91,6 +91,8 @@ class HubService {
   // it (or the admin token), else counts only.
   Exposure ExposureFor(const http::ServerRequest& request) const;
   bool AdminAllowed(const http::ServerRequest& request) const;
+  // Why AdminAllowed() said no, for the 401.
+  std::string AdminRefusal(const http::ServerRequest& request) const;
   // Why a node call (register, heartbeat, deregister, drain, GET /nodes) is refused, or
   // nullopt: DESIGN 7a, see docs/api.md "Authentication".
   enum class NodeCall { kDrain, kOther };

@@ -113,6 +113,50 @@ class RemoteNodeCallsTest(HubTestCase):
                 self.assertNotIn(b"s3cret-reg", call("GET", hub.url + path)[2], path)
 
 
+class RemoteAdminCallsTest(HubTestCase):
+    """Admin calls on a hub with no token stay on its machine; the admin token opens them."""
+
+    def admin_calls(self, base, headers):
+        return [("PUT", base + "/admin/config", {"queue": {"max-per-label": 1}}, headers),
+                ("GET", base + "/admin/config", None, headers),
+                ("DELETE", base + "/queue", None, headers),
+                ("DELETE", base + "/se/grid/newsessionqueue/queue", None, headers)]
+
+    def max_per_label(self, hub, headers=None):
+        status, settings = call_json("GET", hub.url + "/admin/config", headers=headers)
+        self.assertEqual(status, 200)
+        return settings["queue"]["max-per-label"]
+
+    def test_without_tokens_only_loopback_may_administer(self):
+        with netns.Namespace() as ns:
+            hub = self.start_hub("--server.host", "0.0.0.0")
+            remote = f"http://{ns.host_ip}:{hub_port(hub)}"
+            before = self.max_per_label(hub)
+            calls = self.admin_calls(remote, {})
+            for (status, body), (method, url, _, _) in zip(remote_calls(ns, calls), calls):
+                self.assertEqual(status, 401, (method, url, body))
+                message = json.loads(body)["value"]["message"]
+                self.assertIn("hub.admin-token", message)
+                self.assertIn(ns.peer_ip, message)
+            self.assertEqual(self.max_per_label(hub), before)  # nothing applied
+            status, _, _ = call("PUT", hub.url + "/admin/config", {"queue": {"max-per-label": 1}})
+            self.assertEqual(status, 200)
+            self.assertEqual(self.max_per_label(hub), 1)
+
+    def test_the_admin_token_works_from_anywhere(self):
+        with netns.Namespace() as ns:
+            hub = self.start_hub("--server.host", "0.0.0.0", "--hub.admin-token", "adm1n-t")
+            remote = f"http://{ns.host_ip}:{hub_port(hub)}"
+            wrong = remote_calls(ns, self.admin_calls(remote, {"Authorization": "Bearer x"}))
+            self.assertEqual([status for status, _ in wrong], [401] * 4)
+            # Loopback without the token is no exception once a token is set.
+            self.assertEqual(call("GET", hub.url + "/admin/config")[0], 401)
+            good = {"Authorization": "Bearer adm1n-t"}
+            answers = remote_calls(ns, self.admin_calls(remote, good))
+            self.assertEqual([status for status, _ in answers], [200] * 4)
+            self.assertEqual(self.max_per_label(hub, good), 1)
+
+
 class NodeUriTest(HubTestCase):
     def assert_refused(self, hub, uri, fragment):
         status, body = call_json("POST", hub.url + "/nodes",
