@@ -84,7 +84,7 @@ for p in $phases; do
       ;;
     tsan)
       phase "tsan: build" build_sanitized "$build-tsan" thread &&
-        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp \
         phase "tsan: tests" run_ctest "$build-tsan" "${san_ctest[@]}" "$@"
       ;;
     *)
