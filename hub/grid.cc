@@ -1189,7 +1189,6 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
     nodes_.erase(old);
   }
   AdoptSessionsLocked(*node, adopted, now);
-  for (const Slot& slot : node->slots) metrics_.DeclareLabel(slot.stereotype.label().str());
   std::string node_id = node->id;
   departed_drained_.erase(node_id);
   nodes_[node_id] = std::move(node);

@@ -422,8 +422,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     return (void)responder.Send(200, std::move(text), {}, metrics::kContentType);
   }
   if (n == 1 && p[0] == "status") {
-    // HEAD for probes (curl -I): the status line alone, no body.
-    if (m == "HEAD") return (void)responder.Send(200, "", {}, kJson);
+    // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
     if (m != "GET") return unknown_method("GET, HEAD");
     return SendJson(responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(request)));
   }
