@@ -240,6 +240,9 @@ void HubService::Execute(Effects effects) {
     queue::RequestId request = job.request;
     http::Headers headers = node_headers;
     headers.emplace_back("Content-Type", std::string(kJson));
+    // The slot is decided once, here: the node agent creates the session in exactly this slot,
+    // so /status and the node always agree on where a session lives.
+    headers.emplace_back("X-Gridhub-Slot", job.slot_id);
     client_.Send({.method = "POST",
                   .url = job.node_uri + "/session",
                   .headers = std::move(headers),
