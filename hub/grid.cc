@@ -87,6 +87,12 @@ constexpr auto kFirstCooldown = std::chrono::seconds(1);
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+json SessionIdStrings(const std::vector<SessionId>& ids) {
+  json list = json::array();
+  for (const SessionId& id : ids) list.push_back(id.str());
+  return list;
+}
+
 }  // namespace
 
 void Effects::Append(Effects other) {
@@ -109,7 +115,7 @@ struct Grid::Slot {
   // The label a request by this slot's browserName gets ("" without a browserName).
   std::string browser_label;
   int max_sessions;
-  std::vector<std::string> sessions;
+  std::vector<SessionId> sessions;
   int reserved = 0;  // creations in flight
   int Free() const {
     return std::max(0, max_sessions - static_cast<int>(sessions.size()) - reserved);
@@ -194,15 +200,6 @@ struct Grid::Ticket {
   std::string body;  // W3C new-session response, or the W3C error
   int status = 0;
   std::string session_id;
-};
-
-struct Grid::Session {
-  std::string id;
-  std::string node_id;
-  std::string slot_id;
-  std::string label;
-  json capabilities;
-  SteadyTime started;
 };
 
 // Answers the queue's "can this waiter use this free slot unit?" with the matcher.
@@ -709,7 +706,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   // it may have started is its own to clean up (node.session-timeout on a gridhub node).
   if (session_id.has_value() && !IsValidSessionId(*session_id)) {
     refused = "answered with a sessionId the hub cannot route (not 1-128 of A-Z a-z 0-9 . _ -)";
-  } else if (session_id.has_value() && sessions_.count(*session_id) > 0) {
+  } else if (session_id.has_value() && sessions_.Contains(SessionId(*session_id))) {
     refused = "answered with sessionId " + *session_id + ", which is already a live session";
   }
   if (!refused.empty()) session_id.reset();
@@ -729,18 +726,18 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
       }
       value["capabilities"]["se:gridhubNode"] = node_id;
     }
-    auto session = std::make_unique<Session>();
-    session->id = *session_id;
-    session->node_id = node_id;
-    session->slot_id = slot_id;
-    session->label = waiter->label;
+    SessionEntry session{.id = SessionId(*session_id),
+                         .node = NodeId(node_id),
+                         .slot = SlotId(slot_id),
+                         .label = waiter->label,
+                         .capabilities = json(),
+                         .started = now};
     if (body.contains("value") && body["value"].is_object() &&
         body["value"].contains("capabilities")) {
-      session->capabilities = body["value"]["capabilities"];
+      session.capabilities = body["value"]["capabilities"];
     }
-    session->started = now;
-    slot->sessions.push_back(*session_id);
-    sessions_[*session_id] = std::move(session);
+    slot->sessions.push_back(session.id);
+    sessions_.Add(std::move(session));
     if (waiter->has_responder) {
       effects.replies.push_back({waiter->responder, 200, Dump(body), *session_id});
       waiter->has_responder = false;
@@ -884,9 +881,9 @@ Effects Grid::OnReplyUndelivered(const std::string& session_id) {
 
 std::optional<SessionRoute> Grid::FindSession(const std::string& session_id) {
   MutexLock lock(mu_);
-  auto s = sessions_.find(session_id);
-  if (s == sessions_.end()) return std::nullopt;
-  auto n = nodes_.find(s->second->node_id);
+  const SessionEntry* session = sessions_.Find(SessionId(session_id));
+  if (session == nullptr) return std::nullopt;
+  auto n = nodes_.find(session->node.str());
   if (n == nodes_.end()) return std::nullopt;
   return SessionRoute{n->first, n->second->uri};
 }
@@ -901,36 +898,30 @@ Effects Grid::EndSession(const std::string& session_id) {
 }
 
 void Grid::EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node) {
-  auto s = sessions_.find(session_id);
-  if (s == sessions_.end()) return;
-  const Session& session = *s->second;
-  queue_.OnSessionEnded(session.label);
-  std::string node_id = session.node_id;
+  std::optional<SessionEntry> session = sessions_.Remove(SessionId(session_id));
+  if (!session.has_value()) return;
+  queue_.OnSessionEnded(session->label);
+  const std::string& node_id = session->node.str();
   auto n = nodes_.find(node_id);
   if (n != nodes_.end()) {
     Node& node = *n->second;
-    if (Slot* slot = node.FindSlot(session.slot_id)) {
-      auto& list = slot->sessions;
-      list.erase(std::remove(list.begin(), list.end(), session_id), list.end());
-    }
+    if (Slot* slot = node.FindSlot(session->slot.str())) std::erase(slot->sessions, session->id);
     if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
     if (node.Active() == 0) node.idle_since = clock_.Now();
   }
-  sessions_.erase(s);
   RemoveNodeIfDrainedLocked(node_id);
 }
 
 void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) {
-  std::vector<std::string> ids;
+  std::vector<SessionId> ids;
   for (const Slot& slot : node.slots) {
     ids.insert(ids.end(), slot.sessions.begin(), slot.sessions.end());
   }
-  for (const std::string& id : ids) {
-    auto s = sessions_.find(id);
-    if (s == sessions_.end()) continue;
-    queue_.OnSessionEnded(s->second->label);
-    if (delete_on_node) effects->deletes.push_back({node.uri, id});
-    sessions_.erase(s);
+  for (const SessionId& id : ids) {
+    std::optional<SessionEntry> session = sessions_.Remove(id);
+    if (!session.has_value()) continue;
+    queue_.OnSessionEnded(session->label);
+    if (delete_on_node) effects->deletes.push_back({node.uri, id.str()});
   }
   for (Slot& slot : node.slots) slot.sessions.clear();
 }
@@ -1205,12 +1196,11 @@ void Grid::KeepSessionsLocked(Node& previous, Node& node) {
   // Re-registration (agent or hub restarted): keep live sessions whose slot still exists.
   for (Slot& old_slot : previous.slots) {
     Slot* kept = node.FindSlot(old_slot.id);
-    for (const std::string& session_id : old_slot.sessions) {
+    for (const SessionId& session_id : old_slot.sessions) {
       if (kept != nullptr) {
         kept->sessions.push_back(session_id);
-      } else if (auto s = sessions_.find(session_id); s != sessions_.end()) {
-        queue_.OnSessionEnded(s->second->label);
-        sessions_.erase(s);
+      } else if (std::optional<SessionEntry> s = sessions_.Remove(session_id)) {
+        queue_.OnSessionEnded(s->label);
       }
     }
     if (kept != nullptr) kept->reserved = old_slot.reserved;
@@ -1222,7 +1212,7 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, 
   // Sessions the agent reports that the hub does not know (the hub restarted): adopt them. A
   // session id live anywhere already keeps its route.
   for (const Adopted& entry : adopted) {
-    if (sessions_.count(entry.id) > 0) continue;
+    if (sessions_.Contains(SessionId(entry.id))) continue;
     Slot* slot = entry.slot_id.empty() ? nullptr : node.FindSlot(entry.slot_id);
     if (slot == nullptr || slot->Free() == 0) {
       slot = nullptr;
@@ -1234,19 +1224,18 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, 
       }
     }
     if (slot == nullptr) continue;
-    auto session = std::make_unique<Session>();
-    session->id = entry.id;
-    session->node_id = node.id;
-    session->slot_id = slot->id;
     // The request label it was granted under is gone with the old hub (gridhub:* keys never
     // reach the node), so it counts under its slot's label: the label a request by browser
     // name has on an unlabelled slot, and the exact label of a labelled one.
-    session->label = slot->stereotype.label().str();
-    session->capabilities = entry.capabilities;
-    session->started = now;
-    slot->sessions.push_back(entry.id);
-    queue_.OnSessionAdopted(session->label);  // released by EndSession like any other
-    sessions_[entry.id] = std::move(session);
+    SessionEntry session{.id = SessionId(entry.id),
+                         .node = NodeId(node.id),
+                         .slot = SlotId(slot->id),
+                         .label = slot->stereotype.label().str(),
+                         .capabilities = entry.capabilities,
+                         .started = now};
+    slot->sessions.push_back(session.id);
+    queue_.OnSessionAdopted(session.label);  // released by EndSession like any other
+    sessions_.Add(std::move(session));
   }
 }
 
@@ -1296,13 +1285,11 @@ bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<std::string>& l
   // must also have existed that long. No DELETE is sent: the node says it has no such session.
   std::unordered_set<std::string_view> present(listed.begin(), listed.end());
   std::vector<std::string> gone;
-  for (const Slot& slot : node.slots) {
-    for (const std::string& id : slot.sessions) {
-      auto s = sessions_.find(id);
-      if (s == sessions_.end() || present.count(id) > 0) continue;
-      if (s->second->started < previous_heartbeat && now - s->second->started >= kHeartbeatGrace) {
-        gone.push_back(id);
-      }
+  for (const SessionId& id : sessions_.OnNode(NodeId(node.id))) {
+    const SessionEntry& s = *sessions_.Find(id);
+    if (present.count(id.str()) > 0) continue;
+    if (s.started < previous_heartbeat && now - s.started >= kHeartbeatGrace) {
+      gone.push_back(id.str());
     }
   }
   for (const std::string& id : gone) EndSessionLocked(id, nullptr, /*delete_on_node=*/false);
@@ -1369,7 +1356,7 @@ json Grid::NodeJsonLocked(const Node& node) {
                      {"label", slot.stereotype.label().str()},
                      {"stereotype", slot.stereotype.json()},
                      {"maxSessions", slot.max_sessions},
-                     {"sessions", slot.sessions}});
+                     {"sessions", SessionIdStrings(slot.sessions)}});
   }
   auto since = std::chrono::duration<double>(clock_.Now() - node.last_seen).count();
   return {{"id", node.id},
@@ -1766,9 +1753,9 @@ std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, S
     bool same = node.view->slots.size() == node.slots.size();
     for (size_t i = 0; same && i < node.slots.size(); ++i) {
       const std::vector<GridSnapshot::SessionView>& shown = node.view->slots[i].sessions;
-      const std::vector<std::string>& live = node.slots[i].sessions;
+      const std::vector<SessionId>& live = node.slots[i].sessions;
       same = shown.size() == live.size();
-      for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k];
+      for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k].str();
     }
     if (same) return node.view;
   }
@@ -1779,12 +1766,12 @@ std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, S
   for (const Slot& slot : node.slots) {
     GridSnapshot::SlotView slot_view{
         slot.id, slot.stereotype.label().str(), slot.stereotype.json(), slot.max_sessions, {}};
-    for (const std::string& session_id : slot.sessions) {
-      auto s = sessions_.find(session_id);
+    for (const SessionId& session_id : slot.sessions) {
+      const SessionEntry* s = sessions_.Find(session_id);
       // Not expected; such an id is not shown, and the view is simply rebuilt next time.
-      if (s == sessions_.end()) continue;
-      slot_view.sessions.push_back({session_id, s->second->capabilities,
-                                    WallSeconds(s->second->started, now), s->second->label});
+      if (s == nullptr) continue;
+      slot_view.sessions.push_back(
+          {session_id.str(), s->capabilities, WallSeconds(s->started, now), s->label});
     }
     view->slots.push_back(std::move(slot_view));
   }

@@ -33,6 +33,7 @@
 #include "http/http_server.h"
 #include "hub/grid_snapshot.h"
 #include "hub/node_uri.h"
+#include "hub/session_map.h"
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
 #include "matching/stereotype.h"
@@ -227,7 +228,6 @@ class Grid {
   struct Node;
   struct Waiter;
   struct Ticket;
-  struct Session;
   class Compatibility;
   struct Adopted {  // a live session a registering node reports
     std::string id;
@@ -327,7 +327,7 @@ class Grid {
   std::map<std::string, std::unique_ptr<Node>> nodes_ GUARDED_BY(mu_);
   std::unordered_map<queue::RequestId, std::unique_ptr<Waiter>> waiters_ GUARDED_BY(mu_);
   std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  SessionMap sessions_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<Ticket>> tickets_ GUARDED_BY(mu_);
   // Waiters whose session is being created, by deadline: at the deadline the client is
   // answered, and the session is deleted whenever the node reports it.
