@@ -29,6 +29,10 @@ queue::QueueOptions ToQueueOptions(const config::QueueSettings& q) {
   return options;
 }
 
+TicketBook::Limits TicketLimits(const config::QueueSettings& q) {
+  return {.abandon_after = q.abandon_after, .ready_ttl = q.ready_ttl};
+}
+
 matching::LabelMatchOptions ToMatchOptions(const config::MatchingSettings& m) {
   return {.prefix_expand = m.prefix_expand,
           .wildcards = m.wildcards,
@@ -187,21 +191,6 @@ struct Grid::Waiter {
   bool outcome_recorded = false;
 };
 
-struct Grid::Ticket {
-  std::string id;
-  std::string token;
-  RequestId request = 0;
-  std::string label;
-  enum class State { kWaiting, kReady, kFailed } state = State::kWaiting;
-  SteadyTime last_activity;
-  SteadyTime enqueued_at;
-  SteadyTime deadline;
-  SteadyTime finished_at;
-  std::string body;  // W3C new-session response, or the W3C error
-  int status = 0;
-  std::string session_id;
-};
-
 // Answers the queue's "can this waiter use this free slot unit?" with the matcher.
 class Grid::Compatibility final : public queue::SlotCompatibility {
  public:
@@ -244,10 +233,10 @@ class Grid::Compatibility final : public queue::SlotCompatibility {
 
 Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
     : clock_(clock),
-      ids_(ids),
       settings_(settings),
       matcher_(ToMatchOptions(settings.matching)),
       queue_(clock, ToQueueOptions(settings.queue)),
+      tickets_(clock, ids, TicketLimits(settings.queue)),
       metrics_(std::string(metrics::GridhubVersion())) {
   MutexLock lock(mu_);
   created_at_ = clock_.Now();  // the queue counts its registration grace from the same instant
@@ -617,19 +606,24 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
   return effects;
 }
 
-void Grid::DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) {
+void Grid::DeliverFailureLocked(Waiter& waiter, const Error& error, Effects* effects) {
   if (waiter.has_responder) {
-    effects->replies.push_back({waiter.responder, status, std::move(body), ""});
+    effects->replies.push_back(
+        {waiter.responder, http::HttpStatus(error.code), http::W3CErrorBody(error), ""});
     waiter.has_responder = false;
     return;
   }
-  auto t = tickets_.find(waiter.ticket_id);
-  if (t == tickets_.end()) return;
-  Ticket& ticket = *t->second;
-  ticket.state = status == 200 ? Ticket::State::kReady : Ticket::State::kFailed;
-  ticket.status = status;
-  ticket.body = std::move(body);
-  ticket.finished_at = clock_.Now();
+  tickets_.Fail(waiter.ticket_id, error);
+}
+
+void Grid::DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::string body,
+                                Effects* effects) {
+  if (waiter.has_responder) {
+    effects->replies.push_back({waiter.responder, 200, std::move(body), session.str()});
+    waiter.has_responder = false;
+    return;
+  }
+  tickets_.Finish(waiter.ticket_id, session, std::move(body));
 }
 
 void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
@@ -637,11 +631,11 @@ void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects
   if (error.code == ErrorCode::kTimeout && !waiter.has_responder && !waiter.ticket_id.empty()) {
     // An expired ticket is simply gone (DESIGN §4: 404 on GET and take); only a request that
     // failed otherwise (node failures, unsatisfiable, cleared) keeps its error for one take.
-    tickets_.erase(waiter.ticket_id);
+    tickets_.Erase(waiter.ticket_id);
     waiter.ticket_id.clear();
     return;
   }
-  DeliverLocked(waiter, http::HttpStatus(error.code), http::W3CErrorBody(error), effects);
+  DeliverFailureLocked(waiter, error, effects);
 }
 
 void Grid::RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) {
@@ -738,15 +732,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
     }
     slot->sessions.push_back(session.id);
     sessions_.Add(std::move(session));
-    if (waiter->has_responder) {
-      effects.replies.push_back({waiter->responder, 200, Dump(body), *session_id});
-      waiter->has_responder = false;
-    } else {
-      DeliverLocked(*waiter, 200, Dump(body), &effects);
-      if (auto t = tickets_.find(waiter->ticket_id); t != tickets_.end()) {
-        t->second->session_id = *session_id;
-      }
-    }
+    DeliverSessionLocked(*waiter, SessionId(*session_id), Dump(body), &effects);
     RemoveWaiterLocked(request);
     effects.Append(DispatchLocked());
     PublishLocked();
@@ -1379,74 +1365,40 @@ json Grid::NodesJson() {
 // ---------------------------------------------------------------------------------------------
 // Tickets
 
-Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_id, int* status_out,
+Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_id,
                                 Effects* effects) {
   MutexLock lock(mu_);
   SteadyTime deadline;
   bool no_wait = spec.no_wait;
   Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
-  if (!admitted.ok()) {
-    switch (admitted.error().code) {
-      case ErrorCode::kUnsatisfiable:
-        *status_out = 422;
-        break;
-      case ErrorCode::kQueueFull:
-      case ErrorCode::kRunLimit:
-      case ErrorCode::kNoWait:
-        *status_out = 429;
-        break;
-      default:
-        *status_out = http::HttpStatus(admitted.error().code);
-    }
-    return admitted.error();
-  }
+  if (!admitted.ok()) return admitted.error();
   Waiter& waiter = *waiters_[*admitted];
-  auto ticket = std::make_unique<Ticket>();
-  ticket->id = ids_.NewId();
-  ticket->token = ids_.NewId();
-  ticket->request = waiter.id;
-  ticket->label = waiter.label;
-  ticket->last_activity = clock_.Now();
-  ticket->enqueued_at = waiter.enqueued_at;
-  ticket->deadline = waiter.deadline;
-  waiter.ticket_id = ticket->id;
-  json result = {{"id", ticket->id},
-                 {"token", ticket->token},
+  const TicketBook::Ticket& ticket =
+      tickets_.Open(waiter.id, waiter.label, waiter.enqueued_at, waiter.deadline);
+  waiter.ticket_id = ticket.id;
+  json result = {{"id", ticket.id},
+                 {"token", ticket.token},
                  {"status", "waiting"},
                  {"position", queue_.Position(waiter.id).value_or(0)},
-                 {"label", ticket->label}};
-  tickets_[ticket->id] = std::move(ticket);
+                 {"label", ticket.label}};
   effects->reschedule = true;
   effects->Append(DispatchLocked());
   PublishLocked();
-  *status_out = 201;
   return result;
-}
-
-Result<Grid::Ticket*> Grid::FindTicketLocked(const std::string& id, std::string_view token) {
-  auto t = tickets_.find(id);
-  if (t == tickets_.end()) {
-    return Error{ErrorCode::kNotFound, "no ticket " + id + " (unknown, expired or taken)"};
-  }
-  if (!ConstantTimeEquals(token, t->second->token)) {
-    return Error{ErrorCode::kForbidden, "wrong or missing X-Queue-Token for ticket " + id};
-  }
-  return t->second.get();
 }
 
 Result<json> Grid::TicketStatus(const std::string& id, std::string_view token) {
   MutexLock lock(mu_);
-  Result<Ticket*> found = FindTicketLocked(id, token);
+  Result<TicketBook::Ticket*> found = tickets_.Find(id, token);
+  if (!found.ok()) return found.error();
+  const TicketBook::Ticket& ticket = **found;
   // A failed ticket is no longer waiting nor ready: GET knows it no more (its error is kept
   // for one take only).
-  if (found.ok() && (*found)->state == Ticket::State::kFailed) {
+  if (ticket.state == TicketState::kFailed) {
     return Error{ErrorCode::kNotFound, "no ticket " + id + " (unknown, expired or taken)"};
   }
-  if (!found.ok()) return found.error();
-  Ticket& ticket = **found;
   const SteadyTime now = clock_.Now();
-  ticket.last_activity = now;
-  std::string status = ticket.state == Ticket::State::kWaiting ? "waiting" : "ready";
+  std::string status = ticket.state == TicketState::kWaiting ? "waiting" : "ready";
   return json{{"id", ticket.id},
               {"status", status},
               {"position", queue_.Position(ticket.request).value_or(0)},
@@ -1455,47 +1407,34 @@ Result<json> Grid::TicketStatus(const std::string& id, std::string_view token) {
               {"deadline", WallSeconds(ticket.deadline, now)}};
 }
 
-std::string Grid::TakeTicket(const std::string& id, std::string_view token, int* status_out,
-                             Effects* effects) {
+TicketBook::Taken Grid::TakeTicket(const std::string& id, std::string_view token) {
   MutexLock lock(mu_);
-  Result<Ticket*> found = FindTicketLocked(id, token);
-  if (!found.ok()) {
-    *status_out = http::HttpStatus(found.error().code);
-    return http::W3CErrorBody(found.error());
+  TicketBook::Taken taken = tickets_.Take(id, token);
+  if (taken.outcome == TakeOutcome::kSession || taken.outcome == TakeOutcome::kFailed) {
+    PublishLocked();
   }
-  Ticket& ticket = **found;
-  ticket.last_activity = clock_.Now();
-  if (ticket.state == Ticket::State::kWaiting) {
-    *status_out = 503;
-    return http::W3CErrorBody({ErrorCode::kUnavailable, "ticket " + id + " is still waiting"});
-  }
-  *status_out = ticket.status;
-  std::string body = std::move(ticket.body);
-  tickets_.erase(id);
-  PublishLocked();
-  return body;
+  return taken;
 }
 
 Status Grid::TicketHeartbeat(const std::string& id, std::string_view token) {
   MutexLock lock(mu_);
-  Result<Ticket*> found = FindTicketLocked(id, token);
+  Result<TicketBook::Ticket*> found = tickets_.Find(id, token);
   if (!found.ok()) return found.error();
-  (*found)->last_activity = clock_.Now();
   return Status::Ok();
 }
 
 Status Grid::DeleteTicket(const std::string& id, std::string_view token, Effects* effects) {
   MutexLock lock(mu_);
-  Result<Ticket*> found = FindTicketLocked(id, token);
+  Result<TicketBook::Ticket*> found = tickets_.Find(id, token);
   if (!found.ok()) return found.error();
-  Ticket& ticket = **found;
-  if (ticket.state == Ticket::State::kWaiting) {
+  const TicketBook::Ticket& ticket = **found;
+  if (ticket.state == TicketState::kWaiting) {
     CancelWaiterLocked(ticket.request);
-  } else if (ticket.state == Ticket::State::kReady) {
-    EndSessionLocked(ticket.session_id, effects, /*delete_on_node=*/true);
+  } else if (ticket.state == TicketState::kReady) {
+    EndSessionLocked(ticket.session.str(), effects, /*delete_on_node=*/true);
     effects->Append(DispatchLocked());
   }
-  tickets_.erase(id);
+  tickets_.Erase(id);
   PublishLocked();
   return Status::Ok();
 }
@@ -1565,6 +1504,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   // period are all read from here when next needed.
   settings_.hub = settings.hub;
   queue_.Reconfigure(ToQueueOptions(settings.queue));
+  tickets_.set_limits(TicketLimits(settings.queue));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
   PoolChangedLocked();  // the matching toggles may have changed; caps may declare labels
   Effects effects = DispatchLocked();
@@ -1637,27 +1577,16 @@ Effects Grid::Tick() {
     }
   }
   // Tickets: abandoned waiters, ready sessions nobody took, failures nobody read.
-  for (auto t = tickets_.begin(); t != tickets_.end();) {
-    Ticket& ticket = *t->second;
-    bool drop = false;
-    if (ticket.state == Ticket::State::kWaiting &&
-        now - ticket.last_activity >= settings_.queue.abandon_after) {
-      CancelWaiterLocked(ticket.request);
-      drop = true;
-    } else if (ticket.state != Ticket::State::kWaiting &&
-               now - ticket.finished_at >= settings_.queue.ready_ttl) {
-      if (ticket.state == Ticket::State::kReady) {
-        EndSessionLocked(ticket.session_id, &effects, /*delete_on_node=*/true);
-      }
-      RemoveWaiterLocked(ticket.request);
-      drop = true;
-    }
-    if (drop) {
-      t = tickets_.erase(t);
-      changed = true;
+  for (const TicketBook::Lapsed& lapsed : tickets_.ExpireDue()) {
+    if (lapsed.state == TicketState::kWaiting) {
+      CancelWaiterLocked(lapsed.request);
     } else {
-      ++t;
+      if (lapsed.state == TicketState::kReady) {
+        EndSessionLocked(lapsed.session.str(), &effects, /*delete_on_node=*/true);
+      }
+      RemoveWaiterLocked(lapsed.request);
     }
+    changed = true;
   }
   if (changed) {
     effects.Append(DispatchLocked());
@@ -1681,13 +1610,7 @@ std::optional<SteadyTime> Grid::NextWake() {
     }
     if (node->probe && !node->probe_in_flight) consider(node->next_probe);
   }
-  for (const auto& [id, ticket] : tickets_) {
-    if (ticket->state == Ticket::State::kWaiting) {
-      consider(ticket->last_activity + settings_.queue.abandon_after);
-    } else {
-      consider(ticket->finished_at + settings_.queue.ready_ttl);
-    }
-  }
+  if (std::optional<SteadyTime> ticket = tickets_.NextDeadline()) consider(*ticket);
   return next;
 }
 

@@ -34,6 +34,7 @@
 #include "hub/grid_snapshot.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
+#include "hub/ticket_book.h"
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
 #include "matching/stereotype.h"
@@ -168,16 +169,15 @@ class Grid {
   nlohmann::json NodesJson();
 
   // --- tickets (asynchronous queue API) -------------------------------------------------------
-  // 201 body or an error with the ticket API's status in `status_out`.
+  // The new ticket (id, token, position) or why the request was refused (TicketRefusalStatus
+  // in outcome_http.h gives the ticket API's status for it).
   Result<nlohmann::json> CreateTicket(matching::NewSessionSpec spec, std::string run_id,
-                                      int* status_out, Effects* effects);
+                                      Effects* effects);
   // Every ticket call needs the ticket's token (X-Queue-Token, compared in constant time):
   // kNotFound for an unknown (expired, taken) ticket, else kForbidden for a wrong token.
   Result<nlohmann::json> TicketStatus(const std::string& id, std::string_view token);
-  // `status_out` receives the HTTP status to answer with: 200 (body = W3C new-session
-  // response), 503 (waiting), 403, 404, 500 (body = W3C error).
-  std::string TakeTicket(const std::string& id, std::string_view token, int* status_out,
-                         Effects* effects);
+  // A finished ticket's outcome, handed over once; or why not (waiting, unknown, wrong token).
+  TicketBook::Taken TakeTicket(const std::string& id, std::string_view token);
   Status TicketHeartbeat(const std::string& id, std::string_view token);
   Status DeleteTicket(const std::string& id, std::string_view token, Effects* effects);
 
@@ -227,7 +227,6 @@ class Grid {
   struct Slot;
   struct Node;
   struct Waiter;
-  struct Ticket;
   class Compatibility;
   struct Adopted {  // a live session a registering node reports
     std::string id;
@@ -238,9 +237,6 @@ class Grid {
     Node* node;
     Slot* slot;
   };
-
-  // The ticket `id` if it exists and `token` is its token; else the error to answer.
-  Result<Ticket*> FindTicketLocked(const std::string& id, std::string_view token) REQUIRES(mu_);
 
   // Everything below REQUIRES(mu_).
   Effects DispatchLocked() REQUIRES(mu_);
@@ -283,7 +279,10 @@ class Grid {
       REQUIRES(mu_);
   // Metric series exist for exactly the labels that slots and caps declare now.
   void SyncMetricLabelsLocked() REQUIRES(mu_);
-  void DeliverLocked(Waiter& waiter, int status, std::string body, Effects* effects) REQUIRES(mu_);
+  // Answers the waiter's client, or finishes its ticket.
+  void DeliverFailureLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
+  void DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::string body,
+                            Effects* effects) REQUIRES(mu_);
   void RemoveWaiterLocked(queue::RequestId id) REQUIRES(mu_);
   // The client gave up on waiter `id` (disconnect, ticket deleted or abandoned): counted as
   // cancelled and removed from the queue — unless its session is being created, in which case
@@ -319,7 +318,6 @@ class Grid {
       REQUIRES(mu_);
 
   const Clock& clock_;
-  IdSource& ids_;
   mutable Mutex mu_;
   config::Settings settings_ GUARDED_BY(mu_);
   matching::SlotMatcher matcher_ GUARDED_BY(mu_);
@@ -328,7 +326,7 @@ class Grid {
   std::unordered_map<queue::RequestId, std::unique_ptr<Waiter>> waiters_ GUARDED_BY(mu_);
   std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
   SessionMap sessions_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, std::unique_ptr<Ticket>> tickets_ GUARDED_BY(mu_);
+  TicketBook tickets_ GUARDED_BY(mu_);
   // Waiters whose session is being created, by deadline: at the deadline the client is
   // answered, and the session is deleted whenever the node reports it.
   std::set<std::pair<SteadyTime, queue::RequestId>> creating_deadlines_ GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 
 #include "http/w3c_error.h"
 #include "hub/grid_fakes.h"
+#include "hub/outcome_http.h"
 
 namespace gridhub::hub {
 namespace {
@@ -595,21 +596,18 @@ TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
   Register(Node("a"));
   CreateJob busy = Submit().creates.at(0);
   grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
-  int status = 0;
   Effects effects;
-  Result<json> expiring =
-      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  Result<json> expiring = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(expiring.ok());
   std::string expiring_id = (*expiring)["id"];
   clock_.Advance(5s);
   grid().Tick();
   EXPECT_FALSE(grid().TicketStatus(expiring_id, (*expiring)["token"].get<std::string>()).ok());
-  grid().TakeTicket(expiring_id, (*expiring)["token"].get<std::string>(), &status, &effects);
-  EXPECT_EQ(status, 404);
+  EXPECT_EQ(grid().TakeTicket(expiring_id, (*expiring)["token"].get<std::string>()).outcome,
+            TakeOutcome::kUnknown);
 
   grid().EndSession("s1");
-  Result<json> failing =
-      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  Result<json> failing = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(failing.ok());
   ASSERT_EQ(effects.creates.size(), 1u);
   const CreateJob& job = effects.creates.back();
@@ -617,11 +615,12 @@ TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
   std::string id = (*failing)["id"];
   std::string token = (*failing)["token"];
   EXPECT_FALSE(grid().TicketStatus(id, token).ok());  // GET shows only waiting or ready
-  std::string body = grid().TakeTicket(id, token, &status, &effects);
-  EXPECT_EQ(status, 500);
-  EXPECT_NE(body.find("driver crashed"), std::string::npos) << body;
-  grid().TakeTicket(id, token, &status, &effects);
-  EXPECT_EQ(status, 404);
+  TicketBook::Taken taken = grid().TakeTicket(id, token);
+  EXPECT_EQ(taken.outcome, TakeOutcome::kFailed);
+  EXPECT_EQ(taken.error.code, ErrorCode::kSessionNotCreated);
+  EXPECT_NE(taken.error.message.find("driver crashed"), std::string::npos) << taken.error.message;
+  EXPECT_EQ(TakeAnswer(std::move(taken)).status, 500);
+  EXPECT_EQ(grid().TakeTicket(id, token).outcome, TakeOutcome::kUnknown);
 }
 
 // Every ticket call needs the ticket's own token: 403 for a wrong or missing one (nothing
@@ -630,15 +629,12 @@ TEST_F(GridTest, EveryTicketCallNeedsTheTicketsToken) {
   Register(Node("a"));
   CreateJob busy = Submit().creates.at(0);
   grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
-  int status = 0;
   Effects effects;
-  Result<json> ticket =
-      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  Result<json> ticket = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(ticket.ok());
   const std::string id = (*ticket)["id"];
   const std::string token = (*ticket)["token"];
-  Result<json> other =
-      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  Result<json> other = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(other.ok());
   const std::string other_token = (*other)["token"];
 
@@ -653,8 +649,9 @@ TEST_F(GridTest, EveryTicketCallNeedsTheTicketsToken) {
     Status deleted = grid().DeleteTicket(id, wrong, &effects);
     ASSERT_FALSE(deleted.ok());
     EXPECT_EQ(deleted.error().code, ErrorCode::kForbidden);
-    grid().TakeTicket(id, wrong, &status, &effects);
-    EXPECT_EQ(status, 403);
+    TicketBook::Taken taken = grid().TakeTicket(id, wrong);
+    EXPECT_EQ(taken.outcome, TakeOutcome::kWrongToken);
+    EXPECT_EQ(TakeAnswer(std::move(taken)).status, 403);
   }
   // Nothing of that touched the ticket.
   Result<json> got = grid().TicketStatus(id, token);
@@ -678,10 +675,8 @@ TEST_F(GridTest, QueueListingShowsNoTicketIds) {
   Register(Node("a"));
   CreateJob busy = Submit().creates.at(0);
   grid().OnCreateResult(busy.request, busy.node_id, busy.node_uri, busy.slot_id, Created("s1"));
-  int status = 0;
   Effects effects;
-  Result<json> ticket =
-      grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects);
+  Result<json> ticket = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(ticket.ok());
   json queue = grid().QueueJson()["value"];
   ASSERT_EQ(queue.size(), 1u);
@@ -712,12 +707,11 @@ TEST_F(GridTest, FallbackLabelsCountUnderTheLabelThatServesThem) {
   Occupy(grid(), 1);
   std::vector<int> statuses;
   for (int i = 0; i < 5; ++i) {
-    int status = 0;
     Effects effects;
     Result<json> ticket = grid().CreateTicket(
         Spec({{"browserName", "chrome"}, {"gridhub:label", "chrome:x" + std::to_string(i)}}), "",
-        &status, &effects);
-    statuses.push_back(status);
+        &effects);
+    statuses.push_back(ticket.ok() ? 201 : TicketRefusalStatus(ticket.error().code));
     if (ticket.ok()) {
       EXPECT_EQ((*ticket)["label"], "chrome");
     } else {
@@ -740,30 +734,26 @@ TEST_F(GridTest, UndeclaredLabelsShareOneBucket) {
   Occupy(grid(), 1);
   int admitted = 0;
   for (int i = 0; i < 10; ++i) {
-    int status = 0;
     Effects effects;
     admitted +=
         grid()
             .CreateTicket(
                 Spec({{"browserName", "chrome"}, {"gridhub:label", "nowhere" + std::to_string(i)}}),
-                "", &status, &effects)
+                "", &effects)
             .ok();
   }
   EXPECT_EQ(admitted, 3);
   EXPECT_EQ(grid().QueueCounters()[std::string(kUndeclaredLabel)].waiting, 3u);
   for (int i = 0; i < 3; ++i) {
-    int status = 0;
     Effects effects;
-    Result<json> ticket =
-        grid().CreateTicket(Spec({{"browserName", "chrome"}, {"gridhub:label", "declared:by:cap"}}),
-                            "", &status, &effects);
+    Result<json> ticket = grid().CreateTicket(
+        Spec({{"browserName", "chrome"}, {"gridhub:label", "declared:by:cap"}}), "", &effects);
     ASSERT_TRUE(ticket.ok());
     EXPECT_EQ((*ticket)["label"], "declared:by:cap");
   }
   // A request by browser name with a slot of that browser is its own label.
-  int status = 0;
   Effects effects;
-  ASSERT_TRUE(grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &status, &effects).ok());
+  ASSERT_TRUE(grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects).ok());
   EXPECT_EQ(grid().QueueCounters()["chrome"].waiting, 1u);
 }
 
@@ -789,11 +779,10 @@ TEST_F(GridTest, RefusedAndFinishedRequestsLeaveNothingBehind) {
   Occupy(grid(), 1);
   std::vector<std::string> tickets;
   for (int i = 0; i < 50; ++i) {
-    int status = 0;
     Effects effects;
     Result<json> ticket = grid().CreateTicket(
         Spec({{"browserName", "chrome"}, {"gridhub:label", "chrome:r" + std::to_string(i)}}),
-        "run" + std::to_string(i), &status, &effects);
+        "run" + std::to_string(i), &effects);
     if (ticket.ok()) tickets.push_back((*ticket)["id"]);
   }
   EXPECT_EQ(tickets.size(), 5u);

@@ -18,6 +18,7 @@
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
+#include "hub/outcome_http.h"
 #include "hub/reload.h"
 #include "hub/request_path.h"
 #include "matching/capabilities.h"
@@ -467,13 +468,11 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
       }
       if (n == 4 && p[3] == "take") {
         if (m != "POST") return unknown_method("POST");
-        int status = 0;
-        Effects effects;
-        std::string body = grid_.TakeTicket(id, token, &status, &effects);
-        Execute(std::move(effects));
+        TicketBook::Taken taken = grid_.TakeTicket(id, token);
         http::Headers headers;
-        if (status == 503) headers.emplace_back("Retry-After", "1");
-        return (void)responder.Send(status, std::move(body), headers);
+        if (taken.outcome == TakeOutcome::kWaiting) headers.emplace_back("Retry-After", "1");
+        HttpAnswer answer = TakeAnswer(std::move(taken));
+        return (void)responder.Send(answer.status, std::move(answer.body), headers);
       }
       if (n == 4 && p[3] == "heartbeat") {
         if (m != "POST") return unknown_method("POST");
@@ -695,12 +694,13 @@ void HubService::CreateTicket(const http::ServerRequest& request, http::Responde
   if (Truthy(request.Header("X-No-Wait")) || Truthy(request.Header("X-Selenoid-No-Wait"))) {
     spec->no_wait = true;
   }
-  int status = 0;
   Effects effects;
-  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &status, &effects);
+  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &effects);
   Execute(std::move(effects));
-  if (!ticket.ok()) return SendError(responder, ticket.error(), status);
-  SendJson(responder, status, *ticket);
+  if (!ticket.ok()) {
+    return SendError(responder, ticket.error(), TicketRefusalStatus(ticket.error().code));
+  }
+  SendJson(responder, 201, *ticket);
 }
 
 void HubService::PutAdminConfig(const http::ServerRequest& request, http::Responder responder) {
