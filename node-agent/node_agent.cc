@@ -14,11 +14,13 @@
 #include "config/values.h"
 #include "http/json_body.h"
 #include "http/w3c_error.h"
+#include "matching/capabilities.h"
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
 #include "node-agent/peer_access.h"
 #include "node-agent/retry_report.h"
 #include "node-agent/session_capabilities.h"
+#include "node-agent/slot_choice.h"
 
 namespace gridhub::node {
 
@@ -108,7 +110,7 @@ std::vector<SlotInfo> SlotInfos(const NodeAgentOptions& options) {
   std::vector<SlotInfo> infos;
   for (size_t i = 0; i < options.slots.size(); ++i) {
     const config::SlotConfig& slot = options.slots[i];
-    infos.push_back(SlotInfo{SlotId(options.id, i), DefaultLabel(slot), slot.stereotype,
+    infos.push_back(SlotInfo{SlotIdOf(options.id, i).str(), DefaultLabel(slot), slot.stereotype,
                              std::max(1, slot.max_sessions)});
   }
   return infos;
@@ -194,8 +196,8 @@ NodeLiveOptions LiveOptionsOf(const NodeAgentOptions& options) {
           .heartbeat_period = options.heartbeat_period};
 }
 
-std::string SlotId(const std::string& node_id, size_t index) {
-  return node_id + "-slot-" + std::to_string(index);
+SlotId SlotIdOf(const std::string& node_id, size_t index) {
+  return SlotId(node_id + "-slot-" + std::to_string(index));
 }
 
 struct NodeAgent::Session {
@@ -227,7 +229,18 @@ NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpCli
       heartbeat_report_("heartbeat to hub " + options_.hub, kRetryLogQuiet) {
   MutexLock lock(mu_);
   live_ = LiveOptionsOf(options_);
-  for (const config::SlotConfig& slot : options_.slots) stereotypes_.push_back(slot.stereotype);
+  for (size_t i = 0; i < options_.slots.size(); ++i) {
+    const config::SlotConfig& slot = options_.slots[i];
+    Result<matching::Stereotype> stereotype =
+        matching::Stereotype::Parse(slot.stereotype, DefaultLabel(slot));
+    if (!stereotype.ok()) {
+      // The hub refuses the registration of such a slot too; here it serves nothing.
+      Log("slot " + SlotIdOf(options_.id, i).str() + ": " + stereotype.error().message);
+    }
+    slots_.push_back(NodeSlot{SlotIdOf(options_.id, i), stereotype.ok()
+                                                            ? std::optional(std::move(*stereotype))
+                                                            : std::nullopt});
+  }
 }
 
 NodeAgent::~NodeAgent() { Stop(); }
@@ -319,14 +332,15 @@ void NodeAgent::HandleDrainRequest(const http::ServerRequest&, http::Responder r
 void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder responder) {
   Result<json> body = http::ParseJsonBody(request.body);
   if (!body.ok()) return SendError(responder, body.error().code, body.error().message);
-  Result<std::vector<json>> candidates = CandidatesFromBody(*body);
-  if (!candidates.ok()) {
-    return SendError(responder, candidates.error().code, candidates.error().message);
+  Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
+  if (!spec.ok()) return SendError(responder, spec.error().code, spec.error().message);
+  // The hub names the slot it chose; called directly, the node picks its first matching one.
+  std::optional<SlotId> wanted;
+  if (std::string_view slot = request.Header("X-Gridhub-Slot"); !slot.empty()) {
+    wanted = SlotId(slot);
   }
-  // The hub may name the slot it chose; otherwise the node picks its first matching one.
-  std::string wanted(request.Header("X-Gridhub-Slot"));
   auto session = std::make_shared<Session>();
-  json candidate;
+  size_t candidate = 0;
   {
     MutexLock lock(mu_);
     if (stopping_) {
@@ -335,35 +349,27 @@ void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder r
     if (book_.draining()) {
       return SendError(responder, ErrorCode::kSessionNotCreated, "node is draining");
     }
-    auto usable = [&](size_t i) NO_THREAD_SAFETY_ANALYSIS {
-      return wanted.empty() || book_.slot(i).id == wanted;
-    };
-    std::optional<SlotMatch> match = FirstServingSlot(
-        *candidates, stereotypes_,
-        [&](size_t i) NO_THREAD_SAFETY_ANALYSIS { return usable(i) && book_.FreePlaces(i) > 0; });
-    if (!match) {
-      bool servable = FirstServingSlot(*candidates, stereotypes_, usable).has_value();
-      return SendError(responder, ErrorCode::kSessionNotCreated,
-                       servable ? "every slot that serves these capabilities is busy"
-                                : "no slot on this node serves these capabilities");
-    }
-    Status reserved = book_.Reserve(match->slot);
+    Result<SlotChoice> choice =
+        ChooseSlot(*spec, slots_, wanted,
+                   [&](size_t i) NO_THREAD_SAFETY_ANALYSIS { return book_.FreePlaces(i) > 0; });
+    if (!choice.ok()) return SendError(responder, choice.error().code, choice.error().message);
+    Status reserved = book_.Reserve(choice->slot);
     if (!reserved.ok()) {
       return SendError(responder, reserved.error().code, reserved.error().message);
     }
-    session->slot = match->slot;
+    session->slot = choice->slot;
     session->sequence = ++next_sequence_;
-    candidate = (*candidates)[match->candidate];
+    candidate = choice->candidate;
   }
-  tasks_.Run([this, session, candidate = std::move(candidate), responder]() mutable {
-    CreateSession(session, candidate, std::move(responder));
-  });
+  tasks_.Run([this, session, candidate = std::move(spec->candidates[candidate]),
+              responder]() mutable { CreateSession(session, candidate, std::move(responder)); });
 }
 
-void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const json& candidate,
-                              http::Responder responder) {
+void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
+                              const matching::Candidate& candidate, http::Responder responder) {
   const config::SlotConfig& slot = options_.slots[session->slot];
-  json caps = MergeOverStereotype(candidate, slot.stereotype);
+  // ChooseSlot only picks slots whose stereotype parsed.
+  json caps = DriverCapabilities(candidate, *slots_[session->slot].stereotype);
   Result<http::ClientResponse> created = Error{ErrorCode::kInternal, ""};
   if (slot.relay.empty()) {
     created = StartDriverSession(session, caps);
@@ -438,7 +444,7 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
     }
   }
   if (failure) {
-    Log("session creation failed on slot " + SlotId(options_.id, session->slot) + ": " +
+    Log("session creation failed on slot " + SlotIdOf(options_.id, session->slot).str() + ": " +
         failure->message +
         (session->log_path.empty() ? "" : " (driver log " + session->log_path + ")"));
     StopDriverProcess(*session);
@@ -450,8 +456,8 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session, const jso
     SendError(responder, failure->code, failure->message);
     return;
   }
-  Log("session " + session_id + " started on slot " + SlotId(options_.id, session->slot) + " (" +
-      started_on + ")");
+  Log("session " + session_id + " started on slot " + SlotIdOf(options_.id, session->slot).str() +
+      " (" + started_on + ")");
   if (!responder.Send(200, created->body)) {
     // The hub gave up waiting (or its client left): nobody knows this session, so it would
     // hold the slot until the idle timeout. End it now.
@@ -645,7 +651,8 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
     if (recently_ended_.size() > kRecentlyEndedKept) recently_ended_.pop_front();
     wake_.notify_all();
   }
-  Log("session " + session->id + " ended; slot " + SlotId(options_.id, session->slot) + " free");
+  Log("session " + session->id + " ended; slot " + SlotIdOf(options_.id, session->slot).str() +
+      " free");
   return answer;
 }
 

@@ -33,11 +33,14 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/result.h"
+#include "common/strong_id.h"
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "matching/capabilities.h"
 #include "node-agent/retry_report.h"
 #include "node-agent/slot_book.h"
+#include "node-agent/slot_choice.h"
 #include "node-agent/task_threads.h"
 
 namespace gridhub::node {
@@ -79,7 +82,7 @@ struct NodeLiveOptions {
 NodeLiveOptions LiveOptionsOf(const NodeAgentOptions& options);
 
 // The hub-facing slot id of slot `index` on node `node_id`.
-std::string SlotId(const std::string& node_id, size_t index);
+SlotId SlotIdOf(const std::string& node_id, size_t index);
 
 class NodeAgent {
  public:
@@ -127,7 +130,7 @@ class NodeAgent {
 
   // Requests.
   void NewSession(const http::ServerRequest& request, http::Responder responder) EXCLUDES(mu_);
-  void CreateSession(const std::shared_ptr<Session>& session, const nlohmann::json& candidate,
+  void CreateSession(const std::shared_ptr<Session>& session, const matching::Candidate& candidate,
                      http::Responder responder) EXCLUDES(mu_);
   Result<http::ClientResponse> StartDriverSession(const std::shared_ptr<Session>& session,
                                                   nlohmann::json caps) EXCLUDES(mu_);
@@ -171,7 +174,7 @@ class NodeAgent {
   const std::string hub_host_;      // options_.hub's host, for the hub's addresses
   const Clock& clock_;
   http::HttpClient& client_;
-  std::vector<nlohmann::json> stereotypes_;  // options_.slots[i].stereotype, for matching
+  std::vector<NodeSlot> slots_;  // options_.slots[i]'s id and parsed stereotype, for matching
   TaskThreads tasks_;
 
   mutable Mutex mu_;

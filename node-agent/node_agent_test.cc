@@ -188,7 +188,7 @@ TEST_F(NodeAgentTest, RegistersWithSecretSlotsAndHeartbeats) {
   EXPECT_EQ(r.body["id"], "node-a");
   EXPECT_EQ(r.body["uri"], base_);
   ASSERT_EQ(r.body["slots"].size(), 1u);
-  EXPECT_EQ(r.body["slots"][0]["id"], SlotId("node-a", 0));
+  EXPECT_EQ(r.body["slots"][0]["id"], SlotIdOf("node-a", 0).str());
   EXPECT_EQ(r.body["slots"][0]["label"], "chrome");
   EXPECT_EQ(r.body["slots"][0]["maxSessions"], 1);
   EXPECT_EQ(r.body["slots"][0]["stereotype"]["browserName"], "chrome");
@@ -217,7 +217,7 @@ TEST_F(NodeAgentTest, RegistersAgainWithLiveSessionsWhenTheHubForgetsIt) {
   Recorded again = hub_.Requests("POST", "/nodes").back();
   ASSERT_EQ(again.body["sessions"].size(), 1u);
   EXPECT_EQ(again.body["sessions"][0]["id"], id);
-  EXPECT_EQ(again.body["sessions"][0]["slotId"], SlotId("node-a", 0));
+  EXPECT_EQ(again.body["sessions"][0]["slotId"], SlotIdOf("node-a", 0).str());
 }
 
 TEST_F(NodeAgentTest, DriverSessionIsCreatedProxiedAndDeletedWithItsProcess) {

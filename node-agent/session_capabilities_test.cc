@@ -2,83 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include "matching/slot_matcher.h"
+
 namespace gridhub::node {
 namespace {
 
 using nlohmann::json;
 
-TEST(SessionCapabilitiesTest, MergesAlwaysMatchWithEachFirstMatchInOrder) {
-  json body = {{"capabilities",
-                {{"alwaysMatch", {{"browserName", "chrome"}}},
-                 {"firstMatch", {{{"platformName", "linux"}}, {{"platformName", nullptr}}}}}}};
-  Result<std::vector<json>> candidates = CandidatesFromBody(body);
-  ASSERT_TRUE(candidates.ok());
-  ASSERT_EQ(candidates->size(), 2u);
-  EXPECT_EQ((*candidates)[0], json({{"browserName", "chrome"}, {"platformName", "linux"}}));
-  EXPECT_EQ((*candidates)[1], json({{"browserName", "chrome"}}));
+matching::Candidate CandidateOf(const json& always) {
+  Result<matching::NewSessionSpec> spec =
+      matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});
+  EXPECT_TRUE(spec.ok()) << (spec.ok() ? "" : spec.error().message);
+  return spec->candidates.front();
 }
 
-TEST(SessionCapabilitiesTest, RejectsBodiesWithoutCapabilities) {
-  EXPECT_FALSE(CandidatesFromBody(json::object()).ok());
-  EXPECT_FALSE(CandidatesFromBody({{"capabilities", {{"firstMatch", json::array()}}}}).ok());
-  EXPECT_FALSE(CandidatesFromBody({{"capabilities", {{"alwaysMatch", 3}}}}).ok());
-  Result<std::vector<json>> empty = CandidatesFromBody({{"capabilities", json::object()}});
-  ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(empty->size(), 1u);
-}
-
-TEST(SessionCapabilitiesTest, StereotypeMatchingFollowsGridRules) {
-  json chrome = {{"browserName", "chrome"},
-                 {"browserVersion", "156.0.8078.79"},
-                 {"platformName", "Windows 11"}};
-  EXPECT_TRUE(StereotypeServes(chrome, json::object()));
-  EXPECT_TRUE(StereotypeServes(chrome, {{"browserName", "Chrome"}}));
-  EXPECT_FALSE(StereotypeServes(chrome, {{"browserName", "firefox"}}));
-  EXPECT_TRUE(StereotypeServes(chrome, {{"browserVersion", "156"}}));
-  EXPECT_TRUE(StereotypeServes(chrome, {{"browserVersion", "stable"}}));
-  EXPECT_FALSE(StereotypeServes(chrome, {{"browserVersion", "15"}}));
-  EXPECT_FALSE(StereotypeServes(chrome, {{"browserVersion", "156.0.8078.7"}}));
-  EXPECT_TRUE(StereotypeServes(chrome, {{"platformName", "windows"}}));
-  EXPECT_TRUE(StereotypeServes(chrome, {{"platformName", "ANY"}}));
-  EXPECT_FALSE(StereotypeServes(chrome, {{"platformName", "linux"}}));
-}
-
-TEST(SessionCapabilitiesTest, FirstServingSlotPrefersCandidateOrderThenSlotsWithRoom) {
-  std::vector<json> stereotypes = {
-      {{"browserName", "chrome"}}, {{"browserName", "firefox"}}, {{"browserName", "chrome"}}};
-  std::vector<json> candidates = {{{"browserName", "firefox"}}, {{"browserName", "chrome"}}};
-  auto all = [](size_t) { return true; };
-  std::optional<SlotMatch> match = FirstServingSlot(candidates, stereotypes, all);
-  ASSERT_TRUE(match);
-  EXPECT_EQ(match->slot, 1u);
-  EXPECT_EQ(match->candidate, 0u);
-  match = FirstServingSlot(candidates, stereotypes, [](size_t s) { return s == 2; });
-  ASSERT_TRUE(match);
-  EXPECT_EQ(match->slot, 2u);
-  EXPECT_EQ(match->candidate, 1u);
-  EXPECT_FALSE(FirstServingSlot(candidates, stereotypes, [](size_t) { return false; }));
-}
-
-TEST(SessionCapabilitiesTest, PrefersTheSlotWhoseStereotypeTheHubMergedIn) {
-  // Two chrome slots told apart by label and binary; the hub chose the second.
-  std::vector<json> stereotypes = {{{"browserName", "chrome"},
-                                    {"gridhub:label", "appa"},
-                                    {"goog:chromeOptions", {{"binary", "/opt/stable/chrome"}}}},
-                                   {{"browserName", "chrome"},
-                                    {"gridhub:label", "appb"},
-                                    {"goog:chromeOptions", {{"binary", "/opt/beta/chrome"}}}}};
-  json from_hub = {{"browserName", "chrome"},
-                   {"goog:chromeOptions", {{"binary", "/opt/beta/chrome"}, {"args", {"--x"}}}}};
-  EXPECT_FALSE(CarriesStereotype(stereotypes[0], from_hub));
-  EXPECT_TRUE(CarriesStereotype(stereotypes[1], from_hub));
-  std::optional<SlotMatch> match =
-      FirstServingSlot({from_hub}, stereotypes, [](size_t) { return true; });
-  ASSERT_TRUE(match);
-  EXPECT_EQ(match->slot, 1u);
-  // A plain request (not merged by a hub) still gets the first slot that serves it.
-  match = FirstServingSlot({{{"browserName", "chrome"}}}, stereotypes, [](size_t) { return true; });
-  ASSERT_TRUE(match);
-  EXPECT_EQ(match->slot, 0u);
+matching::Stereotype StereotypeOf(const json& caps) {
+  Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps);
+  EXPECT_TRUE(stereotype.ok());
+  return *stereotype;
 }
 
 TEST(SessionCapabilitiesTest, VendorOptionsMergeOverStereotypeDefaults) {
@@ -90,7 +31,7 @@ TEST(SessionCapabilitiesTest, VendorOptionsMergeOverStereotypeDefaults) {
                   {"se:name", "x"},
                   {"timeouts", {{"implicit", 5}}},
                   {"goog:chromeOptions", {{"args", {"--window-size=800,600", "--headless"}}}}};
-  json merged = MergeOverStereotype(request, stereotype);
+  json merged = DriverCapabilities(CandidateOf(request), StereotypeOf(stereotype));
   EXPECT_FALSE(merged.contains("gridhub:label"));
   EXPECT_FALSE(merged.contains("se:name"));
   EXPECT_EQ(merged["timeouts"], json({{"implicit", 5}}));
@@ -100,9 +41,30 @@ TEST(SessionCapabilitiesTest, VendorOptionsMergeOverStereotypeDefaults) {
 }
 
 TEST(SessionCapabilitiesTest, RequestBinaryWinsOverStereotype) {
-  json merged = MergeOverStereotype({{"goog:chromeOptions", {{"binary", "/opt/chrome"}}}},
-                                    {{"goog:chromeOptions", {{"binary", "/usr/bin/chromium"}}}});
+  json merged =
+      DriverCapabilities(CandidateOf({{"goog:chromeOptions", {{"binary", "/opt/chrome"}}}}),
+                         StereotypeOf({{"goog:chromeOptions", {{"binary", "/usr/bin/chromium"}}}}));
   EXPECT_EQ(merged["goog:chromeOptions"]["binary"], "/opt/chrome");
+}
+
+TEST(SessionCapabilitiesTest, MergingWhatTheHubMergedChangesNothing) {
+  // The hub sends the candidate merged over the stereotype; the node merges it over the same
+  // stereotype again, and the driver must see what a direct call would give.
+  json stereotype = {{"browserName", "chrome"},
+                     {"browserVersion", "156.0.8078.79"},
+                     {"se:count", 3},
+                     {"goog:chromeOptions", {{"binary", "/b"}, {"args", {"--headless"}}}}};
+  json request = {{"browserName", "Chrome"},
+                  {"browserVersion", "156"},
+                  {"gridhub:label", "chrome"},
+                  {"goog:chromeOptions", {{"args", {"--x", "--headless"}}}}};
+  matching::Stereotype slot = StereotypeOf(stereotype);
+  json from_hub = matching::CapabilitiesForNode(CandidateOf(request), slot);
+  json direct = DriverCapabilities(CandidateOf(request), slot);
+  EXPECT_EQ(DriverCapabilities(CandidateOf(from_hub), slot), direct);
+  EXPECT_EQ(direct["browserVersion"], "156.0.8078.79");
+  EXPECT_EQ(direct["goog:chromeOptions"]["args"], json({"--headless", "--x"}));
+  EXPECT_FALSE(direct.contains("se:count"));
 }
 
 TEST(SessionCapabilitiesTest, ChromiumGetsAFreshProfileAndNoSandboxAsRoot) {
@@ -129,28 +91,12 @@ TEST(SessionCapabilitiesTest, NewSessionBodyIsW3C) {
   EXPECT_EQ(body["capabilities"]["firstMatch"], json::array({json::object()}));
 }
 
-TEST(SessionCapabilitiesTest, BoundsFirstMatchAndTheCopiesOfAlwaysMatch) {
-  json many = json::array();
-  for (size_t i = 0; i <= kMaxFirstMatch; ++i) many.push_back(json::object());
-  Result<std::vector<json>> refused =
-      CandidatesFromBody({{"capabilities", {{"firstMatch", many}}}});
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
-  many.erase(many.begin());
-  EXPECT_TRUE(CandidatesFromBody({{"capabilities", {{"firstMatch", many}}}}).ok());
-  // 2 MiB of alwaysMatch copied into 64 candidates would be 128 MiB.
-  json always = {{"x:blob", std::string(2 << 20, 'a')}};
-  Result<std::vector<json>> big =
-      CandidatesFromBody({{"capabilities", {{"alwaysMatch", always}, {"firstMatch", many}}}});
-  ASSERT_FALSE(big.ok());
-  EXPECT_NE(big.error().message.find("MiB"), std::string::npos);
-}
-
 TEST(SessionCapabilitiesTest, LongArgsListsMergeWithoutDuplicates) {
   json args = json::array();
   for (int i = 0; i < 50000; ++i) args.push_back("--a" + std::to_string(i % 25000));
   json stereotype = {{"goog:chromeOptions", {{"args", {"--headless", "--a1"}}}}};
-  json merged = MergeOverStereotype({{"goog:chromeOptions", {{"args", args}}}}, stereotype);
+  json merged = DriverCapabilities(CandidateOf({{"goog:chromeOptions", {{"args", args}}}}),
+                                   StereotypeOf(stereotype));
   const json& out = merged["goog:chromeOptions"]["args"];
   ASSERT_EQ(out.size(), 25001u);
   EXPECT_EQ(out[0], "--headless");
