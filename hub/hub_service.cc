@@ -15,12 +15,14 @@
 
 #include "http/json_body.h"
 #include "http/w3c_error.h"
+#include "hub/auth.h"
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
 #include "hub/outcome_http.h"
 #include "hub/reload.h"
 #include "hub/request_path.h"
+#include "hub/router.h"
 #include "matching/capabilities.h"
 
 namespace gridhub::hub {
@@ -50,46 +52,15 @@ void SendJson(http::Responder& responder, int status, const json& body) {
   responder.Send(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+// Every call on a ticket names the ticket's token (DESIGN 7a).
+std::string_view QueueToken(const http::ServerRequest& request) {
+  return request.Header("X-Queue-Token");
+}
+
 // Parses a JSON request body (bounded nesting); an empty body counts as `{}` only when allowed.
 Result<json> ParseBody(const http::ServerRequest& request, bool empty_is_object) {
   if (request.body.empty() && empty_is_object) return json::object();
   return http::ParseJsonBody(request.body);
-}
-
-std::string BasicPassword(std::string_view authorization) {
-  constexpr std::string_view kBasic = "Basic ";
-  if (authorization.size() <= kBasic.size() ||
-      !http::EqualsIgnoreCase(authorization.substr(0, kBasic.size()), kBasic)) {
-    return "";
-  }
-  std::string_view encoded = authorization.substr(kBasic.size());
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string decoded;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : encoded) {
-    if (c == '=') break;
-    size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) return "";
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      decoded.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  size_t colon = decoded.find(':');
-  return colon == std::string::npos ? "" : decoded.substr(colon + 1);
-}
-
-std::string_view BearerToken(std::string_view authorization) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() <= kBearer.size() ||
-      !http::EqualsIgnoreCase(authorization.substr(0, kBearer.size()), kBearer)) {
-    return {};
-  }
-  return authorization.substr(kBearer.size());
 }
 
 // Every address this hub answers on, so that no node registers the hub itself: the
@@ -133,6 +104,7 @@ HubService::HubService(config::Settings settings, const Clock& clock)
       grid_(clock, ids_, initial_settings_),
       credentials_(std::make_shared<const Credentials>(Credentials{
           settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})) {
+  AddRoutes();
 }
 
 HubService::~HubService() {
@@ -192,7 +164,7 @@ void HubService::Reconfigure(const config::Settings& settings) {
   Execute(grid_.Reconfigure(settings));
 }
 
-std::shared_ptr<const HubService::Credentials> HubService::credentials() const {
+std::shared_ptr<const Credentials> HubService::credentials() const {
   std::lock_guard<std::mutex> lock(credentials_mu_);
   return credentials_;
 }
@@ -307,78 +279,17 @@ void HubService::TimerLoop() {
 // ---------------------------------------------------------------------------------------------
 // Auth
 
-bool HubService::AdminAllowed(const http::ServerRequest& request) const {
-  const std::shared_ptr<const Credentials> credentials = this->credentials();
-  const std::string& token = credentials->admin_token;
-  // Without an admin token, admin calls are queue-level calls: a configured client token
-  // guards them like every other queue call (else anyone could clear the queue). With no token
-  // at all they stay on this machine, as node calls do without a secret, so a default hub
-  // cannot be reconfigured, drained or emptied from the network.
-  if (token.empty()) {
-    if (credentials->client_token.empty()) return IsLoopbackAddress(request.peer_address);
-    return ClientAllowed(request);
-  }
-  std::string_view authorization = request.Header("Authorization");
-  std::string_view bearer = BearerToken(authorization);
-  if (!bearer.empty()) return ConstantTimeEquals(bearer, token);
-  return ConstantTimeEquals(BasicPassword(authorization), token);
-}
-
-std::string HubService::AdminRefusal(const http::ServerRequest& request) const {
-  const std::shared_ptr<const Credentials> credentials = this->credentials();
-  if (credentials->admin_token.empty() && credentials->client_token.empty()) {
-    return "admin calls from " + request.peer_address +
-           " are refused: without hub.admin-token the hub accepts them only from loopback; set "
-           "hub.admin-token to administer it from other machines";
-  }
-  return "missing or wrong admin token";
-}
-
-bool HubService::ClientAllowed(const http::ServerRequest& request) const {
-  const std::shared_ptr<const Credentials> credentials = this->credentials();
-  const std::string& token = credentials->client_token;
-  if (token.empty()) return true;
-  std::string_view authorization = request.Header("Authorization");
-  std::string_view bearer = BearerToken(authorization);
-  if (!bearer.empty()) {
-    if (ConstantTimeEquals(bearer, token)) return true;
-    const std::string& admin = credentials->admin_token;
-    return !admin.empty() && ConstantTimeEquals(bearer, admin);
-  }
-  std::string password = BasicPassword(authorization);
-  if (ConstantTimeEquals(password, token)) return true;
-  const std::string& admin = credentials->admin_token;
-  return !admin.empty() && ConstantTimeEquals(password, admin);
+Status HubService::Check(Access access, const http::ServerRequest& request) const {
+  // Held for the whole check: a reload may swap in a new set meanwhile and free this one.
+  const std::shared_ptr<const Credentials> held = credentials();
+  return CheckAccess(access, *held,
+                     {.authorization = request.Header("Authorization"),
+                      .registration_secret = request.Header("X-Registration-Secret"),
+                      .peer_address = request.peer_address});
 }
 
 Exposure HubService::ExposureFor(const http::ServerRequest& request) const {
-  return ClientAllowed(request) ? Exposure::kFull : Exposure::kCounts;
-}
-
-std::optional<std::string> HubService::NodeCallRefusal(const http::ServerRequest& request,
-                                                       NodeCall call) const {
-  const std::shared_ptr<const Credentials> credentials = this->credentials();
-  const std::string& admin = credentials->admin_token;
-  const std::string& secret = credentials->registration_secret;
-  // The admin token, when one is set, is good for every node call, from anywhere.
-  if (!admin.empty() && AdminAllowed(request)) return std::nullopt;
-  if (!secret.empty()) {
-    if (ConstantTimeEquals(request.Header("X-Registration-Secret"), secret)) return std::nullopt;
-    return call == NodeCall::kDrain
-               ? "missing or wrong X-Registration-Secret (hub.registration-secret) or admin token"
-               : "missing or wrong X-Registration-Secret (hub.registration-secret)";
-  }
-  // No secret: only a node on this machine may register, heartbeat, drain or deregister, so a
-  // default hub cannot be taken over from the network (DESIGN 7a).
-  if (!IsLoopbackAddress(request.peer_address)) {
-    return "node calls from " + request.peer_address +
-           " are refused: without hub.registration-secret the hub accepts them only from "
-           "loopback; set hub.registration-secret on the hub and on its nodes to register "
-           "nodes from other machines";
-  }
-  // Drain is also an admin call: an admin token, when set, guards it on loopback too.
-  if (call == NodeCall::kDrain && !admin.empty()) return "missing or wrong admin token";
-  return std::nullopt;
+  return Check(Access::kClient, request).ok() ? Exposure::kFull : Exposure::kCounts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,192 +298,158 @@ std::optional<std::string> HubService::NodeCallRefusal(const http::ServerRequest
 void HubService::Handle(http::ServerRequest request, http::Responder responder) {
   // Routed on its segments, and a proxied command is forwarded as the path rebuilt from them:
   // whatever could be read otherwise further on (dot segments, encoded slashes) is refused.
-  Result<RoutePath> route = ParseRoutePath(request.path);
-  if (!route.ok()) return SendError(responder, route.error());
-  const std::vector<std::string_view>& p = route->segments;
-  const std::string& m = request.method;
-  // RFC 9110: a 405 lists the methods the route takes, a 401 names the scheme to use.
-  auto unknown_method = [&](std::string_view allowed) {
-    SendError(responder,
-              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)}, 0,
-              {{"Allow", std::string(allowed)}});
-  };
-  auto unauthorized = [&](std::string what) {
-    SendError(responder, {ErrorCode::kUnauthorized, std::move(what)}, 0,
-              {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
-  };
-  const size_t n = p.size();
-
-  if (n >= 1 && p[0] == "session") {
-    if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
-    if (n == 1) {
-      if (m != "POST") return unknown_method("POST");
-      return NewSession(request, responder);
-    }
-    if (m != "GET" && m != "POST" && m != "DELETE") return unknown_method("GET, POST, DELETE");
-    if (!IsValidSessionId(p[1])) {
-      grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId), Duration{});
-      return SendError(responder, {ErrorCode::kInvalidSessionId,
-                                   "no session with that id (ids are 1-128 of [A-Za-z0-9._-])"});
-    }
-    // The node sees the path from /session on, as routed (the query string as received).
-    return Proxy(request, JoinSegments(p, 0), std::string(p[1]), n == 2 && m == "DELETE",
-                 responder);
+  Routed<RouteHandler> routed = routes_.Route(request.method, request.path);
+  if (routed.row == nullptr) {
+    // RFC 9110: a 405 lists the methods the route takes.
+    http::Headers headers;
+    if (routed.error.code == ErrorCode::kUnknownMethod) headers.emplace_back("Allow", routed.allow);
+    return SendError(responder, routed.error, 0, headers);
   }
-  if (n == 1 && p[0] == "metrics") {
-    // Open like /status: scrapers carry no client token (DESIGN §4).
-    if (m != "GET") return unknown_method("GET");
-    std::string text = grid_.metrics().Render(GaugesFromSnapshot(*grid_.snapshot()));
-    return (void)responder.Send(200, std::move(text), {}, metrics::kContentType);
+  if (Status allowed = Check(routed.row->access, request); !allowed.ok()) {
+    // RFC 9110: a 401 names the scheme to use.
+    return SendError(responder, allowed.error(), 0,
+                     {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
   }
-  if (n == 1 && p[0] == "status") {
-    // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
-    if (m != "GET") return unknown_method("GET, HEAD");
-    return SendJson(responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(request)));
-  }
-  if (n >= 1 && p[0] == "nodes") return HandleNodes(request, p, responder);
-  if (n >= 1 && p[0] == "queue") {
-    if (n == 1) {
-      if (m == "GET") {
-        if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
-        return SendJson(responder, 200, grid_.QueueJson());
-      }
-      if (m != "DELETE") return unknown_method("GET, DELETE");
-      if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
-      Effects effects;
-      size_t count = grid_.ClearQueue(&effects);
-      Execute(std::move(effects));
-      return SendJson(responder, 200, {{"value", count}, {"cleared", count}});
-    }
-    if (p[1] == "requests") {
-      if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
-      if (n == 2) {
-        if (m != "POST") return unknown_method("POST");
-        return CreateTicket(request, responder);
-      }
-      std::string id(p[2]);
-      // Every call on a ticket proves it is the ticket's holder (DESIGN 7a).
-      const std::string_view token = request.Header("X-Queue-Token");
-      if (n == 3) {
-        if (m == "GET") {
-          Result<json> status = grid_.TicketStatus(id, token);
-          if (!status.ok()) return SendError(responder, status.error());
-          return SendJson(responder, 200, *status);
-        }
-        if (m != "DELETE") return unknown_method("GET, DELETE");
-        Effects effects;
-        Status deleted = grid_.DeleteTicket(id, token, &effects);
-        Execute(std::move(effects));
-        if (!deleted.ok()) return SendError(responder, deleted.error());
-        return (void)responder.Send(204, "", {}, "");
-      }
-      if (n == 4 && p[3] == "take") {
-        if (m != "POST") return unknown_method("POST");
-        TicketBook::Taken taken = grid_.TakeTicket(id, token);
-        http::Headers headers;
-        if (taken.outcome == TakeOutcome::kWaiting) headers.emplace_back("Retry-After", "1");
-        HttpAnswer answer = TakeAnswer(std::move(taken));
-        return (void)responder.Send(answer.status, std::move(answer.body), headers);
-      }
-      if (n == 4 && p[3] == "heartbeat") {
-        if (m != "POST") return unknown_method("POST");
-        Status beat = grid_.TicketHeartbeat(id, token);
-        if (!beat.ok()) return SendError(responder, beat.error());
-        return (void)responder.Send(204, "", {}, "");
-      }
-    }
-  }
-  if (n == 4 && p[0] == "se" && p[1] == "grid" && p[2] == "newsessionqueue" && p[3] == "queue") {
-    if (m == "GET") {
-      if (!ClientAllowed(request)) return unauthorized("missing or wrong client token");
-      return SendJson(responder, 200, grid_.SeleniumQueueJson());
-    }
-    if (m != "DELETE") return unknown_method("GET, DELETE");
-    if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
-    Effects effects;
-    size_t count = grid_.ClearQueue(&effects);
-    Execute(std::move(effects));
-    return SendJson(responder, 200, {{"value", count}});
-  }
-  if (n == 1 && p[0] == "graphql") {
-    if (m != "POST") return unknown_method("POST");
-    // Open like /status (DESIGN 7a): without the client token it answers counts only.
-    // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
-    // {"query": ...} object is a 400.
-    Result<json> parsed = http::ParseJsonBody(request.body);
-    bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
-                       (*parsed)["query"].is_string();
-    return SendJson(responder, well_formed ? 200 : 400,
-                    AnswerGraphql(*grid_.snapshot(), request.body, url(), ExposureFor(request)));
-  }
-  if (n == 2 && p[0] == "admin" && p[1] == "config") {
-    if (m != "GET" && m != "PUT") return unknown_method("GET, PUT");
-    if (!AdminAllowed(request)) return unauthorized(AdminRefusal(request));
-    if (m == "GET") {
-      return SendJson(responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
-    }
-    return PutAdminConfig(request, responder);
-  }
-  SendError(responder,
-            {ErrorCode::kUnknownCommand, "no command at " + m + " " + std::string(request.path)});
+  routed.row->handler(Call{request, routed.match, responder});
 }
 
-// The node API (DESIGN §4 "Nodes"). REQUIRES: p[0] == "nodes".
-void HubService::HandleNodes(const http::ServerRequest& request,
-                             const std::vector<std::string_view>& p, http::Responder& responder) {
-  const std::string& m = request.method;
-  const size_t n = p.size();
-  auto unknown_method = [&](std::string_view allowed) {
-    SendError(responder,
-              {ErrorCode::kUnknownMethod, m + " is not allowed on " + std::string(request.path)}, 0,
-              {{"Allow", std::string(allowed)}});
-  };
-  auto refused = [&](std::optional<std::string> why) {
-    if (!why.has_value()) return false;
-    SendError(responder, {ErrorCode::kUnauthorized, std::move(*why)}, 0,
-              {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
-    return true;
-  };
-  if (n == 1) {
-    if (m == "GET") {
-      // The registry names URIs and session ids: guarded like the queue when a client token
-      // is set (a node's own credentials also show it).
-      if (!ClientAllowed(request) && NodeCallRefusal(request, NodeCall::kOther).has_value()) {
-        refused("missing or wrong client token");
-        return;
-      }
-      return SendJson(responder, 200, grid_.NodesJson());
-    }
-    if (m != "POST") return unknown_method("GET, POST");
-    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
-    return RegisterNode(request, responder);
-  }
-  std::string node_id(p[1]);
-  if (n == 2) {
-    if (m != "DELETE") return unknown_method("DELETE");
-    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
+void HubService::AddRoutes() {
+  AddW3CRoutes();
+  AddNodeRoutes();
+  AddQueueRoutes();
+  AddAdminRoutes();
+}
+
+// The W3C endpoints and the open probes (DESIGN §4).
+void HubService::AddW3CRoutes() {
+  routes_.Add({"POST"}, "/session", Access::kClient,
+              [this](const Call& call) { NewSession(call.request, call.responder); });
+  routes_.Add({"GET", "POST", "DELETE"}, "/session/{session}/**", Access::kClient,
+              [this](const Call& call) {
+                const std::vector<std::string_view>& p = call.match.segments;
+                if (!IsValidSessionId(p[1])) {
+                  grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId),
+                                                Duration{});
+                  return SendError(call.responder,
+                                   {ErrorCode::kInvalidSessionId,
+                                    "no session with that id (ids are 1-128 of [A-Za-z0-9._-])"});
+                }
+                // The node sees the path from /session on, as routed (the query string as
+                // received).
+                Proxy(call.request, JoinSegments(p, 0), std::string(p[1]),
+                      p.size() == 2 && call.request.method == "DELETE", call.responder);
+              });
+  // Open like /status: scrapers carry no client token (DESIGN §4).
+  routes_.Add({"GET"}, "/metrics", Access::kOpen, [this](const Call& call) {
+    std::string text = grid_.metrics().Render(GaugesFromSnapshot(*grid_.snapshot()));
+    call.responder.Send(200, std::move(text), {}, metrics::kContentType);
+  });
+  // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
+  routes_.Add({"GET", "HEAD"}, "/status", Access::kOpen, [this](const Call& call) {
+    SendJson(call.responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(call.request)));
+  });
+  // Open like /status (DESIGN 7a): without the client token it answers counts only.
+  routes_.Add({"POST"}, "/graphql", Access::kOpen, [this](const Call& call) {
+    // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
+    // {"query": ...} object is a 400.
+    Result<json> parsed = http::ParseJsonBody(call.request.body);
+    bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
+                       (*parsed)["query"].is_string();
+    SendJson(call.responder, well_formed ? 200 : 400,
+             AnswerGraphql(*grid_.snapshot(), call.request.body, url(), ExposureFor(call.request)));
+  });
+}
+
+// The node API (DESIGN §4 "Nodes").
+void HubService::AddNodeRoutes() {
+  // The registry names URIs and session ids: guarded like the queue when a client token is set
+  // (a node's own credentials also show it).
+  routes_.Add({"GET"}, "/nodes", Access::kClientOrNode,
+              [this](const Call& call) { SendJson(call.responder, 200, grid_.NodesJson()); });
+  routes_.Add({"POST"}, "/nodes", Access::kNode,
+              [this](const Call& call) { RegisterNode(call.request, call.responder); });
+  routes_.Add({"DELETE"}, "/nodes/{node}", Access::kNode, [this](const Call& call) {
+    std::string node_id(call.match.Param("node"));
     Effects effects;
     bool found = grid_.Deregister(node_id, &effects);
     Execute(std::move(effects));
-    if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
-    return (void)responder.Send(204, "", {}, "");
-  }
-  if (n == 3 && p[2] == "heartbeat") {
-    if (m != "POST") return unknown_method("POST");
-    if (refused(NodeCallRefusal(request, NodeCall::kOther))) return;
-    return Heartbeat(request, node_id, responder);
-  }
-  if (n == 3 && p[2] == "drain") {
-    if (m != "POST") return unknown_method("POST");
-    if (refused(NodeCallRefusal(request, NodeCall::kDrain))) return;
+    if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
+    call.responder.Send(204, "", {}, "");
+  });
+  routes_.Add({"POST"}, "/nodes/{node}/heartbeat", Access::kNode, [this](const Call& call) {
+    Heartbeat(call.request, std::string(call.match.Param("node")), call.responder);
+  });
+  routes_.Add({"POST"}, "/nodes/{node}/drain", Access::kNodeDrain, [this](const Call& call) {
+    std::string node_id(call.match.Param("node"));
     Effects effects;
     bool found = grid_.Drain(node_id, &effects);
     Execute(std::move(effects));
-    if (!found) return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id});
-    return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
-  }
-  SendError(responder,
-            {ErrorCode::kUnknownCommand, "no command at " + m + " " + std::string(request.path)});
+    if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
+    SendJson(call.responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+  });
+}
+
+// The queue and the ticket API; every call on a ticket proves it is the ticket's holder
+// (X-Queue-Token, DESIGN 7a).
+void HubService::AddQueueRoutes() {
+  routes_.Add({"GET"}, "/queue", Access::kClient,
+              [this](const Call& call) { SendJson(call.responder, 200, grid_.QueueJson()); });
+  routes_.Add({"DELETE"}, "/queue", Access::kAdmin, [this](const Call& call) {
+    Effects effects;
+    size_t count = grid_.ClearQueue(&effects);
+    Execute(std::move(effects));
+    SendJson(call.responder, 200, {{"value", count}, {"cleared", count}});
+  });
+  routes_.Add({"POST"}, "/queue/requests", Access::kClient,
+              [this](const Call& call) { CreateTicket(call.request, call.responder); });
+  routes_.Add({"GET"}, "/queue/requests/{ticket}", Access::kClient, [this](const Call& call) {
+    Result<json> status =
+        grid_.TicketStatus(std::string(call.match.Param("ticket")), QueueToken(call.request));
+    if (!status.ok()) return SendError(call.responder, status.error());
+    SendJson(call.responder, 200, *status);
+  });
+  routes_.Add({"DELETE"}, "/queue/requests/{ticket}", Access::kClient, [this](const Call& call) {
+    Effects effects;
+    Status deleted = grid_.DeleteTicket(std::string(call.match.Param("ticket")),
+                                        QueueToken(call.request), &effects);
+    Execute(std::move(effects));
+    if (!deleted.ok()) return SendError(call.responder, deleted.error());
+    call.responder.Send(204, "", {}, "");
+  });
+  routes_.Add({"POST"}, "/queue/requests/{ticket}/take", Access::kClient, [this](const Call& call) {
+    TicketBook::Taken taken =
+        grid_.TakeTicket(std::string(call.match.Param("ticket")), QueueToken(call.request));
+    http::Headers headers;
+    if (taken.outcome == TakeOutcome::kWaiting) headers.emplace_back("Retry-After", "1");
+    HttpAnswer answer = TakeAnswer(std::move(taken));
+    call.responder.Send(answer.status, std::move(answer.body), headers);
+  });
+  routes_.Add({"POST"}, "/queue/requests/{ticket}/heartbeat", Access::kClient,
+              [this](const Call& call) {
+                Status beat = grid_.TicketHeartbeat(std::string(call.match.Param("ticket")),
+                                                    QueueToken(call.request));
+                if (!beat.ok()) return SendError(call.responder, beat.error());
+                call.responder.Send(204, "", {}, "");
+              });
+}
+
+// Selenium's queue view, and the admin calls.
+void HubService::AddAdminRoutes() {
+  routes_.Add({"GET"}, "/se/grid/newsessionqueue/queue", Access::kClient, [this](const Call& call) {
+    SendJson(call.responder, 200, grid_.SeleniumQueueJson());
+  });
+  routes_.Add({"DELETE"}, "/se/grid/newsessionqueue/queue", Access::kAdmin,
+              [this](const Call& call) {
+                Effects effects;
+                size_t count = grid_.ClearQueue(&effects);
+                Execute(std::move(effects));
+                SendJson(call.responder, 200, {{"value", count}});
+              });
+  routes_.Add({"GET"}, "/admin/config", Access::kAdmin, [this](const Call& call) {
+    SendJson(call.responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
+  });
+  routes_.Add({"PUT"}, "/admin/config", Access::kAdmin,
+              [this](const Call& call) { PutAdminConfig(call.request, call.responder); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,9 @@
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "hub/auth.h"
 #include "hub/grid.h"
+#include "hub/router.h"
 
 namespace gridhub::hub {
 
@@ -59,6 +61,7 @@ class HubService {
   void Stop();
 
  private:
+  // Routes by routes_: the one place that answers 400, 404, 405 and 401.
   void Handle(http::ServerRequest request, http::Responder responder);
   void Execute(Effects effects);
   void Poke();
@@ -67,8 +70,6 @@ class HubService {
   void NewSession(const http::ServerRequest& request, http::Responder responder);
   void Proxy(const http::ServerRequest& request, std::string node_path,
              const std::string& session_id, bool ends_session, http::Responder responder);
-  void HandleNodes(const http::ServerRequest& request, const std::vector<std::string_view>& p,
-                   http::Responder& responder);
   void RegisterNode(const http::ServerRequest& request, http::Responder responder);
   void Heartbeat(const http::ServerRequest& request, const std::string& node_id,
                  http::Responder& responder);
@@ -77,30 +78,33 @@ class HubService {
 
   // The tokens and the secret in force. Reconfigure() swaps the whole set at once, so a
   // handler never sees half of an old set and half of a new one.
-  struct Credentials {
-    std::string admin_token;
-    std::string client_token;
-    std::string registration_secret;
-  };
   std::shared_ptr<const Credentials> credentials() const;
   // The headers every call to a node carries (X-Registration-Secret when one is set).
   http::Headers NodeHeaders() const;
 
-  bool ClientAllowed(const http::ServerRequest& request) const;
+  // Ok when the caller of `request` may make an `access` call (auth.h), else why not.
+  Status Check(Access access, const http::ServerRequest& request) const;
   // What /status and /graphql show this caller: everything without a client token or with
   // it (or the admin token), else counts only.
   Exposure ExposureFor(const http::ServerRequest& request) const;
-  bool AdminAllowed(const http::ServerRequest& request) const;
-  // Why AdminAllowed() said no, for the 401.
-  std::string AdminRefusal(const http::ServerRequest& request) const;
-  // Why a node call (register, heartbeat, deregister, drain, GET /nodes) is refused, or
-  // nullopt: DESIGN 7a, see docs/api.md "Authentication".
-  enum class NodeCall { kDrain, kOther };
-  std::optional<std::string> NodeCallRefusal(const http::ServerRequest& request,
-                                             NodeCall call) const;
+
+  // What a route's handler is given.
+  struct Call {
+    const http::ServerRequest& request;
+    const RouteMatch& match;
+    http::Responder& responder;
+  };
+  using RouteHandler = std::function<void(const Call&)>;
+  // Fills routes_, once, in the constructor: every route of docs/api.md is one row.
+  void AddRoutes();
+  void AddW3CRoutes();
+  void AddNodeRoutes();
+  void AddQueueRoutes();
+  void AddAdminRoutes();
 
   const config::Settings initial_settings_;
   const Clock& clock_;
+  Router<RouteHandler> routes_;  // filled in the constructor, read-only after
   RandomIdSource ids_;
   Grid grid_;
   http::HttpClient client_;
