@@ -3,11 +3,11 @@
 #include <string>
 #include <string_view>
 
+#include "app/hub_command.h"
+#include "app/node_command.h"
+#include "app/standalone_command.h"
 #include "config/check_config.h"
 #include "http/http_server.h"
-#include "hub/hub_main.h"
-#include "node-agent/node_server.h"
-#include "node-agent/standalone.h"
 
 namespace {
 
@@ -41,13 +41,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (std::string_view(argv[1]) == "hub") {
-    return gridhub::hub::HubMain(argc - 1, argv + 1);
+    return gridhub::app::HubMain(argc - 1, argv + 1);
   }
   if (std::string_view(argv[1]) == "node") {
-    return gridhub::node::NodeMain(argc - 1, argv + 1);
+    return gridhub::app::NodeMain(argc - 1, argv + 1);
   }
   if (std::string_view(argv[1]) == "standalone") {
-    return gridhub::node::StandaloneMain(argc - 1, argv + 1);
+    return gridhub::app::StandaloneMain(argc - 1, argv + 1);
   }
   if (std::string_view(argv[1]) == "check-config") {
     return gridhub::config::CheckConfigMain(argc - 1, argv + 1);

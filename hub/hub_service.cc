@@ -3,8 +3,6 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -20,7 +18,6 @@
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
 #include "hub/outcome_http.h"
-#include "hub/reload.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
 #include "matching/capabilities.h"
@@ -587,56 +584,6 @@ void HubService::PutAdminConfig(const http::ServerRequest& request, http::Respon
   if (!updated.ok()) return SendError(responder, updated.error());
   Execute(grid_.Reconfigure(*updated));
   SendJson(responder, 200, config::ToJson(*updated, config::Tokens::kRedact));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process entry
-
-int RunHub(const config::Settings& settings, std::function<Result<config::Settings>()> reload) {
-  // Signals are taken by sigwait below; every thread started from here inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  SteadyClock clock;
-  HubService hub(settings, clock);
-  if (Status started = hub.Start(); !started.ok()) {
-    std::fprintf(stderr, "gridhub hub: %s\n", started.error().message.c_str());
-    return 1;
-  }
-  std::printf("gridhub hub listening on %s\n", hub.url().c_str());
-  std::fflush(stdout);
-  config::Settings current = settings;  // what runs, compared with each reload
-  while (true) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) continue;
-    if (signal_number == SIGHUP) {
-      if (!reload) continue;
-      Result<config::Settings> fresh = reload();
-      if (!fresh.ok()) {
-        std::fprintf(stderr, "gridhub hub: reload failed, keeping settings: %s\n",
-                     fresh.error().message.c_str());
-        continue;
-      }
-      // Names only: a changed token is reported as changed, its value never.
-      ReloadReport report = CompareSettings(current, *fresh);
-      hub.Reconfigure(*fresh);
-      std::fprintf(stderr, "gridhub hub: %s\n", DescribeReload(report).c_str());
-      // What needs a restart stays as it runs, so the next reload reports it again.
-      config::ServerSettings running_server = current.server;
-      current = std::move(*fresh);
-      current.server = std::move(running_server);
-      continue;
-    }
-    break;
-  }
-  std::fprintf(stderr, "gridhub hub: stopping\n");
-  hub.Stop();
-  return 0;
 }
 
 }  // namespace gridhub::hub

@@ -123,12 +123,4 @@ class HubService {
   std::atomic<bool> accepting_nodes_{false};
 };
 
-// Runs a hub until SIGINT or SIGTERM, then stops it cleanly. Prints
-// `gridhub hub listening on http://HOST:PORT` to stdout once serving. SIGHUP calls `reload`
-// (when given) and applies what can change live — queue, matching and hub settings, tokens and
-// the registration secret included — and logs the names (never the values) of the settings
-// that changed, and of those that need a restart. Returns the process exit code.
-int RunHub(const config::Settings& settings,
-           std::function<Result<config::Settings>()> reload = nullptr);
-
 }  // namespace gridhub::hub

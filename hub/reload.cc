@@ -19,12 +19,6 @@ bool AppliedLive(const std::string& name) {
   return false;
 }
 
-std::string Join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
 }  // namespace
 
 ReloadReport CompareSettings(const config::Settings& before, const config::Settings& after) {
@@ -45,18 +39,6 @@ ReloadReport CompareSettings(const config::Settings& before, const config::Setti
     }
   }
   return report;
-}
-
-std::string DescribeReload(const ReloadReport& report) {
-  if (report.applied.empty() && report.needs_restart.empty()) {
-    return "settings reloaded; nothing changed";
-  }
-  std::string out = "settings reloaded";
-  if (!report.applied.empty()) out += "; changed: " + Join(report.applied);
-  if (!report.needs_restart.empty()) {
-    out += "; need a restart (kept as they were): " + Join(report.needs_restart);
-  }
-  return out;
 }
 
 }  // namespace gridhub::hub

@@ -627,20 +627,20 @@ TEST(NodeServerTest, ReloadNamesWhatChangedAndWhatNeedsARestart) {
   config::Settings before;
   before.node.slots = {FakeDriverSlot()};
   config::Settings after = before;
-  EXPECT_EQ(DescribeNodeReload(CompareNodeSettings(before, after, ReloadScope::kNode)),
+  EXPECT_EQ(config::DescribeReload(CompareNodeSettings(before, after, ReloadScope::kNode)),
             "settings reloaded; nothing changed");
   after.node.session_timeout = 5s;
   after.hub.registration_secret = "new-secret-value";
   after.node.slots[0].max_sessions = 4;
   after.server.port = 1234;
-  NodeReload reload = CompareNodeSettings(before, after, ReloadScope::kNode);
-  std::string line = DescribeNodeReload(reload);
+  config::ReloadReport reload = CompareNodeSettings(before, after, ReloadScope::kNode);
+  std::string line = config::DescribeReload(reload);
   EXPECT_EQ(line,
             "settings reloaded; changed: node.session-timeout, hub.registration-secret; need a "
             "restart (kept as they were): node.slots, server.port");
   EXPECT_EQ(line.find("new-secret-value"), std::string::npos);
   // A standalone's hub reports hub.* and server.* itself.
-  NodeReload standalone = CompareNodeSettings(before, after, ReloadScope::kStandaloneNode);
+  config::ReloadReport standalone = CompareNodeSettings(before, after, ReloadScope::kStandaloneNode);
   EXPECT_EQ(standalone.applied, std::vector<std::string>{"node.session-timeout"});
   EXPECT_EQ(standalone.needs_restart, std::vector<std::string>{"node.slots"});
   // What needs a restart is kept as it runs, so the next reload reports it again.

@@ -3,15 +3,10 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <unistd.h>
-
-#include <cstdio>
-#include <ctime>
 
 #include "config/values.h"
 #include "http/w3c_error.h"
-#include "node-agent/browser_version.h"
 #include "node-agent/peer_access.h"
 
 namespace gridhub::node {
@@ -99,9 +94,9 @@ bool SameSlots(const std::vector<config::SlotConfig>& a, const std::vector<confi
 
 }  // namespace
 
-NodeReload CompareNodeSettings(const config::Settings& before, const config::Settings& after,
-                               ReloadScope scope) {
-  NodeReload reload;
+config::ReloadReport CompareNodeSettings(const config::Settings& before,
+                                         const config::Settings& after, ReloadScope scope) {
+  config::ReloadReport reload;
   auto check = [](bool differs, const char* name, std::vector<std::string>& into) {
     if (differs) into.emplace_back(name);
   };
@@ -130,23 +125,6 @@ NodeReload CompareNodeSettings(const config::Settings& before, const config::Set
   check(bs.threads != as.threads, "server.threads", reload.needs_restart);
   check(bs.max_body != as.max_body, "server.max-body", reload.needs_restart);
   return reload;
-}
-
-std::string DescribeNodeReload(const NodeReload& reload) {
-  auto join = [](const std::vector<std::string>& names) {
-    std::string out;
-    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-  };
-  if (reload.applied.empty() && reload.needs_restart.empty()) {
-    return "settings reloaded; nothing changed";
-  }
-  std::string line = "settings reloaded";
-  if (!reload.applied.empty()) line += "; changed: " + join(reload.applied);
-  if (!reload.needs_restart.empty()) {
-    line += "; need a restart (kept as they were): " + join(reload.needs_restart);
-  }
-  return line;
 }
 
 config::Settings KeepRestartOnly(const config::Settings& before, config::Settings after,
@@ -192,109 +170,6 @@ void NodeServer::Stop() {
   client_.Stop();
   server_->Stop();
   serving_.store(nullptr);
-}
-
-namespace {
-
-// SIGHUP: re-reads the same sources, applies what can change live and says what cannot.
-// Returns the settings now in force (as loaded).
-config::Settings ReloadNode(const config::LoadOptions& load, const config::Settings& current,
-                            NodeAgent& agent) {
-  Result<config::Settings> fresh = config::LoadSettings(load);
-  if (!fresh.ok()) {
-    std::fprintf(stderr, "gridhub node: reload failed, keeping settings: %s\n",
-                 fresh.error().message.c_str());
-    return current;
-  }
-  NodeReload reload = CompareNodeSettings(current, *fresh, ReloadScope::kNode);
-  agent.Reconfigure(OptionsFromSettings(*fresh));
-  std::fprintf(stderr, "gridhub node: %s\n", DescribeNodeReload(reload).c_str());
-  return KeepRestartOnly(current, std::move(*fresh), ReloadScope::kNode);
-}
-
-}  // namespace
-
-int NodeMain(int argc, char** argv) {
-  config::CommandLine command = config::SplitCommandLine(argc - 1, argv + 1);
-  if (command.help) {
-    std::printf("usage: gridhub node [--config FILE] [flags]\n\n%s",
-                config::FlagsHelp(config::Mode::kNode).c_str());
-    return 0;
-  }
-  const config::LoadOptions load{
-      .mode = config::Mode::kNode, .file = command.config_file, .flags = command.flags};
-  Result<config::Settings> settings = config::LoadSettings(load);
-  if (!settings.ok()) {
-    std::fprintf(stderr, "gridhub node: %s\n", settings.error().message.c_str());
-    return 2;
-  }
-  config::Settings loaded = *settings;  // as read, before versions are filled in, for reloads
-  if (settings->node.slots.empty()) {
-    std::fprintf(stderr,
-                 "gridhub node: node.slots is empty: configure at least one slot with driver: or "
-                 "relay: (see docs/nodes.md)\n");
-    return 2;
-  }
-  // A stereotype that names its browser binary but no version advertises the version that
-  // binary reports, as the standalone's detected ones do.
-  for (const std::string& line :
-       FillBrowserVersions(settings->node.slots, ProbeBrowserVersionBounded)) {
-    std::printf("%s\n", line.c_str());
-  }
-  std::fflush(stdout);
-  // Signals are taken by sigtimedwait below; every thread started from here inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  SteadyClock clock;
-  NodeServer node(
-      OptionsFromSettings(*settings),
-      {.host = settings->server.host,
-       .port = static_cast<uint16_t>(settings->server.port),
-       .threads = config::EffectiveThreads(settings->server),
-       .max_body = settings->server.max_body,
-       .max_connections = static_cast<size_t>(settings->server.max_connections),
-       .header_timeout =
-           std::chrono::duration_cast<std::chrono::milliseconds>(settings->server.header_timeout),
-       .min_body_rate = settings->server.min_body_rate,
-       .idle_timeout =
-           std::chrono::duration_cast<std::chrono::milliseconds>(settings->server.idle_timeout)},
-      clock);
-  if (Status started = node.Start(); !started.ok()) {
-    std::fprintf(stderr, "gridhub node: %s\n", started.error().message.c_str());
-    return 1;
-  }
-  std::printf("gridhub node listening on %s\n", node.agent().uri().c_str());
-  std::printf("node %s registers with %s; driver logs in %s\n", node.agent().id().c_str(),
-              settings->node.hub.c_str(), node.agent().work_dir().c_str());
-  std::printf("%s\n", IdleTimeoutLine(settings->node.session_timeout).c_str());
-  std::fflush(stdout);
-
-  bool draining = false;
-  while (!node.agent().WaitDone(Duration::zero())) {
-    timespec wait{0, 200L * 1000 * 1000};
-    int signal_number = ::sigtimedwait(&signals, nullptr, &wait);
-    if (signal_number < 0) continue;
-    if (signal_number == SIGHUP) {
-      loaded = ReloadNode(load, loaded, node.agent());
-      continue;
-    }
-    if (draining) {
-      std::fprintf(stderr, "gridhub node: second signal; ending all sessions now\n");
-      break;
-    }
-    draining = true;
-    std::fprintf(stderr, "gridhub node: signal %d; draining (again to stop at once)\n",
-                 signal_number);
-    node.agent().Drain(DrainReason::kSignal);
-  }
-  node.Stop();
-  return 0;
 }
 
 }  // namespace gridhub::node

@@ -1,7 +1,7 @@
 #pragma once
 
 // A NodeAgent with its HTTP server and HTTP client: what `gridhub node` runs, and what
-// `gridhub standalone` runs next to its hub.
+// `gridhub standalone` runs next to its hub (app/node_command.cc, app/standalone_command.cc).
 //
 //   NodeServer node(OptionsFromSettings(settings), {.host = "0.0.0.0", .port = 5555}, clock);
 //   if (Status s = node.Start(); !s.ok()) ...;   // binds first, so port 0 works
@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "config/reload_report.h"
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
@@ -37,21 +38,15 @@ std::string AdvertisedUri(const std::string& host, uint16_t port, const std::str
 // idle for 300s are deleted", or that 0s means never).
 std::string IdleTimeoutLine(Duration session_timeout);
 
-// What a SIGHUP changed, by setting name (values are never logged: some are secrets).
-struct NodeReload {
-  std::vector<std::string> applied;        // "node.session-timeout", "hub.registration-secret"
-  std::vector<std::string> needs_restart;  // "node.slots", "node.hub", "server.port", ...
-};
 // Which keys a reload compares: a node's own (node.*, the hub.* keys a node uses, server.*)
 // or a standalone's node part (node.* only; its hub compares the rest).
 enum class ReloadScope { kNode, kStandaloneNode };
-// `before` and `after` as loaded from the same sources, before browser detection or version
-// probing filled anything in.
-NodeReload CompareNodeSettings(const config::Settings& before, const config::Settings& after,
-                               ReloadScope scope);
-// "settings reloaded; changed: a, b; need a restart (kept as they were): c", or "settings
-// reloaded; nothing changed".
-std::string DescribeNodeReload(const NodeReload& reload);
+// What a SIGHUP changed, by setting name (values are never logged: some are secrets):
+// applied "node.session-timeout", "hub.registration-secret"; needing a restart "node.slots",
+// "node.hub", "server.port", ... `before` and `after` as loaded from the same sources, before
+// browser detection or version probing filled anything in.
+config::ReloadReport CompareNodeSettings(const config::Settings& before,
+                                         const config::Settings& after, ReloadScope scope);
 // `after` with what needs a restart put back as it runs (`before`), so that the next reload
 // reports it again.
 config::Settings KeepRestartOnly(const config::Settings& before, config::Settings after,
@@ -80,8 +75,5 @@ class NodeServer {
   std::atomic<NodeAgent*> serving_{nullptr};  // set once the agent exists
   std::unique_ptr<http::HttpServer> server_;
 };
-
-// `gridhub node [--config FILE] [flags]`; argv[0] is "node". Returns the exit code.
-int NodeMain(int argc, char** argv);
 
 }  // namespace gridhub::node
