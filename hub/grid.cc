@@ -6,7 +6,6 @@
 #include <unordered_set>
 
 #include "http/json_body.h"
-#include "http/w3c_error.h"
 #include "hub/request_path.h"
 
 namespace gridhub::hub {
@@ -173,8 +172,8 @@ struct Grid::Waiter {
   std::optional<matching::LabelKey> restriction;
   std::string label;
   std::string run_id;
-  bool has_responder = false;
-  http::Responder responder;
+  bool has_responder = false;  // a held client request (W3C) waits for `target`
+  ReplyTarget target;
   std::string ticket_id;
   uint64_t connection_id = 0;
   bool creating = false;
@@ -576,21 +575,20 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
 }
 
 Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
-                               http::Responder responder) {
+                               ReplyTarget target) {
   MutexLock lock(mu_);
   Effects effects;
   SteadyTime deadline;
   Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
   if (!admitted.ok()) {
-    effects.replies.push_back({responder, http::HttpStatus(admitted.error().code),
-                               http::W3CErrorBody(admitted.error()), ""});
+    effects.replies.push_back({std::move(target), admitted.error(), SessionId()});
     return effects;
   }
   effects.reschedule = true;  // a new deadline
   Waiter& waiter = *waiters_[*admitted];
   waiter.has_responder = true;
-  waiter.responder = responder;
-  waiter.connection_id = responder.connection_id();
+  waiter.connection_id = target.connection_id;
+  waiter.target = std::move(target);
   if (waiter.connection_id != 0) waiter_by_connection_[waiter.connection_id] = waiter.id;
   effects.Append(DispatchLocked());
   if (no_wait && !waiter.creating) {
@@ -608,8 +606,7 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
 
 void Grid::DeliverFailureLocked(Waiter& waiter, const Error& error, Effects* effects) {
   if (waiter.has_responder) {
-    effects->replies.push_back(
-        {waiter.responder, http::HttpStatus(error.code), http::W3CErrorBody(error), ""});
+    effects->replies.push_back({std::move(waiter.target), error, SessionId()});
     waiter.has_responder = false;
     return;
   }
@@ -619,7 +616,7 @@ void Grid::DeliverFailureLocked(Waiter& waiter, const Error& error, Effects* eff
 void Grid::DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::string body,
                                 Effects* effects) {
   if (waiter.has_responder) {
-    effects->replies.push_back({waiter.responder, 200, std::move(body), session.str()});
+    effects->replies.push_back({std::move(waiter.target), std::move(body), session});
     waiter.has_responder = false;
     return;
   }
@@ -853,10 +850,10 @@ bool Grid::CancelWaiterLocked(RequestId id) {
   return true;
 }
 
-Effects Grid::OnReplyUndelivered(const std::string& session_id) {
+Effects Grid::OnReplyUndelivered(const SessionId& session) {
   MutexLock lock(mu_);
   Effects effects;
-  EndSessionLocked(session_id, &effects, /*delete_on_node=*/true);
+  EndSessionLocked(session.str(), &effects, /*delete_on_node=*/true);
   effects.Append(DispatchLocked());
   PublishLocked();
   return effects;

@@ -30,7 +30,6 @@
 #include "common/result.h"
 #include "config/settings.h"
 #include "http/http_client.h"
-#include "http/http_server.h"
 #include "hub/grid_snapshot.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
@@ -48,13 +47,22 @@ namespace gridhub::hub {
 // the round-robin, so inventing labels buys no extra queue room (docs/queue.md).
 inline constexpr std::string_view kUndeclaredLabel = "(undeclared)";
 
-// An answer to send to a waiting client.
+// Where a held client request is answered. The Grid never looks inside: `handle` is whatever
+// the caller needs to answer (HubService keeps its http::Responder there), handed back
+// untouched in the Reply. `connection_id` names the client connection the request came on
+// (0: none) so that OnDisconnect(connection_id) withdraws the waiter when the client leaves.
+struct ReplyTarget {
+  std::shared_ptr<void> handle;
+  uint64_t connection_id = 0;
+};
+
+// An answer to send to a waiting client: the W3C new-session response, or the Error that
+// ended the request. hub/outcome_http.h turns it into HTTP (W3CAnswer).
 struct Reply {
-  http::Responder responder;
-  int status = 200;
-  std::string body;
+  ReplyTarget target;
+  Result<std::string> outcome;
   // Set on a successful new-session reply: if it cannot be delivered, the session is ended.
-  std::string session_id;
+  SessionId session;
 };
 
 // POST {node_uri}/session for a granted request.
@@ -132,7 +140,7 @@ class Grid {
   // Admits (or refuses) a validated request and dispatches at once. `run_id` is the request's
   // gridhub:runId or the X-Run-Id header; `no_wait` combines the capability and the headers.
   Effects SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
-                           http::Responder responder);
+                           ReplyTarget target);
   // The outcome of POST {node}/session for `request`.
   // `node_uri` is where the session was created, so that a session nobody may use can be
   // deleted even if its node deregistered meanwhile.
@@ -142,7 +150,7 @@ class Grid {
   // The client's TCP connection closed: a waiter on it is withdrawn.
   Effects OnDisconnect(uint64_t connection_id);
   // The success response could not be written (client gone): end that session again.
-  Effects OnReplyUndelivered(const std::string& session_id);
+  Effects OnReplyUndelivered(const SessionId& session);
 
   // --- sessions ------------------------------------------------------------------------------
   std::optional<SessionRoute> FindSession(const std::string& session_id);

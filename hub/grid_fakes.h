@@ -13,6 +13,8 @@
 
 #include "common/ids.h"
 #include "http/http_client.h"
+#include "hub/grid.h"
+#include "hub/outcome_http.h"
 
 namespace gridhub::hub {
 
@@ -43,5 +45,9 @@ inline http::ClientResponse Refused() {
   response.body = R"({"value":{"error":"session not created","message":"driver crashed"}})";
   return response;
 }
+
+// What the client of `reply` sees (hub/outcome_http.h), for tests that check the HTTP answer.
+inline int StatusOf(const Reply& reply) { return W3CAnswer(reply.outcome).status; }
+inline std::string BodyOf(const Reply& reply) { return W3CAnswer(reply.outcome).body; }
 
 }  // namespace gridhub::hub

@@ -38,7 +38,7 @@ class GridMetricsTest : public ::testing::Test {
   Effects Submit(json always = {{"browserName", "chrome"}}, bool no_wait = false) {
     auto spec = matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});
     EXPECT_TRUE(spec.ok());
-    return grid().SubmitNewSession(std::move(*spec), "", no_wait, http::Responder());
+    return grid().SubmitNewSession(std::move(*spec), "", no_wait, ReplyTarget());
   }
   void Create(const CreateJob& job, const std::string& session_id) {
     grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created(session_id));

@@ -45,6 +45,12 @@ void SendError(http::Responder& responder, const Error& error, int status = 0,
                  headers);
 }
 
+// The Grid holds a new-session request's responder opaquely until it answers (see Reply).
+ReplyTarget TargetOf(http::Responder responder) {
+  uint64_t connection = responder.connection_id();
+  return {std::make_shared<http::Responder>(std::move(responder)), connection};
+}
+
 void SendJson(http::Responder& responder, int status, const json& body) {
   responder.Send(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -195,10 +201,12 @@ void HubService::Stop() {
 
 void HubService::Execute(Effects effects) {
   for (Reply& reply : effects.replies) {
-    bool delivered = reply.responder.Send(reply.status, std::move(reply.body));
-    if (!delivered && !reply.session_id.empty()) {
+    auto* responder = static_cast<http::Responder*>(reply.target.handle.get());
+    HttpAnswer answer = W3CAnswer(reply.outcome);
+    bool delivered = responder != nullptr && responder->Send(answer.status, std::move(answer.body));
+    if (!delivered && !reply.session.empty()) {
       // The client left just as its session was created: nobody will ever use it.
-      Execute(grid_.OnReplyUndelivered(reply.session_id));
+      Execute(grid_.OnReplyUndelivered(reply.session));
     }
   }
   const http::Headers node_headers = NodeHeaders();
@@ -461,7 +469,8 @@ void HubService::NewSession(const http::ServerRequest& request, http::Responder 
   if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
   bool no_wait = spec->no_wait || Truthy(request.Header("X-No-Wait")) ||
                  Truthy(request.Header("X-Selenoid-No-Wait"));
-  Execute(grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, responder));
+  Execute(
+      grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, TargetOf(responder)));
 }
 
 void HubService::Proxy(const http::ServerRequest& request, std::string node_path,

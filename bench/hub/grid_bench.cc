@@ -50,7 +50,7 @@ struct Fixture {
       session_of.push_back(Fill(i));  // the first request of each label takes its slot
     }
     for (int64_t k = 0; k < depth; ++k) {
-      grid.SubmitNewSession(Request(static_cast<int>(k % labels)), "", false, http::Responder());
+      grid.SubmitNewSession(Request(static_cast<int>(k % labels)), "", false, ReplyTarget());
     }
   }
 
@@ -74,7 +74,7 @@ struct Fixture {
   }
 
   std::string Fill(int label) {
-    return Complete(grid.SubmitNewSession(Request(label), "", false, http::Responder()));
+    return Complete(grid.SubmitNewSession(Request(label), "", false, ReplyTarget()));
   }
 
   FakeClock clock;
@@ -98,7 +98,7 @@ void BM_EndSessionDispatch(benchmark::State& state) {
     if (effects.creates.size() != 1) state.SkipWithError("the freed slot was not granted");
     // Untimed: the grant's session starts, and a new waiter keeps the depth.
     f.session_of[static_cast<size_t>(label)] = f.Complete(effects);
-    f.grid.SubmitNewSession(Request(label), "", false, http::Responder());
+    f.grid.SubmitNewSession(Request(label), "", false, ReplyTarget());
   }
 }
 BENCHMARK(BM_EndSessionDispatch)
