@@ -9,6 +9,7 @@
 #include <string>
 
 #include "http/json_body.h"
+#include "hub/outcome_http.h"
 #include "tests/fuzz/grid_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -29,16 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   GridHarness h;
   h.RegisterFixedNodes();
   h.StartSession("chrome", "live-1");
-  int status = 0;
   hub::Effects effects;
   Result<nlohmann::json> ticket =
-      h.grid.CreateTicket(std::move(*spec), std::move(run_id), &status, &effects);
+      h.grid.CreateTicket(std::move(*spec), std::move(run_id), &effects);
   Dump(h.grid.QueueJson());
   if (!ticket.ok()) {
+    int status = hub::TicketRefusalStatus(ticket.error().code);
     Require(status >= 400 && status < 600 && !ticket.error().message.empty());
     return 0;
   }
-  Require(status == 201);
   const std::string id = ticket->value("id", std::string());
   const std::string token = ticket->value("token", std::string());
   Require(!id.empty() && !token.empty());
@@ -55,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           hub::Created("ticket-session"));
   }
   h.grid.TicketHeartbeat(id, token);
-  h.grid.TakeTicket(id, token, &status, &effects);
+  hub::TicketBook::Taken taken = h.grid.TakeTicket(id, token);
+  Require(taken.outcome != hub::TakeOutcome::kWrongToken);
   h.clock.Advance(std::chrono::minutes(10));
   h.grid.Tick();
   h.grid.DeleteTicket(id, token, &effects);
