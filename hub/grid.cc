@@ -5,9 +5,6 @@
 #include <tuple>
 #include <unordered_set>
 
-#include "http/json_body.h"
-#include "hub/request_path.h"
-
 namespace gridhub::hub {
 
 using nlohmann::json;
@@ -45,37 +42,6 @@ double WallSeconds(SteadyTime t, SteadyTime now) {
   auto wall = std::chrono::system_clock::now() -
               std::chrono::duration_cast<std::chrono::system_clock::duration>(now - t);
   return std::chrono::duration<double>(wall.time_since_epoch()).count();
-}
-
-// What a failed POST {node}/session said, short enough for a client's error message.
-std::string DescribeFailure(const http::ClientResponse& response) {
-  if (!response.transport_ok()) return "no answer: " + response.error;
-  std::string detail;
-  Result<json> parsed = http::ParseJsonBody(response.body);
-  json body = parsed.ok() ? std::move(*parsed) : json();
-  if (body.is_object() && body.contains("value") && body["value"].is_object()) {
-    const json& value = body["value"];
-    if (value.contains("message") && value["message"].is_string()) {
-      detail = value["message"].get<std::string>();
-    }
-  }
-  if (detail.empty()) detail = response.body.substr(0, 200);
-  return "HTTP " + std::to_string(response.status) + (detail.empty() ? "" : ": " + detail);
-}
-
-// The session id of a successful new-session answer (W3C, or the legacy top-level form).
-std::optional<std::string> SessionIdOf(const json& body) {
-  if (!body.is_object()) return std::nullopt;
-  if (body.contains("value") && body["value"].is_object()) {
-    const json& value = body["value"];
-    if (value.contains("sessionId") && value["sessionId"].is_string()) {
-      return value["sessionId"].get<std::string>();
-    }
-  }
-  if (body.contains("sessionId") && body["sessionId"].is_string()) {
-    return body["sessionId"].get<std::string>();
-  }
-  return std::nullopt;
 }
 
 // How much longer than its request's deadline a node may take to answer POST /session. The
@@ -665,7 +631,7 @@ void Grid::ReleaseReservationLocked(const std::string& node_id, const std::strin
 
 Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
                              const std::string& node_uri, const std::string& slot_id,
-                             const http::ClientResponse& response) {
+                             CreateAnswer answer) {
   MutexLock lock(mu_);
   Effects effects;
   effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
@@ -679,25 +645,18 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
 
   std::optional<std::string> session_id;
-  json body;
+  if (answer.session_id.has_value()) session_id = answer.session_id->str();
+  json& body = answer.body;
   std::string refused;  // why a reported session id is not taken
-  if (response.status >= 200 && response.status < 300) {
-    Result<json> parsed = http::ParseJsonBody(response.body);  // a node is not fully trusted
-    if (parsed.ok()) {
-      body = std::move(*parsed);
-      session_id = SessionIdOf(body);
-    }
-  }
-  // A session id the hub could not route, or one already live (on this or any other node),
-  // fails this creation: routing it would hand the existing session's commands to this node.
+  // A session id already live (on this or any other node) fails this creation (as one the hub
+  // could not route does, see ClassifyCreateAnswer): routing it would hand the existing
+  // session's commands to this node.
   // The existing route is untouched and the slot freed; the request is retried elsewhere.
   // Decision: no DELETE of the reported id is sent to this node. A genuine collision of two
   // 128-bit ids does not happen, so the node is lying or broken, and if it fronts (or shares
   // routes with) the node that owns the real session, a DELETE would end the real one. What
   // it may have started is its own to clean up (node.session-timeout on a gridhub node).
-  if (session_id.has_value() && !IsValidSessionId(*session_id)) {
-    refused = "answered with a sessionId the hub cannot route (not 1-128 of A-Z a-z 0-9 . _ -)";
-  } else if (session_id.has_value() && sessions_.Contains(SessionId(*session_id))) {
+  if (session_id.has_value() && sessions_.Contains(SessionId(*session_id))) {
     refused = "answered with sessionId " + *session_id + ", which is already a live session";
   }
   if (!refused.empty()) session_id.reset();
@@ -762,13 +721,12 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
 
   // Creation failed: back to the head of its label, preferably on another node.
   if (node != nullptr && !session_id.has_value()) {
-    CoolDownLocked(*node, now, /*unreachable=*/!response.transport_ok());
+    CoolDownLocked(*node, now, answer.unreachable);
   }
   const std::string& uri = node_uri;
   std::string why = !refused.empty()         ? refused
                     : session_id.has_value() ? std::string("node left the grid")
-                    : response.status >= 200 && response.status < 300 ? "answer without a sessionId"
-                                                                      : DescribeFailure(response);
+                                             : answer.failure;
   waiter->last_failure = "node " + node_id + " (" + uri + ") could not create the session: " + why;
   waiter->creating = false;
   queue_view_dirty_ = true;
@@ -925,217 +883,36 @@ void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
 
 namespace {
 
-// DESIGN 7a: a registration has at most this many slots, and a slot at most this many
-// sessions. Together with server.max-body they bound what one registration can make the hub
-// hold and show.
-constexpr size_t kMaxSlots = 1024;
-constexpr int64_t kMaxSessionsPerSlot = 1024;
-constexpr size_t kMaxIdLength = 128;
-
 // See ReconcileSessionsLocked: a session younger than this is never ended by a heartbeat.
 constexpr auto kHeartbeatGrace = std::chrono::seconds(10);
 
-Result<std::string> RequireString(const json& object, const char* key, std::string_view where) {
-  if (!object.contains(key) || !object[key].is_string() || object[key].get<std::string>().empty()) {
-    return Error{ErrorCode::kInvalidArgument,
-                 std::string(where) + key + " must be a non-empty string"};
-  }
-  return object[key].get<std::string>();
-}
-
-bool IdChar(char c, std::string_view extra) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         extra.find(c) != std::string_view::npos;
-}
-
-// A node id travels in paths (/nodes/{id}/heartbeat): 1-128 of [A-Za-z0-9._:@-].
-bool IsValidNodeId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return IdChar(c, "._:@-"); });
-}
-
-// Printable ASCII, 1-128 characters: slot ids are only shown, never routed on.
-bool IsValidSlotId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
-}
-
 }  // namespace
-
-Result<HeartbeatReport> ParseHeartbeatReport(const json& body) {
-  HeartbeatReport report;
-  if (body.is_null()) return report;
-  if (!body.is_object()) {
-    return Error{ErrorCode::kInvalidArgument, "heartbeat body must be a JSON object"};
-  }
-  if (body.contains("sessions") && !body["sessions"].is_null()) {
-    const json& sessions = body["sessions"];
-    if (!sessions.is_array()) {
-      return Error{ErrorCode::kInvalidArgument, "sessions must be an array of session ids"};
-    }
-    report.sessions.emplace();
-    for (size_t i = 0; i < sessions.size(); ++i) {
-      if (!sessions[i].is_string()) {
-        return Error{ErrorCode::kInvalidArgument,
-                     "sessions[" + std::to_string(i) + "] must be a string"};
-      }
-      report.sessions->push_back(sessions[i].get<std::string>());
-    }
-  }
-  if (body.contains("draining") && !body["draining"].is_null()) {
-    if (!body["draining"].is_boolean()) {
-      return Error{ErrorCode::kInvalidArgument, "draining must be true or false"};
-    }
-    report.draining = body["draining"].get<bool>();
-  }
-  return report;
-}
 
 void Grid::SetSelfAddress(SelfAddress self) {
   MutexLock lock(mu_);
   self_ = std::move(self);
 }
 
-Result<std::unique_ptr<Grid::Node>> Grid::ParseRegistration(const json& body,
-                                                            std::vector<Adopted>* adopted) {
-  if (!body.is_object()) {
-    return Error{ErrorCode::kInvalidArgument, "node registration must be a JSON object"};
-  }
-  Result<std::string> id = RequireString(body, "id", "");
-  if (!id.ok()) return id.error();
-  if (!IsValidNodeId(*id)) {
-    return Error{ErrorCode::kInvalidArgument,
-                 "id must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -"};
-  }
-  Result<std::string> uri_text = RequireString(body, "uri", "");
-  if (!uri_text.ok()) return uri_text.error();
-  Result<NodeUri> uri = ParseNodeUri(*uri_text);
-  if (!uri.ok()) return uri.error();
+std::unique_ptr<Grid::Node> Grid::NodeFrom(NodeRegistration& registration) {
   auto node = std::make_unique<Node>();
-  node->id = *id;
-  node->uri = uri->str();
-  node->parsed_uri = std::move(*uri);
-  if (body.contains("healthCheck") && !body["healthCheck"].is_null()) {
-    if (!body["healthCheck"].is_string() ||
-        (body["healthCheck"] != "status" && body["healthCheck"] != "heartbeat")) {
-      return Error{ErrorCode::kInvalidArgument, "healthCheck must be \"status\" or \"heartbeat\""};
-    }
-    node->probe = body["healthCheck"] == "status";
+  node->id = registration.id.str();
+  node->uri = std::move(registration.uri);
+  node->parsed_uri = std::move(registration.parsed_uri);
+  node->probe = registration.health_check == HealthCheck::kStatus;
+  node->slots.reserve(registration.slots.size());
+  for (SlotRegistration& s : registration.slots) {
+    Slot& slot = node->slots.emplace_back(s.id.str(), std::move(s.stereotype), s.max_sessions);
+    slot.unit_id = node->id + '\x1f' + slot.id;
   }
-  if (!body.contains("slots") || !body["slots"].is_array() || body["slots"].empty()) {
-    return Error{ErrorCode::kInvalidArgument, "slots must be a non-empty array"};
-  }
-  if (body["slots"].size() > kMaxSlots) {
-    return Error{ErrorCode::kInvalidArgument, "slots has " + std::to_string(body["slots"].size()) +
-                                                  " entries; at most " + std::to_string(kMaxSlots) +
-                                                  " are allowed"};
-  }
-  std::set<std::string> slot_ids;
-  for (size_t i = 0; i < body["slots"].size(); ++i) {
-    Result<Slot> slot = ParseSlot(body["slots"][i], i, node->id);
-    if (!slot.ok()) return slot.error();
-    if (!slot_ids.insert(slot->id).second) {
-      return Error{ErrorCode::kInvalidArgument,
-                   "slots[" + std::to_string(i) + "].id '" + slot->id + "' is repeated"};
-    }
-    node->slots.push_back(std::move(*slot));
-  }
-  if (Status s = ParseAdopted(body, node->Capacity(), adopted); !s.ok()) return s.error();
-  // An agent that re-registers while draining (e.g. after a hub restart) stays DRAINING.
-  if (body.contains("availability") && body["availability"] == "DRAINING") {
+  if (registration.draining) {
     node->drain_requested = true;
     node->availability = Availability::kDraining;
   }
   return node;
 }
 
-Result<Grid::Slot> Grid::ParseSlot(const json& s, size_t index, const std::string& node_id) {
-  std::string where = "slots[" + std::to_string(index) + "].";
-  if (!s.is_object()) return Error{ErrorCode::kInvalidArgument, where + " must be an object"};
-  std::string slot_id = std::to_string(index);
-  if (s.contains("id") && !s["id"].is_null()) {
-    if (!s["id"].is_string() && !s["id"].is_number_integer()) {
-      return Error{ErrorCode::kInvalidArgument, where + "id must be a string"};
-    }
-    slot_id = s["id"].is_string() ? s["id"].get<std::string>() : s["id"].dump();
-    if (!IsValidSlotId(slot_id)) {
-      return Error{ErrorCode::kInvalidArgument,
-                   where + "id must be 1 to 128 printable ASCII characters"};
-    }
-  }
-  std::string label;
-  if (s.contains("label") && !s["label"].is_null()) {
-    if (!s["label"].is_string()) {
-      return Error{ErrorCode::kInvalidArgument, where + "label must be a string"};
-    }
-    label = s["label"].get<std::string>();
-  }
-  // By reference: copying an untrusted value recurses before Parse has checked its depth.
-  static const json* const kNoStereotype = new json(json::object());
-  const json& caps = s.contains("stereotype") ? s["stereotype"] : *kNoStereotype;
-  Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
-  if (!stereotype.ok()) {
-    return Error{ErrorCode::kInvalidArgument, where + "stereotype: " + stereotype.error().message};
-  }
-  int max_sessions = 1;
-  if (s.contains("maxSessions") && !s["maxSessions"].is_null()) {
-    const json& max = s["maxSessions"];
-    if (!max.is_number_integer() || max.get<int64_t>() < 1 ||
-        max.get<int64_t>() > kMaxSessionsPerSlot) {
-      return Error{ErrorCode::kInvalidArgument, where +
-                                                    "maxSessions must be an integer from 1 to " +
-                                                    std::to_string(kMaxSessionsPerSlot)};
-    }
-    max_sessions = max.get<int>();
-  }
-  Slot slot(slot_id, std::move(*stereotype), max_sessions);
-  slot.unit_id = node_id + '\x1f' + slot_id;
-  return slot;
-}
-
-Status Grid::ParseAdopted(const json& body, int capacity, std::vector<Adopted>* adopted) {
-  if (!body.contains("sessions") || body["sessions"].is_null()) return Status::Ok();
-  const json& sessions = body["sessions"];
-  if (!sessions.is_array()) {
-    return Error{ErrorCode::kInvalidArgument, "sessions must be an array"};
-  }
-  if (sessions.size() > static_cast<size_t>(capacity)) {
-    return Error{ErrorCode::kInvalidArgument, "sessions has " + std::to_string(sessions.size()) +
-                                                  " entries but the slots offer only " +
-                                                  std::to_string(capacity)};
-  }
-  for (size_t i = 0; i < sessions.size(); ++i) {
-    const json& entry = sessions[i];
-    Adopted session;
-    if (entry.is_string()) {
-      session.id = entry.get<std::string>();
-    } else if (entry.is_object()) {
-      for (const char* key : {"sessionId", "id"}) {
-        if (entry.contains(key) && entry[key].is_string()) session.id = entry[key];
-      }
-      for (const char* key : {"slotId", "slot"}) {
-        if (entry.contains(key) && entry[key].is_string()) session.slot_id = entry[key];
-      }
-      if (entry.contains("capabilities") && entry["capabilities"].is_object()) {
-        session.capabilities = entry["capabilities"];
-      }
-    }
-    if (!IsValidSessionId(session.id)) {
-      return Error{ErrorCode::kInvalidArgument,
-                   "sessions[" + std::to_string(i) +
-                       "] must be a session id (1 to 128 of A-Z a-z 0-9 . _ -) or an object "
-                       "with one"};
-    }
-    adopted->push_back(std::move(session));
-  }
-  return Status::Ok();
-}
-
-Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
-  std::vector<Adopted> adopted;
-  Result<std::unique_ptr<Node>> parsed = ParseRegistration(body, &adopted);
-  if (!parsed.ok()) return parsed.error();
-  std::unique_ptr<Node> node = std::move(*parsed);
+Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects) {
+  std::unique_ptr<Node> node = NodeFrom(registration);
 
   MutexLock lock(mu_);
   if (shutting_down_) return Error{ErrorCode::kUnavailable, "the hub is shutting down"};
@@ -1162,7 +939,7 @@ Result<json> Grid::RegisterNode(const json& body, Effects* effects) {
     KeepSessionsLocked(previous, *node);
     nodes_.erase(old);
   }
-  AdoptSessionsLocked(*node, adopted, now);
+  AdoptSessionsLocked(*node, registration.sessions, now);
   std::string node_id = node->id;
   departed_drained_.erase(node_id);
   nodes_[node_id] = std::move(node);
@@ -1191,12 +968,13 @@ void Grid::KeepSessionsLocked(Node& previous, Node& node) {
   node.idle_since = previous.idle_since;
 }
 
-void Grid::AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, SteadyTime now) {
+void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted,
+                               SteadyTime now) {
   // Sessions the agent reports that the hub does not know (the hub restarted): adopt them. A
   // session id live anywhere already keeps its route.
-  for (const Adopted& entry : adopted) {
-    if (sessions_.Contains(SessionId(entry.id))) continue;
-    Slot* slot = entry.slot_id.empty() ? nullptr : node.FindSlot(entry.slot_id);
+  for (const AdoptedSession& entry : adopted) {
+    if (sessions_.Contains(entry.id)) continue;
+    Slot* slot = entry.slot.has_value() ? node.FindSlot(entry.slot->str()) : nullptr;
     if (slot == nullptr || slot->Free() == 0) {
       slot = nullptr;
       for (Slot& candidate : node.slots) {
@@ -1210,7 +988,7 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, 
     // The request label it was granted under is gone with the old hub (gridhub:* keys never
     // reach the node), so it counts under its slot's label: the label a request by browser
     // name has on an unlabelled slot, and the exact label of a labelled one.
-    SessionEntry session{.id = SessionId(entry.id),
+    SessionEntry session{.id = entry.id,
                          .node = NodeId(node.id),
                          .slot = SlotId(slot->id),
                          .label = slot->stereotype.label().str(),
@@ -1256,7 +1034,7 @@ std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
   return n == nodes_.end() ? Availability::kDraining : n->second->availability;
 }
 
-bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<std::string>& listed,
+bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,
                                    SteadyTime previous_heartbeat, SteadyTime now) {
   // A heartbeat is composed before it is sent, so it may lack a session the node created just
   // before the hub recorded it. The node agent sends one heartbeat at a time, the next only
@@ -1266,7 +1044,9 @@ bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<std::string>& l
   // next heartbeat. kHeartbeatGrace guards against a heartbeat delivered late and out of
   // order (composed before a session existed, received after a newer heartbeat): a session
   // must also have existed that long. No DELETE is sent: the node says it has no such session.
-  std::unordered_set<std::string_view> present(listed.begin(), listed.end());
+  std::unordered_set<std::string_view> present;
+  present.reserve(listed.size());
+  for (const SessionId& id : listed) present.insert(id.str());
   std::vector<std::string> gone;
   for (const SessionId& id : sessions_.OnNode(NodeId(node.id))) {
     const SessionEntry& s = *sessions_.Find(id);

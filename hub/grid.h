@@ -28,9 +28,11 @@
 #include "common/ids.h"
 #include "common/mutex.h"
 #include "common/result.h"
+#include "common/strong_id.h"
 #include "config/settings.h"
-#include "http/http_client.h"
+#include "hub/create_answer.h"
 #include "hub/grid_snapshot.h"
+#include "hub/node_registration.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
 #include "hub/ticket_book.h"
@@ -120,14 +122,6 @@ struct TicketView {
   double deadline = 0;
 };
 
-// What a node's heartbeat body says: `{"sessions": [ids], "draining": bool}`, both optional.
-struct HeartbeatReport {
-  std::optional<std::vector<std::string>> sessions;  // nullopt: the node did not say
-  bool draining = false;
-};
-// A null body (none sent) is an empty report; anything else malformed is kInvalidArgument.
-Result<HeartbeatReport> ParseHeartbeatReport(const nlohmann::json& body);
-
 class Grid {
  public:
   // `ids` makes ticket ids and tokens; both must outlive the grid.
@@ -141,12 +135,13 @@ class Grid {
   // gridhub:runId or the X-Run-Id header; `no_wait` combines the capability and the headers.
   Effects SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
                            ReplyTarget target);
-  // The outcome of POST {node}/session for `request`.
-  // `node_uri` is where the session was created, so that a session nobody may use can be
-  // deleted even if its node deregistered meanwhile.
+  // The outcome of POST {node}/session for `request`, classified outside the lock
+  // (create_answer.h). Taken by value: the grid adds se:gridhubNode to the answer's body in
+  // place instead of copying it under the lock. `node_uri` is where the session was created,
+  // so that a session nobody may use can be deleted even if its node deregistered meanwhile.
   Effects OnCreateResult(queue::RequestId request, const std::string& node_id,
                          const std::string& node_uri, const std::string& slot_id,
-                         const http::ClientResponse& response);
+                         CreateAnswer answer);
   // The client's TCP connection closed: a waiter on it is withdrawn.
   Effects OnDisconnect(uint64_t connection_id);
   // The success response could not be written (client gone): end that session again.
@@ -161,10 +156,10 @@ class Grid {
   // Where the hub listens, so that no node registers the hub itself. Until set (tests), no
   // address counts as the hub's.
   void SetSelfAddress(SelfAddress self);
-  // POST /nodes body. Returns the node as GET /nodes shows it. kInvalidArgument for a bad
-  // body (limits: 1,024 slots, maxSessions 1 to 1,024, ids, uri — see node_uri.h); kConflict
-  // when the id is live under another uri (see DESIGN 7a).
-  Result<nlohmann::json> RegisterNode(const nlohmann::json& body, Effects* effects);
+  // A POST /nodes body, already checked by ParseNodeRegistration (node_registration.h).
+  // Returns the node as GET /nodes shows it. kInvalidArgument when the uri is the hub's own
+  // address; kConflict when the id is live under another uri (see DESIGN 7a).
+  Result<nlohmann::json> RegisterNode(NodeRegistration registration, Effects* effects);
   // The node's availability after the heartbeat; nullopt for an unknown node (the agent
   // should register again). A drained node that already left answers kDraining, so that its
   // agent does not register again. Sessions routed to the node that `report` no longer lists
@@ -236,11 +231,6 @@ class Grid {
   struct Node;
   struct Waiter;
   class Compatibility;
-  struct Adopted {  // a live session a registering node reports
-    std::string id;
-    std::string slot_id;
-    nlohmann::json capabilities = nlohmann::json::object();
-  };
   struct Offer {  // a slot with room, as dispatch offers it
     Node* node;
     Slot* slot;
@@ -301,18 +291,15 @@ class Grid {
   void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
       REQUIRES(mu_);
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
-  // Registration parts: the body checked into a Node (no lock needed), then merged.
-  static Result<std::unique_ptr<Node>> ParseRegistration(const nlohmann::json& body,
-                                                         std::vector<Adopted>* adopted);
-  static Result<Slot> ParseSlot(const nlohmann::json& s, size_t index, const std::string& node_id);
-  static Status ParseAdopted(const nlohmann::json& body, int capacity,
-                             std::vector<Adopted>* adopted);
+  // Registration parts: the checked registration made into a Node (no lock needed; its slots
+  // and uri are moved out of `registration`), then merged.
+  static std::unique_ptr<Node> NodeFrom(NodeRegistration& registration);
   void KeepSessionsLocked(Node& previous, Node& node) REQUIRES(mu_);
-  void AdoptSessionsLocked(Node& node, const std::vector<Adopted>& adopted, SteadyTime now)
+  void AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted, SteadyTime now)
       REQUIRES(mu_);
   // Ends the sessions routed to `node` that a heartbeat no longer lists; true if any. May
   // remove a draining node that is left empty (`node` is then gone).
-  bool ReconcileSessionsLocked(Node& node, const std::vector<std::string>& listed,
+  bool ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,
                                SteadyTime previous_heartbeat, SteadyTime now) REQUIRES(mu_);
   // REQUIRES: the node exists.
   void DrainLocked(const std::string& node_id) REQUIRES(mu_);

@@ -33,7 +33,7 @@ class GridMetricsTest : public ::testing::Test {
   }
   void Register(const json& node) {
     Effects effects;
-    ASSERT_TRUE(grid().RegisterNode(node, &effects).ok());
+    ASSERT_TRUE(RegisterNode(grid(), node, &effects).ok());
   }
   Effects Submit(json always = {{"browserName", "chrome"}}, bool no_wait = false) {
     auto spec = matching::ProcessNewSession({{"capabilities", {{"alwaysMatch", always}}}});

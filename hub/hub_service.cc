@@ -14,9 +14,11 @@
 #include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "hub/auth.h"
+#include "hub/create_answer.h"
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
 #include "hub/metrics_gauges.h"
+#include "hub/node_registration.h"
 #include "hub/outcome_http.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
@@ -33,6 +35,12 @@ namespace {
 constexpr auto kCommandTimeout = std::chrono::minutes(10);
 constexpr auto kDeleteTimeout = std::chrono::seconds(30);
 constexpr std::string_view kJson = "application/json; charset=utf-8";
+
+// A node's answer to POST {node}/session as the grid takes it.
+CreateAnswer ClassifyCreateAnswer(const http::ClientResponse& response) {
+  return hub::ClassifyCreateAnswer(response.status, response.transport_ok(), response.error,
+                                   response.body);
+}
 
 bool Truthy(std::string_view value) {
   return http::EqualsIgnoreCase(value, "true") || value == "1" ||
@@ -227,7 +235,9 @@ void HubService::Execute(Effects effects) {
                   .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
                   .timeout = job.timeout},
                  [this, request, node_id, node_uri, slot_id](http::ClientResponse response) {
-                   Execute(grid_.OnCreateResult(request, node_id, node_uri, slot_id, response));
+                   // Classified here, outside the grid's lock: the node's body is untrusted.
+                   Execute(grid_.OnCreateResult(request, node_id, node_uri, slot_id,
+                                                ClassifyCreateAnswer(response)));
                  });
   }
   for (DeleteJob& job : effects.deletes) {
@@ -533,8 +543,11 @@ void HubService::RegisterNode(const http::ServerRequest& request, http::Responde
   }
   Result<json> body = ParseBody(request, /*empty_is_object=*/false);
   if (!body.ok()) return SendError(responder, body.error());
+  // Parsed before the grid is called: untrusted input is never parsed under its lock.
+  Result<NodeRegistration> registration = ParseNodeRegistration(*body);
+  if (!registration.ok()) return SendError(responder, registration.error());
   Effects effects;
-  Result<json> node = grid_.RegisterNode(*body, &effects);
+  Result<json> node = grid_.RegisterNode(std::move(*registration), &effects);
   Execute(std::move(effects));
   if (!node.ok()) return SendError(responder, node.error());
   SendJson(responder, 201, {{"value", *node}});

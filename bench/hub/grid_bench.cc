@@ -46,7 +46,7 @@ struct Fixture {
                       {"maxSessions", 1},
                       {"stereotype", {{"browserName", "chrome"}}}}}}};
       Effects effects;
-      grid.RegisterNode(node, &effects);
+      RegisterNode(grid, node, &effects);
       session_of.push_back(Fill(i));  // the first request of each label takes its slot
     }
     for (int64_t k = 0; k < depth; ++k) {

@@ -5,7 +5,7 @@
 //
 //   GridHarness h;
 //   h.RegisterFixedNodes();
-//   h.grid.RegisterNode(untrusted_body, &effects);
+//   hub::RegisterNode(h.grid, untrusted_body, &effects);   // parse, then register
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -43,7 +43,7 @@ struct GridHarness {
     };
     for (const char* node : kNodes) {
       hub::Effects effects;
-      Require(grid.RegisterNode(nlohmann::json::parse(node), &effects).ok());
+      Require(hub::RegisterNode(grid, nlohmann::json::parse(node), &effects).ok());
     }
   }
 

@@ -1,8 +1,8 @@
 // libFuzzer target over node registration: the body of POST /nodes as the hub reads it
-// (ParseJsonBody, then Grid::RegisterNode) into a grid that already has nodes, a live session
-// and a waiter, followed by what a node does next (heartbeat, a session on it, drain,
-// deregistration). A refused body must change nothing; an accepted one must leave a grid whose
-// /status, /nodes, queue and snapshot can be produced.
+// (ParseJsonBody, ParseNodeRegistration, then Grid::RegisterNode) into a grid that already has
+// nodes, a live session and a waiter, followed by what a node does next (heartbeat, a session
+// on it, drain, deregistration). A refused body must change nothing; an accepted one must
+// leave a grid whose /status, /nodes, queue and snapshot can be produced.
 
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "http/json_body.h"
+#include "hub/node_registration.h"
 #include "tests/fuzz/grid_harness.h"
 
 namespace gridhub::fuzz {
@@ -42,8 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h.grid.SubmitNewSession(std::move(*waiting), "run", false, {});
   const std::string before = Dump(h.grid.NodesJson());
 
+  Result<hub::NodeRegistration> registration = hub::ParseNodeRegistration(*body);
+  if (!registration.ok()) {
+    Require(!registration.error().message.empty());
+    return 0;
+  }
+  // What a later registration of the same body hands the grid.
+  Result<hub::NodeRegistration> again = hub::ParseNodeRegistration(*body);
+  Require(again.ok() && again->id == registration->id && again->uri == registration->uri);
+  Require(registration->sessions.size() <= static_cast<size_t>(registration->Capacity()));
+
   hub::Effects effects;
-  Result<nlohmann::json> node = h.grid.RegisterNode(*body, &effects);
+  Result<nlohmann::json> node = h.grid.RegisterNode(std::move(*registration), &effects);
   if (!node.ok()) {
     Require(!node.error().message.empty());
     Require(Dump(h.grid.NodesJson()) == before);
@@ -73,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
   h.clock.Advance(std::chrono::seconds(11));
   h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
-  h.grid.RegisterNode(*body, &effects);  // the same node again (agent restarted)
+  h.grid.RegisterNode(std::move(*again), &effects);  // the same node again (agent restarted)
   CheckGridReadable(h.grid);
   h.clock.Advance(std::chrono::minutes(5));
   h.grid.Tick();
