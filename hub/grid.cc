@@ -29,6 +29,10 @@ TicketBook::Limits TicketLimits(const config::QueueSettings& q) {
   return {.abandon_after = q.abandon_after, .ready_ttl = q.ready_ttl};
 }
 
+NodeRegistry::Timing NodeTiming(const config::HubSettings& h) {
+  return {.node_timeout = h.node_timeout, .health_check_period = h.health_check_period};
+}
+
 matching::LabelMatchOptions ToMatchOptions(const config::MatchingSettings& m) {
   return {.prefix_expand = m.prefix_expand,
           .wildcards = m.wildcards,
@@ -49,18 +53,7 @@ double WallSeconds(SteadyTime t, SteadyTime now) {
 // leaving it behind on the node; the client is answered at its deadline regardless.
 constexpr auto kCreationGrace = std::chrono::seconds(60);
 
-// After a node fails a creation its slots rest this long, doubling per failure in a row up to
-// hub.node-timeout, so that one sick node spreads a waiter's retries over time instead of
-// burning every waiter's retry-limit within a second.
-constexpr auto kFirstCooldown = std::chrono::seconds(1);
-
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-json SessionIdStrings(const std::vector<SessionId>& ids) {
-  json list = json::array();
-  for (const SessionId& id : ids) list.push_back(id.str());
-  return list;
-}
 
 }  // namespace
 
@@ -71,66 +64,6 @@ void Effects::Append(Effects other) {
   for (auto& p : other.probes) probes.push_back(std::move(p));
   reschedule = reschedule || other.reschedule;
 }
-
-struct Grid::Slot {
-  Slot(std::string slot_id, matching::Stereotype s, int max)
-      : id(std::move(slot_id)), stereotype(std::move(s)), max_sessions(max) {
-    const std::string& browser = stereotype.digest().browser_name;
-    if (!browser.empty()) browser_label = matching::LabelKey::FromBrowserName(browser).str();
-  }
-  std::string id;
-  std::string unit_id;  // the queue's SlotId: node id and slot id (set at registration)
-  matching::Stereotype stereotype;
-  // The label a request by this slot's browserName gets ("" without a browserName).
-  std::string browser_label;
-  int max_sessions;
-  std::vector<SessionId> sessions;
-  int reserved = 0;  // creations in flight
-  int Free() const {
-    return std::max(0, max_sessions - static_cast<int>(sessions.size()) - reserved);
-  }
-};
-
-struct Grid::Node {
-  std::string id;
-  std::string uri;  // normalised: parsed_uri.str()
-  NodeUri parsed_uri;
-  Availability availability = Availability::kUp;
-  bool probe = false;  // "healthCheck": "status": the hub polls instead of heartbeats
-  bool probe_in_flight = false;
-  bool drain_requested = false;  // survives a spell of DOWN
-  SteadyTime last_seen;
-  std::optional<SteadyTime> last_heartbeat;  // when the previous heartbeat was received
-  SteadyTime next_probe;
-  SteadyTime idle_since;
-  std::vector<Slot> slots;
-  int failures_in_row = 0;                   // creations failed since the last success
-  std::optional<SteadyTime> cooldown_until;  // its slots are not offered before then
-  // What the last snapshot showed of it; PublishLocked reuses it while it still matches.
-  std::shared_ptr<const GridSnapshot::NodeView> view;
-
-  // Whether dispatch may offer its free slots now.
-  bool Offered(SteadyTime now) const {
-    return availability == Availability::kUp &&
-           (!cooldown_until.has_value() || now >= *cooldown_until);
-  }
-  int Capacity() const {
-    int total = 0;
-    for (const Slot& s : slots) total += s.max_sessions;
-    return std::max(total, 1);
-  }
-  int Active() const {
-    int total = 0;
-    for (const Slot& s : slots) total += static_cast<int>(s.sessions.size()) + s.reserved;
-    return total;
-  }
-  Slot* FindSlot(const std::string& slot_id) {
-    for (Slot& s : slots) {
-      if (s.id == slot_id) return &s;
-    }
-    return nullptr;
-  }
-};
 
 struct Grid::Waiter {
   RequestId id = 0;
@@ -201,6 +134,7 @@ Grid::Grid(const Clock& clock, IdSource& ids, const config::Settings& settings)
       settings_(settings),
       matcher_(ToMatchOptions(settings.matching)),
       queue_(clock, ToQueueOptions(settings.queue)),
+      nodes_(NodeTiming(settings.hub)),
       tickets_(clock, ids, TicketLimits(settings.queue)),
       metrics_(std::string(metrics::GridhubVersion())) {
   MutexLock lock(mu_);
@@ -213,16 +147,7 @@ Grid::~Grid() = default;
 // ---------------------------------------------------------------------------------------------
 // Dispatch
 
-std::vector<const matching::Stereotype*> Grid::PoolLocked() {
-  // What could ever serve a request: UP nodes and DOWN ones (still registered; they may come
-  // back, and a network blip must not turn every new request away). A DRAINING node leaves.
-  std::vector<const matching::Stereotype*> pool;
-  for (const auto& [id, node] : nodes_) {
-    if (node->availability == Availability::kDraining) continue;
-    for (const Slot& slot : node->slots) pool.push_back(&slot.stereotype);
-  }
-  return pool;
-}
+std::vector<const matching::Stereotype*> Grid::PoolLocked() { return nodes_.Pool(); }
 
 void Grid::ResolveRestrictionLocked(Waiter& waiter) {
   std::vector<const matching::Stereotype*> pool = PoolLocked();
@@ -287,17 +212,10 @@ Effects Grid::DispatchLocked() {
   if (shutting_down_ || queue_.size() == 0) return effects;
   // One dispatch entry per slot with room, offered with a count, never one per session unit:
   // a call costs O(slots + grants) however large maxSessions is.
-  std::vector<Offer> offer;
-  std::unordered_map<std::string, Offer> by_id;
   const SteadyTime now = clock_.Now();
-  for (auto& [node_id, node] : nodes_) {
-    if (!node->Offered(now)) continue;
-    for (Slot& slot : node->slots) {
-      if (slot.Free() == 0) continue;
-      offer.push_back({node.get(), &slot});
-      by_id.emplace(slot.unit_id, Offer{node.get(), &slot});
-    }
-  }
+  std::vector<Offer> offer = nodes_.FreeOffers(now);
+  std::unordered_map<std::string, Offer> by_id;
+  for (const Offer& o : offer) by_id.emplace(o.slot->unit_id, o);
   Compatibility compat(*this, by_id);
   const bool pack = settings_.hub.slot_selection == config::SlotSelection::kPack;
   while (!offer.empty() && queue_.size() > 0) {
@@ -457,10 +375,7 @@ std::string Grid::CountingLabelLocked(const Waiter& waiter,
 }
 
 void Grid::SyncMetricLabelsLocked() {
-  std::set<std::string> declared;
-  for (const auto& [id, node] : nodes_) {
-    for (const Slot& slot : node->slots) declared.insert(slot.stereotype.label().str());
-  }
+  std::set<std::string> declared = nodes_.DeclaredLabels();
   for (const auto& [label, cap] : settings_.queue.concurrency_caps) declared.insert(label);
   metrics_.SetDeclaredLabels(declared);
 }
@@ -483,16 +398,11 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
       waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
   bool satisfiable = CanEverServeLocked(*waiter, pool);
   bool servable_now = false;
-  const SteadyTime now = clock_.Now();
-  for (const auto& [id, node] : nodes_) {
-    if (!node->Offered(now)) continue;
-    for (const Slot& slot : node->slots) {
-      if (slot.Free() > 0 && matcher_.Match(waiter->spec, restriction, slot.stereotype)) {
-        servable_now = true;
-        break;
-      }
+  for (const Offer& o : nodes_.FreeOffers(clock_.Now())) {
+    if (matcher_.Match(waiter->spec, restriction, o.slot->stereotype)) {
+      servable_now = true;
+      break;
     }
-    if (servable_now) break;
   }
   auto admitted = queue_.Enqueue({.label = waiter->label,
                                   .run_id = waiter->run_id,
@@ -621,28 +531,19 @@ void Grid::RemoveWaiterLocked(RequestId id) {
   queue_view_dirty_ = true;
 }
 
-void Grid::ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id) {
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return;
-  if (Slot* slot = n->second->FindSlot(slot_id); slot != nullptr && slot->reserved > 0) {
-    slot->reserved--;
-  }
-}
-
 Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
                              const std::string& node_uri, const std::string& slot_id,
                              CreateAnswer answer) {
   MutexLock lock(mu_);
   Effects effects;
   effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
-  ReleaseReservationLocked(node_id, slot_id);
+  nodes_.ReleaseReservation(NodeId(node_id), SlotId(slot_id));
   const SteadyTime now = clock_.Now();
   auto w = waiters_.find(request);
   Waiter* waiter = w == waiters_.end() ? nullptr : w->second.get();
   if (waiter != nullptr) creating_deadlines_.erase({waiter->deadline, request});
-  auto n = nodes_.find(node_id);
-  Node* node = n == nodes_.end() ? nullptr : n->second.get();
-  Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
+  Node* node = nodes_.Find(NodeId(node_id));
+  Slot* slot = node == nullptr ? nullptr : node->FindSlot(SlotId(slot_id));
 
   std::optional<std::string> session_id;
   if (answer.session_id.has_value()) session_id = answer.session_id->str();
@@ -667,8 +568,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
       !shutting_down_ && now <= waiter->deadline) {
     queue_.OnSessionCreated(request);
     RecordOutcomeLocked(*waiter, metrics::Outcome::kSuccess);
-    node->failures_in_row = 0;
-    node->cooldown_until.reset();
+    NodeRegistry::OnCreated(*node);
     if (body.contains("value") && body["value"].is_object()) {
       json& value = body["value"];
       if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
@@ -721,7 +621,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
 
   // Creation failed: back to the head of its label, preferably on another node.
   if (node != nullptr && !session_id.has_value()) {
-    CoolDownLocked(*node, now, answer.unreachable);
+    nodes_.CoolDown(*node, now, answer.unreachable);
   }
   const std::string& uri = node_uri;
   std::string why = !refused.empty()         ? refused
@@ -736,7 +636,7 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
     if (waiter->spec.explicit_label) ResolveRestrictionLocked(*waiter);
     // Only avoid the failed nodes while some other node could serve the request.
     bool other = false;
-    for (const auto& [id, candidate] : nodes_) {
+    for (const auto& [id, candidate] : nodes_.nodes()) {
       if (candidate->availability != Availability::kUp || waiter->failed_nodes.count(id) > 0) {
         continue;
       }
@@ -763,21 +663,6 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   effects.Append(DispatchLocked());
   PublishLocked();
   return effects;
-}
-
-void Grid::CoolDownLocked(Node& node, SteadyTime now, bool unreachable) {
-  // Failures arriving while it already rests came from creations started before the first
-  // one: they count once, so a node with many slots does not back off for ages at once.
-  if (node.cooldown_until.has_value() && now < *node.cooldown_until) return;
-  const int doublings = std::min(node.failures_in_row, 16);
-  node.failures_in_row++;
-  Duration cooldown = std::chrono::duration_cast<Duration>(kFirstCooldown) * (1 << doublings);
-  cooldown = std::max<Duration>(std::min<Duration>(cooldown, settings_.hub.node_timeout),
-                                std::chrono::milliseconds(100));
-  node.cooldown_until = now + cooldown;
-  // No answer at all: a node health-checked by probes is probed at once, so a dead one goes
-  // DOWN on its own schedule rather than by failing waiters.
-  if (unreachable && node.probe && !node.probe_in_flight) node.next_probe = now;
 }
 
 Effects Grid::OnDisconnect(uint64_t connection_id) {
@@ -824,9 +709,9 @@ std::optional<SessionRoute> Grid::FindSession(const std::string& session_id) {
   MutexLock lock(mu_);
   const SessionEntry* session = sessions_.Find(SessionId(session_id));
   if (session == nullptr) return std::nullopt;
-  auto n = nodes_.find(session->node.str());
-  if (n == nodes_.end()) return std::nullopt;
-  return SessionRoute{n->first, n->second->uri};
+  const Node* node = nodes_.Find(session->node);
+  if (node == nullptr) return std::nullopt;
+  return SessionRoute{node->id, node->uri};
 }
 
 Effects Grid::EndSession(const std::string& session_id) {
@@ -843,10 +728,9 @@ void Grid::EndSessionLocked(const std::string& session_id, Effects* effects, boo
   if (!session.has_value()) return;
   queue_.OnSessionEnded(session->label);
   const std::string& node_id = session->node.str();
-  auto n = nodes_.find(node_id);
-  if (n != nodes_.end()) {
-    Node& node = *n->second;
-    if (Slot* slot = node.FindSlot(session->slot.str())) std::erase(slot->sessions, session->id);
+  if (Node* found = nodes_.Find(session->node)) {
+    Node& node = *found;
+    if (Slot* slot = node.FindSlot(session->slot)) std::erase(slot->sessions, session->id);
     if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
     if (node.Active() == 0) node.idle_since = clock_.Now();
   }
@@ -868,12 +752,7 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
 }
 
 void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return;
-  if (n->second->availability == Availability::kDraining && n->second->Active() == 0) {
-    if (departed_drained_.size() >= 10000) departed_drained_.clear();  // bound the memory
-    departed_drained_.insert(node_id);
-    nodes_.erase(n);
+  if (nodes_.RemoveIfDrained(NodeId(node_id))) {
     ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
 }
@@ -920,52 +799,24 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
     return Error{ErrorCode::kInvalidArgument,
                  "uri " + node->uri + " is this hub's own address; a node must be another server"};
   }
+  // Taking over a live node's id from elsewhere would route its sessions' commands to the
+  // new URI. Its own agent restarting (same uri) or a hub restart are fine.
+  if (Status replace = nodes_.CheckReplace(*node); !replace.ok()) return replace.error();
   const SteadyTime now = clock_.Now();
-  node->last_seen = now;
-  node->next_probe = now + settings_.hub.health_check_period;
-  node->idle_since = now;
-  if (auto old = nodes_.find(node->id); old != nodes_.end()) {
-    Node& previous = *old->second;
-    // Taking over a live node's id from elsewhere would route its sessions' commands to the
-    // new URI. Its own agent restarting (same uri) or a hub restart are fine.
-    if (previous.uri != node->uri && previous.availability != Availability::kDown &&
-        previous.Active() > 0) {
-      return Error{ErrorCode::kConflict,
-                   "node " + node->id + " is registered from " + previous.uri + " with " +
-                       std::to_string(previous.Active()) +
-                       " live session(s); it cannot re-register from another uri until they "
-                       "end, it is DOWN, or it is deregistered"};
-    }
-    KeepSessionsLocked(previous, *node);
-    nodes_.erase(old);
+  const NodeId node_id(node->id);
+  Node& added = *node;
+  // Re-registration (agent or hub restarted): sessions whose slot is gone end.
+  for (const SessionId& dropped : nodes_.Put(std::move(node), now)) {
+    if (std::optional<SessionEntry> s = sessions_.Remove(dropped)) queue_.OnSessionEnded(s->label);
   }
-  AdoptSessionsLocked(*node, registration.sessions, now);
-  std::string node_id = node->id;
-  departed_drained_.erase(node_id);
-  nodes_[node_id] = std::move(node);
+  AdoptSessionsLocked(added, registration.sessions, now);
   PoolChangedLocked();
-  json result = NodeJsonLocked(*nodes_[node_id]);
+  json result = NodeRegistry::NodeJson(added, now);
   effects->reschedule = true;  // its node-timeout or first probe
   effects->Append(DispatchLocked());
-  RemoveNodeIfDrainedLocked(node_id);
+  RemoveNodeIfDrainedLocked(node_id.str());
   PublishLocked();
   return result;
-}
-
-void Grid::KeepSessionsLocked(Node& previous, Node& node) {
-  // Re-registration (agent or hub restarted): keep live sessions whose slot still exists.
-  for (Slot& old_slot : previous.slots) {
-    Slot* kept = node.FindSlot(old_slot.id);
-    for (const SessionId& session_id : old_slot.sessions) {
-      if (kept != nullptr) {
-        kept->sessions.push_back(session_id);
-      } else if (std::optional<SessionEntry> s = sessions_.Remove(session_id)) {
-        queue_.OnSessionEnded(s->label);
-      }
-    }
-    if (kept != nullptr) kept->reserved = old_slot.reserved;
-  }
-  node.idle_since = previous.idle_since;
 }
 
 void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted,
@@ -974,7 +825,7 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& ad
   // session id live anywhere already keeps its route.
   for (const AdoptedSession& entry : adopted) {
     if (sessions_.Contains(entry.id)) continue;
-    Slot* slot = entry.slot.has_value() ? node.FindSlot(entry.slot->str()) : nullptr;
+    Slot* slot = entry.slot.has_value() ? node.FindSlot(*entry.slot) : nullptr;
     if (slot == nullptr || slot->Free() == 0) {
       slot = nullptr;
       for (Slot& candidate : node.slots) {
@@ -1003,26 +854,24 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& ad
 std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
                                             const HeartbeatReport& report, Effects* effects) {
   MutexLock lock(mu_);
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) {
-    if (departed_drained_.count(node_id) > 0) return Availability::kDraining;
+  Node* found = nodes_.Find(NodeId(node_id));
+  if (found == nullptr) {
+    if (nodes_.DepartedDrained(NodeId(node_id))) return Availability::kDraining;
     return std::nullopt;
   }
-  Node& node = *n->second;
+  Node& node = *found;
   const SteadyTime now = clock_.Now();
-  std::optional<SteadyTime> previous = node.last_heartbeat;
-  node.last_heartbeat = now;
-  node.last_seen = now;
+  NodeRegistry::Beat beat = NodeRegistry::Heartbeat(node, now);
   bool changed = false;
-  if (node.availability == Availability::kDown) {
-    node.availability = node.drain_requested ? Availability::kDraining : Availability::kUp;
+  if (beat.came_back) {
     if (node.drain_requested) PoolChangedLocked();  // a DRAINING node leaves the pool
     effects->reschedule = true;
     changed = true;
-  } else if (report.sessions.has_value() && previous.has_value()) {
-    changed = ReconcileSessionsLocked(node, *report.sessions, *previous, now);
+  } else if (report.sessions.has_value() && beat.previous.has_value()) {
+    changed = ReconcileSessionsLocked(node, *report.sessions, *beat.previous, now);
   }
-  if (report.draining && nodes_.count(node_id) > 0 && !nodes_[node_id]->drain_requested) {
+  found = nodes_.Find(NodeId(node_id));  // ending its last session may have removed it
+  if (report.draining && found != nullptr && !found->drain_requested) {
     DrainLocked(node_id);  // the agent drains on its own (signal, drain-after-sessions)
     changed = true;
   }
@@ -1030,8 +879,8 @@ std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
     effects->Append(DispatchLocked());
     PublishLocked();
   }
-  n = nodes_.find(node_id);  // ending its last session may have removed a draining node
-  return n == nodes_.end() ? Availability::kDraining : n->second->availability;
+  found = nodes_.Find(NodeId(node_id));  // ending its last session may have removed it
+  return found == nullptr ? Availability::kDraining : found->availability;
 }
 
 bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,
@@ -1061,10 +910,9 @@ bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& lis
 
 bool Grid::Deregister(const std::string& node_id, Effects* effects) {
   MutexLock lock(mu_);
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return false;
-  DropNodeSessionsLocked(*n->second, effects, /*delete_on_node=*/false);
-  nodes_.erase(n);
+  std::unique_ptr<Node> node = nodes_.Remove(NodeId(node_id));
+  if (node == nullptr) return false;
+  DropNodeSessionsLocked(*node, effects, /*delete_on_node=*/false);
   PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
   effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released
   PublishLocked();
@@ -1073,7 +921,7 @@ bool Grid::Deregister(const std::string& node_id, Effects* effects) {
 
 bool Grid::Drain(const std::string& node_id, Effects* effects) {
   MutexLock lock(mu_);
-  if (nodes_.count(node_id) == 0) return false;
+  if (nodes_.Find(NodeId(node_id)) == nullptr) return false;
   DrainLocked(node_id);
   effects->Append(DispatchLocked());
   PublishLocked();
@@ -1081,9 +929,7 @@ bool Grid::Drain(const std::string& node_id, Effects* effects) {
 }
 
 void Grid::DrainLocked(const std::string& node_id) {
-  Node& node = *nodes_.at(node_id);
-  node.drain_requested = true;
-  if (node.availability == Availability::kUp) node.availability = Availability::kDraining;
+  NodeRegistry::Drain(*nodes_.Find(NodeId(node_id)));
   RemoveNodeIfDrainedLocked(node_id);
   // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
   PoolChangedLocked();
@@ -1092,51 +938,18 @@ void Grid::DrainLocked(const std::string& node_id) {
 Effects Grid::OnProbeResult(const std::string& node_id, bool answered) {
   MutexLock lock(mu_);
   Effects effects;
-  auto n = nodes_.find(node_id);
-  if (n == nodes_.end()) return effects;
-  Node& node = *n->second;
-  node.probe_in_flight = false;
+  if (nodes_.Find(NodeId(node_id)) == nullptr) return effects;
   effects.reschedule = true;  // its next probe
-  if (answered) {
-    node.last_seen = clock_.Now();
-    if (node.availability == Availability::kDown) {
-      node.availability = Availability::kUp;
-      effects.Append(DispatchLocked());
-      PublishLocked();
-    }
+  if (nodes_.OnProbeResult(NodeId(node_id), answered, clock_.Now())) {
+    effects.Append(DispatchLocked());
+    PublishLocked();
   }
   return effects;
 }
 
-json Grid::NodeJsonLocked(const Node& node) {
-  json slots = json::array();
-  int max_sessions = 0;
-  int session_count = 0;
-  for (const Slot& slot : node.slots) {
-    max_sessions += slot.max_sessions;
-    session_count += static_cast<int>(slot.sessions.size());
-    slots.push_back({{"id", slot.id},
-                     {"label", slot.stereotype.label().str()},
-                     {"stereotype", slot.stereotype.json()},
-                     {"maxSessions", slot.max_sessions},
-                     {"sessions", SessionIdStrings(slot.sessions)}});
-  }
-  auto since = std::chrono::duration<double>(clock_.Now() - node.last_seen).count();
-  return {{"id", node.id},
-          {"uri", node.uri},
-          {"availability", std::string(AvailabilityName(node.availability))},
-          {"healthCheck", node.probe ? "status" : "heartbeat"},
-          {"maxSessions", max_sessions},
-          {"sessionCount", session_count},
-          {"lastSeenSecondsAgo", since},
-          {"slots", slots}};
-}
-
 json Grid::NodesJson() {
   MutexLock lock(mu_);
-  json nodes = json::array();
-  for (const auto& [id, node] : nodes_) nodes.push_back(NodeJsonLocked(*node));
-  return {{"value", nodes}};
+  return nodes_.NodesJson(clock_.Now());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1282,6 +1095,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   settings_.hub = settings.hub;
   queue_.Reconfigure(ToQueueOptions(settings.queue));
   tickets_.set_limits(TicketLimits(settings.queue));
+  nodes_.set_timing(NodeTiming(settings.hub));
   matcher_ = matching::SlotMatcher(ToMatchOptions(settings.matching));
   PoolChangedLocked();  // the matching toggles may have changed; caps may declare labels
   Effects effects = DispatchLocked();
@@ -1331,28 +1145,14 @@ Effects Grid::Tick() {
     grace_checked_ = true;
     changed = RejectUnsatisfiableLocked(&effects) || changed;
   }
-  for (auto& [id, node] : nodes_) {
-    if (node->cooldown_until.has_value() && now >= *node->cooldown_until) {
-      node->cooldown_until.reset();  // its slots are offered again
-      changed = true;
-    }
-    if (node->availability != Availability::kDown &&
-        now - node->last_seen >= settings_.hub.node_timeout) {
-      // Silent for node-timeout: its slots leave the pool and its sessions are dropped;
-      // waiters stay queued for other nodes.
-      node->availability = Availability::kDown;
-      DropNodeSessionsLocked(*node, &effects, /*delete_on_node=*/true);
-      changed = true;
-    }
-    if (node->probe && !node->probe_in_flight && now >= node->next_probe) {
-      node->probe_in_flight = true;
-      node->next_probe = now + settings_.hub.health_check_period;
-      auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::min<Duration>(settings_.hub.health_check_period, std::chrono::seconds(10)));
-      effects.probes.push_back(
-          {node->id, node->uri, std::max(timeout, std::chrono::milliseconds(200))});
-    }
+  changed = nodes_.EndCooldowns(now) || changed;  // their slots are offered again
+  // Silent for node-timeout: its slots leave the pool and its sessions are dropped; waiters
+  // stay queued for other nodes.
+  for (Node* down : nodes_.MarkSilentDown(now)) {
+    DropNodeSessionsLocked(*down, &effects, /*delete_on_node=*/true);
+    changed = true;
   }
+  for (ProbeJob& probe : nodes_.DueProbes(now)) effects.probes.push_back(std::move(probe));
   // Tickets: abandoned waiters, ready sessions nobody took, failures nobody read.
   for (const TicketBook::Lapsed& lapsed : tickets_.ExpireDue()) {
     if (lapsed.state == TicketState::kWaiting) {
@@ -1380,13 +1180,7 @@ std::optional<SteadyTime> Grid::NextWake() {
   };
   if (!creating_deadlines_.empty()) consider(creating_deadlines_.begin()->first);
   if (!grace_checked_) consider(created_at_ + settings_.queue.registration_grace);
-  for (const auto& [id, node] : nodes_) {
-    if (node->cooldown_until.has_value()) consider(*node->cooldown_until);
-    if (node->availability != Availability::kDown) {
-      consider(node->last_seen + settings_.hub.node_timeout);
-    }
-    if (node->probe && !node->probe_in_flight) consider(node->next_probe);
-  }
+  if (std::optional<SteadyTime> node = nodes_.NextDeadline()) consider(*node);
   if (std::optional<SteadyTime> ticket = tickets_.NextDeadline()) consider(*ticket);
   return next;
 }
@@ -1438,8 +1232,10 @@ void Grid::PublishLocked() {
   snapshot->queue = queue_view_;
   snapshot->concurrency_caps = settings_.queue.concurrency_caps;
   snapshot->concurrency_default = settings_.queue.concurrency_default;
-  snapshot->nodes.reserve(nodes_.size());
-  for (const auto& [id, node] : nodes_) snapshot->nodes.push_back(NodeViewLocked(*node, now));
+  snapshot->nodes.reserve(nodes_.nodes().size());
+  for (const auto& [id, node] : nodes_.nodes()) {
+    snapshot->nodes.push_back(NodeViewLocked(*node, now));
+  }
   MutexLock lock(snapshot_mu_);
   snapshot_ = std::move(snapshot);
 }

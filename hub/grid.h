@@ -33,6 +33,7 @@
 #include "hub/create_answer.h"
 #include "hub/grid_snapshot.h"
 #include "hub/node_registration.h"
+#include "hub/node_registry.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
 #include "hub/ticket_book.h"
@@ -81,13 +82,6 @@ struct CreateJob {
 struct DeleteJob {
   std::string node_uri;
   std::string session_id;
-};
-
-// GET {node_uri}/status for a node registered with "healthCheck": "status".
-struct ProbeJob {
-  std::string node_id;
-  std::string node_uri;
-  std::chrono::milliseconds timeout{0};
 };
 
 struct Effects {
@@ -227,14 +221,11 @@ class Grid {
   metrics::HubMetrics& metrics() { return metrics_; }
 
  private:
-  struct Slot;
-  struct Node;
+  using Slot = NodeRegistry::Slot;
+  using Node = NodeRegistry::Node;
+  using Offer = NodeRegistry::Offer;
   struct Waiter;
   class Compatibility;
-  struct Offer {  // a slot with room, as dispatch offers it
-    Node* node;
-    Slot* slot;
-  };
 
   // Everything below REQUIRES(mu_).
   Effects DispatchLocked() REQUIRES(mu_);
@@ -266,8 +257,6 @@ class Grid {
   bool CanEverServeLocked(const Waiter& waiter,
                           std::span<const matching::Stereotype* const> pool) const REQUIRES(mu_);
   bool RejectUnsatisfiableLocked(Effects* effects) REQUIRES(mu_);
-  // `node` failed a creation (`unreachable`: it did not answer at all): rest its slots.
-  void CoolDownLocked(Node& node, SteadyTime now, bool unreachable) REQUIRES(mu_);
   // Counts the request's outcome once; later calls for the same waiter are no-ops, so the
   // first place that decides (e.g. "cancelled" before the W3C error is sent) wins.
   void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) REQUIRES(mu_);
@@ -286,15 +275,12 @@ class Grid {
   // cancelled and removed from the queue — unless its session is being created, in which case
   // it is only marked abandoned and the creation result deletes the session. True if removed.
   bool CancelWaiterLocked(queue::RequestId id) REQUIRES(mu_);
-  void ReleaseReservationLocked(const std::string& node_id, const std::string& slot_id)
-      REQUIRES(mu_);
   void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
       REQUIRES(mu_);
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
   // Registration parts: the checked registration made into a Node (no lock needed; its slots
   // and uri are moved out of `registration`), then merged.
   static std::unique_ptr<Node> NodeFrom(NodeRegistration& registration);
-  void KeepSessionsLocked(Node& previous, Node& node) REQUIRES(mu_);
   void AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted, SteadyTime now)
       REQUIRES(mu_);
   // Ends the sessions routed to `node` that a heartbeat no longer lists; true if any. May
@@ -304,7 +290,6 @@ class Grid {
   // REQUIRES: the node exists.
   void DrainLocked(const std::string& node_id) REQUIRES(mu_);
   void RemoveNodeIfDrainedLocked(const std::string& node_id) REQUIRES(mu_);
-  nlohmann::json NodeJsonLocked(const Node& node) REQUIRES(mu_);
   // Republishes the snapshot at the end of a public operation that changed something. Only the
   // parts that changed are rebuilt: the queue view when queue_view_dirty_, and each node's view
   // when it no longer matches the node; the rest is shared with the previous snapshot.
@@ -317,7 +302,7 @@ class Grid {
   config::Settings settings_ GUARDED_BY(mu_);
   matching::SlotMatcher matcher_ GUARDED_BY(mu_);
   queue::SessionQueue queue_ GUARDED_BY(mu_);
-  std::map<std::string, std::unique_ptr<Node>> nodes_ GUARDED_BY(mu_);
+  NodeRegistry nodes_ GUARDED_BY(mu_);
   std::unordered_map<queue::RequestId, std::unique_ptr<Waiter>> waiters_ GUARDED_BY(mu_);
   std::unordered_map<uint64_t, queue::RequestId> waiter_by_connection_ GUARDED_BY(mu_);
   SessionMap sessions_ GUARDED_BY(mu_);
@@ -325,8 +310,6 @@ class Grid {
   // Waiters whose session is being created, by deadline: at the deadline the client is
   // answered, and the session is deleted whenever the node reports it.
   std::set<std::pair<SteadyTime, queue::RequestId>> creating_deadlines_ GUARDED_BY(mu_);
-  // Drained nodes that left once empty; their heartbeats are answered DRAINING.
-  std::set<std::string> departed_drained_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
   SelfAddress self_ GUARDED_BY(mu_);
   // The registration grace runs from created_at_; grace_checked_ once its end was handled.
