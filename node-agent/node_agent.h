@@ -1,8 +1,11 @@
 #pragma once
 
 // The node agent: a W3C WebDriver server in front of this machine's drivers, registered with a
-// hub. It owns the node's slots and sessions (SlotBook), starts one driver process per session
-// (or relays to an existing WebDriver URL), proxies commands, ends idle sessions, and drains.
+// hub. It is the W3C surface (new session, proxied commands, DELETE, /status, drain), the
+// session table (SlotBook plus each session's backend), and the rules for ending sessions
+// (idle, driver gone, drain, unknown to the hub). Its two helpers are rooms of their own:
+// SessionLauncher starts a driver or relay and creates the session on it; HubLink talks to the
+// hub (registration, heartbeats, notices).
 //
 //   http::HttpClient client;
 //   NodeAgent agent(options, clock, client);
@@ -16,16 +19,19 @@
 //   agent.Stop();
 //
 // Threads: Handle() never blocks (slow work moves to TaskThreads or the HttpClient's thread);
-// one maintenance thread registers, heartbeats, ends idle sessions and finishes drains. All
+// one maintenance thread registers, heartbeats, ends idle sessions and finishes drains, waiting
+// on the injected clock (clock_wait.h), so tests may drive it with a clock of their own. All
 // state sits behind one mutex, and no I/O happens under it. Thread-safe.
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +44,8 @@
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "matching/capabilities.h"
-#include "node-agent/retry_report.h"
+#include "node-agent/hub_link.h"
+#include "node-agent/session_launcher.h"
 #include "node-agent/slot_book.h"
 #include "node-agent/slot_choice.h"
 #include "node-agent/task_threads.h"
@@ -82,7 +89,16 @@ struct NodeLiveOptions {
 NodeLiveOptions LiveOptionsOf(const NodeAgentOptions& options);
 
 // The hub-facing slot id of slot `index` on node `node_id`.
-SlotId SlotIdOf(const std::string& node_id, size_t index);
+SlotId SlotIdOf(const NodeId& node_id, size_t index);
+
+// Sessions the hub listed as unknown that the node ends: those whose creation answer was sent
+// at least kUnknownSessionGrace before the heartbeat was composed (a younger one may not be
+// recorded by the hub yet). `answered_at(id)` is nullopt for a session the node does not have
+// or has not answered yet. Pure.
+inline constexpr std::chrono::seconds kUnknownSessionGrace{10};
+std::vector<SessionId> UnknownSessionsToEnd(
+    std::span<const SessionId> unknown, SteadyTime composed,
+    const std::function<std::optional<SteadyTime>(const SessionId&)>& answered_at);
 
 class NodeAgent {
  public:
@@ -109,7 +125,7 @@ class NodeAgent {
   // No new sessions; running ones may finish until drain-timeout (kSignal, kHub), then they are
   // ended; once empty the node deregisters and WaitDone() returns. Idempotent.
   void Drain(DrainReason reason) EXCLUDES(mu_);
-  // True once a drain has completed (deregistered), false on timeout.
+  // True once a drain has completed (deregistered), false on timeout (by the injected clock).
   bool WaitDone(Duration timeout) EXCLUDES(mu_);
   // Ends every session and driver now, deregisters (best effort) and joins all threads.
   // Idempotent; also run by the destructor. Proxied commands still in flight after a short
@@ -117,7 +133,7 @@ class NodeAgent {
   // agent, as NodeServer does.
   void Stop() EXCLUDES(mu_);
 
-  bool registered() const EXCLUDES(mu_);
+  bool registered() const { return link_.registered(); }
   const std::string& id() const { return options_.id; }
   const std::string& uri() const { return options_.uri; }
   const std::string& work_dir() const { return options_.work_dir; }
@@ -127,74 +143,88 @@ class NodeAgent {
  private:
   struct Session;
   enum class HubNotice { kNone, kTellHub };
+  // When the maintenance thread next talks to the hub.
+  struct HubSchedule {
+    SteadyTime next_register;
+    SteadyTime next_heartbeat;
+    Duration backoff;
+  };
+  // What one maintenance pass found due.
+  struct Due {
+    std::vector<std::shared_ptr<Session>> to_end;
+    bool notice_drain = false;  // a drain just started: tell the hub
+    bool finish_drain = false;  // drained and empty: deregister and be done
+  };
 
   // Requests.
+  void RouteSession(const std::string& path, http::ServerRequest request, http::Responder responder)
+      EXCLUDES(mu_);
   void NewSession(const http::ServerRequest& request, http::Responder responder) EXCLUDES(mu_);
   void CreateSession(const std::shared_ptr<Session>& session, const matching::Candidate& candidate,
                      http::Responder responder) EXCLUDES(mu_);
-  Result<http::ClientResponse> StartDriverSession(const std::shared_ptr<Session>& session,
-                                                  nlohmann::json caps) EXCLUDES(mu_);
-  void Proxy(const std::string& session_id, http::ServerRequest request, http::Responder responder)
+  // Makes a created session routable; an error when it may not be (stopping, driver gone).
+  Status Publish(const std::shared_ptr<Session>& session, const CreatedSession& created)
       EXCLUDES(mu_);
-  void DeleteSession(const std::string& session_id, http::Responder responder) EXCLUDES(mu_);
+  void FailCreation(const std::shared_ptr<Session>& session, const Error& failure,
+                    http::Responder& responder) EXCLUDES(mu_);
+  void Deliver(const std::shared_ptr<Session>& session, const std::string& body,
+               http::Responder& responder) EXCLUDES(mu_);
+  void Proxy(const SessionId& session_id, http::ServerRequest request, http::Responder responder)
+      EXCLUDES(mu_);
+  void OnProxied(const SessionId& session_id, http::ClientResponse answer,
+                 http::Responder& responder) EXCLUDES(mu_);
+  void DeleteSession(const SessionId& session_id, http::Responder responder) EXCLUDES(mu_);
   void HandleDrainRequest(const http::ServerRequest& request, http::Responder responder);
+  bool RecentlyEnded(const SessionId& session_id) const REQUIRES(mu_);
 
   // Ending sessions.
-  std::shared_ptr<Session> ClaimForEnd(const std::string& session_id) REQUIRES(mu_);
+  std::shared_ptr<Session> ClaimForEnd(const SessionId& session_id) REQUIRES(mu_);
   // Runs on a task thread: DELETE on the driver (when asked), stop the process, remove the
   // profile, free the place. Returns the driver's DELETE answer when there was one.
   std::optional<http::ClientResponse> FinishSession(const std::shared_ptr<Session>& session,
                                                     bool delete_on_driver) EXCLUDES(mu_);
-  // Stops the session's driver (SIGTERM, then SIGKILL after the stop grace) and removes its
-  // profile directory; the slot bookkeeping is the caller's.
-  void StopDriverProcess(Session& session) EXCLUDES(mu_);
   void EndInBackground(const std::shared_ptr<Session>& session, bool delete_on_driver,
                        HubNotice notice);
   void OnDriverExit(const std::weak_ptr<Session>& weak) EXCLUDES(mu_);
-  void TellHubSessionEnded(const std::string& session_id);
+  void EndUnknownSessions(std::span<const SessionId> unknown, SteadyTime composed) EXCLUDES(mu_);
 
-  // Hub conversation (maintenance thread).
+  // Maintenance thread.
   void Maintain() EXCLUDES(mu_);
-  // `retry_in` is when Maintain tries again if this fails, for the log line.
-  bool Register(Duration retry_in) EXCLUDES(mu_);
-  void Heartbeat() EXCLUDES(mu_);
-  void Deregister();
-  void TellHubDraining();
+  // Registers or heartbeats when due; false once the node stops.
+  bool TalkToHub(HubSchedule& schedule) EXCLUDES(mu_);
+  void Heartbeat(Duration period) EXCLUDES(mu_);
+  Due CollectDue() EXCLUDES(mu_);
+  void CollectDrainDue(SteadyTime now, Due& due) REQUIRES(mu_);
+  void FinishDrain() EXCLUDES(mu_);
+  // Sleeps until the next thing is due or something changes; false once the node stops.
+  bool SleepUntilDue(const HubSchedule& schedule, bool registered) EXCLUDES(mu_);
   nlohmann::json RegistrationBody() const EXCLUDES(mu_);
-  enum class Bearer { kNone, kClientToken, kAdminToken };
-  http::Headers HubHeaders(Bearer bearer) const EXCLUDES(mu_);
   // Why `request` may not use the node (nullopt when it may); with kLog, refusals are logged
   // now and then.
   enum class RefusalLog { kQuiet, kLog };
   std::optional<std::string> Refusal(const http::ServerRequest& request, RefusalLog log) const
       EXCLUDES(mu_);
-  void ResolveHub() EXCLUDES(mu_);
 
   const NodeAgentOptions options_;  // its live parts are in live_
-  const std::string hub_host_;      // options_.hub's host, for the hub's addresses
   const Clock& clock_;
   http::HttpClient& client_;
   std::vector<NodeSlot> slots_;  // options_.slots[i]'s id and parsed stereotype, for matching
+  HubLink link_;
+  SessionLauncher launcher_;
   TaskThreads tasks_;
 
   mutable Mutex mu_;
   std::condition_variable_any wake_;
   NodeLiveOptions live_ GUARDED_BY(mu_);
-  std::vector<std::string> hub_addresses_ GUARDED_BY(mu_);  // canonical IPs of hub_host_
-  bool hub_resolved_ GUARDED_BY(mu_) = false;               // looked up at least once
   mutable std::optional<SteadyTime> last_refusal_log_ GUARDED_BY(mu_);
   SlotBook book_ GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  std::map<SessionId, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
   // Sessions the node ended on its own (idle, driver died); a DELETE for one still succeeds so
   // the hub can free its slot without an error.
-  std::deque<std::string> recently_ended_ GUARDED_BY(mu_);
-  bool registered_ GUARDED_BY(mu_) = false;
+  std::deque<SessionId> recently_ended_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
   int in_flight_ GUARDED_BY(mu_) = 0;  // proxied commands whose callback has not run yet
-  // Which failed registrations and heartbeats get a log line (not every retry).
-  RetryReport register_report_ GUARDED_BY(mu_);
-  RetryReport heartbeat_report_ GUARDED_BY(mu_);
   bool done_ GUARDED_BY(mu_) = false;
   bool drain_noticed_ GUARDED_BY(mu_) = false;
   std::optional<SteadyTime> drain_deadline_ GUARDED_BY(mu_);

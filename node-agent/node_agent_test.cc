@@ -8,12 +8,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
+#include "node-agent/testing/fake_hub.h"
+#include "node-agent/testing/manual_clock.h"
 
 namespace gridhub::node {
 namespace {
@@ -35,75 +39,6 @@ bool Eventually(const std::function<bool()>& condition, Duration timeout = 10s) 
   }
   return true;
 }
-
-struct Recorded {
-  std::string method;
-  std::string path;
-  std::string secret;
-  std::string authorization;
-  json body;
-};
-
-// A hub that records every request; answers POST /nodes with `register_status` and heartbeats
-// with `heartbeat_status`.
-class FakeHub {
- public:
-  FakeHub()
-      : server_({.host = "127.0.0.1", .port = 0, .threads = 2},
-                [this](http::ServerRequest request, http::Responder responder) {
-                  Recorded r{request.method, request.path,
-                             std::string(request.Header("X-Registration-Secret")),
-                             std::string(request.Header("Authorization")),
-                             json::parse(request.body, nullptr, false)};
-                  int status = 200;
-                  std::string reply = "{}";
-                  {
-                    MutexLock lock(mu_);
-                    if (r.method == "POST" && r.path == "/nodes") status = register_status_;
-                    if (r.path.ends_with("/heartbeat")) {
-                      status = heartbeat_status_;
-                      reply = heartbeat_body_;
-                    }
-                    requests_.push_back(std::move(r));
-                  }
-                  responder.Send(status, reply);
-                }) {
-    EXPECT_TRUE(server_.Start().ok());
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
-  void set_register_status(int s) {
-    MutexLock lock(mu_);
-    register_status_ = s;
-  }
-  void set_heartbeat_status(int s) {
-    MutexLock lock(mu_);
-    heartbeat_status_ = s;
-  }
-  void set_heartbeat_reply(int status, std::string body) {
-    MutexLock lock(mu_);
-    heartbeat_status_ = status;
-    heartbeat_body_ = std::move(body);
-  }
-  std::vector<Recorded> Requests(const std::string& method, const std::string& path) {
-    MutexLock lock(mu_);
-    std::vector<Recorded> out;
-    for (const Recorded& r : requests_) {
-      if (r.method == method && r.path == path) out.push_back(r);
-    }
-    return out;
-  }
-  size_t Count(const std::string& method, const std::string& path) {
-    return Requests(method, path).size();
-  }
-
- private:
-  Mutex mu_;
-  std::vector<Recorded> requests_ GUARDED_BY(mu_);
-  int register_status_ GUARDED_BY(mu_) = 201;
-  int heartbeat_status_ GUARDED_BY(mu_) = 204;
-  std::string heartbeat_body_ GUARDED_BY(mu_);
-  http::HttpServer server_;
-};
 
 config::SlotConfig FakeDriverSlot(int max_sessions = 1) {
   config::SlotConfig slot;
@@ -132,8 +67,9 @@ class NodeAgentTest : public ::testing::Test {
                         ("gridhub-node-test-" + std::to_string(::getpid())))
                            .string();
     if (tweak) tweak(options);
+    const Clock& clock = use_manual_clock_ ? static_cast<const Clock&>(manual_clock_) : clock_;
     node_ = std::make_unique<NodeServer>(
-        options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock_);
+        options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock);
     ASSERT_TRUE(node_->Start().ok());
     base_ = "http://127.0.0.1:" + std::to_string(node_->port());
   }
@@ -171,6 +107,10 @@ class NodeAgentTest : public ::testing::Test {
   }
 
   SteadyClock clock_;
+  // With use_manual_clock_, the node's time (heartbeats, waits, the unknown-session grace)
+  // moves only by manual_clock_.Advance().
+  bool use_manual_clock_ = false;
+  ManualClock manual_clock_;
   FakeHub hub_;
   http::HttpClient client_;
   std::unique_ptr<NodeServer> node_;
@@ -188,7 +128,7 @@ TEST_F(NodeAgentTest, RegistersWithSecretSlotsAndHeartbeats) {
   EXPECT_EQ(r.body["id"], "node-a");
   EXPECT_EQ(r.body["uri"], base_);
   ASSERT_EQ(r.body["slots"].size(), 1u);
-  EXPECT_EQ(r.body["slots"][0]["id"], SlotIdOf("node-a", 0).str());
+  EXPECT_EQ(r.body["slots"][0]["id"], SlotIdOf(NodeId("node-a"), 0).str());
   EXPECT_EQ(r.body["slots"][0]["label"], "chrome");
   EXPECT_EQ(r.body["slots"][0]["maxSessions"], 1);
   EXPECT_EQ(r.body["slots"][0]["stereotype"]["browserName"], "chrome");
@@ -217,7 +157,7 @@ TEST_F(NodeAgentTest, RegistersAgainWithLiveSessionsWhenTheHubForgetsIt) {
   Recorded again = hub_.Requests("POST", "/nodes").back();
   ASSERT_EQ(again.body["sessions"].size(), 1u);
   EXPECT_EQ(again.body["sessions"][0]["id"], id);
-  EXPECT_EQ(again.body["sessions"][0]["slotId"], SlotIdOf("node-a", 0).str());
+  EXPECT_EQ(again.body["sessions"][0]["slotId"], SlotIdOf(NodeId("node-a"), 0).str());
 }
 
 TEST_F(NodeAgentTest, DriverSessionIsCreatedProxiedAndDeletedWithItsProcess) {
@@ -612,6 +552,64 @@ TEST_F(NodeAgentTest, DriverAnswersAreReadOnlyUpToTheLimit) {
   EXPECT_LT(big.body.size(), 1000u);
   // The session is still usable.
   EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+}
+
+TEST_F(NodeAgentTest, SessionTheHubDoesNotKnowIsEndedOnTheNodeOnceTenSecondsOld) {
+  use_manual_clock_ = true;
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  int pid = caps["fake:pid"].get<int>();
+  hub_.set_heartbeat_reply(
+      200, json({{"value", {{"id", "node-a"}, {"availability", "UP"}, {"unknownSessions", {id}}}}})
+               .dump());
+  // Node time runs at 50x from here (100 ms every 2 ms), so the maintenance thread heartbeats
+  // every 200 ms of node time and the test never races one heartbeat against a jump.
+  SteadyTime answered = manual_clock_.Now();
+  std::atomic<bool> ticking = true;
+  std::thread ticker([&] {
+    while (ticking) {
+      manual_clock_.Advance(100ms);
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  // Younger than 10 s the hub may not have recorded it yet: heartbeats pass, the session lives.
+  ASSERT_TRUE(Eventually([&] { return manual_clock_.Now() >= answered + 8s; }));
+  EXPECT_GE(hub_.Count("POST", "/nodes/node-a/heartbeat"), 3u);  // each listed it
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
+  bool gone = Eventually([&] { return ProcessGone(pid); });
+  SteadyTime ended = manual_clock_.Now();
+  ticking = false;
+  ticker.join();
+  ASSERT_TRUE(gone);
+  EXPECT_GE(ended, answered + 10s);
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 404);
+  // The hub does not know the session, so it is not told about it.
+  EXPECT_EQ(hub_.Count("DELETE", "/session/" + id), 0u);
+  // The slot is free again.
+  hub_.set_heartbeat_reply(204, "");
+  ASSERT_TRUE(Eventually([&] {
+    return json::parse(Call("GET", "/status").body)["value"]["node"]["sessionCount"] == 0;
+  }));
+  auto [next, next_caps] = NewSession();
+  EXPECT_FALSE(next.empty());
+}
+
+TEST(UnknownSessionsToEndTest, OnlySessionsAnsweredTenSecondsBeforeTheHeartbeat) {
+  FakeClock clock;
+  SteadyTime composed = clock.Now();
+  std::map<SessionId, SteadyTime> answered = {{SessionId("old"), composed - 10s},
+                                              {SessionId("young"), composed - 9s}};
+  auto answered_at = [&](const SessionId& id) -> std::optional<SteadyTime> {
+    auto it = answered.find(id);
+    return it == answered.end() ? std::nullopt : std::optional(it->second);
+  };
+  std::vector<SessionId> unknown = {SessionId("young"), SessionId("old"), SessionId("gone")};
+  EXPECT_EQ(UnknownSessionsToEnd(unknown, composed, answered_at),
+            std::vector<SessionId>{SessionId("old")});
+  EXPECT_EQ(UnknownSessionsToEnd(unknown, composed + 1s, answered_at),
+            (std::vector<SessionId>{SessionId("young"), SessionId("old")}));
 }
 
 TEST(NodeServerTest, AdvertisedUriUsesLoopbackForAHubOnLoopback) {

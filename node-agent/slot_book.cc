@@ -19,7 +19,7 @@ Status SlotBook::Reserve(size_t index) {
   if (index >= slots_.size()) return Error{ErrorCode::kSessionNotCreated, "no such slot"};
   if (draining()) return Error{ErrorCode::kSessionNotCreated, "node is draining"};
   if (FreePlaces(index) <= 0) {
-    return Error{ErrorCode::kSessionNotCreated, "slot " + slots_[index].info.id + " is full"};
+    return Error{ErrorCode::kSessionNotCreated, "slot " + slots_[index].info.id.str() + " is full"};
   }
   // Reservations count against drain-after-sessions: the N-th session may be in creation
   // while another request arrives, and that one must not become session N+1.
@@ -38,7 +38,7 @@ void SlotBook::CancelReservation(size_t index) {
   --reserved_total_;
 }
 
-void SlotBook::Commit(size_t index, const std::string& session_id) {
+void SlotBook::Commit(size_t index, const SessionId& session_id) {
   CancelReservation(index);
   ++slots_[index].sessions;
   sessions_[session_id] = Session{index, clock_.Now(), 0};
@@ -59,17 +59,17 @@ void SlotBook::SetOptions(SlotBookOptions options) {
   }
 }
 
-bool SlotBook::Contains(const std::string& session_id) const {
+bool SlotBook::Contains(const SessionId& session_id) const {
   return sessions_.count(session_id) != 0;
 }
 
-std::optional<size_t> SlotBook::SlotOf(const std::string& session_id) const {
+std::optional<size_t> SlotBook::SlotOf(const SessionId& session_id) const {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return std::nullopt;
   return it->second.slot;
 }
 
-bool SlotBook::BeginCommand(const std::string& session_id) {
+bool SlotBook::BeginCommand(const SessionId& session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return false;
   ++it->second.commands_in_flight;
@@ -77,7 +77,7 @@ bool SlotBook::BeginCommand(const std::string& session_id) {
   return true;
 }
 
-void SlotBook::EndCommand(const std::string& session_id) {
+void SlotBook::EndCommand(const SessionId& session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
   if (it->second.commands_in_flight > 0) --it->second.commands_in_flight;
@@ -85,7 +85,7 @@ void SlotBook::EndCommand(const std::string& session_id) {
   it->second.last_activity = clock_.Now();
 }
 
-std::optional<size_t> SlotBook::Remove(const std::string& session_id) {
+std::optional<size_t> SlotBook::Remove(const SessionId& session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return std::nullopt;
   size_t index = it->second.slot;
@@ -94,8 +94,8 @@ std::optional<size_t> SlotBook::Remove(const std::string& session_id) {
   return index;
 }
 
-std::vector<std::string> SlotBook::IdleSessions() const {
-  std::vector<std::string> idle;
+std::vector<SessionId> SlotBook::IdleSessions() const {
+  std::vector<SessionId> idle;
   if (options_.session_timeout <= Duration::zero()) return idle;
   SteadyTime now = clock_.Now();
   for (const auto& [id, s] : sessions_) {
@@ -121,8 +121,8 @@ void SlotBook::StartDrain(DrainReason reason) {
   if (drain_ == DrainReason::kNone) drain_ = reason;
 }
 
-std::vector<std::pair<std::string, size_t>> SlotBook::Sessions() const {
-  std::vector<std::pair<std::string, size_t>> out;
+std::vector<std::pair<SessionId, size_t>> SlotBook::Sessions() const {
+  std::vector<std::pair<SessionId, size_t>> out;
   out.reserve(sessions_.size());
   for (const auto& [id, s] : sessions_) out.emplace_back(id, s.slot);
   return out;

@@ -9,7 +9,7 @@
 //     ... create the session ...
 //     book.Commit(0, session_id);        // or book.CancelReservation(0) on failure
 //   }
-//   for (const std::string& id : book.IdleSessions()) EndSession(id);
+//   for (const SessionId& id : book.IdleSessions()) EndSession(id);
 //
 // Not thread-safe: the NodeAgent owns it under its mutex.
 
@@ -22,11 +22,12 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/strong_id.h"
 
 namespace gridhub::node {
 
 struct SlotInfo {
-  std::string id;     // unique within the node, e.g. "<node-id>-0"
+  SlotId id;          // unique within the node, e.g. "<node-id>-slot-0"
   std::string label;  // normalised label
   nlohmann::json stereotype = nlohmann::json::object();
   int max_sessions = 1;
@@ -56,24 +57,24 @@ class SlotBook {
   void CancelReservation(size_t index);
   // The reserved place becomes `session_id`'s. May start a drain (drain-after-sessions).
   // REQUIRES: a Reserve(index) that was neither committed nor cancelled.
-  void Commit(size_t index, const std::string& session_id);
+  void Commit(size_t index, const SessionId& session_id);
 
   // New idle timeout and drain-after-sessions (a SIGHUP): idle deadlines of running sessions
   // follow the new timeout at once; a quota already used up starts a drain.
   void SetOptions(SlotBookOptions options);
   const SlotBookOptions& options() const { return options_; }
 
-  bool Contains(const std::string& session_id) const;
-  std::optional<size_t> SlotOf(const std::string& session_id) const;
+  bool Contains(const SessionId& session_id) const;
+  std::optional<size_t> SlotOf(const SessionId& session_id) const;
   // A command for the session starts / ends. Activity resets the idle timer, and a session with
   // a command in flight (a long script, a slow page load) is never idle. False when unknown.
-  bool BeginCommand(const std::string& session_id);
-  void EndCommand(const std::string& session_id);
+  bool BeginCommand(const SessionId& session_id);
+  void EndCommand(const SessionId& session_id);
   // Frees the session's place; its slot index, or nullopt when it was not (or no longer) known.
-  std::optional<size_t> Remove(const std::string& session_id);
+  std::optional<size_t> Remove(const SessionId& session_id);
 
   // Sessions with no command in flight and none started for session_timeout.
-  std::vector<std::string> IdleSessions() const;
+  std::vector<SessionId> IdleSessions() const;
   // When the next session could become idle; nullopt when none can.
   std::optional<SteadyTime> NextIdleDeadline() const;
 
@@ -84,7 +85,7 @@ class SlotBook {
   bool empty() const { return sessions_.empty() && reserved_total_ == 0; }
   size_t session_count() const { return sessions_.size(); }
   // Session ids with their slot index, in id order.
-  std::vector<std::pair<std::string, size_t>> Sessions() const;
+  std::vector<std::pair<SessionId, size_t>> Sessions() const;
 
  private:
   struct Slot {
@@ -101,7 +102,7 @@ class SlotBook {
   std::vector<Slot> slots_;
   SlotBookOptions options_;
   const Clock& clock_;
-  std::map<std::string, Session> sessions_;
+  std::map<SessionId, Session> sessions_;
   int reserved_total_ = 0;
   int started_ = 0;  // committed sessions, for drain-after-sessions
   DrainReason drain_ = DrainReason::kNone;

@@ -8,15 +8,15 @@ namespace {
 using namespace std::chrono_literals;
 
 std::vector<SlotInfo> TwoSlots() {
-  return {SlotInfo{"n-slot-0", "chrome", {{"browserName", "chrome"}}, 2},
-          SlotInfo{"n-slot-1", "firefox", {{"browserName", "firefox"}}, 1}};
+  return {SlotInfo{SlotId("n-slot-0"), "chrome", {{"browserName", "chrome"}}, 2},
+          SlotInfo{SlotId("n-slot-1"), "firefox", {{"browserName", "firefox"}}, 1}};
 }
 
 TEST(SlotBookTest, ReservesUpToMaxSessionsPerSlot) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {}, clock);
   EXPECT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   EXPECT_TRUE(book.Reserve(0).ok());  // reserved but not committed still holds a place
   Status full = book.Reserve(0);
   ASSERT_FALSE(full.ok());
@@ -32,10 +32,10 @@ TEST(SlotBookTest, RemoveFreesThePlaceOnce) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {}, clock);
   ASSERT_TRUE(book.Reserve(1).ok());
-  book.Commit(1, "a");
-  EXPECT_EQ(book.SlotOf("a"), 1u);
-  EXPECT_EQ(book.Remove("a"), 1u);
-  EXPECT_EQ(book.Remove("a"), std::nullopt);
+  book.Commit(1, SessionId("a"));
+  EXPECT_EQ(book.SlotOf(SessionId("a")), 1u);
+  EXPECT_EQ(book.Remove(SessionId("a")), 1u);
+  EXPECT_EQ(book.Remove(SessionId("a")), std::nullopt);
   EXPECT_EQ(book.FreePlaces(1), 1);
   EXPECT_TRUE(book.empty());
 }
@@ -44,37 +44,37 @@ TEST(SlotBookTest, SessionIdlesOutAfterTimeoutWithoutCommands) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
   ASSERT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   EXPECT_EQ(book.NextIdleDeadline(), clock.Now() + 10s);
   clock.Advance(9s);
   EXPECT_TRUE(book.IdleSessions().empty());
   clock.Advance(1s);
-  EXPECT_EQ(book.IdleSessions(), std::vector<std::string>{"a"});
+  EXPECT_EQ(book.IdleSessions(), std::vector<SessionId>{SessionId("a")});
 }
 
 TEST(SlotBookTest, CommandsResetTheIdleTimerAndBlockItWhileInFlight) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
   ASSERT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   clock.Advance(8s);
-  ASSERT_TRUE(book.BeginCommand("a"));
+  ASSERT_TRUE(book.BeginCommand(SessionId("a")));
   clock.Advance(60s);  // a long executeAsyncScript
   EXPECT_TRUE(book.IdleSessions().empty());
   EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);
-  book.EndCommand("a");
+  book.EndCommand(SessionId("a"));
   clock.Advance(9s);
   EXPECT_TRUE(book.IdleSessions().empty());
   clock.Advance(1s);
   EXPECT_EQ(book.IdleSessions().size(), 1u);
-  EXPECT_FALSE(book.BeginCommand("unknown"));
+  EXPECT_FALSE(book.BeginCommand(SessionId("unknown")));
 }
 
 TEST(SlotBookTest, ZeroTimeoutNeverIdles) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 0s}, clock);
   ASSERT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   clock.Advance(1000h);
   EXPECT_TRUE(book.IdleSessions().empty());
   EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);
@@ -84,14 +84,14 @@ TEST(SlotBookTest, DrainingRefusesNewSessionsButKeepsRunningOnes) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {}, clock);
   ASSERT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   book.StartDrain(DrainReason::kSignal);
   EXPECT_TRUE(book.draining());
   EXPECT_FALSE(book.Reserve(0).ok());
   EXPECT_FALSE(book.empty());
-  EXPECT_TRUE(book.BeginCommand("a"));
-  book.EndCommand("a");
-  book.Remove("a");
+  EXPECT_TRUE(book.BeginCommand(SessionId("a")));
+  book.EndCommand(SessionId("a"));
+  book.Remove(SessionId("a"));
   EXPECT_TRUE(book.empty());
   book.StartDrain(DrainReason::kHub);  // the first reason stays
   EXPECT_EQ(book.drain_reason(), DrainReason::kSignal);
@@ -106,9 +106,9 @@ TEST(SlotBookTest, DrainsAfterConfiguredSessionCountIncludingReservations) {
   EXPECT_FALSE(book.Reserve(1).ok());
   book.CancelReservation(0);  // a failed creation does not count
   ASSERT_TRUE(book.Reserve(1).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   EXPECT_FALSE(book.draining());
-  book.Commit(1, "b");
+  book.Commit(1, SessionId("b"));
   EXPECT_TRUE(book.draining());
   EXPECT_EQ(book.drain_reason(), DrainReason::kAfterSessions);
 }
@@ -117,11 +117,11 @@ TEST(SlotBookTest, NewOptionsApplyToRunningSessions) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 100s}, clock);
   ASSERT_TRUE(book.Reserve(0).ok());
-  book.Commit(0, "a");
+  book.Commit(0, SessionId("a"));
   clock.Advance(20s);
   EXPECT_TRUE(book.IdleSessions().empty());
   book.SetOptions({.session_timeout = 10s});  // a SIGHUP shortened node.session-timeout
-  EXPECT_EQ(book.IdleSessions(), std::vector<std::string>{"a"});
+  EXPECT_EQ(book.IdleSessions(), std::vector<SessionId>{SessionId("a")});
   book.SetOptions({.session_timeout = 0s});
   EXPECT_TRUE(book.IdleSessions().empty());
   EXPECT_EQ(book.NextIdleDeadline(), std::nullopt);

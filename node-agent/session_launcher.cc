@@ -1,0 +1,185 @@
+#include "node-agent/session_launcher.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "http/json_body.h"
+#include "node-agent/answer_fields.h"
+#include "node-agent/free_port.h"
+#include "node-agent/retry_report.h"
+#include "node-agent/session_capabilities.h"
+
+namespace gridhub::node {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::chrono::milliseconds kReadyPollInterval{50};
+constexpr std::chrono::seconds kStatusTimeout{2};
+constexpr std::chrono::seconds kDriverDeleteTimeout{20};
+// The most the node reads of a driver's /status or DELETE answer: small JSON objects.
+constexpr size_t kSmallAnswer = size_t{1} << 20;
+
+Error NotCreated(std::string message) {
+  return Error{ErrorCode::kSessionNotCreated, std::move(message)};
+}
+
+std::string TrimSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+fs::path SessionDir(const std::string& work_dir, uint64_t sequence) {
+  return fs::path(work_dir) / ("session-" + std::to_string(sequence));
+}
+
+}  // namespace
+
+std::string Backend::Describe() const {
+  return process ? "driver pid " + std::to_string(process->pid()) + ", log " + log_path
+                 : "relay " + url;
+}
+
+Result<CreatedSession> ParseCreateAnswer(const http::ClientResponse& answer) {
+  // Bounded nesting: the capabilities are copied, dumped and sent to the hub.
+  json body;
+  if (Result<json> parsed = http::ParseJsonBody(answer.body); parsed.ok())
+    body = std::move(*parsed);
+  const json* value = W3CValue(body);
+  std::string id = value != nullptr ? StringMember(*value, "sessionId") : "";
+  if (answer.status == 200 && !id.empty()) {
+    CreatedSession created{.id = SessionId(std::move(id)), .body = answer.body};
+    if (auto caps = value->find("capabilities"); caps != value->end() && caps->is_object()) {
+      created.capabilities = *caps;
+    }
+    return created;
+  }
+  if (value != nullptr && value->contains("error")) {
+    std::string message = StringMember(*value, "message");
+    if (message.empty()) message = StringMember(*value, "error");
+    return NotCreated("driver refused the session: " + message.substr(0, 2000));
+  }
+  return NotCreated("driver answered HTTP " + std::to_string(answer.status) + ": " +
+                    answer.body.substr(0, 500));
+}
+
+std::vector<std::string> DriverArgv(const std::vector<std::string>& command, uint16_t port) {
+  std::vector<std::string> argv;
+  bool placed = false;
+  for (std::string arg : command) {
+    if (size_t at = arg.find("{port}"); at != std::string::npos) {
+      arg.replace(at, 6, std::to_string(port));
+      placed = true;
+    }
+    argv.push_back(std::move(arg));
+  }
+  if (!placed) argv.push_back("--port=" + std::to_string(port));
+  return argv;
+}
+
+SessionLauncher::SessionLauncher(LauncherOptions options, const Clock& clock,
+                                 http::HttpClient& client)
+    : options_(std::move(options)), clock_(clock), client_(client) {}
+
+Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, json caps,
+                                               uint64_t sequence,
+                                               DriverProcess::ExitCallback on_exit,
+                                               const std::function<bool()>& cancelled,
+                                               Backend& backend) {
+  std::string who = "driver";
+  if (!slot.relay.empty()) {
+    // Relayed sessions get no local profile: the browser is not on this machine.
+    backend.url = TrimSlash(slot.relay);
+    who = "relay " + backend.url;
+  } else {
+    if (Status started = StartDriver(slot, sequence, std::move(on_exit), backend); !started.ok()) {
+      return started.error();
+    }
+    if (Status ready = WaitReady(slot, cancelled, backend); !ready.ok()) return ready.error();
+    PrepareForBrowser(caps, {.user_data_dir = (fs::path(backend.session_dir) / "profile").string(),
+                             .as_root = ::geteuid() == 0});
+  }
+  Result<http::ClientResponse> answer = AskForSession(backend, caps, who);
+  if (!answer.ok()) return answer.error();
+  return ParseCreateAnswer(*answer);
+}
+
+Status SessionLauncher::StartDriver(const config::SlotConfig& slot, uint64_t sequence,
+                                    DriverProcess::ExitCallback on_exit, Backend& backend) {
+  fs::path dir = SessionDir(options_.work_dir, sequence);
+  fs::path profile = dir / "profile";
+  std::error_code ec;
+  fs::create_directories(profile, ec);
+  if (ec) return NotCreated("cannot create " + profile.string() + ": " + ec.message());
+  backend.session_dir = dir.string();
+  backend.log_path =
+      (fs::path(options_.work_dir) / "logs" / (dir.filename().string() + ".log")).string();
+
+  Result<uint16_t> port = PickFreeLoopbackPort();
+  if (!port.ok()) return NotCreated(port.error().message);
+  Result<std::unique_ptr<DriverProcess>> process =
+      DriverProcess::Spawn(DriverArgv(slot.driver, *port), backend.log_path, std::move(on_exit));
+  if (!process.ok()) return process.error();
+  backend.process = std::move(*process);
+  backend.url = "http://127.0.0.1:" + std::to_string(*port);
+  return Status::Ok();
+}
+
+Status SessionLauncher::WaitReady(const config::SlotConfig& slot,
+                                  const std::function<bool()>& cancelled, Backend& backend) {
+  // Ready when /status answers 200; a driver that exits or stays silent fails the session.
+  SteadyTime deadline = clock_.Now() + options_.driver_ready_timeout;
+  while (true) {
+    if (backend.process->exited()) {
+      return NotCreated("driver " + slot.driver.front() + " exited during start-up");
+    }
+    if (cancelled()) return NotCreated("node is stopping");
+    http::ClientResponse status = client_.SendSync({.url = backend.url + "/status",
+                                                    .timeout = kStatusTimeout,
+                                                    .max_response_body = kSmallAnswer});
+    if (status.status == 200) return Status::Ok();
+    if (clock_.Now() >= deadline) {
+      return NotCreated("driver " + slot.driver.front() + " not ready after " +
+                        ShortSeconds(options_.driver_ready_timeout));
+    }
+    backend.process->WaitExit(kReadyPollInterval);
+  }
+}
+
+Result<http::ClientResponse> SessionLauncher::AskForSession(const Backend& backend,
+                                                            const json& caps,
+                                                            const std::string& who) {
+  http::ClientResponse answer =
+      client_.SendSync({.method = "POST",
+                        .url = backend.url + "/session",
+                        .body = NewSessionBody(caps).dump(),
+                        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            options_.session_create_timeout),
+                        .max_response_body = options_.max_response_body});
+  if (answer.body_too_large) return NotCreated(who + " answered more than server.max-body");
+  if (!answer.transport_ok()) return NotCreated(who + " did not answer: " + answer.error);
+  return answer;
+}
+
+http::ClientResponse SessionLauncher::DeleteOnDriver(const Backend& backend, const SessionId& id) {
+  return client_.SendSync({.method = "DELETE",
+                           .url = backend.url + "/session/" + id.str(),
+                           .timeout = kDriverDeleteTimeout,
+                           .max_response_body = kSmallAnswer});
+}
+
+void SessionLauncher::Stop(Backend& backend) {
+  if (backend.process) {
+    backend.process->Terminate(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+    backend.process.reset();
+  }
+  std::error_code ec;
+  if (!backend.session_dir.empty()) fs::remove_all(backend.session_dir, ec);
+}
+
+}  // namespace gridhub::node

@@ -1,0 +1,131 @@
+#include "node-agent/session_launcher.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "node-agent/free_port.h"
+
+namespace gridhub::node {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kPython = "/usr/bin/python3";
+const std::string kFakeDriver = std::string(GRIDHUB_NODE_TESTDATA) + "/fake_driver.py";
+
+http::ClientResponse Answer(int status, std::string body) {
+  http::ClientResponse answer;
+  answer.status = status;
+  answer.body = std::move(body);
+  return answer;
+}
+
+TEST(ParseCreateAnswerTest, TakesTheSessionIdCapabilitiesAndBody) {
+  std::string body = R"({"value": {"sessionId": "abc", "capabilities": {"browserName": "x"}}})";
+  Result<CreatedSession> created = ParseCreateAnswer(Answer(200, body));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->id, SessionId("abc"));
+  EXPECT_EQ(created->capabilities, json({{"browserName", "x"}}));
+  EXPECT_EQ(created->body, body);
+}
+
+TEST(ParseCreateAnswerTest, RefusalsAndNonsenseAreSessionNotCreated) {
+  Result<CreatedSession> refused = ParseCreateAnswer(
+      Answer(500, R"({"value": {"error": "session not created", "message": "no chrome"}})"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kSessionNotCreated);
+  EXPECT_EQ(refused.error().message, "driver refused the session: no chrome");
+  for (const char* body :
+       {R"({"value": {"error": 5, "message": {"a": 1}}})", R"({"value": {"sessionId": 7}})",
+        R"({"value": "x"})", "[1, 2]", R"({"value": {"error": [)", "null"}) {
+    Result<CreatedSession> created = ParseCreateAnswer(Answer(200, body));
+    ASSERT_FALSE(created.ok()) << body;
+    EXPECT_EQ(created.error().code, ErrorCode::kSessionNotCreated) << body;
+  }
+  // A session id with an error status is still a failure.
+  EXPECT_FALSE(ParseCreateAnswer(Answer(500, R"({"value": {"sessionId": "abc"}})")).ok());
+}
+
+TEST(DriverArgvTest, PlacesThePortOrAppendsIt) {
+  EXPECT_EQ(DriverArgv({"chromedriver"}, 9515),
+            (std::vector<std::string>{"chromedriver", "--port=9515"}));
+  EXPECT_EQ(DriverArgv({"appium", "-p", "{port}"}, 4723),
+            (std::vector<std::string>{"appium", "-p", "4723"}));
+}
+
+class SessionLauncherTest : public ::testing::Test {
+ protected:
+  void SetUp() override { std::filesystem::create_directories(work_ / "logs"); }
+  void TearDown() override { std::filesystem::remove_all(work_); }
+
+  config::SlotConfig DriverSlot() {
+    config::SlotConfig slot;
+    slot.driver = {kPython, kFakeDriver};
+    return slot;
+  }
+
+  std::filesystem::path work_ = std::filesystem::temp_directory_path() /
+                                ("gridhub-launcher-test-" + std::to_string(::getpid()));
+  SteadyClock clock_;
+  http::HttpClient client_;
+  SessionLauncher launcher_{{.work_dir = work_.string(), .stop_grace = 2s}, clock_, client_};
+};
+
+TEST_F(SessionLauncherTest, StartsADriverCreatesTheSessionAndStopsIt) {
+  Backend backend;
+  Result<CreatedSession> created = launcher_.Launch(
+      DriverSlot(), {{"browserName", "chrome"}}, 3, nullptr, [] { return false; }, backend);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_NE(backend.process, nullptr);
+  EXPECT_EQ(created->capabilities["fake:pid"], backend.process->pid());
+  // A Chromium gets its own profile in the session's directory.
+  EXPECT_EQ(backend.session_dir, (work_ / "session-3").string());
+  EXPECT_EQ(backend.log_path, (work_ / "logs" / "session-3.log").string());
+  json args = created->capabilities["goog:chromeOptions"]["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(),
+                      json("--user-data-dir=" + (work_ / "session-3" / "profile").string())),
+            args.end());
+  EXPECT_EQ(launcher_.DeleteOnDriver(backend, created->id).status, 200);
+  int pid = backend.process->pid();
+  launcher_.Stop(backend);
+  EXPECT_EQ(backend.process, nullptr);
+  EXPECT_NE(::kill(pid, 0), 0);
+  EXPECT_FALSE(std::filesystem::exists(backend.session_dir));
+}
+
+TEST_F(SessionLauncherTest, ANodeThatStopsCancelsTheReadinessWait) {
+  ::setenv("FAKE_DRIVER_NOT_READY", "1", 1);
+  Backend backend;
+  Result<CreatedSession> created = launcher_.Launch(
+      DriverSlot(), json::object(), 1, nullptr, [] { return true; }, backend);
+  ::unsetenv("FAKE_DRIVER_NOT_READY");
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().message, "node is stopping");
+  ASSERT_NE(backend.process, nullptr);  // left to the caller, who stops it
+  launcher_.Stop(backend);
+  EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
+}
+
+TEST_F(SessionLauncherTest, ARelayIsAskedAsItIsAndLeftRunning) {
+  Result<uint16_t> port = PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  config::SlotConfig slot;
+  slot.relay = "http://127.0.0.1:" + std::to_string(*port) + "/";
+  Backend backend;
+  // Nobody listens yet: the relay's failure names it.
+  Result<CreatedSession> failed = launcher_.Launch(
+      slot, json::object(), 1, nullptr, [] { return false; }, backend);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message.rfind(
+                "relay http://127.0.0.1:" + std::to_string(*port) + " did not answer", 0),
+            0u)
+      << failed.error().message;
+  EXPECT_EQ(backend.process, nullptr);
+  EXPECT_EQ(backend.Describe(), "relay http://127.0.0.1:" + std::to_string(*port));
+}
+
+}  // namespace
+}  // namespace gridhub::node
