@@ -851,12 +851,14 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& ad
   }
 }
 
-std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
-                                            const HeartbeatReport& report, Effects* effects) {
+std::optional<HeartbeatAnswer> Grid::Heartbeat(const std::string& node_id,
+                                               const HeartbeatReport& report, Effects* effects) {
   MutexLock lock(mu_);
-  Node* found = nodes_.Find(NodeId(node_id));
+  const NodeId id(node_id);
+  Node* found = nodes_.Find(id);
   if (found == nullptr) {
-    if (nodes_.DepartedDrained(NodeId(node_id))) return Availability::kDraining;
+    if (nodes_.DepartedDrained(id))
+      return HeartbeatAnswer{Availability::kDraining, UnknownSessionsLocked(id, report)};
     return std::nullopt;
   }
   Node& node = *found;
@@ -879,8 +881,16 @@ std::optional<Availability> Grid::Heartbeat(const std::string& node_id,
     effects->Append(DispatchLocked());
     PublishLocked();
   }
-  found = nodes_.Find(NodeId(node_id));  // ending its last session may have removed it
-  return found == nullptr ? Availability::kDraining : found->availability;
+  found = nodes_.Find(id);  // ending its last session may have removed it
+  return HeartbeatAnswer{found == nullptr ? Availability::kDraining : found->availability,
+                         UnknownSessionsLocked(id, report)};
+}
+
+std::vector<SessionId> Grid::UnknownSessionsLocked(const NodeId& node,
+                                                   const HeartbeatReport& report) const {
+  // The hub changes nothing for these: a creation answer may still be on its way here.
+  if (!report.sessions.has_value()) return {};
+  return sessions_.NotRoutedTo(node, *report.sessions);
 }
 
 bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,

@@ -100,6 +100,15 @@ struct Effects {
   }
 };
 
+// What the hub answers a node's heartbeat.
+struct HeartbeatAnswer {
+  Availability availability = Availability::kUp;  // after the heartbeat
+  // The ids the heartbeat listed that the hub does not route to this node (unknown, or live on
+  // another node), in the order listed. The hub changes nothing for them; the node ends those
+  // whose creation answer it sent long enough ago (docs/nodes.md "Heartbeats").
+  std::vector<SessionId> unknown_sessions;
+};
+
 // Where a session's commands go.
 struct SessionRoute {
   std::string node_id;
@@ -154,12 +163,12 @@ class Grid {
   // Returns the node as GET /nodes shows it. kInvalidArgument when the uri is the hub's own
   // address; kConflict when the id is live under another uri (see DESIGN 7a).
   Result<nlohmann::json> RegisterNode(NodeRegistration registration, Effects* effects);
-  // The node's availability after the heartbeat; nullopt for an unknown node (the agent
-  // should register again). A drained node that already left answers kDraining, so that its
-  // agent does not register again. Sessions routed to the node that `report` no longer lists
-  // are ended (see ReconcileSessionsLocked); `report.draining` drains the node.
-  std::optional<Availability> Heartbeat(const std::string& node_id, const HeartbeatReport& report,
-                                        Effects* effects);
+  // The answer to a heartbeat; nullopt for an unknown node (the agent should register again).
+  // A drained node that already left answers kDraining, so that its agent does not register
+  // again. Sessions routed to the node that `report` no longer lists are ended (see
+  // ReconcileSessionsLocked); `report.draining` drains the node.
+  std::optional<HeartbeatAnswer> Heartbeat(const std::string& node_id,
+                                           const HeartbeatReport& report, Effects* effects);
   bool Deregister(const std::string& node_id, Effects* effects);
   bool Drain(const std::string& node_id, Effects* effects);
   Effects OnProbeResult(const std::string& node_id, bool answered);
@@ -283,6 +292,9 @@ class Grid {
   static std::unique_ptr<Node> NodeFrom(NodeRegistration& registration);
   void AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted, SteadyTime now)
       REQUIRES(mu_);
+  // What the heartbeat lists that the hub does not route to `node` (HeartbeatAnswer).
+  std::vector<SessionId> UnknownSessionsLocked(const NodeId& node,
+                                               const HeartbeatReport& report) const REQUIRES(mu_);
   // Ends the sessions routed to `node` that a heartbeat no longer lists; true if any. May
   // remove a draining node that is left empty (`node` is then gone).
   bool ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,

@@ -238,7 +238,7 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects none;
   clock_.Advance(6s);
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &none), Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &none).value().availability, Availability::kUp);
   clock_.Advance(6s);
   grid().Tick();
   EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kUp);
@@ -279,13 +279,13 @@ TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects effects;
   ASSERT_TRUE(grid().Drain("n1", &effects));
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
   EXPECT_TRUE(Submit().replies.size() == 1);  // nothing else could serve it
   grid().EndSession("s1");
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
   Register(Node("n1"));  // an explicit registration brings it back
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kUp);
 }
 
 TEST_F(GridTest, SessionCreatedOnANodeThatDeregisteredIsDeletedThereAndRetried) {
@@ -1047,7 +1047,8 @@ TEST_F(GridTest, HeartbeatEndsSessionsTheNodeNoLongerHas) {
   EXPECT_TRUE(grid().FindSession("gone").has_value());
   clock_.Advance(15s);
   Effects effects;
-  EXPECT_EQ(grid().Heartbeat("n1", Listing({"kept"}), &effects), Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat("n1", Listing({"kept"}), &effects).value().availability,
+            Availability::kUp);
   EXPECT_FALSE(grid().FindSession("gone").has_value());
   EXPECT_TRUE(grid().FindSession("kept").has_value());
   EXPECT_TRUE(effects.deletes.empty());  // the node said it has none
@@ -1094,13 +1095,15 @@ TEST_F(GridTest, HeartbeatSayingDrainingDrainsTheNode) {
   Register(Node("n1"));
   CreateSession(grid(), "a", Submit());
   Effects effects;
-  EXPECT_EQ(
-      grid().Heartbeat("n1", {.sessions = Listing({"a"}).sessions, .draining = true}, &effects),
-      Availability::kDraining);
+  EXPECT_EQ(grid()
+                .Heartbeat("n1", {.sessions = Listing({"a"}).sessions, .draining = true}, &effects)
+                .value()
+                .availability,
+            Availability::kDraining);
   EXPECT_TRUE(Submit().creates.empty());
   grid().EndSession("a");  // empty: it leaves, and its heartbeats keep saying DRAINING
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
 }
 
 TEST_F(GridTest, HeartbeatEndingTheLastSessionOfADrainingNodeLetsItLeave) {
@@ -1112,8 +1115,45 @@ TEST_F(GridTest, HeartbeatEndingTheLastSessionOfADrainingNodeLetsItLeave) {
   clock_.Advance(1s);
   grid().Heartbeat("n1", Listing({"a"}), &none);
   clock_.Advance(15s);
-  EXPECT_EQ(grid().Heartbeat("n1", Listing({}), &none), Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat("n1", Listing({}), &none).value().availability,
+            Availability::kDraining);
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
+}
+
+// The heartbeat answer names what the node runs that the hub does not route to it — unknown ids
+// and ids live on another node — and the hub changes nothing for them.
+TEST_F(GridTest, HeartbeatAnswerListsSessionsTheHubDoesNotRouteToTheNode) {
+  Register(Node("n1", 2));
+  Register(Node("n2"));
+  CreateSession(grid(), "mine", Submit());
+  CreateSession(grid(), "theirs", Submit());
+  const std::string other = grid().FindSession("theirs")->node_id;
+  const std::string node = grid().FindSession("mine")->node_id;
+  ASSERT_NE(other, node);  // spread: one session on each node
+  Effects effects;
+  std::optional<HeartbeatAnswer> answer =
+      grid().Heartbeat(node, Listing({"mine", "ghost", "theirs"}), &effects);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->availability, Availability::kUp);
+  EXPECT_EQ(answer->unknown_sessions,
+            (std::vector<SessionId>{SessionId("ghost"), SessionId("theirs")}));
+  EXPECT_TRUE(effects.deletes.empty());  // nothing is ended by the hub for them
+  EXPECT_EQ(grid().FindSession("theirs")->node_id, other);
+  EXPECT_FALSE(grid().FindSession("ghost").has_value());
+
+  EXPECT_TRUE(grid().Heartbeat(node, Listing({"mine"}), &effects)->unknown_sessions.empty());
+  EXPECT_TRUE(grid().Heartbeat(node, {}, &effects)->unknown_sessions.empty());  // none listed
+}
+
+TEST_F(GridTest, ADepartedDrainedNodeHearsThatEverySessionItListsIsUnknown) {
+  Register(Node("n1"));
+  Effects none;
+  grid().Drain("n1", &none);  // empty: it leaves at once
+  ASSERT_TRUE(grid().snapshot()->nodes.empty());
+  std::optional<HeartbeatAnswer> answer = grid().Heartbeat("n1", Listing({"left-over"}), &none);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->availability, Availability::kDraining);
+  EXPECT_EQ(answer->unknown_sessions, std::vector<SessionId>{SessionId("left-over")});
 }
 
 }  // namespace

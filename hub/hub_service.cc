@@ -560,16 +560,24 @@ void HubService::Heartbeat(const http::ServerRequest& request, const std::string
   Result<HeartbeatReport> report = ParseHeartbeatReport(*body);
   if (!report.ok()) return SendError(responder, report.error());
   Effects effects;
-  std::optional<Availability> availability = grid_.Heartbeat(node_id, *report, &effects);
+  std::optional<HeartbeatAnswer> answer = grid_.Heartbeat(node_id, *report, &effects);
   Execute(std::move(effects));
-  if (!availability.has_value()) {
+  if (!answer.has_value()) {
     return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id + "; register again"});
   }
-  if (*availability == Availability::kDraining) {
-    // The node agent learns that it was drained (and must not register again).
-    return SendJson(responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+  // The node agent learns that it was drained (and must not register again), and which of its
+  // sessions the hub does not know (it ends the old enough ones itself).
+  if (answer->availability != Availability::kDraining && answer->unknown_sessions.empty()) {
+    return (void)responder.Send(204, "", {}, "");
   }
-  responder.Send(204, "", {}, "");
+  json value = {{"id", node_id},
+                {"availability", std::string(AvailabilityName(answer->availability))}};
+  if (!answer->unknown_sessions.empty()) {
+    json unknown = json::array();
+    for (const SessionId& id : answer->unknown_sessions) unknown.push_back(id.str());
+    value["unknownSessions"] = std::move(unknown);
+  }
+  SendJson(responder, 200, {{"value", std::move(value)}});
 }
 
 void HubService::CreateTicket(const http::ServerRequest& request, http::Responder responder) {

@@ -343,6 +343,22 @@ class HeartbeatSessionsTest(HubTestCase):
         # Its slot unit is free: a new session gets it.
         self.assertEqual(hub.new_session({"browserName": "chrome"})[0], 200)
 
+    def test_the_answer_names_sessions_the_hub_does_not_route_to_the_node(self):
+        hub = self.start_hub()
+        node = self.start_node()
+        hub.register(node, node_id="n1")
+        live = hub.new_session({"browserName": "chrome"})[1]["value"]["sessionId"]
+        status, body = call_json("POST", hub.url + "/nodes/n1/heartbeat",
+                                 {"sessions": [live, "not-on-the-hub"], "draining": False})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["value"], {"id": "n1", "availability": "UP",
+                                         "unknownSessions": ["not-on-the-hub"]})
+        # The hub changed nothing: its session stays, and the unknown one is the node's to end.
+        self.assertEqual(call_json("GET", f"{hub.url}/session/{live}/url")[0], 200)
+        self.assertEqual(node.deleted, [])
+        self.assertEqual(call("POST", hub.url + "/nodes/n1/heartbeat", {"sessions": [live]})[0],
+                         204)
+
     def test_malformed_heartbeat_bodies_are_refused(self):
         hub = self.start_hub()
         hub.register(self.start_node(), node_id="n1")
