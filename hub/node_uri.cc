@@ -1,17 +1,14 @@
 #include "hub/node_uri.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <optional>
+
+#include "common/ip_address.h"
 
 namespace gridhub::hub {
 
 namespace {
-
-using Bytes = std::array<unsigned char, 16>;  // an IPv6 address; IPv4 as ::ffff:a.b.c.d
 
 Error Invalid(std::string_view what) {
   return Error{ErrorCode::kInvalidArgument, "uri " + std::string(what)};
@@ -22,72 +19,6 @@ char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + '
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsHex(char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
-
-// Dotted-quad decimal only: inet_aton's "127.1", octal and hex forms are refused, because
-// libcurl and the hub's own checks would not agree on what they mean.
-std::optional<Bytes> ParseIpv4(std::string_view text) {
-  Bytes bytes{};
-  bytes[10] = bytes[11] = 0xff;
-  int part = 0;
-  size_t i = 0;
-  while (part < 4) {
-    size_t start = i;
-    int value = 0;
-    while (i < text.size() && IsDigit(text[i]) && i - start < 3)
-      value = value * 10 + (text[i++] - '0');
-    size_t digits = i - start;
-    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return std::nullopt;
-    bytes[12 + part] = static_cast<unsigned char>(value);
-    ++part;
-    if (part < 4) {
-      if (i >= text.size() || text[i] != '.') return std::nullopt;
-      ++i;
-    }
-  }
-  if (i != text.size()) return std::nullopt;
-  return bytes;
-}
-
-std::optional<Bytes> ParseIpv6(std::string_view text) {
-  if (text.empty() || text.size() > 45) return std::nullopt;
-  for (char c : text) {
-    if (!IsHex(c) && c != ':' && c != '.') return std::nullopt;  // no zone ids ("%eth0")
-  }
-  Bytes bytes{};
-  std::string copy(text);
-  if (inet_pton(AF_INET6, copy.c_str(), bytes.data()) != 1) return std::nullopt;
-  return bytes;
-}
-
-// An IP literal as 16 bytes: IPv4 dotted quad, IPv6 with or without brackets.
-std::optional<Bytes> ParseIp(std::string_view text) {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-    return ParseIpv6(text.substr(1, text.size() - 2));
-  }
-  if (text.find(':') != std::string_view::npos) return ParseIpv6(text);
-  return ParseIpv4(text);
-}
-
-bool IsV4Mapped(const Bytes& b) {
-  for (int i = 0; i < 10; ++i) {
-    if (b[i] != 0) return false;
-  }
-  return b[10] == 0xff && b[11] == 0xff;
-}
-
-bool IsLoopback(const Bytes& b) {
-  if (IsV4Mapped(b)) return b[12] == 127;
-  for (int i = 0; i < 15; ++i) {
-    if (b[i] != 0) return false;
-  }
-  return b[15] == 1;
-}
-
-// 0.0.0.0/8 and ::: a connection to them reaches this machine.
-bool IsUnspecified(const Bytes& b) {
-  if (IsV4Mapped(b)) return b[12] == 0;
-  return std::all_of(b.begin(), b.end(), [](unsigned char c) { return c == 0; });
-}
 
 // A DNS name: labels of letters, digits, '-' and '_' (container names use it), 1-63 each.
 // A name whose last label is numeric (or 0x-hex) is an IPv4 address to URL parsers, so it
@@ -224,14 +155,9 @@ Result<NodeUri> ParseNodeUri(std::string_view text) {
   return uri;
 }
 
-bool IsLoopbackAddress(std::string_view ip) {
-  std::optional<Bytes> bytes = ParseIp(ip);
-  return bytes.has_value() && IsLoopback(*bytes);
-}
-
 bool IsOwnAddress(const NodeUri& uri, const SelfAddress& self) {
   if (self.port == 0 || uri.port != self.port) return false;
-  if (std::optional<Bytes> bytes = ParseIp(uri.host)) {
+  if (std::optional<IpBytes> bytes = ParseIp(uri.host)) {
     if (IsLoopback(*bytes) || IsUnspecified(*bytes)) return true;
     for (const std::string& own : self.ips) {
       if (ParseIp(own) == bytes) return true;

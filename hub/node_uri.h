@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ip_address.h"  // IsLoopbackAddress, for the hub's loopback-only routes
 #include "common/result.h"
 
 namespace gridhub::hub {
@@ -35,10 +36,6 @@ struct NodeUri {
 
 // kInvalidArgument with a message naming the field `uri` and what is wrong.
 Result<NodeUri> ParseNodeUri(std::string_view text);
-
-// Whether `ip` (a textual IPv4 or IPv6 address, e.g. a peer address) is a loopback address:
-// 127.0.0.0/8, ::1, or an IPv4-mapped ::ffff:127.x.y.z. False for anything unparsable.
-bool IsLoopbackAddress(std::string_view ip);
 
 // Where the hub listens: its port and every address that reaches it.
 struct SelfAddress {

@@ -18,34 +18,6 @@ std::string JoinAddresses(const std::vector<std::string>& addresses) {
   return out.empty() ? "none" : out;
 }
 
-std::optional<std::string> CanonicalAddress(std::string_view text) {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-    text = text.substr(1, text.size() - 2);
-  }
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  std::string copy(text);  // inet_pton needs a terminated string
-  char out[INET6_ADDRSTRLEN] = {};
-  in_addr v4{};
-  if (::inet_pton(AF_INET, copy.c_str(), &v4) == 1) {
-    ::inet_ntop(AF_INET, &v4, out, sizeof(out));
-    return std::string(out);
-  }
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, copy.c_str(), &v6) != 1) return std::nullopt;
-  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-    std::memcpy(&v4, &v6.s6_addr[12], sizeof(v4));
-    ::inet_ntop(AF_INET, &v4, out, sizeof(out));
-  } else {
-    ::inet_ntop(AF_INET6, &v6, out, sizeof(out));
-  }
-  return std::string(out);
-}
-
-bool IsLoopbackAddress(std::string_view text) {
-  std::optional<std::string> address = CanonicalAddress(text);
-  return address && (*address == "::1" || address->rfind("127.", 0) == 0);
-}
-
 std::vector<std::string> ResolveHostAddresses(const std::string& host) {
   std::string name = host;
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {

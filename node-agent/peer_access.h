@@ -10,21 +10,17 @@
 //           secret, hub, request.peer_address, request.Header("X-Registration-Secret")))
 //     return Send401(*why);
 //
-// Pure apart from ResolveHostAddresses (a DNS lookup).
+// Addresses are compared in common/ip_address.h's one spelling (CanonicalAddress). Pure apart
+// from ResolveHostAddresses (a DNS lookup).
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/ip_address.h"
+
 namespace gridhub::node {
-
-// The address in one spelling: "[::1]" -> "::1", "::ffff:10.0.0.1" -> "10.0.0.1",
-// "0:0::1" -> "::1"; nullopt when `text` is not a numeric IPv4 or IPv6 address.
-std::optional<std::string> CanonicalAddress(std::string_view text);
-
-// 127.0.0.0/8, ::1 and their IPv4-mapped forms.
-bool IsLoopbackAddress(std::string_view text);
 
 // The canonical addresses `host` (a name or a literal, with or without [brackets]) resolves
 // to; empty when it does not resolve.
