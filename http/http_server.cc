@@ -20,11 +20,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "http/connection_clock.h"
 #include "http/request_head.h"
 #include "http/w3c_error.h"
@@ -48,19 +47,20 @@ constexpr size_t kMaxUnwritten = size_t{4} << 20;
 
 // Lets Stop() wait for queued responses to reach the socket and keeps late Send() calls (from
 // the hub's dispatcher or the curl thread) away from a transport that is being torn down.
+// Senders hold `mu` shared (they run at once); Stop() takes it exclusively, once.
 struct Gate {
-  std::shared_mutex mu;
-  bool open = true;  // guarded by mu
-  std::mutex flight_mu;
-  std::condition_variable flight_cv;
-  int in_flight = 0;  // guarded by flight_mu
+  SharedMutex mu;
+  bool open GUARDED_BY(mu) = true;
+  Mutex flight_mu;
+  std::condition_variable_any flight_cv;
+  int in_flight GUARDED_BY(flight_mu) = 0;
 
   void WriteStarted() {
-    std::lock_guard<std::mutex> lock(flight_mu);
+    MutexLock lock(flight_mu);
     ++in_flight;
   }
   void WriteFinished() {
-    std::lock_guard<std::mutex> lock(flight_mu);
+    MutexLock lock(flight_mu);
     --in_flight;
     flight_cv.notify_all();
   }
@@ -86,10 +86,10 @@ struct Connection {
   // Bytes of answers given (Post) and not yet taken by the socket; any thread adds.
   std::atomic<size_t> unwritten{0};
 
-  std::mutex mu;
-  int outstanding = 0;            // guarded by mu: requests awaiting their answer
-  bool close_after = false;       // guarded by mu: the pending answer closes the connection
-  std::atomic<bool> gone{false};  // the client's connection has closed
+  Mutex mu;
+  int outstanding GUARDED_BY(mu) = 0;       // requests awaiting their answer
+  bool close_after GUARDED_BY(mu) = false;  // the pending answer closes the connection
+  std::atomic<bool> gone{false};            // the client's connection has closed
 };
 
 constexpr const char* kConnectionKey = "gridhub.connection";
@@ -306,11 +306,12 @@ struct Responder::Impl {
   std::shared_ptr<Connection> connection;
   std::shared_ptr<Gate> gate;
   WireOptions wire;  // close: the client asked for it (or spoke HTTP/1.0)
-  std::mutex mu;
-  bool sent = false;  // guarded by mu
+  Mutex mu;
+  bool sent GUARDED_BY(mu) = false;
 
   ~Impl() {
-    // A request nobody answered would leave its client hanging forever.
+    // A request nobody answered would leave its client hanging forever. (No lock: the last
+    // reference is going, nobody else can look.)
     if (!sent) {
       SendNow(500, W3CErrorBody({ErrorCode::kInternal, "request dropped without an answer"}), {},
               "application/json; charset=utf-8");
@@ -320,17 +321,17 @@ struct Responder::Impl {
   bool SendNow(int status, std::string_view body, const Headers& headers,
                std::string_view content_type) {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (sent) return false;
       sent = true;
     }
     WireOptions options = wire;
     {
-      std::lock_guard<std::mutex> lock(connection->mu);
+      MutexLock lock(connection->mu);
       connection->outstanding--;
       options.close = options.close || connection->close_after;
     }
-    std::shared_lock<std::shared_mutex> gate_lock(gate->mu);
+    ReaderMutexLock gate_lock(gate->mu);
     if (!gate->open || connection->gone.load()) return false;
     connection->transport->Post(
         {connection, Serialize(status, body, headers, content_type, options), options.close});
@@ -346,13 +347,13 @@ bool Responder::Send(int status, std::string body, const Headers& headers,
 
 bool Responder::PeerConnected() const {
   if (impl_ == nullptr) return false;
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return !impl_->sent && !impl_->connection->gone.load();
 }
 
 bool Responder::sent() const {
   if (impl_ == nullptr) return true;
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->sent;
 }
 
@@ -473,7 +474,7 @@ void ServerTransport::Tick() {
     if (connection->closing) continue;
     bool held = false;
     {
-      std::lock_guard<std::mutex> lock(connection->mu);
+      MutexLock lock(connection->mu);
       held = connection->outstanding > 0;
     }
     const RequestFramer& framer = connection->framer;
@@ -573,7 +574,7 @@ void ServerHandler::onInput(const char* buffer, size_t len, const std::shared_pt
 
 void ServerHandler::Dispatch(const std::shared_ptr<Connection>& connection, FramedRequest request) {
   {
-    std::lock_guard<std::mutex> lock(connection->mu);
+    MutexLock lock(connection->mu);
     if (connection->outstanding > 0) {
       // Pipelined behind an unanswered request: answers could otherwise go out of order, so
       // the connection closes after the pending answer (RFC 9112 §9.3.2 lets a client expect
@@ -617,7 +618,7 @@ void ServerHandler::Reject(const std::shared_ptr<Connection>& connection, int st
                            std::string message) {
   connection->closing = true;
   {
-    std::lock_guard<std::mutex> lock(connection->mu);
+    MutexLock lock(connection->mu);
     if (connection->outstanding > 0) {
       connection->close_after = true;  // the pending answer closes it
       return;
@@ -755,9 +756,9 @@ struct HttpServer::State {
   std::shared_ptr<Callbacks> callbacks;
   std::shared_ptr<AcceptGuard> accept_guard;
   std::unique_ptr<Pistache::Tcp::Listener> listener;
-  std::mutex mu;
-  bool started = false;
-  bool stopped = false;
+  Mutex mu;  // serialises Start() and Stop()
+  bool started GUARDED_BY(mu) = false;
+  bool stopped GUARDED_BY(mu) = false;
 };
 
 HttpServer::HttpServer(ServerOptions options, RequestHandler on_request,
@@ -785,7 +786,7 @@ HttpServer::~HttpServer() {
 size_t HttpServer::max_connections() const { return state_->callbacks->max_connections; }
 
 Status HttpServer::Start() {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   const ServerOptions& options = state_->options;
   std::string where = options.host + ":" + std::to_string(options.port);
   // Connections stay below the open-files limit with a reserve, so accept() does not fail.
@@ -826,17 +827,18 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (!state_->started || state_->stopped) return;
   state_->stopped = true;
   Gate& gate = *state_->callbacks->gate;
   {
     // Responses already queued get a moment to reach their sockets; nothing new is queued.
-    std::unique_lock<std::mutex> flight(gate.flight_mu);
-    gate.flight_cv.wait_for(flight, std::chrono::seconds(2), [&] { return gate.in_flight == 0; });
+    MutexLock flight(gate.flight_mu);
+    gate.flight_cv.wait_for(gate.flight_mu, std::chrono::seconds(2),
+                            [&]() REQUIRES(gate.flight_mu) { return gate.in_flight == 0; });
   }
   {
-    std::unique_lock<std::shared_mutex> closing(gate.mu);
+    WriterMutexLock closing(gate.mu);
     gate.open = false;
   }
   try {
