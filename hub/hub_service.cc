@@ -169,14 +169,14 @@ void HubService::Reconfigure(const config::Settings& settings) {
   auto fresh = std::make_shared<const Credentials>(Credentials{
       settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret});
   {
-    std::lock_guard<std::mutex> lock(credentials_mu_);
+    MutexLock lock(credentials_mu_);
     credentials_ = std::move(fresh);
   }
   Execute(grid_.Reconfigure(settings));
 }
 
 std::shared_ptr<const Credentials> HubService::credentials() const {
-  std::lock_guard<std::mutex> lock(credentials_mu_);
+  MutexLock lock(credentials_mu_);
   return credentials_;
 }
 
@@ -193,7 +193,7 @@ void HubService::Stop() {
   if (!started_) return;
   std::call_once(stop_once_, [this] {
     {
-      std::lock_guard<std::mutex> lock(timer_mu_);
+      MutexLock lock(timer_mu_);
       stopping_ = true;
     }
     timer_cv_.notify_all();
@@ -260,7 +260,7 @@ void HubService::Execute(Effects effects) {
 
 void HubService::Poke() {
   {
-    std::lock_guard<std::mutex> lock(timer_mu_);
+    MutexLock lock(timer_mu_);
     poked_ = true;
   }
   timer_cv_.notify_one();
@@ -270,21 +270,20 @@ void HubService::TimerLoop() {
   while (true) {
     Execute(grid_.Tick());
     std::optional<SteadyTime> next = grid_.NextWake();
-    std::unique_lock<std::mutex> lock(timer_mu_);
+    MutexLock lock(timer_mu_);
     if (stopping_) return;
     if (poked_) {
       poked_ = false;
       continue;
     }
-    auto woken = [this] { return poked_ || stopping_; };
-    if (next.has_value()) {
-      // The grid's clock is steady_clock-based; convert the deadline to this thread's clock.
-      auto wait = *next - clock_.Now();
-      if (wait > Duration::zero()) {
-        timer_cv_.wait_until(lock, std::chrono::steady_clock::now() + wait, woken);
+    // Until the grid's next deadline on its own clock (a FakeClock's Advance() wakes it too), or
+    // until something changes.
+    while (!poked_ && !stopping_ && (!next.has_value() || clock_.Now() < *next)) {
+      if (next.has_value()) {
+        clock_.WaitUntil(timer_mu_, timer_cv_, *next);
+      } else {
+        timer_cv_.wait(timer_mu_);
       }
-    } else {
-      timer_cv_.wait(lock, woken);
     }
     if (stopping_) return;
     poked_ = false;

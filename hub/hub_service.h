@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "config/settings.h"
 #include "http/http_client.h"
@@ -41,8 +42,8 @@ namespace gridhub::hub {
 
 class HubService {
  public:
-  // `clock` must outlive the service and should be a real clock (the timer thread sleeps on
-  // it).
+  // `clock` must outlive the service. The timer thread sleeps on it (Clock::WaitUntil), so
+  // with a FakeClock, Advance() is what makes deadlines come.
   HubService(config::Settings settings, const Clock& clock);
   ~HubService();
   HubService(const HubService&) = delete;
@@ -109,13 +110,13 @@ class HubService {
   Grid grid_;
   http::HttpClient client_;
   std::unique_ptr<http::HttpServer> server_;
-  mutable std::mutex credentials_mu_;
-  std::shared_ptr<const Credentials> credentials_;  // guarded by credentials_mu_
+  mutable Mutex credentials_mu_;
+  std::shared_ptr<const Credentials> credentials_ GUARDED_BY(credentials_mu_);
 
-  std::mutex timer_mu_;
-  std::condition_variable timer_cv_;
-  bool poked_ = false;     // guarded by timer_mu_
-  bool stopping_ = false;  // guarded by timer_mu_
+  Mutex timer_mu_;
+  std::condition_variable_any timer_cv_;
+  bool poked_ GUARDED_BY(timer_mu_) = false;
+  bool stopping_ GUARDED_BY(timer_mu_) = false;
   std::thread timer_;
   std::once_flag stop_once_;
   bool started_ = false;
