@@ -309,9 +309,9 @@ const Grid::Slot* Grid::StartCreationLocked(const queue::Assignment& a,
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(waiter.deadline - now);
   effects->creates.push_back(
       {.request = waiter.id,
-       .node_id = node->id,
+       .node_id = NodeId(node->id),
        .node_uri = node->uri,
-       .slot_id = slot->id,
+       .slot_id = SlotId(slot->id),
        .capabilities =
            matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
        .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
@@ -531,24 +531,57 @@ void Grid::RemoveWaiterLocked(RequestId id) {
   queue_view_dirty_ = true;
 }
 
-Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
-                             const std::string& node_uri, const std::string& slot_id,
-                             CreateAnswer answer) {
+Effects Grid::OnCreateResult(RequestId request, const NodeId& node_id, const std::string& node_uri,
+                             const SlotId& slot_id, CreateAnswer answer) {
   MutexLock lock(mu_);
   Effects effects;
   effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
-  nodes_.ReleaseReservation(NodeId(node_id), SlotId(slot_id));
+  nodes_.ReleaseReservation(node_id, slot_id);
   const SteadyTime now = clock_.Now();
   auto w = waiters_.find(request);
   Waiter* waiter = w == waiters_.end() ? nullptr : w->second.get();
   if (waiter != nullptr) creating_deadlines_.erase({waiter->deadline, request});
-  Node* node = nodes_.Find(NodeId(node_id));
-  Slot* slot = node == nullptr ? nullptr : node->FindSlot(SlotId(slot_id));
+  Node* node = nodes_.Find(node_id);
+  Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
+  const std::string refused = RefusedSessionLocked(answer);
+  if (!refused.empty()) answer.session_id.reset();
+  const bool created = answer.session_id.has_value();
+  const bool node_usable =
+      node != nullptr && slot != nullptr && node->availability != Availability::kDown;
+  const bool wanted =
+      waiter != nullptr && !waiter->abandoned && !shutting_down_ && now <= waiter->deadline;
+  if (created && node_usable && wanted) {
+    AcceptSessionLocked(*waiter, *node, *slot, std::move(answer), now, &effects);
+  } else {
+    // Created, but nobody may use it: delete it on the node at once.
+    if (created) effects.deletes.push_back({node_uri, *answer.session_id});
+    if (waiter == nullptr || waiter->abandoned || shutting_down_) {
+      queue_.OnGrantCancelled(request);
+      if (waiter != nullptr) RemoveWaiterLocked(request);
+    } else if (created && node_usable) {  // past its deadline
+      queue_.OnGrantCancelled(request);
+      FailWaiterLocked(*waiter,
+                       {ErrorCode::kTimeout, "session created on node " + node_id.str() +
+                                                 " only after the request's deadline "
+                                                 "(queue.timeout); it was deleted"},
+                       &effects);
+      RemoveWaiterLocked(request);
+    } else {
+      if (node != nullptr && !created) nodes_.CoolDown(*node, now, answer.unreachable);
+      std::string why = !refused.empty() ? refused
+                        : created        ? std::string("node left the grid")
+                                         : answer.failure;
+      waiter->last_failure =
+          "node " + node_id.str() + " (" + node_uri + ") could not create the session: " + why;
+      RetryOrFailLocked(*waiter, node_id, now, &effects);
+    }
+  }
+  effects.Append(DispatchLocked());
+  PublishLocked();
+  return effects;
+}
 
-  std::optional<std::string> session_id;
-  if (answer.session_id.has_value()) session_id = answer.session_id->str();
-  json& body = answer.body;
-  std::string refused;  // why a reported session id is not taken
+std::string Grid::RefusedSessionLocked(const CreateAnswer& answer) const {
   // A session id already live (on this or any other node) fails this creation (as one the hub
   // could not route does, see ClassifyCreateAnswer): routing it would hand the existing
   // session's commands to this node.
@@ -557,112 +590,72 @@ Effects Grid::OnCreateResult(RequestId request, const std::string& node_id,
   // 128-bit ids does not happen, so the node is lying or broken, and if it fronts (or shares
   // routes with) the node that owns the real session, a DELETE would end the real one. What
   // it may have started is its own to clean up (node.session-timeout on a gridhub node).
-  if (session_id.has_value() && sessions_.Contains(SessionId(*session_id))) {
-    refused = "answered with sessionId " + *session_id + ", which is already a live session";
-  }
-  if (!refused.empty()) session_id.reset();
-  const bool node_usable =
-      node != nullptr && slot != nullptr && node->availability != Availability::kDown;
+  if (!answer.session_id.has_value() || !sessions_.Contains(*answer.session_id)) return "";
+  return "answered with sessionId " + answer.session_id->str() +
+         ", which is already a live session";
+}
 
-  if (session_id.has_value() && node_usable && waiter != nullptr && !waiter->abandoned &&
-      !shutting_down_ && now <= waiter->deadline) {
-    queue_.OnSessionCreated(request);
-    RecordOutcomeLocked(*waiter, metrics::Outcome::kSuccess);
-    NodeRegistry::OnCreated(*node);
-    if (body.contains("value") && body["value"].is_object()) {
-      json& value = body["value"];
-      if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
-        value["capabilities"] = json::object();
-      }
-      value["capabilities"]["se:gridhubNode"] = node_id;
+void Grid::AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAnswer answer,
+                               SteadyTime now, Effects* effects) {
+  queue_.OnSessionCreated(waiter.id);
+  RecordOutcomeLocked(waiter, metrics::Outcome::kSuccess);
+  NodeRegistry::OnCreated(node);
+  json& body = answer.body;
+  SessionEntry session{.id = *answer.session_id,
+                       .node = NodeId(node.id),
+                       .slot = SlotId(slot.id),
+                       .label = waiter.label,
+                       .capabilities = json(),
+                       .started = now};
+  if (body.contains("value") && body["value"].is_object()) {
+    json& value = body["value"];
+    if (!value.contains("capabilities") || !value["capabilities"].is_object()) {
+      value["capabilities"] = json::object();
     }
-    SessionEntry session{.id = SessionId(*session_id),
-                         .node = NodeId(node_id),
-                         .slot = SlotId(slot_id),
-                         .label = waiter->label,
-                         .capabilities = json(),
-                         .started = now};
-    if (body.contains("value") && body["value"].is_object() &&
-        body["value"].contains("capabilities")) {
-      session.capabilities = body["value"]["capabilities"];
-    }
-    slot->sessions.push_back(session.id);
-    sessions_.Add(std::move(session));
-    DeliverSessionLocked(*waiter, SessionId(*session_id), Dump(body), &effects);
-    RemoveWaiterLocked(request);
-    effects.Append(DispatchLocked());
-    PublishLocked();
-    return effects;
+    value["capabilities"]["se:gridhubNode"] = node.id;
+    session.capabilities = value["capabilities"];
   }
+  slot.sessions.push_back(session.id);
+  sessions_.Add(std::move(session));
+  DeliverSessionLocked(waiter, *answer.session_id, Dump(body), effects);
+  RemoveWaiterLocked(waiter.id);
+}
 
-  if (session_id.has_value()) {
-    // Created, but nobody may use it: delete it on the node at once.
-    effects.deletes.push_back({node_uri, *session_id});
-  }
-  if (waiter == nullptr || waiter->abandoned || shutting_down_) {
-    queue_.OnGrantCancelled(request);
-    if (waiter != nullptr) RemoveWaiterLocked(request);
-    effects.Append(DispatchLocked());
-    PublishLocked();
-    return effects;
-  }
-  if (session_id.has_value() && node_usable && now > waiter->deadline) {
-    queue_.OnGrantCancelled(request);
-    FailWaiterLocked(*waiter,
-                     {ErrorCode::kTimeout, "session created on node " + node_id +
-                                               " only after the request's deadline "
-                                               "(queue.timeout); it was deleted"},
-                     &effects);
-    RemoveWaiterLocked(request);
-    effects.Append(DispatchLocked());
-    PublishLocked();
-    return effects;
-  }
-
-  // Creation failed: back to the head of its label, preferably on another node.
-  if (node != nullptr && !session_id.has_value()) {
-    nodes_.CoolDown(*node, now, answer.unreachable);
-  }
-  const std::string& uri = node_uri;
-  std::string why = !refused.empty()         ? refused
-                    : session_id.has_value() ? std::string("node left the grid")
-                                             : answer.failure;
-  waiter->last_failure = "node " + node_id + " (" + uri + ") could not create the session: " + why;
-  waiter->creating = false;
+void Grid::RetryOrFailLocked(Waiter& waiter, const NodeId& failed_node, SteadyTime now,
+                             Effects* effects) {
+  // Back to the head of its label, preferably on another node.
+  waiter.creating = false;
   queue_view_dirty_ = true;
-  waiter->failed_nodes.insert(node_id);
-  if (queue_.OnCreateFailed(request)) {
+  waiter.failed_nodes.insert(failed_node.str());
+  if (queue_.OnCreateFailed(waiter.id)) {
     // Waiting again: the pool may have changed while its creation was in flight.
-    if (waiter->spec.explicit_label) ResolveRestrictionLocked(*waiter);
+    if (waiter.spec.explicit_label) ResolveRestrictionLocked(waiter);
     // Only avoid the failed nodes while some other node could serve the request.
-    bool other = false;
-    for (const auto& [id, candidate] : nodes_.nodes()) {
-      if (candidate->availability != Availability::kUp || waiter->failed_nodes.count(id) > 0) {
-        continue;
-      }
-      for (const Slot& s : candidate->slots) {
-        const matching::LabelKey* restriction =
-            waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
-        if (matcher_.Match(waiter->spec, restriction, s.stereotype)) other = true;
-      }
-    }
-    if (!other) waiter->failed_nodes.clear();
-  } else {
-    if (now > waiter->deadline) RecordOutcomeLocked(*waiter, metrics::Outcome::kTimeout);
-    std::string message =
-        now > waiter->deadline
-            ? "timed out after queue.timeout; last attempt: " + waiter->last_failure
-            : waiter->last_failure + " (gave up after queue.retry-limit = " +
-                  std::to_string(settings_.queue.retry_limit) + " retries)";
-    FailWaiterLocked(
-        *waiter,
-        {now > waiter->deadline ? ErrorCode::kTimeout : ErrorCode::kSessionNotCreated, message},
-        &effects);
-    RemoveWaiterLocked(request);
+    if (!OtherNodeCouldServeLocked(waiter)) waiter.failed_nodes.clear();
+    return;
   }
-  effects.Append(DispatchLocked());
-  PublishLocked();
-  return effects;
+  const bool late = now > waiter.deadline;
+  if (late) RecordOutcomeLocked(waiter, metrics::Outcome::kTimeout);
+  std::string message = late ? "timed out after queue.timeout; last attempt: " + waiter.last_failure
+                             : waiter.last_failure + " (gave up after queue.retry-limit = " +
+                                   std::to_string(settings_.queue.retry_limit) + " retries)";
+  FailWaiterLocked(waiter, {late ? ErrorCode::kTimeout : ErrorCode::kSessionNotCreated, message},
+                   effects);
+  RemoveWaiterLocked(waiter.id);
+}
+
+bool Grid::OtherNodeCouldServeLocked(const Waiter& waiter) const {
+  const matching::LabelKey* restriction =
+      waiter.restriction.has_value() ? &*waiter.restriction : nullptr;
+  for (const auto& [id, candidate] : nodes_.nodes()) {
+    if (candidate->availability != Availability::kUp || waiter.failed_nodes.count(id) > 0) {
+      continue;
+    }
+    for (const Slot& s : candidate->slots) {
+      if (matcher_.Match(waiter.spec, restriction, s.stereotype)) return true;
+    }
+  }
+  return false;
 }
 
 Effects Grid::OnDisconnect(uint64_t connection_id) {
@@ -696,7 +689,7 @@ bool Grid::CancelWaiterLocked(RequestId id) {
 Effects Grid::OnReplyUndelivered(const SessionId& session) {
   MutexLock lock(mu_);
   Effects effects;
-  EndSessionLocked(session.str(), &effects, /*delete_on_node=*/true);
+  EndSessionLocked(session, &effects, /*delete_on_node=*/true);
   effects.Append(DispatchLocked());
   PublishLocked();
   return effects;
@@ -705,36 +698,35 @@ Effects Grid::OnReplyUndelivered(const SessionId& session) {
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
-std::optional<SessionRoute> Grid::FindSession(const std::string& session_id) {
+std::optional<SessionRoute> Grid::FindSession(const SessionId& id) {
   MutexLock lock(mu_);
-  const SessionEntry* session = sessions_.Find(SessionId(session_id));
+  const SessionEntry* session = sessions_.Find(id);
   if (session == nullptr) return std::nullopt;
   const Node* node = nodes_.Find(session->node);
   if (node == nullptr) return std::nullopt;
-  return SessionRoute{node->id, node->uri};
+  return SessionRoute{session->node, node->uri};
 }
 
-Effects Grid::EndSession(const std::string& session_id) {
+Effects Grid::EndSession(const SessionId& session) {
   MutexLock lock(mu_);
   Effects effects;
-  EndSessionLocked(session_id, &effects, /*delete_on_node=*/false);
+  EndSessionLocked(session, &effects, /*delete_on_node=*/false);
   effects.Append(DispatchLocked());
   PublishLocked();
   return effects;
 }
 
-void Grid::EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node) {
-  std::optional<SessionEntry> session = sessions_.Remove(SessionId(session_id));
+void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node) {
+  std::optional<SessionEntry> session = sessions_.Remove(session_id);
   if (!session.has_value()) return;
   queue_.OnSessionEnded(session->label);
-  const std::string& node_id = session->node.str();
   if (Node* found = nodes_.Find(session->node)) {
     Node& node = *found;
     if (Slot* slot = node.FindSlot(session->slot)) std::erase(slot->sessions, session->id);
     if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
     if (node.Active() == 0) node.idle_since = clock_.Now();
   }
-  RemoveNodeIfDrainedLocked(node_id);
+  RemoveNodeIfDrainedLocked(session->node);
 }
 
 void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) {
@@ -746,13 +738,13 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
     std::optional<SessionEntry> session = sessions_.Remove(id);
     if (!session.has_value()) continue;
     queue_.OnSessionEnded(session->label);
-    if (delete_on_node) effects->deletes.push_back({node.uri, id.str()});
+    if (delete_on_node) effects->deletes.push_back({node.uri, id});
   }
   for (Slot& slot : node.slots) slot.sessions.clear();
 }
 
-void Grid::RemoveNodeIfDrainedLocked(const std::string& node_id) {
-  if (nodes_.RemoveIfDrained(NodeId(node_id))) {
+void Grid::RemoveNodeIfDrainedLocked(const NodeId& node_id) {
+  if (nodes_.RemoveIfDrained(node_id)) {
     ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
 }
@@ -814,7 +806,7 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
   json result = NodeRegistry::NodeJson(added, now);
   effects->reschedule = true;  // its node-timeout or first probe
   effects->Append(DispatchLocked());
-  RemoveNodeIfDrainedLocked(node_id.str());
+  RemoveNodeIfDrainedLocked(node_id);
   PublishLocked();
   return result;
 }
@@ -851,10 +843,9 @@ void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& ad
   }
 }
 
-std::optional<HeartbeatAnswer> Grid::Heartbeat(const std::string& node_id,
-                                               const HeartbeatReport& report, Effects* effects) {
+std::optional<HeartbeatAnswer> Grid::Heartbeat(const NodeId& id, const HeartbeatReport& report,
+                                               Effects* effects) {
   MutexLock lock(mu_);
-  const NodeId id(node_id);
   Node* found = nodes_.Find(id);
   if (found == nullptr) {
     if (nodes_.DepartedDrained(id))
@@ -872,9 +863,9 @@ std::optional<HeartbeatAnswer> Grid::Heartbeat(const std::string& node_id,
   } else if (report.sessions.has_value() && beat.previous.has_value()) {
     changed = ReconcileSessionsLocked(node, *report.sessions, *beat.previous, now);
   }
-  found = nodes_.Find(NodeId(node_id));  // ending its last session may have removed it
+  found = nodes_.Find(id);  // ending its last session may have removed it
   if (report.draining && found != nullptr && !found->drain_requested) {
-    DrainLocked(node_id);  // the agent drains on its own (signal, drain-after-sessions)
+    DrainLocked(id);  // the agent drains on its own (signal, drain-after-sessions)
     changed = true;
   }
   if (changed) {
@@ -906,21 +897,19 @@ bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& lis
   std::unordered_set<std::string_view> present;
   present.reserve(listed.size());
   for (const SessionId& id : listed) present.insert(id.str());
-  std::vector<std::string> gone;
+  std::vector<SessionId> gone;
   for (const SessionId& id : sessions_.OnNode(NodeId(node.id))) {
     const SessionEntry& s = *sessions_.Find(id);
     if (present.count(id.str()) > 0) continue;
-    if (s.started < previous_heartbeat && now - s.started >= kHeartbeatGrace) {
-      gone.push_back(id.str());
-    }
+    if (s.started < previous_heartbeat && now - s.started >= kHeartbeatGrace) gone.push_back(id);
   }
-  for (const std::string& id : gone) EndSessionLocked(id, nullptr, /*delete_on_node=*/false);
+  for (const SessionId& id : gone) EndSessionLocked(id, nullptr, /*delete_on_node=*/false);
   return !gone.empty();
 }
 
-bool Grid::Deregister(const std::string& node_id, Effects* effects) {
+bool Grid::Deregister(const NodeId& node_id, Effects* effects) {
   MutexLock lock(mu_);
-  std::unique_ptr<Node> node = nodes_.Remove(NodeId(node_id));
+  std::unique_ptr<Node> node = nodes_.Remove(node_id);
   if (node == nullptr) return false;
   DropNodeSessionsLocked(*node, effects, /*delete_on_node=*/false);
   PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
@@ -929,28 +918,28 @@ bool Grid::Deregister(const std::string& node_id, Effects* effects) {
   return true;
 }
 
-bool Grid::Drain(const std::string& node_id, Effects* effects) {
+bool Grid::Drain(const NodeId& node_id, Effects* effects) {
   MutexLock lock(mu_);
-  if (nodes_.Find(NodeId(node_id)) == nullptr) return false;
+  if (nodes_.Find(node_id) == nullptr) return false;
   DrainLocked(node_id);
   effects->Append(DispatchLocked());
   PublishLocked();
   return true;
 }
 
-void Grid::DrainLocked(const std::string& node_id) {
-  NodeRegistry::Drain(*nodes_.Find(NodeId(node_id)));
+void Grid::DrainLocked(const NodeId& node_id) {
+  NodeRegistry::Drain(*nodes_.Find(node_id));
   RemoveNodeIfDrainedLocked(node_id);
   // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
   PoolChangedLocked();
 }
 
-Effects Grid::OnProbeResult(const std::string& node_id, bool answered) {
+Effects Grid::OnProbeResult(const NodeId& node_id, bool answered) {
   MutexLock lock(mu_);
   Effects effects;
-  if (nodes_.Find(NodeId(node_id)) == nullptr) return effects;
+  if (nodes_.Find(node_id) == nullptr) return effects;
   effects.reschedule = true;  // its next probe
-  if (nodes_.OnProbeResult(NodeId(node_id), answered, clock_.Now())) {
+  if (nodes_.OnProbeResult(node_id, answered, clock_.Now())) {
     effects.Append(DispatchLocked());
     PublishLocked();
   }
@@ -1031,7 +1020,7 @@ Status Grid::DeleteTicket(const std::string& id, std::string_view token, Effects
   if (ticket.state == TicketState::kWaiting) {
     CancelWaiterLocked(ticket.request);
   } else if (ticket.state == TicketState::kReady) {
-    EndSessionLocked(ticket.session.str(), effects, /*delete_on_node=*/true);
+    EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true);
     effects->Append(DispatchLocked());
   }
   tickets_.Erase(id);
@@ -1123,6 +1112,29 @@ Effects Grid::Tick() {
   MutexLock lock(mu_);
   Effects effects;
   const SteadyTime now = clock_.Now();
+  bool changed = ExpireCreationsLocked(now, &effects);
+  changed = ExpireWaitersLocked(&effects) || changed;
+  if (!grace_checked_ && now >= created_at_ + settings_.queue.registration_grace) {
+    grace_checked_ = true;
+    changed = RejectUnsatisfiableLocked(&effects) || changed;
+  }
+  changed = nodes_.EndCooldowns(now) || changed;  // their slots are offered again
+  // Silent for node-timeout: its slots leave the pool and its sessions are dropped; waiters
+  // stay queued for other nodes.
+  for (Node* down : nodes_.MarkSilentDown(now)) {
+    DropNodeSessionsLocked(*down, &effects, /*delete_on_node=*/true);
+    changed = true;
+  }
+  for (ProbeJob& probe : nodes_.DueProbes(now)) effects.probes.push_back(std::move(probe));
+  changed = ExpireTicketsLocked(&effects) || changed;
+  if (changed) {
+    effects.Append(DispatchLocked());
+    PublishLocked();
+  }
+  return effects;
+}
+
+bool Grid::ExpireCreationsLocked(SteadyTime now, Effects* effects) {
   bool changed = false;
   while (!creating_deadlines_.empty() && creating_deadlines_.begin()->first <= now) {
     RequestId id = creating_deadlines_.begin()->second;
@@ -1136,10 +1148,15 @@ Effects Grid::Tick() {
                                                "queue.timeout (" +
                                                Seconds(settings_.queue.timeout) +
                                                "); it is deleted if it still appears"},
-                     &effects);
+                     effects);
     waiter.abandoned = true;  // OnCreateResult deletes the session and frees the slot
     changed = true;
   }
+  return changed;
+}
+
+bool Grid::ExpireWaitersLocked(Effects* effects) {
+  bool changed = false;
   for (RequestId id : queue_.ExpireDue()) {
     auto w = waiters_.find(id);
     if (w == waiters_.end()) continue;
@@ -1147,39 +1164,27 @@ Effects Grid::Tick() {
     std::string message = "no slot for label '" + waiter.spec.label.str() +
                           "' within queue.timeout (" + Seconds(settings_.queue.timeout) + ")";
     if (!waiter.last_failure.empty()) message += "; last attempt: " + waiter.last_failure;
-    FailWaiterLocked(waiter, {ErrorCode::kTimeout, message}, &effects);
+    FailWaiterLocked(waiter, {ErrorCode::kTimeout, message}, effects);
     RemoveWaiterLocked(id);
     changed = true;
   }
-  if (!grace_checked_ && now >= created_at_ + settings_.queue.registration_grace) {
-    grace_checked_ = true;
-    changed = RejectUnsatisfiableLocked(&effects) || changed;
-  }
-  changed = nodes_.EndCooldowns(now) || changed;  // their slots are offered again
-  // Silent for node-timeout: its slots leave the pool and its sessions are dropped; waiters
-  // stay queued for other nodes.
-  for (Node* down : nodes_.MarkSilentDown(now)) {
-    DropNodeSessionsLocked(*down, &effects, /*delete_on_node=*/true);
-    changed = true;
-  }
-  for (ProbeJob& probe : nodes_.DueProbes(now)) effects.probes.push_back(std::move(probe));
-  // Tickets: abandoned waiters, ready sessions nobody took, failures nobody read.
-  for (const TicketBook::Lapsed& lapsed : tickets_.ExpireDue()) {
-    if (lapsed.state == TicketState::kWaiting) {
-      CancelWaiterLocked(lapsed.request);
-    } else {
-      if (lapsed.state == TicketState::kReady) {
-        EndSessionLocked(lapsed.session.str(), &effects, /*delete_on_node=*/true);
-      }
-      RemoveWaiterLocked(lapsed.request);
+  return changed;
+}
+
+bool Grid::ExpireTicketsLocked(Effects* effects) {
+  // Abandoned waiters, ready sessions nobody took, failures nobody read.
+  std::vector<TicketBook::Lapsed> lapsed = tickets_.ExpireDue();
+  for (const TicketBook::Lapsed& ticket : lapsed) {
+    if (ticket.state == TicketState::kWaiting) {
+      CancelWaiterLocked(ticket.request);
+      continue;
     }
-    changed = true;
+    if (ticket.state == TicketState::kReady) {
+      EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true);
+    }
+    RemoveWaiterLocked(ticket.request);
   }
-  if (changed) {
-    effects.Append(DispatchLocked());
-    PublishLocked();
-  }
-  return effects;
+  return !lapsed.empty();
 }
 
 std::optional<SteadyTime> Grid::NextWake() {

@@ -71,9 +71,9 @@ struct Reply {
 // POST {node_uri}/session for a granted request.
 struct CreateJob {
   queue::RequestId request = 0;
-  std::string node_id;
+  NodeId node_id;
   std::string node_uri;
-  std::string slot_id;
+  SlotId slot_id;
   nlohmann::json capabilities;  // what goes under alwaysMatch
   std::chrono::milliseconds timeout{0};
 };
@@ -81,7 +81,7 @@ struct CreateJob {
 // DELETE {node_uri}/session/{id}: a session nobody may use (client gone, late, node left).
 struct DeleteJob {
   std::string node_uri;
-  std::string session_id;
+  SessionId session_id;
 };
 
 struct Effects {
@@ -111,7 +111,7 @@ struct HeartbeatAnswer {
 
 // Where a session's commands go.
 struct SessionRoute {
-  std::string node_id;
+  NodeId node_id;
   std::string node_uri;
 };
 
@@ -142,18 +142,17 @@ class Grid {
   // (create_answer.h). Taken by value: the grid adds se:gridhubNode to the answer's body in
   // place instead of copying it under the lock. `node_uri` is where the session was created,
   // so that a session nobody may use can be deleted even if its node deregistered meanwhile.
-  Effects OnCreateResult(queue::RequestId request, const std::string& node_id,
-                         const std::string& node_uri, const std::string& slot_id,
-                         CreateAnswer answer);
+  Effects OnCreateResult(queue::RequestId request, const NodeId& node_id,
+                         const std::string& node_uri, const SlotId& slot_id, CreateAnswer answer);
   // The client's TCP connection closed: a waiter on it is withdrawn.
   Effects OnDisconnect(uint64_t connection_id);
   // The success response could not be written (client gone): end that session again.
   Effects OnReplyUndelivered(const SessionId& session);
 
   // --- sessions ------------------------------------------------------------------------------
-  std::optional<SessionRoute> FindSession(const std::string& session_id);
+  std::optional<SessionRoute> FindSession(const SessionId& session);
   // The session ended (DELETE answered by the node, or the node lost it): frees its slot.
-  Effects EndSession(const std::string& session_id);
+  Effects EndSession(const SessionId& session);
 
   // --- nodes ---------------------------------------------------------------------------------
   // Where the hub listens, so that no node registers the hub itself. Until set (tests), no
@@ -167,11 +166,11 @@ class Grid {
   // A drained node that already left answers kDraining, so that its agent does not register
   // again. Sessions routed to the node that `report` no longer lists are ended (see
   // ReconcileSessionsLocked); `report.draining` drains the node.
-  std::optional<HeartbeatAnswer> Heartbeat(const std::string& node_id,
-                                           const HeartbeatReport& report, Effects* effects);
-  bool Deregister(const std::string& node_id, Effects* effects);
-  bool Drain(const std::string& node_id, Effects* effects);
-  Effects OnProbeResult(const std::string& node_id, bool answered);
+  std::optional<HeartbeatAnswer> Heartbeat(const NodeId& node_id, const HeartbeatReport& report,
+                                           Effects* effects);
+  bool Deregister(const NodeId& node_id, Effects* effects);
+  bool Drain(const NodeId& node_id, Effects* effects);
+  Effects OnProbeResult(const NodeId& node_id, bool answered);
   nlohmann::json NodesJson();
 
   // --- tickets (asynchronous queue API) -------------------------------------------------------
@@ -284,9 +283,26 @@ class Grid {
   // cancelled and removed from the queue — unless its session is being created, in which case
   // it is only marked abandoned and the creation result deletes the session. True if removed.
   bool CancelWaiterLocked(queue::RequestId id) REQUIRES(mu_);
-  void EndSessionLocked(const std::string& session_id, Effects* effects, bool delete_on_node)
+  void EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node)
       REQUIRES(mu_);
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
+  // The creation outcome's steps. Why a reported session id is not taken ("" if it is).
+  std::string RefusedSessionLocked(const CreateAnswer& answer) const REQUIRES(mu_);
+  // Created and wanted: routes the session and answers the waiter.
+  void AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAnswer answer,
+                           SteadyTime now, Effects* effects) REQUIRES(mu_);
+  // Failed on `failed_node` (waiter.last_failure says why): queued again, or failed for good
+  // when its retries or its time are used up.
+  void RetryOrFailLocked(Waiter& waiter, const NodeId& failed_node, SteadyTime now,
+                         Effects* effects) REQUIRES(mu_);
+  // Some UP node it has not failed on could serve `waiter`.
+  bool OtherNodeCouldServeLocked(const Waiter& waiter) const REQUIRES(mu_);
+  // Tick's steps; each true if it changed something. Creations past their request's deadline
+  // (the client is answered, the session deleted when it appears); waiters past theirs;
+  // tickets that lapsed.
+  bool ExpireCreationsLocked(SteadyTime now, Effects* effects) REQUIRES(mu_);
+  bool ExpireWaitersLocked(Effects* effects) REQUIRES(mu_);
+  bool ExpireTicketsLocked(Effects* effects) REQUIRES(mu_);
   // Registration parts: the checked registration made into a Node (no lock needed; its slots
   // and uri are moved out of `registration`), then merged.
   static std::unique_ptr<Node> NodeFrom(NodeRegistration& registration);
@@ -300,8 +316,8 @@ class Grid {
   bool ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,
                                SteadyTime previous_heartbeat, SteadyTime now) REQUIRES(mu_);
   // REQUIRES: the node exists.
-  void DrainLocked(const std::string& node_id) REQUIRES(mu_);
-  void RemoveNodeIfDrainedLocked(const std::string& node_id) REQUIRES(mu_);
+  void DrainLocked(const NodeId& node_id) REQUIRES(mu_);
+  void RemoveNodeIfDrainedLocked(const NodeId& node_id) REQUIRES(mu_);
   // Republishes the snapshot at the end of a public operation that changed something. Only the
   // parts that changed are rebuilt: the queue view when queue_view_dirty_, and each node's view
   // when it no longer matches the node; the rest is shared with the previous snapshot.

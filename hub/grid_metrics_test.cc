@@ -91,7 +91,7 @@ TEST_F(GridMetricsTest, QueuedRequestObservesItsWaitOnce) {
   EXPECT_TRUE(Submit().creates.empty());
   EXPECT_EQ(Scrape().at("gridhub_queue_length{label=\"chrome\"}"), 1);
   clock_.Advance(5s);
-  CreateJob second = grid().EndSession("s1").creates.at(0);
+  CreateJob second = grid().EndSession(SessionId("s1")).creates.at(0);
   // The creation fails once and is retried: still one wait observation for the request.
   grid().OnCreateResult(second.request, second.node_id, second.node_uri, second.slot_id, Refused());
   auto m = Scrape();
@@ -176,7 +176,7 @@ TEST_F(GridMetricsTest, DrainingNodeOffersNoAvailableSlots) {
   Register(Node("n1", 2));
   Create(Submit().creates.at(0), "s1");
   Effects effects;
-  ASSERT_TRUE(grid().Drain("n1", &effects));
+  ASSERT_TRUE(grid().Drain(NodeId("n1"), &effects));
   auto m = Scrape();
   EXPECT_EQ(m.at("gridhub_nodes{availability=\"draining\"}"), 1);
   EXPECT_EQ(m.at("gridhub_nodes{availability=\"up\"}"), 0);
@@ -200,7 +200,7 @@ TEST_F(GridMetricsTest, SeriesOfLabelsNoSlotDeclaresAnyMoreAreRemoved) {
   EXPECT_GT(Scrape().size(), baseline + 200 * 20);
   EXPECT_EQ(grid().footprint().metric_labels, 203u);  // 200 + chrome + capped + other
   Effects effects;
-  ASSERT_TRUE(grid().Deregister("wide", &effects));
+  ASSERT_TRUE(grid().Deregister(NodeId("wide"), &effects));
   EXPECT_EQ(Scrape().size(), baseline);
   EXPECT_EQ(grid().footprint().metric_labels, 3u);
   EXPECT_EQ(Scrape().count("gridhub_session_requests_total{label=\"capped\"}"), 1u);

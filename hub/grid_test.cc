@@ -71,8 +71,8 @@ TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
   EXPECT_EQ(done.replies[0].session, SessionId("abc"));
   json body = json::parse(BodyOf(done.replies[0]));
   EXPECT_EQ(body["value"]["capabilities"]["se:gridhubNode"], "n1");
-  ASSERT_TRUE(grid().FindSession("abc").has_value());
-  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+  ASSERT_TRUE(grid().FindSession(SessionId("abc")).has_value());
+  EXPECT_EQ(grid().FindSession(SessionId("abc"))->node_uri, "http://n1:5555");
   EXPECT_EQ(grid().snapshot()->nodes[0]->slots[0].sessions.size(), 1u);
 }
 
@@ -97,14 +97,14 @@ TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
 
   // A heartbeat changes nothing shown: both parts are shared.
   Effects effects;
-  grid().Heartbeat("n2", {}, &effects);
+  grid().Heartbeat(NodeId("n2"), {}, &effects);
   auto same = grid().snapshot();
   EXPECT_EQ(same->queue, waiting->queue);
   EXPECT_EQ(same->nodes[1], waiting->nodes[1]);
 
   // The session ends: the waiter is granted at once, so the slot is reserved, not shown busy,
   // and the waiter leaves the queue view, all in the snapshot the call published.
-  Effects granted = grid().EndSession("a");
+  Effects granted = grid().EndSession(SessionId("a"));
   ASSERT_EQ(granted.creates.size(), 1u);
   auto after = grid().snapshot();
   EXPECT_TRUE(after->nodes[0]->slots[0].sessions.empty());
@@ -118,7 +118,7 @@ TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
   EXPECT_EQ(grid().snapshot()->queue->requests.size(), 1u);
 
   // A node going DOWN or leaving is shown too.
-  ASSERT_TRUE(grid().Drain("n2", &effects));
+  ASSERT_TRUE(grid().Drain(NodeId("n2"), &effects));
   EXPECT_EQ(grid().snapshot()->nodes.size(), 1u);  // idle, so it left at once
 }
 
@@ -127,9 +127,9 @@ TEST_F(GridTest, WaitsWhileBusyAndDispatchesWhenTheSessionEnds) {
   CreateJob first = Submit().creates.at(0);
   grid().OnCreateResult(first.request, first.node_id, first.node_uri, first.slot_id, Created("s1"));
   EXPECT_TRUE(Submit().creates.empty());
-  Effects freed = grid().EndSession("s1");
+  Effects freed = grid().EndSession(SessionId("s1"));
   ASSERT_EQ(freed.creates.size(), 1u);
-  EXPECT_FALSE(grid().FindSession("s1").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("s1")).has_value());
 }
 
 TEST_F(GridTest, SpreadPrefersTheLeastLoadedNode) {
@@ -205,10 +205,10 @@ TEST_F(GridTest, SessionCreatedAfterTheDeadlineIsDeletedOnTheNode) {
   Effects effects =
       grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("late"));
   ASSERT_EQ(effects.deletes.size(), 1u);
-  EXPECT_EQ(effects.deletes[0].session_id, "late");
+  EXPECT_EQ(effects.deletes[0].session_id, SessionId("late"));
   ASSERT_EQ(effects.replies.size(), 1u);
   EXPECT_EQ(StatusOf(effects.replies[0]), 500);
-  EXPECT_FALSE(grid().FindSession("late").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("late")).has_value());
   EXPECT_EQ(Submit().creates.size(), 1u);  // the slot is free again
 }
 
@@ -227,7 +227,7 @@ TEST_F(GridTest, SlowCreationIsAnsweredAtTheDeadlineAndItsSessionDeletedLater) {
       grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s9"));
   EXPECT_TRUE(late.replies.empty());
   ASSERT_EQ(late.deletes.size(), 1u);
-  EXPECT_EQ(late.deletes[0].session_id, "s9");
+  EXPECT_EQ(late.deletes[0].session_id, SessionId("s9"));
   EXPECT_EQ(Submit().creates.size(), 1u);  // the slot is free again
 }
 
@@ -238,19 +238,19 @@ TEST_F(GridTest, SilentNodeGoesDownAndItsSessionsAreDropped) {
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects none;
   clock_.Advance(6s);
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &none).value().availability, Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), {}, &none).value().availability, Availability::kUp);
   clock_.Advance(6s);
   grid().Tick();
   EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kUp);
   clock_.Advance(5s);
   Effects down = grid().Tick();
   EXPECT_EQ(grid().snapshot()->nodes[0]->availability, Availability::kDown);
-  EXPECT_FALSE(grid().FindSession("s1").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("s1")).has_value());
   EXPECT_EQ(down.deletes.size(), 1u);
   // Waiters are not served by a DOWN node, and stay queued.
   EXPECT_TRUE(Submit().creates.empty());
   EXPECT_EQ(grid().snapshot()->queue_size, 1u);
-  EXPECT_FALSE(grid().Heartbeat("ghost", {}, &none).has_value());
+  EXPECT_FALSE(grid().Heartbeat(NodeId("ghost"), {}, &none).has_value());
 }
 
 TEST_F(GridTest, UnsatisfiableRequestFailsAtOnceWithAnExplanation) {
@@ -278,29 +278,31 @@ TEST_F(GridTest, DrainedNodeLeavesWhenEmptyAndItsHeartbeatsSayDraining) {
   CreateJob job = Submit().creates.at(0);
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
   Effects effects;
-  ASSERT_TRUE(grid().Drain("n1", &effects));
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
+  ASSERT_TRUE(grid().Drain(NodeId("n1"), &effects));
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), {}, &effects).value().availability,
+            Availability::kDraining);
   EXPECT_TRUE(Submit().replies.size() == 1);  // nothing else could serve it
-  grid().EndSession("s1");
+  grid().EndSession(SessionId("s1"));
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), {}, &effects).value().availability,
+            Availability::kDraining);
   Register(Node("n1"));  // an explicit registration brings it back
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kUp);
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), {}, &effects).value().availability, Availability::kUp);
 }
 
 TEST_F(GridTest, SessionCreatedOnANodeThatDeregisteredIsDeletedThereAndRetried) {
   Register(Node("a"));
   CreateJob job = Submit().creates.at(0);
   Effects effects;
-  ASSERT_TRUE(grid().Deregister("a", &effects));
+  ASSERT_TRUE(grid().Deregister(NodeId("a"), &effects));
   Register(Node("b"));
   effects =
       grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("orphan"));
   ASSERT_EQ(effects.deletes.size(), 1u);
   EXPECT_EQ(effects.deletes[0].node_uri, "http://a:5555");
-  EXPECT_EQ(effects.deletes[0].session_id, "orphan");
+  EXPECT_EQ(effects.deletes[0].session_id, SessionId("orphan"));
   ASSERT_EQ(effects.creates.size(), 1u);  // retried on the node that is still there
-  EXPECT_EQ(effects.creates[0].node_id, "b");
+  EXPECT_EQ(effects.creates[0].node_id, NodeId("b"));
 }
 
 TEST_F(GridTest, AdoptedSessionsCountTowardsCapsUntilTheyEnd) {
@@ -312,12 +314,12 @@ TEST_F(GridTest, AdoptedSessionsCountTowardsCapsUntilTheyEnd) {
   EXPECT_EQ(grid().QueueCounters()["chrome"].active, 1u);
   // The adopted session holds chrome's only unit of cap although a slot unit is free.
   EXPECT_TRUE(Submit().creates.empty());
-  Effects freed = grid().EndSession("old");
+  Effects freed = grid().EndSession(SessionId("old"));
   ASSERT_EQ(freed.creates.size(), 1u);
   CreateJob job = freed.creates[0];
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("new"));
   EXPECT_EQ(grid().QueueCounters()["chrome"].active, 1u);
-  grid().EndSession("new");
+  grid().EndSession(SessionId("new"));
   EXPECT_EQ(grid().QueueCounters()["chrome"].active, 0u);
 }
 
@@ -333,7 +335,7 @@ TEST_F(GridTest, AdoptedSessionsUnderALabelledSlotAreReleasedWhenTheNodeLeaves) 
   Register(node);
   EXPECT_EQ(grid().QueueCounters()["appa:uat"].active, 2u);
   Effects effects;
-  ASSERT_TRUE(grid().Deregister("n1", &effects));
+  ASSERT_TRUE(grid().Deregister(NodeId("n1"), &effects));
   EXPECT_EQ(grid().QueueCounters()["appa:uat"].active, 0u);
 }
 
@@ -357,7 +359,7 @@ TEST_F(GridTest, ReRegistrationWithAnotherLabelServesTheWaiterItNowFits) {
   Effects effects;
   ASSERT_TRUE(RegisterNode(grid(), LabelledNode("n1", "AppB"), &effects).ok());
   ASSERT_EQ(effects.creates.size(), 1u);  // same unit id, new label
-  EXPECT_EQ(effects.creates[0].node_id, "n1");
+  EXPECT_EQ(effects.creates[0].node_id, NodeId("n1"));
 }
 
 TEST_F(GridTest, ToggleChangeServesTheWaiterItNowFits) {
@@ -398,9 +400,9 @@ TEST_F(GridTest, NodeLeavingLetsAWaiterFallBackToAParentLabel) {
   EXPECT_TRUE(
       Submit({{"browserName", "chrome"}, {"gridhub:label", "AppA:Chromium:UAT"}}).creates.empty());
   Effects effects;
-  ASSERT_TRUE(grid().Deregister("uat", &effects));
+  ASSERT_TRUE(grid().Deregister(NodeId("uat"), &effects));
   ASSERT_EQ(effects.creates.size(), 1u);  // no UAT slot left: trailing fallback
-  EXPECT_EQ(effects.creates[0].node_id, "base");
+  EXPECT_EQ(effects.creates[0].node_id, NodeId("base"));
 }
 
 // Random registrations, re-registrations, departures, toggles, requests (explicit labels with
@@ -475,9 +477,9 @@ TEST_F(GridTest, RememberedLabelAnswersNeverStrandAWaiter) {
             for (const auto& session : slot.sessions) live.push_back(session.id);
           }
         }
-        if (!live.empty()) effects = grid().EndSession(live[pick(live.size())]);
+        if (!live.empty()) effects = grid().EndSession(SessionId(live[pick(live.size())]));
       } else if (op == 8) {
-        grid().Deregister(node_id, &effects);
+        grid().Deregister(NodeId(node_id), &effects);
       } else {
         config::Settings changed = settings_;
         changed.matching = {.prefix_expand = pick(2) == 0,
@@ -605,7 +607,7 @@ TEST_F(GridTest, ExpiredTicketIsGoneButAFailedOneAnswersTakeOnce) {
   EXPECT_EQ(grid().TakeTicket(expiring_id, (*expiring)["token"].get<std::string>()).outcome,
             TakeOutcome::kUnknown);
 
-  grid().EndSession("s1");
+  grid().EndSession(SessionId("s1"));
   Result<json> failing = grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects);
   ASSERT_TRUE(failing.ok());
   ASSERT_EQ(effects.creates.size(), 1u);
@@ -787,7 +789,7 @@ TEST_F(GridTest, RefusedAndFinishedRequestsLeaveNothingBehind) {
   EXPECT_EQ(tickets.size(), 5u);
   clock_.Advance(settings_.queue.abandon_after);  // nobody polls: abandoned
   grid().Tick();
-  grid().EndSession("busy0");
+  grid().EndSession(SessionId("busy0"));
   Grid::Footprint after = grid().footprint();
   EXPECT_EQ(after.tickets, 0u);
   EXPECT_EQ(after.waiters, 0u);
@@ -929,10 +931,10 @@ TEST_P(SlotSelectionTest, GrantsInOneCallFollowTheSlotSelection) {
   config::Settings raised = settings_;
   raised.queue.concurrency_caps = {{"chrome", 5}};
   Effects effects = grid().Reconfigure(raised);
-  std::map<std::string, int> per_node;
+  std::map<NodeId, int> per_node;
   for (const CreateJob& job : effects.creates) per_node[job.node_id]++;
   ASSERT_EQ(effects.creates.size(), 4u);
-  const std::string other = first.node_id == "a" ? "b" : "a";
+  const NodeId other(first.node_id == NodeId("a") ? "b" : "a");
   if (GetParam() == config::SlotSelection::kSpread) {
     EXPECT_EQ(per_node[first.node_id], 2);
     EXPECT_EQ(per_node[other], 2);
@@ -956,15 +958,15 @@ TEST_F(GridTest, ReRegistrationFromAnotherUriIsRefusedWhileTheNodeHasSessions) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
   EXPECT_NE(refused.error().message.find("cannot re-register from another uri"), std::string::npos);
-  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+  EXPECT_EQ(grid().FindSession(SessionId("abc"))->node_uri, "http://n1:5555");
   EXPECT_EQ(grid().NodesJson()["value"][0]["uri"], "http://n1:5555");
 
   // The same uri (the agent restarted, or the hub did) keeps working and keeps the session.
   Register(Node("n1"));
-  EXPECT_EQ(grid().FindSession("abc")->node_uri, "http://n1:5555");
+  EXPECT_EQ(grid().FindSession(SessionId("abc"))->node_uri, "http://n1:5555");
 
   // Once the node has no session (or is DOWN), another uri may take the id.
-  grid().EndSession("abc");
+  grid().EndSession(SessionId("abc"));
   Register(moved);
   EXPECT_EQ(grid().NodesJson()["value"][0]["uri"], "http://evil:5555");
 }
@@ -977,7 +979,7 @@ TEST_F(GridTest, ReRegistrationFromAnotherUriIsAllowedOnceTheNodeIsDown) {
   json moved = Node("n1");
   moved["uri"] = "http://n1-new:5555";
   Register(moved);
-  EXPECT_FALSE(grid().FindSession("abc").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("abc")).has_value());
 }
 
 TEST_F(GridTest, ReRegistrationFromAnotherUriIsRefusedWhileACreationIsInFlight) {
@@ -1005,9 +1007,9 @@ TEST_F(GridTest, NodeAnsweringALiveSessionIdFailsThatCreationOnly) {
   ASSERT_EQ(effects.creates.size(), 1u);  // retried elsewhere
   EXPECT_NE(effects.creates[0].node_id, liar.node_id);
   EXPECT_NE(effects.creates[0].node_id, real.node_id);
-  EXPECT_EQ(grid().FindSession("abc")->node_id, real.node_id);
+  EXPECT_EQ(grid().FindSession(SessionId("abc"))->node_id, real.node_id);
   for (const auto& node : grid().snapshot()->nodes) {
-    size_t expected = node->id == real.node_id ? 1 : 0;
+    size_t expected = node->id == real.node_id.str() ? 1 : 0;
     EXPECT_EQ(node->slots[0].sessions.size(), expected) << node->id;
   }
   CreateJob retry = effects.creates[0];
@@ -1027,7 +1029,7 @@ TEST_F(GridTest, NodeAnsweringASessionIdTheHubCannotRouteFailsTheCreation) {
   EXPECT_EQ(StatusOf(effects.replies[0]), 500);
   EXPECT_NE(BodyOf(effects.replies[0]).find("cannot route"), std::string::npos);
   EXPECT_TRUE(effects.deletes.empty());
-  EXPECT_FALSE(grid().FindSession("../x").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("../x")).has_value());
 }
 
 HeartbeatReport Listing(const std::vector<std::string>& sessions) {
@@ -1038,19 +1040,19 @@ HeartbeatReport Listing(const std::vector<std::string>& sessions) {
 TEST_F(GridTest, HeartbeatEndsSessionsTheNodeNoLongerHas) {
   Register(Node("n1", 2));
   Effects none;
-  grid().Heartbeat("n1", Listing({}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
   CreateSession(grid(), "kept", Submit());
   CreateSession(grid(), "gone", Submit());
   clock_.Advance(1s);
   // Composed before the sessions were recorded here, maybe: nothing ends yet.
-  grid().Heartbeat("n1", Listing({"kept"}), &none);
-  EXPECT_TRUE(grid().FindSession("gone").has_value());
+  grid().Heartbeat(NodeId("n1"), Listing({"kept"}), &none);
+  EXPECT_TRUE(grid().FindSession(SessionId("gone")).has_value());
   clock_.Advance(15s);
   Effects effects;
-  EXPECT_EQ(grid().Heartbeat("n1", Listing({"kept"}), &effects).value().availability,
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), Listing({"kept"}), &effects).value().availability,
             Availability::kUp);
-  EXPECT_FALSE(grid().FindSession("gone").has_value());
-  EXPECT_TRUE(grid().FindSession("kept").has_value());
+  EXPECT_FALSE(grid().FindSession(SessionId("gone")).has_value());
+  EXPECT_TRUE(grid().FindSession(SessionId("kept")).has_value());
   EXPECT_TRUE(effects.deletes.empty());  // the node said it has none
   EXPECT_EQ(grid().snapshot()->nodes[0]->slots[0].sessions.size(), 1u);
   // Its slot unit is free again: a new request is granted at once.
@@ -1063,32 +1065,33 @@ TEST_F(GridTest, HeartbeatEndsSessionsTheNodeNoLongerHas) {
 TEST_F(GridTest, HeartbeatDoesNotEndASessionYoungerThanThePreviousHeartbeat) {
   Register(Node("n1", 2));
   Effects none;
-  grid().Heartbeat("n1", Listing({}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
   clock_.Advance(30s / 4);
-  grid().Heartbeat("n1", Listing({}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
   clock_.Advance(1s);
   CreateSession(grid(), "young", Submit());
   clock_.Advance(20s);  // old enough, but recorded after the previous heartbeat arrived
-  grid().Heartbeat("n1", Listing({}), &none);
-  EXPECT_TRUE(grid().FindSession("young").has_value());
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
+  EXPECT_TRUE(grid().FindSession(SessionId("young")).has_value());
   clock_.Advance(1s);
-  grid().Heartbeat("n1", Listing({}), &none);  // this one was composed after it existed
-  EXPECT_FALSE(grid().FindSession("young").has_value());
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);  // this one was composed after it existed
+  EXPECT_FALSE(grid().FindSession(SessionId("young")).has_value());
 }
 
 TEST_F(GridTest, HeartbeatWithinTheGraceOrWithoutAListEndsNothing) {
   Register(Node("n1", 2));
   Effects none;
-  grid().Heartbeat("n1", Listing({}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
   CreateSession(grid(), "a", Submit());
   clock_.Advance(2s);
-  grid().Heartbeat("n1", {}, &none);  // no "sessions": a node that does not report them
+  grid().Heartbeat(NodeId("n1"), {}, &none);  // no "sessions": a node that does not report them
   clock_.Advance(2s);
-  grid().Heartbeat("n1", Listing({}), &none);  // recorded before the previous, but only 4 s old
-  EXPECT_TRUE(grid().FindSession("a").has_value());
+  grid().Heartbeat(NodeId("n1"), Listing({}),
+                   &none);  // recorded before the previous, but only 4 s old
+  EXPECT_TRUE(grid().FindSession(SessionId("a")).has_value());
   clock_.Advance(20s);
-  grid().Heartbeat("n1", {}, &none);
-  EXPECT_TRUE(grid().FindSession("a").has_value());
+  grid().Heartbeat(NodeId("n1"), {}, &none);
+  EXPECT_TRUE(grid().FindSession(SessionId("a")).has_value());
 }
 
 TEST_F(GridTest, HeartbeatSayingDrainingDrainsTheNode) {
@@ -1096,26 +1099,28 @@ TEST_F(GridTest, HeartbeatSayingDrainingDrainsTheNode) {
   CreateSession(grid(), "a", Submit());
   Effects effects;
   EXPECT_EQ(grid()
-                .Heartbeat("n1", {.sessions = Listing({"a"}).sessions, .draining = true}, &effects)
+                .Heartbeat(NodeId("n1"), {.sessions = Listing({"a"}).sessions, .draining = true},
+                           &effects)
                 .value()
                 .availability,
             Availability::kDraining);
   EXPECT_TRUE(Submit().creates.empty());
-  grid().EndSession("a");  // empty: it leaves, and its heartbeats keep saying DRAINING
+  grid().EndSession(SessionId("a"));  // empty: it leaves, and its heartbeats keep saying DRAINING
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
-  EXPECT_EQ(grid().Heartbeat("n1", {}, &effects).value().availability, Availability::kDraining);
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), {}, &effects).value().availability,
+            Availability::kDraining);
 }
 
 TEST_F(GridTest, HeartbeatEndingTheLastSessionOfADrainingNodeLetsItLeave) {
   Register(Node("n1"));
   Effects none;
-  grid().Heartbeat("n1", Listing({}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({}), &none);
   CreateSession(grid(), "a", Submit());
-  grid().Drain("n1", &none);
+  grid().Drain(NodeId("n1"), &none);
   clock_.Advance(1s);
-  grid().Heartbeat("n1", Listing({"a"}), &none);
+  grid().Heartbeat(NodeId("n1"), Listing({"a"}), &none);
   clock_.Advance(15s);
-  EXPECT_EQ(grid().Heartbeat("n1", Listing({}), &none).value().availability,
+  EXPECT_EQ(grid().Heartbeat(NodeId("n1"), Listing({}), &none).value().availability,
             Availability::kDraining);
   EXPECT_TRUE(grid().snapshot()->nodes.empty());
 }
@@ -1127,8 +1132,8 @@ TEST_F(GridTest, HeartbeatAnswerListsSessionsTheHubDoesNotRouteToTheNode) {
   Register(Node("n2"));
   CreateSession(grid(), "mine", Submit());
   CreateSession(grid(), "theirs", Submit());
-  const std::string other = grid().FindSession("theirs")->node_id;
-  const std::string node = grid().FindSession("mine")->node_id;
+  const NodeId other = grid().FindSession(SessionId("theirs"))->node_id;
+  const NodeId node = grid().FindSession(SessionId("mine"))->node_id;
   ASSERT_NE(other, node);  // spread: one session on each node
   Effects effects;
   std::optional<HeartbeatAnswer> answer =
@@ -1138,8 +1143,8 @@ TEST_F(GridTest, HeartbeatAnswerListsSessionsTheHubDoesNotRouteToTheNode) {
   EXPECT_EQ(answer->unknown_sessions,
             (std::vector<SessionId>{SessionId("ghost"), SessionId("theirs")}));
   EXPECT_TRUE(effects.deletes.empty());  // nothing is ended by the hub for them
-  EXPECT_EQ(grid().FindSession("theirs")->node_id, other);
-  EXPECT_FALSE(grid().FindSession("ghost").has_value());
+  EXPECT_EQ(grid().FindSession(SessionId("theirs"))->node_id, other);
+  EXPECT_FALSE(grid().FindSession(SessionId("ghost")).has_value());
 
   EXPECT_TRUE(grid().Heartbeat(node, Listing({"mine"}), &effects)->unknown_sessions.empty());
   EXPECT_TRUE(grid().Heartbeat(node, {}, &effects)->unknown_sessions.empty());  // none listed
@@ -1148,9 +1153,10 @@ TEST_F(GridTest, HeartbeatAnswerListsSessionsTheHubDoesNotRouteToTheNode) {
 TEST_F(GridTest, ADepartedDrainedNodeHearsThatEverySessionItListsIsUnknown) {
   Register(Node("n1"));
   Effects none;
-  grid().Drain("n1", &none);  // empty: it leaves at once
+  grid().Drain(NodeId("n1"), &none);  // empty: it leaves at once
   ASSERT_TRUE(grid().snapshot()->nodes.empty());
-  std::optional<HeartbeatAnswer> answer = grid().Heartbeat("n1", Listing({"left-over"}), &none);
+  std::optional<HeartbeatAnswer> answer =
+      grid().Heartbeat(NodeId("n1"), Listing({"left-over"}), &none);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->availability, Availability::kDraining);
   EXPECT_EQ(answer->unknown_sessions, std::vector<SessionId>{SessionId("left-over")});

@@ -220,15 +220,15 @@ void HubService::Execute(Effects effects) {
   const http::Headers node_headers = NodeHeaders();
   for (CreateJob& job : effects.creates) {
     json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
-    std::string node_id = job.node_id;
+    NodeId node_id = job.node_id;
     std::string node_uri = job.node_uri;
-    std::string slot_id = job.slot_id;
+    SlotId slot_id = job.slot_id;
     queue::RequestId request = job.request;
     http::Headers headers = node_headers;
     headers.emplace_back("Content-Type", std::string(kJson));
     // The slot is decided once, here: the node agent creates the session in exactly this slot,
     // so /status and the node always agree on where a session lives.
-    headers.emplace_back("X-Gridhub-Slot", job.slot_id);
+    headers.emplace_back("X-Gridhub-Slot", job.slot_id.str());
     client_.Send({.method = "POST",
                   .url = job.node_uri + "/session",
                   .headers = std::move(headers),
@@ -242,13 +242,13 @@ void HubService::Execute(Effects effects) {
   }
   for (DeleteJob& job : effects.deletes) {
     client_.Send({.method = "DELETE",
-                  .url = job.node_uri + "/session/" + job.session_id,
+                  .url = job.node_uri + "/session/" + job.session_id.str(),
                   .headers = node_headers,
                   .timeout = kDeleteTimeout},
                  [](http::ClientResponse) {});
   }
   for (ProbeJob& job : effects.probes) {
-    std::string node_id = job.node_id;
+    NodeId node_id = job.node_id;
     client_.Send({.url = job.node_uri + "/status", .headers = node_headers, .timeout = job.timeout},
                  [this, node_id](http::ClientResponse response) {
                    bool answered = response.status >= 200 && response.status < 300;
@@ -385,7 +385,7 @@ void HubService::AddNodeRoutes() {
   routes_.Add({"DELETE"}, "/nodes/{node}", Access::kNode, [this](const Call& call) {
     std::string node_id(call.match.Param("node"));
     Effects effects;
-    bool found = grid_.Deregister(node_id, &effects);
+    bool found = grid_.Deregister(NodeId(node_id), &effects);
     Execute(std::move(effects));
     if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
     call.responder.Send(204, "", {}, "");
@@ -396,7 +396,7 @@ void HubService::AddNodeRoutes() {
   routes_.Add({"POST"}, "/nodes/{node}/drain", Access::kNodeDrain, [this](const Call& call) {
     std::string node_id(call.match.Param("node"));
     Effects effects;
-    bool found = grid_.Drain(node_id, &effects);
+    bool found = grid_.Drain(NodeId(node_id), &effects);
     Execute(std::move(effects));
     if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
     SendJson(call.responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
@@ -486,7 +486,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
                        const std::string& session_id, bool ends_session,
                        http::Responder responder) {
   const SteadyTime started = clock_.Now();
-  std::optional<SessionRoute> route = grid_.FindSession(session_id);
+  std::optional<SessionRoute> route = grid_.FindSession(SessionId(session_id));
   if (!route.has_value()) {
     grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId),
                                   clock_.Now() - started);
@@ -500,7 +500,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
     std::string_view value = request.Header(name);
     if (!value.empty()) headers.emplace_back(name, std::string(value));
   }
-  std::string node_id = route->node_id;
+  std::string node_id = route->node_id.str();
   client_.Send(
       {.method = request.method,
        .url = route->node_uri + node_path + request.query,
@@ -513,7 +513,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
         // The slot is free before the client hears that its session ended, so a client that
         // deletes and at once asks again (or reads /status) sees it free.
         Effects ended;
-        if (ends_session) ended = grid_.EndSession(session_id);
+        if (ends_session) ended = grid_.EndSession(SessionId(session_id));
         const bool too_large = response.body_too_large || response.body.size() > max_body;
         const bool relayed = response.transport_ok() && !too_large;
         grid_.metrics().RecordCommand(
@@ -559,7 +559,7 @@ void HubService::Heartbeat(const http::ServerRequest& request, const std::string
   Result<HeartbeatReport> report = ParseHeartbeatReport(*body);
   if (!report.ok()) return SendError(responder, report.error());
   Effects effects;
-  std::optional<HeartbeatAnswer> answer = grid_.Heartbeat(node_id, *report, &effects);
+  std::optional<HeartbeatAnswer> answer = grid_.Heartbeat(NodeId(node_id), *report, &effects);
   Execute(std::move(effects));
   if (!answer.has_value()) {
     return SendError(responder, {ErrorCode::kNotFound, "no node " + node_id + "; register again"});

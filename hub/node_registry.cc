@@ -196,7 +196,7 @@ std::vector<ProbeJob> NodeRegistry::DueProbes(SteadyTime now) {
     if (node->probe && !node->probe_in_flight && now >= node->next_probe) {
       node->probe_in_flight = true;
       node->next_probe = now + timing_.health_check_period;
-      probes.push_back({node->id, node->uri, timeout});
+      probes.push_back({NodeId(node->id), node->uri, timeout});
     }
   }
   return probes;

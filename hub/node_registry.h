@@ -35,7 +35,7 @@ namespace gridhub::hub {
 
 // GET {node_uri}/status for a node registered with "healthCheck": "status".
 struct ProbeJob {
-  std::string node_id;
+  NodeId node_id;
   std::string node_uri;
   std::chrono::milliseconds timeout{0};
 };

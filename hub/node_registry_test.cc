@@ -109,7 +109,7 @@ TEST_F(NodeRegistryTest, ProbedNodeIsProbedOnScheduleAndAtOnceWhenUnreachable) {
   clock_.Advance(10s);
   std::vector<ProbeJob> probes = nodes_.DueProbes(clock_.Now());
   ASSERT_EQ(probes.size(), 1u);
-  EXPECT_EQ(probes[0].node_id, "p");
+  EXPECT_EQ(probes[0].node_id, NodeId("p"));
   EXPECT_EQ(probes[0].timeout, 10s);
   EXPECT_TRUE(nodes_.DueProbes(clock_.Now()).empty());                  // one in flight at a time
   EXPECT_FALSE(nodes_.OnProbeResult(NodeId("p"), true, clock_.Now()));  // was UP already

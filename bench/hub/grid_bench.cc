@@ -64,23 +64,23 @@ struct Fixture {
   }
 
   // Creates the session of every grant in `effects`; returns the last session id.
-  std::string Complete(const Effects& effects) {
+  SessionId Complete(const Effects& effects) {
     std::string id;
     for (const CreateJob& job : effects.creates) {
       id = "s" + std::to_string(++sessions);
       grid.OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created(id));
     }
-    return id;
+    return SessionId(id);
   }
 
-  std::string Fill(int label) {
+  SessionId Fill(int label) {
     return Complete(grid.SubmitNewSession(Request(label), "", false, ReplyTarget()));
   }
 
   FakeClock clock;
   CountingIds ids;
   Grid grid;
-  std::vector<std::string> session_of;  // the live session on each label's slot
+  std::vector<SessionId> session_of;  // the live session on each label's slot
   uint64_t sessions = 0;
 };
 

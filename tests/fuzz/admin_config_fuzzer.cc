@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h.grid.Reconfigure(*updated);
   h.clock.Advance(std::chrono::seconds(1));
   h.grid.Tick();
-  h.grid.EndSession("live-1");
+  h.grid.EndSession(SessionId("live-1"));
   Dump(h.grid.QueueJson());
   Require(h.grid.snapshot() != nullptr);
   return 0;

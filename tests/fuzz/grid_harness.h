@@ -58,7 +58,7 @@ struct GridHarness {
     const hub::CreateJob& job = effects.creates.front();
     grid.OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id,
                         hub::Created(session_id));
-    return grid.FindSession(session_id).has_value();
+    return grid.FindSession(SessionId(session_id)).has_value();
   }
 };
 

@@ -81,16 +81,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // The same body read as a heartbeat (its "sessions" list, if any, is reconciled).
   Result<hub::HeartbeatReport> report = hub::ParseHeartbeatReport(*body);
-  h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
+  h.grid.Heartbeat(NodeId(id), report.ok() ? *report : hub::HeartbeatReport{}, &effects);
   h.clock.Advance(std::chrono::seconds(11));
-  h.grid.Heartbeat(id, report.ok() ? *report : hub::HeartbeatReport{}, &effects);
+  h.grid.Heartbeat(NodeId(id), report.ok() ? *report : hub::HeartbeatReport{}, &effects);
   h.grid.RegisterNode(std::move(*again), &effects);  // the same node again (agent restarted)
   CheckGridReadable(h.grid);
   h.clock.Advance(std::chrono::minutes(5));
   h.grid.Tick();
-  h.grid.Drain(id, &effects);
-  h.grid.Deregister(id, &effects);
-  h.grid.EndSession("fuzz-session");
+  h.grid.Drain(NodeId(id), &effects);
+  h.grid.Deregister(NodeId(id), &effects);
+  h.grid.EndSession(SessionId("fuzz-session"));
   CheckGridReadable(h.grid);
   return 0;
 }
