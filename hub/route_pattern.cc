@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "hub/request_path.h"
+
 namespace gridhub::hub {
 
 namespace {
@@ -20,14 +22,11 @@ std::string_view RouteMatch::Param(std::string_view name) const {
 }
 
 RoutePattern::RoutePattern(std::string_view pattern) : text_(pattern) {
-  assert(!pattern.empty() && pattern[0] == '/');
-  size_t start = 1;
-  while (start <= pattern.size()) {
-    size_t end = pattern.find('/', start);
-    if (end == std::string_view::npos) end = pattern.size();
-    std::string_view segment = pattern.substr(start, end - start);
-    start = end + 1;
-    if (segment.empty()) continue;
+  // Split as requests are, so a pattern and a path agree on what a segment is.
+  Result<RoutePath> parsed = ParseRoutePath(text_);
+  assert(parsed.ok() && !parsed->legacy);
+  if (!parsed.ok()) return;  // a malformed pattern: its row matches only "/"
+  for (std::string_view segment : parsed->segments) {
     assert(!rest_);  // `**` must be last
     if (segment == "**") {
       rest_ = true;
