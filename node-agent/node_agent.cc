@@ -10,7 +10,6 @@
 #include "common/ids.h"
 #include "http/json_body.h"
 #include "http/w3c_error.h"
-#include "node-agent/clock_wait.h"
 #include "node-agent/node_log.h"
 #include "node-agent/peer_access.h"
 #include "node-agent/retry_report.h"
@@ -582,8 +581,9 @@ void NodeAgent::Drain(DrainReason reason) {
 
 bool NodeAgent::WaitDone(Duration timeout) {
   MutexLock lock(mu_);
-  return WaitUntil(wake_, mu_, clock_, clock_.Now() + timeout,
-                   [this]() NO_THREAD_SAFETY_ANALYSIS { return done_; });
+  SteadyTime deadline = clock_.Now() + timeout;
+  while (!done_ && clock_.Now() < deadline) clock_.WaitUntil(mu_, wake_, deadline);
+  return done_;
 }
 
 void NodeAgent::Stop() {
@@ -616,8 +616,8 @@ void NodeAgent::Stop() {
   // Commands to stopped drivers fail at once; one to a relay may hang. The owner of the
   // HttpClient stops it next, which completes whatever is left while this agent still lives.
   MutexLock lock(mu_);
-  WaitUntil(wake_, mu_, clock_, clock_.Now() + kInFlightDrainWait,
-            [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; });
+  SteadyTime deadline = clock_.Now() + kInFlightDrainWait;
+  while (in_flight_ > 0 && clock_.Now() < deadline) clock_.WaitUntil(mu_, wake_, deadline);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,7 +737,7 @@ bool NodeAgent::SleepUntilDue(const HubSchedule& schedule, bool registered) {
   if (std::optional<SteadyTime> idle = book_.NextIdleDeadline()) wake = std::min(wake, *idle);
   if (drain_deadline_) wake = std::min(wake, *drain_deadline_);
   if (book_.draining() && !drain_noticed_) wake = now;
-  WaitUntil(wake_, mu_, clock_, wake);
+  clock_.WaitUntil(mu_, wake_, wake);
   return true;
 }
 

@@ -20,7 +20,7 @@
 //
 // Threads: Handle() never blocks (slow work moves to TaskThreads or the HttpClient's thread);
 // one maintenance thread registers, heartbeats, ends idle sessions and finishes drains, waiting
-// on the injected clock (clock_wait.h), so tests may drive it with a clock of their own. All
+// on the injected clock (Clock::WaitUntil), so tests may drive it with FakeClock. All
 // state sits behind one mutex, and no I/O happens under it. Thread-safe.
 
 #include <condition_variable>

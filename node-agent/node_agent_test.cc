@@ -17,7 +17,6 @@
 #include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
 #include "node-agent/testing/fake_hub.h"
-#include "node-agent/testing/manual_clock.h"
 
 namespace gridhub::node {
 namespace {
@@ -67,7 +66,7 @@ class NodeAgentTest : public ::testing::Test {
                         ("gridhub-node-test-" + std::to_string(::getpid())))
                            .string();
     if (tweak) tweak(options);
-    const Clock& clock = use_manual_clock_ ? static_cast<const Clock&>(manual_clock_) : clock_;
+    const Clock& clock = use_fake_clock_ ? static_cast<const Clock&>(fake_clock_) : clock_;
     node_ = std::make_unique<NodeServer>(
         options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock);
     ASSERT_TRUE(node_->Start().ok());
@@ -107,10 +106,10 @@ class NodeAgentTest : public ::testing::Test {
   }
 
   SteadyClock clock_;
-  // With use_manual_clock_, the node's time (heartbeats, waits, the unknown-session grace)
-  // moves only by manual_clock_.Advance().
-  bool use_manual_clock_ = false;
-  ManualClock manual_clock_;
+  // With use_fake_clock_, the node's time (heartbeats, waits, the unknown-session grace)
+  // moves only by fake_clock_.Advance().
+  bool use_fake_clock_ = false;
+  FakeClock fake_clock_;
   FakeHub hub_;
   http::HttpClient client_;
   std::unique_ptr<NodeServer> node_;
@@ -555,7 +554,7 @@ TEST_F(NodeAgentTest, DriverAnswersAreReadOnlyUpToTheLimit) {
 }
 
 TEST_F(NodeAgentTest, SessionTheHubDoesNotKnowIsEndedOnTheNodeOnceTenSecondsOld) {
-  use_manual_clock_ = true;
+  use_fake_clock_ = true;
   StartNode();
   ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
   auto [id, caps] = NewSession();
@@ -566,20 +565,20 @@ TEST_F(NodeAgentTest, SessionTheHubDoesNotKnowIsEndedOnTheNodeOnceTenSecondsOld)
                .dump());
   // Node time runs at 50x from here (100 ms every 2 ms), so the maintenance thread heartbeats
   // every 200 ms of node time and the test never races one heartbeat against a jump.
-  SteadyTime answered = manual_clock_.Now();
+  SteadyTime answered = fake_clock_.Now();
   std::atomic<bool> ticking = true;
   std::thread ticker([&] {
     while (ticking) {
-      manual_clock_.Advance(100ms);
+      fake_clock_.Advance(100ms);
       std::this_thread::sleep_for(2ms);
     }
   });
   // Younger than 10 s the hub may not have recorded it yet: heartbeats pass, the session lives.
-  ASSERT_TRUE(Eventually([&] { return manual_clock_.Now() >= answered + 8s; }));
+  ASSERT_TRUE(Eventually([&] { return fake_clock_.Now() >= answered + 8s; }));
   EXPECT_GE(hub_.Count("POST", "/nodes/node-a/heartbeat"), 3u);  // each listed it
   EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
   bool gone = Eventually([&] { return ProcessGone(pid); });
-  SteadyTime ended = manual_clock_.Now();
+  SteadyTime ended = fake_clock_.Now();
   ticking = false;
   ticker.join();
   ASSERT_TRUE(gone);
@@ -638,7 +637,8 @@ TEST(NodeServerTest, ReloadNamesWhatChangedAndWhatNeedsARestart) {
             "restart (kept as they were): node.slots, server.port");
   EXPECT_EQ(line.find("new-secret-value"), std::string::npos);
   // A standalone's hub reports hub.* and server.* itself.
-  config::ReloadReport standalone = CompareNodeSettings(before, after, ReloadScope::kStandaloneNode);
+  config::ReloadReport standalone =
+      CompareNodeSettings(before, after, ReloadScope::kStandaloneNode);
   EXPECT_EQ(standalone.applied, std::vector<std::string>{"node.session-timeout"});
   EXPECT_EQ(standalone.needs_restart, std::vector<std::string>{"node.slots"});
   // What needs a restart is kept as it runs, so the next reload reports it again.
