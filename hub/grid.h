@@ -256,6 +256,9 @@ class Grid {
   bool LabelCanUseLocked(std::string_view label, const Slot& slot) const REQUIRES(mu_);
   // Records what LabelCanUseLocked must allow for a newly admitted waiter's label.
   void NoteLabelUseLocked(const Waiter& waiter) REQUIRES(mu_);
+  // Why the queue refused `waiter`, in words that say which setting did it.
+  Error RefusalLocked(const queue::Refused& refused, const Waiter& waiter,
+                      std::span<const matching::Stereotype* const> pool) const REQUIRES(mu_);
   Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
                                        bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);

@@ -71,4 +71,10 @@ nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure) {
   return {{"value", value}};
 }
 
+double WallSeconds(SteadyTime t, SteadyTime now) {
+  auto wall = std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(now - t);
+  return std::chrono::duration<double>(wall.time_since_epoch()).count();
+}
+
 }  // namespace gridhub::hub

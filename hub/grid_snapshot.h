@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace gridhub::hub {
 
 enum class Availability { kUp, kDraining, kDown };
@@ -73,5 +75,8 @@ enum class Exposure { kFull, kCounts };
 // maxSessions and sessionCount, and each slot entry only its id, label, `busy` (and `free`); the
 // answer carries "redacted": true.
 nlohmann::json StatusJson(const GridSnapshot& snapshot, Exposure exposure = Exposure::kFull);
+
+// Unix seconds for a steady time point (`t`, seen at steady time `now`), for display only.
+double WallSeconds(SteadyTime t, SteadyTime now);
 
 }  // namespace gridhub::hub

@@ -1,0 +1,105 @@
+// Grid: publishing the immutable snapshot that /status, /graphql and /metrics read, and the
+// read-only views for tests.
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "hub/grid.h"
+#include "hub/grid_internal.h"
+
+namespace gridhub::hub {
+
+using nlohmann::json;
+using queue::RequestId;
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
+
+void Grid::PublishLocked() {
+  if (metrics_generation_ != compat_generation_) {  // nodes or caps changed
+    SyncMetricLabelsLocked();
+    metrics_generation_ = compat_generation_;
+  }
+  auto snapshot = std::make_shared<GridSnapshot>();
+  const SteadyTime now = clock_.Now();
+  snapshot->version = ++version_;
+  snapshot->queue_size = queue_.size();
+  if (queue_view_dirty_ || queue_view_ == nullptr) {
+    auto view = std::make_shared<GridSnapshot::QueueView>();
+    view->requests.reserve(waiters_.size());
+    for (const auto& [id, waiter] : waiters_) {
+      if (!waiter->creating && waiter->caps_string) {
+        view->requests.push_back(waiter->caps_string);
+        view->waiting_by_label[waiter->label]++;
+      }
+    }
+    queue_view_ = std::move(view);
+    queue_view_dirty_ = false;
+  }
+  snapshot->queue = queue_view_;
+  snapshot->concurrency_caps = settings_.queue.concurrency_caps;
+  snapshot->concurrency_default = settings_.queue.concurrency_default;
+  snapshot->nodes.reserve(nodes_.nodes().size());
+  for (const auto& [id, node] : nodes_.nodes()) {
+    snapshot->nodes.push_back(NodeViewLocked(*node, now));
+  }
+  MutexLock lock(snapshot_mu_);
+  snapshot_ = std::move(snapshot);
+}
+
+// The node's published view, rebuilt only if it no longer shows the node: a node's id and
+// slots never change (re-registration makes a new Node) and a session never changes once
+// started, so comparing the URI, the availability and each slot's session ids is enough.
+std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, SteadyTime now) {
+  if (node.view != nullptr && node.view->uri == node.uri &&
+      node.view->availability == node.availability) {
+    bool same = node.view->slots.size() == node.slots.size();
+    for (size_t i = 0; same && i < node.slots.size(); ++i) {
+      const std::vector<GridSnapshot::SessionView>& shown = node.view->slots[i].sessions;
+      const std::vector<SessionId>& live = node.slots[i].sessions;
+      same = shown.size() == live.size();
+      for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k].str();
+    }
+    if (same) return node.view;
+  }
+  auto view = std::make_shared<GridSnapshot::NodeView>();
+  view->id = node.id;
+  view->uri = node.uri;
+  view->availability = node.availability;
+  for (const Slot& slot : node.slots) {
+    GridSnapshot::SlotView slot_view{
+        slot.id, slot.stereotype.label().str(), slot.stereotype.json(), slot.max_sessions, {}};
+    for (const SessionId& session_id : slot.sessions) {
+      const SessionEntry* s = sessions_.Find(session_id);
+      // Not expected; such an id is not shown, and the view is simply rebuilt next time.
+      if (s == nullptr) continue;
+      slot_view.sessions.push_back(
+          {session_id.str(), s->capabilities, WallSeconds(s->started, now), s->label});
+    }
+    view->slots.push_back(std::move(slot_view));
+  }
+  node.view = view;
+  return view;
+}
+
+std::map<std::string, queue::LabelCounters> Grid::QueueCounters() {
+  MutexLock lock(mu_);
+  return queue_.Counters();
+}
+
+Grid::Footprint Grid::footprint() {
+  MutexLock lock(mu_);
+  return {.queue_labels = queue_.label_count(),
+          .label_uses = label_use_.size(),
+          .waiters = waiters_.size(),
+          .tickets = tickets_.size(),
+          .sessions = sessions_.size(),
+          .metric_labels = metrics_.label_count()};
+}
+
+std::shared_ptr<const GridSnapshot> Grid::snapshot() const {
+  MutexLock lock(snapshot_mu_);
+  return snapshot_;
+}
+
+}  // namespace gridhub::hub
