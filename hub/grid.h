@@ -1,12 +1,15 @@
 #pragma once
 
-// The hub's state and decisions: the session queue, the node registry and the session map
-// behind ONE mutex. Every operation mutates under the lock and returns Effects — the HTTP
-// replies to send, the sessions to create or delete on nodes, the health probes to run —
-// which the caller carries out after the lock is released, so no I/O ever happens under it.
+// The hub's state and decisions: the session queue, the NodeRegistry, the SessionMap and the
+// TicketBook behind ONE mutex (the parts are plain classes, not thread-safe themselves).
+// Every operation mutates under the lock and returns Effects — the replies to send (as values:
+// an opaque ReplyTarget and a body or an Error; outcome_http.h makes them HTTP), the sessions
+// to create or delete on nodes, the health probes to run — which the caller carries out after
+// the lock is released, so no I/O ever happens under it. Untrusted input arrives parsed
+// (node_registration.h, create_answer.h).
 //
-//   Grid grid(clock, settings);
-//   Effects effects = grid.SubmitNewSession(std::move(spec), run_id, no_wait, responder);
+//   Grid grid(clock, ids, settings);
+//   Effects effects = grid.SubmitNewSession(std::move(spec), run_id, no_wait, target);
 //   service.Execute(std::move(effects));   // replies, POST {node}/session, ...
 //
 // Thread-safe. Reads for /status come from snapshot(), an immutable value republished at the

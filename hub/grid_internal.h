@@ -15,16 +15,18 @@
 namespace gridhub::hub {
 
 struct Grid::Waiter {
+  // First, together: what PublishLocked reads of every waiter after each change.
+  bool creating = false;
+  std::string label;
+  std::shared_ptr<const std::string> caps_string;  // for GraphQL's sessionQueueRequests
   queue::RequestId id = 0;
   matching::NewSessionSpec spec;
   std::optional<matching::LabelKey> restriction;
-  std::string label;
   std::string run_id;
   bool has_responder = false;  // a held client request (W3C) waits for `target`
   ReplyTarget target;
   std::string ticket_id;
   uint64_t connection_id = 0;
-  bool creating = false;
   bool abandoned = false;  // client gone while its session was being created
   std::string node_id;     // while creating
   std::string slot_id;
@@ -32,9 +34,8 @@ struct Grid::Waiter {
   std::string last_failure;
   SteadyTime enqueued_at;
   SteadyTime deadline;
-  std::shared_ptr<const std::string> caps_string;  // for GraphQL's sessionQueueRequests
-  std::string metric_label;                        // fixed at arrival ("other" if undeclared)
-  bool wait_observed = false;                      // gridhub_queue_wait_seconds, first grant
+  std::string metric_label;    // fixed at arrival ("other" if undeclared)
+  bool wait_observed = false;  // gridhub_queue_wait_seconds, first grant
   bool outcome_recorded = false;
 };
 

@@ -63,6 +63,7 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
 
 void Grid::RemoveNodeIfDrainedLocked(const NodeId& node_id) {
   if (nodes_.RemoveIfDrained(node_id)) {
+    sessions_.ForgetNode(node_id);
     ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
 }
@@ -230,6 +231,7 @@ bool Grid::Deregister(const NodeId& node_id, Effects* effects) {
   std::unique_ptr<Node> node = nodes_.Remove(node_id);
   if (node == nullptr) return false;
   DropNodeSessionsLocked(*node, effects, /*delete_on_node=*/false);
+  sessions_.ForgetNode(node_id);
   PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
   effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released
   PublishLocked();

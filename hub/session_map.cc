@@ -23,12 +23,17 @@ std::optional<SessionEntry> SessionMap::Remove(const SessionId& id) {
   if (it == by_id_.end()) return std::nullopt;
   SessionEntry entry = std::move(it->second);
   by_id_.erase(it);
+  // A node's (possibly empty) list stays until ForgetNode: on the hot path a session ends and
+  // the next one starts on the same node, and dropping and re-creating the entry each time
+  // costs two allocations.
   auto n = by_node_.find(entry.node);
-  if (n != by_node_.end()) {
-    std::erase(n->second, entry.id);
-    if (n->second.empty()) by_node_.erase(n);  // the index holds only nodes with sessions
-  }
+  if (n != by_node_.end()) std::erase(n->second, entry.id);
   return entry;
+}
+
+void SessionMap::ForgetNode(const NodeId& node) {
+  auto n = by_node_.find(node);
+  if (n != by_node_.end() && n->second.empty()) by_node_.erase(n);
 }
 
 const std::vector<SessionId>& SessionMap::OnNode(const NodeId& node) const {

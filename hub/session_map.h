@@ -42,6 +42,9 @@ class SessionMap {
   bool Contains(const SessionId& id) const { return by_id_.count(id) > 0; }
   // Removes the session and returns what it was; nullopt for an unknown id.
   std::optional<SessionEntry> Remove(const SessionId& id);
+  // `node` left the registry: its entry in the per-node index goes (if it has no sessions), so
+  // the index holds only nodes that are registered or still have sessions.
+  void ForgetNode(const NodeId& node);
   // The sessions routed to `node`, oldest first.
   const std::vector<SessionId>& OnNode(const NodeId& node) const;
   // The ids of `reported` that are not routed to `node` (unknown, or live on another node),
@@ -49,6 +52,8 @@ class SessionMap {
   std::vector<SessionId> NotRoutedTo(const NodeId& node,
                                      const std::vector<SessionId>& reported) const;
   size_t size() const { return by_id_.size(); }
+  // Entries in the per-node index, for tests that it follows the registry.
+  size_t indexed_nodes() const { return by_node_.size(); }
 
  private:
   std::unordered_map<SessionId, SessionEntry> by_id_;

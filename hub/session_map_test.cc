@@ -54,6 +54,18 @@ TEST(SessionMapTest, ListsANodesSessionsOldestFirst) {
   EXPECT_TRUE(sessions.OnNode(NodeId("n2")).empty());
 }
 
+TEST(SessionMapTest, ForgetNodeDropsOnlyAnEmptyNodesEntry) {
+  SessionMap sessions;
+  sessions.Add(Entry("a", "n1"));
+  sessions.Add(Entry("b", "n2"));
+  sessions.Remove(SessionId("b"));
+  EXPECT_EQ(sessions.indexed_nodes(), 2u);  // kept for the node's next session
+  sessions.ForgetNode(NodeId("n1"));        // still has one: kept
+  sessions.ForgetNode(NodeId("n2"));
+  EXPECT_EQ(sessions.indexed_nodes(), 1u);
+  EXPECT_EQ(sessions.OnNode(NodeId("n1")), std::vector<SessionId>{SessionId("a")});
+}
+
 TEST(SessionMapTest, NotRoutedToListsUnknownAndForeignIdsOnce) {
   SessionMap sessions;
   sessions.Add(Entry("mine", "n1"));
