@@ -35,6 +35,11 @@ struct Error {
   std::string message;
 };
 
+// The error every parser returns most: a value that is not acceptable, and why.
+inline Error InvalidArgument(std::string message) {
+  return Error{ErrorCode::kInvalidArgument, std::move(message)};
+}
+
 // Either a value or an Error, in the shape of absl::StatusOr.
 //
 //   Result<LabelKey> key = LabelKey::Parse(text);

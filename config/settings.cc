@@ -28,10 +28,6 @@ struct Entry {
   std::string origin;  // "file hub.yaml line 12", "env GRIDHUB_QUEUE_TIMEOUT", "flag --port"
 };
 
-Error Invalid(std::string message) {
-  return Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
 std::string Dotted(std::string_view section, std::string_view key) {
   std::string out(section);
   out += '.';
@@ -52,7 +48,7 @@ Error ValueError(std::string_view key, const json& value, const Problem& problem
   std::string line = std::string(key) + problem.path + " = " +
                      ShowValue(problem.value.value_or(value)) + ": " + problem.why;
   if (!origin.empty()) line += " (" + std::string(origin) + ")";
-  return Invalid(std::move(line));
+  return InvalidArgument(std::move(line));
 }
 
 Settings Defaults(Mode mode) {
@@ -73,7 +69,8 @@ Status ReadSection(const std::string& file, const std::string& section, const YA
                    std::vector<Entry>& out) {
   if (body.IsNull()) return Status::Ok();  // "queue:" with nothing under it
   if (!body.IsMap()) {
-    return Invalid(section + ": wrong type: a section is a map of keys (file " + file + ")");
+    return InvalidArgument(section + ": wrong type: a section is a map of keys (file " + file +
+                           ")");
   }
   std::vector<std::string> seen;
   for (const auto& item : body) {
@@ -85,7 +82,7 @@ Status ReadSection(const std::string& file, const std::string& section, const YA
                                   ? detail::Scalars::kTyped
                                   : detail::Scalars::kText;
     Result<json> value = detail::YamlToJson(item.second, scalars, name);
-    if (!value.ok()) return Invalid(value.error().message + " (file " + file + ")");
+    if (!value.ok()) return InvalidArgument(value.error().message + " (file " + file + ")");
     if (spec == nullptr) {
       return ValueError(name, *value, Problem{"unknown key", "", std::nullopt}, origin);
     }
@@ -103,8 +100,8 @@ Status ReadFile(const std::string& file, Mode& mode, std::vector<Entry>& out) {
   if (!root.ok()) return root.error();
   if (root->IsNull()) return Status::Ok();  // an empty file means "all defaults"
   if (!root->IsMap()) {
-    return Invalid(file + ": wrong type: the top level is a map of sections (" + JoinSections() +
-                   ")");
+    return InvalidArgument(file + ": wrong type: the top level is a map of sections (" +
+                           JoinSections() + ")");
   }
   bool has_node = false;
   bool has_hub = false;
@@ -117,10 +114,10 @@ Status ReadFile(const std::string& file, Mode& mode, std::vector<Entry>& out) {
       line += ": unknown section (file " + file;
       line += " line " + std::to_string(item.first.Mark().line + 1);
       line += "; sections are " + JoinSections() + ")";
-      return Invalid(std::move(line));
+      return InvalidArgument(std::move(line));
     }
     if (std::find(seen.begin(), seen.end(), section) != seen.end()) {
-      return Invalid(section + ": duplicate section (file " + std::string(file) + ")");
+      return InvalidArgument(section + ": duplicate section (file " + std::string(file) + ")");
     }
     seen.push_back(section);
     has_node |= section == "node";
@@ -163,14 +160,15 @@ Status ReadFlags(const std::vector<std::string>& flags, std::vector<Entry>& out)
   for (size_t i = 0; i < flags.size(); ++i) {
     std::string_view arg = flags[i];
     if (arg.substr(0, 2) != "--") {
-      return Invalid(std::string(arg) + ": unexpected argument (flags are --section.key VALUE)");
+      return InvalidArgument(std::string(arg) +
+                             ": unexpected argument (flags are --section.key VALUE)");
     }
     std::string_view body = arg.substr(2);
     size_t eq = body.find('=');
     std::string_view name = body.substr(0, eq);
     const KeySpec* spec = FlagKey(name);
     if (spec == nullptr) {
-      return Invalid("--" + std::string(name) + ": unknown flag (see --help)");
+      return InvalidArgument("--" + std::string(name) + ": unknown flag (see --help)");
     }
     std::string origin = "flag --" + std::string(name);
     std::string value;
@@ -182,7 +180,7 @@ Status ReadFlags(const std::vector<std::string>& flags, std::vector<Entry>& out)
     } else if (spec->flag_value == detail::FlagValue::kOptional) {
       value = "true";  // a bare boolean flag switches it on
     } else {
-      return Invalid("--" + std::string(name) + ": missing value");
+      return InvalidArgument("--" + std::string(name) + ": missing value");
     }
     out.push_back(Entry{spec, json(std::move(value)), Source::kFlag, origin});
   }
@@ -235,8 +233,8 @@ Result<Settings> LoadSettings(const LoadOptions& options) {
 
 Result<Settings> ApplyAdminPatch(const Settings& current, const json& patch) {
   if (!patch.is_object()) {
-    return Invalid("config patch = " + ShowValue(patch) +
-                   ": wrong type: expected a map of sections (queue, matching, hub)");
+    return InvalidArgument("config patch = " + ShowValue(patch) +
+                           ": wrong type: expected a map of sections (queue, matching, hub)");
   }
   std::vector<Entry> entries;
   for (const auto& [section, body] : patch.items()) {

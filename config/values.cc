@@ -13,8 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-Error Invalid(std::string why) { return Error{ErrorCode::kInvalidArgument, std::move(why)}; }
-
 std::string Lower(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -65,14 +63,14 @@ std::string_view KindName(const json& value) {
 
 Result<Duration> DurationFromText(std::string_view raw) {
   std::string_view text = Trim(raw);
-  if (text.empty()) return Invalid("empty duration");
-  if (text.front() == '-') return Invalid("negative duration");
+  if (text.empty()) return InvalidArgument("empty duration");
+  if (text.front() == '-') return InvalidArgument("negative duration");
   if (text.front() == '+') text.remove_prefix(1);
   size_t unit_at = text.find_first_not_of("0123456789");
   std::string_view number = text.substr(0, unit_at);
   std::string_view unit = unit_at == std::string_view::npos ? "" : text.substr(unit_at);
   std::optional<uint64_t> n = Digits(number);
-  if (!n) return Invalid("not a duration (use 300, 300s, 500ms, 5m or 1h)");
+  if (!n) return InvalidArgument("not a duration (use 300, 300s, 500ms, 5m or 1h)");
   // Ten years is far beyond any timeout and keeps every conversion below clear of overflow.
   constexpr uint64_t kMaxSeconds = 10ull * 366 * 24 * 3600;
   uint64_t per_unit_ms = 0;
@@ -85,9 +83,10 @@ Result<Duration> DurationFromText(std::string_view raw) {
   } else if (unit == "h") {
     per_unit_ms = 3'600'000;
   } else {
-    return Invalid("unknown duration unit '" + std::string(unit) + "' (use ms, s, m or h)");
+    return InvalidArgument("unknown duration unit '" + std::string(unit) + "' (use ms, s, m or h)");
   }
-  if (*n > kMaxSeconds * 1000 / per_unit_ms) return Invalid("duration too long (over 10 years)");
+  if (*n > kMaxSeconds * 1000 / per_unit_ms)
+    return InvalidArgument("duration too long (over 10 years)");
   return std::chrono::duration_cast<Duration>(std::chrono::milliseconds(*n * per_unit_ms));
 }
 
@@ -95,7 +94,7 @@ Result<bool> BoolFromText(std::string_view raw) {
   std::string text = Lower(Trim(raw));
   if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-  return Invalid("not a boolean (use true/false, yes/no, on/off or 1/0)");
+  return InvalidArgument("not a boolean (use true/false, yes/no, on/off or 1/0)");
 }
 
 Result<int64_t> IntFromText(std::string_view raw) {
@@ -103,9 +102,9 @@ Result<int64_t> IntFromText(std::string_view raw) {
   bool negative = !text.empty() && text.front() == '-';
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
   std::optional<uint64_t> n = Digits(text);
-  if (!n) return Invalid("not an integer");
+  if (!n) return InvalidArgument("not an integer");
   if (*n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return Invalid("integer too large");
+    return InvalidArgument("integer too large");
   }
   int64_t value = static_cast<int64_t>(*n);
   return negative ? -value : value;
@@ -113,10 +112,10 @@ Result<int64_t> IntFromText(std::string_view raw) {
 
 Result<size_t> SizeFromText(std::string_view raw) {
   std::string_view text = Trim(raw);
-  if (!text.empty() && text.front() == '-') return Invalid("negative size");
+  if (!text.empty() && text.front() == '-') return InvalidArgument("negative size");
   size_t unit_at = text.find_first_not_of("0123456789");
   std::optional<uint64_t> n = Digits(text.substr(0, unit_at));
-  if (!n) return Invalid("not a size (use bytes, or a number with K, M or G, e.g. 64M)");
+  if (!n) return InvalidArgument("not a size (use bytes, or a number with K, M or G, e.g. 64M)");
   std::string unit = unit_at == std::string_view::npos ? "" : Lower(Trim(text.substr(unit_at)));
   // Binary multiples for every spelling: nobody sizes a request body in powers of ten.
   int shift = 0;
@@ -129,12 +128,12 @@ Result<size_t> SizeFromText(std::string_view raw) {
   } else if (unit == "g" || unit == "gb" || unit == "gib") {
     shift = 30;
   } else {
-    return Invalid("unknown size unit '" + unit + "' (use K, M or G)");
+    return InvalidArgument("unknown size unit '" + unit + "' (use K, M or G)");
   }
   // One bound on the bytes, whatever the spelling (64G and its byte count alike), far above
   // any body or upload and clear of overflow.
   constexpr uint64_t kMaxBytes = uint64_t{1} << 60;
-  if (*n > (kMaxBytes >> shift)) return Invalid("size too large");
+  if (*n > (kMaxBytes >> shift)) return InvalidArgument("size too large");
   return static_cast<size_t>(*n << shift);
 }
 
@@ -279,7 +278,7 @@ Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
   if (slot.contains("max-sessions")) {
     const json& raw = slot["max-sessions"];
     std::optional<std::string> text = ScalarText(raw);
-    Result<int64_t> n = text ? IntFromText(*text) : Result<int64_t>(Invalid("wrong type"));
+    Result<int64_t> n = text ? IntFromText(*text) : Result<int64_t>(InvalidArgument("wrong type"));
     if (!n.ok()) return At(at + ".max-sessions", raw, n.error().message + ": expected an integer");
     if (*n < 1 || *n > 10'000) return At(at + ".max-sessions", raw, "must be 1 to 10000");
     parsed.max_sessions = static_cast<int>(*n);

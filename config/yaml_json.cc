@@ -12,10 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-Error Invalid(std::string message) {
-  return Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
 bool IsNullText(std::string_view s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
@@ -89,14 +85,14 @@ Result<json> YamlToJson(const YAML::Node& node, Scalars scalars, std::string_vie
       json out = json::object();
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) {
-          return Invalid(std::string(where) + ": map keys must be plain strings");
+          return InvalidArgument(std::string(where) + ": map keys must be plain strings");
         }
         const std::string& key = entry.first.Scalar();
         std::string path = std::string(where) + "." + key;
         // yaml-cpp keeps both copies of a repeated key; refuse rather than pick one silently.
         if (out.contains(key)) {
-          return Invalid(path + ": duplicate key (line " +
-                         std::to_string(entry.first.Mark().line + 1) + ")");
+          return InvalidArgument(path + ": duplicate key (line " +
+                                 std::to_string(entry.first.Mark().line + 1) + ")");
         }
         Result<json> value = YamlToJson(entry.second, scalars, path);
         if (!value.ok()) return value.error();
@@ -112,18 +108,18 @@ Result<YAML::Node> ParseYaml(std::string_view text) {
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return Invalid("line " + std::to_string(e.mark.line + 1) + ", column " +
-                   std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
+    return InvalidArgument("line " + std::to_string(e.mark.line + 1) + ", column " +
+                           std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
   }
 }
 
 Result<YAML::Node> LoadYamlFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Invalid(path + ": cannot read file: " + std::strerror(errno));
+  if (!in) return InvalidArgument(path + ": cannot read file: " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   Result<YAML::Node> node = ParseYaml(text.str());
-  if (!node.ok()) return Invalid(path + ": " + node.error().message);
+  if (!node.ok()) return InvalidArgument(path + ": " + node.error().message);
   return node;
 }
 

@@ -16,13 +16,9 @@ namespace {
 
 constexpr size_t kMaxIdLength = 128;
 
-Error Invalid(std::string message) {
-  return Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
 Result<std::string> RequireString(const json& object, const char* key) {
   if (!object.contains(key) || !object[key].is_string() || object[key].get<std::string>().empty()) {
-    return Invalid(std::string(key) + " must be a non-empty string");
+    return InvalidArgument(std::string(key) + " must be a non-empty string");
   }
   return object[key].get<std::string>();
 }
@@ -49,7 +45,7 @@ Status ParseIdentity(const json& body, NodeRegistration* node) {
   Result<std::string> id = RequireString(body, "id");
   if (!id.ok()) return id.error();
   if (!IsValidNodeId(*id))
-    return Invalid("id must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -");
+    return InvalidArgument("id must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -");
   Result<std::string> uri_text = RequireString(body, "uri");
   if (!uri_text.ok()) return uri_text.error();
   Result<NodeUri> uri = ParseNodeUri(*uri_text);
@@ -60,7 +56,7 @@ Status ParseIdentity(const json& body, NodeRegistration* node) {
   if (body.contains("healthCheck") && !body["healthCheck"].is_null()) {
     if (!body["healthCheck"].is_string() ||
         (body["healthCheck"] != "status" && body["healthCheck"] != "heartbeat")) {
-      return Invalid("healthCheck must be \"status\" or \"heartbeat\"");
+      return InvalidArgument("healthCheck must be \"status\" or \"heartbeat\"");
     }
     if (body["healthCheck"] == "status") node->health_check = HealthCheck::kStatus;
   }
@@ -71,35 +67,35 @@ Status ParseIdentity(const json& body, NodeRegistration* node) {
 Result<std::string> ParseSlotId(const json& s, size_t index, const std::string& where) {
   if (!s.contains("id") || s["id"].is_null()) return std::to_string(index);
   if (!s["id"].is_string() && !s["id"].is_number_integer())
-    return Invalid(where + "id must be a string");
+    return InvalidArgument(where + "id must be a string");
   std::string slot_id = s["id"].is_string() ? s["id"].get<std::string>() : s["id"].dump();
   if (!IsValidSlotId(slot_id))
-    return Invalid(where + "id must be 1 to 128 printable ASCII characters");
+    return InvalidArgument(where + "id must be 1 to 128 printable ASCII characters");
   return slot_id;
 }
 
 Result<SlotRegistration> ParseSlot(const json& s, size_t index) {
   std::string where = "slots[" + std::to_string(index) + "].";
-  if (!s.is_object()) return Invalid(where + " must be an object");
+  if (!s.is_object()) return InvalidArgument(where + " must be an object");
   Result<std::string> slot_id = ParseSlotId(s, index, where);
   if (!slot_id.ok()) return slot_id.error();
   std::string label;
   if (s.contains("label") && !s["label"].is_null()) {
-    if (!s["label"].is_string()) return Invalid(where + "label must be a string");
+    if (!s["label"].is_string()) return InvalidArgument(where + "label must be a string");
     label = s["label"].get<std::string>();
   }
   // By reference: copying an untrusted value recurses before Parse has checked its depth.
   static const json* const kNoStereotype = new json(json::object());
   const json& caps = s.contains("stereotype") ? s["stereotype"] : *kNoStereotype;
   Result<matching::Stereotype> stereotype = matching::Stereotype::Parse(caps, label);
-  if (!stereotype.ok()) return Invalid(where + "stereotype: " + stereotype.error().message);
+  if (!stereotype.ok()) return InvalidArgument(where + "stereotype: " + stereotype.error().message);
   int max_sessions = 1;
   if (s.contains("maxSessions") && !s["maxSessions"].is_null()) {
     const json& max = s["maxSessions"];
     if (!max.is_number_integer() || max.get<int64_t>() < 1 ||
         max.get<int64_t>() > kMaxSessionsPerSlot) {
-      return Invalid(where + "maxSessions must be an integer from 1 to " +
-                     std::to_string(kMaxSessionsPerSlot));
+      return InvalidArgument(where + "maxSessions must be an integer from 1 to " +
+                             std::to_string(kMaxSessionsPerSlot));
     }
     max_sessions = max.get<int>();
   }
@@ -108,19 +104,20 @@ Result<SlotRegistration> ParseSlot(const json& s, size_t index) {
 
 Status ParseSlots(const json& body, NodeRegistration* node) {
   if (!body.contains("slots") || !body["slots"].is_array() || body["slots"].empty()) {
-    return Invalid("slots must be a non-empty array");
+    return InvalidArgument("slots must be a non-empty array");
   }
   const json& slots = body["slots"];
   if (slots.size() > kMaxSlots) {
-    return Invalid("slots has " + std::to_string(slots.size()) + " entries; at most " +
-                   std::to_string(kMaxSlots) + " are allowed");
+    return InvalidArgument("slots has " + std::to_string(slots.size()) + " entries; at most " +
+                           std::to_string(kMaxSlots) + " are allowed");
   }
   std::set<std::string> slot_ids;
   for (size_t i = 0; i < slots.size(); ++i) {
     Result<SlotRegistration> slot = ParseSlot(slots[i], i);
     if (!slot.ok()) return slot.error();
     if (!slot_ids.insert(slot->id.str()).second) {
-      return Invalid("slots[" + std::to_string(i) + "].id '" + slot->id.str() + "' is repeated");
+      return InvalidArgument("slots[" + std::to_string(i) + "].id '" + slot->id.str() +
+                             "' is repeated");
     }
     node->slots.push_back(std::move(*slot));
   }
@@ -146,8 +143,9 @@ Result<AdoptedSession> ParseAdopted(const json& entry, size_t index) {
     }
   }
   if (!IsValidSessionId(id)) {
-    return Invalid("sessions[" + std::to_string(index) +
-                   "] must be a session id (1 to 128 of A-Z a-z 0-9 . _ -) or an object with one");
+    return InvalidArgument(
+        "sessions[" + std::to_string(index) +
+        "] must be a session id (1 to 128 of A-Z a-z 0-9 . _ -) or an object with one");
   }
   session.id = SessionId(std::move(id));
   // An empty slot id names no slot, as an absent one does.
@@ -158,11 +156,11 @@ Result<AdoptedSession> ParseAdopted(const json& entry, size_t index) {
 Status ParseSessions(const json& body, NodeRegistration* node) {
   if (!body.contains("sessions") || body["sessions"].is_null()) return Status::Ok();
   const json& sessions = body["sessions"];
-  if (!sessions.is_array()) return Invalid("sessions must be an array");
+  if (!sessions.is_array()) return InvalidArgument("sessions must be an array");
   const int capacity = node->Capacity();
   if (sessions.size() > static_cast<size_t>(capacity)) {
-    return Invalid("sessions has " + std::to_string(sessions.size()) +
-                   " entries but the slots offer only " + std::to_string(capacity));
+    return InvalidArgument("sessions has " + std::to_string(sessions.size()) +
+                           " entries but the slots offer only " + std::to_string(capacity));
   }
   for (size_t i = 0; i < sessions.size(); ++i) {
     Result<AdoptedSession> session = ParseAdopted(sessions[i], i);
@@ -181,7 +179,7 @@ int NodeRegistration::Capacity() const {
 }
 
 Result<NodeRegistration> ParseNodeRegistration(const json& body) {
-  if (!body.is_object()) return Invalid("node registration must be a JSON object");
+  if (!body.is_object()) return InvalidArgument("node registration must be a JSON object");
   NodeRegistration node;
   if (Status s = ParseIdentity(body, &node); !s.ok()) return s.error();
   if (Status s = ParseSlots(body, &node); !s.ok()) return s.error();
@@ -193,21 +191,21 @@ Result<NodeRegistration> ParseNodeRegistration(const json& body) {
 Result<HeartbeatReport> ParseHeartbeatReport(const json& body) {
   HeartbeatReport report;
   if (body.is_null()) return report;
-  if (!body.is_object()) return Invalid("heartbeat body must be a JSON object");
+  if (!body.is_object()) return InvalidArgument("heartbeat body must be a JSON object");
   if (body.contains("sessions") && !body["sessions"].is_null()) {
     const json& sessions = body["sessions"];
-    if (!sessions.is_array()) return Invalid("sessions must be an array of session ids");
+    if (!sessions.is_array()) return InvalidArgument("sessions must be an array of session ids");
     report.sessions.emplace();
     report.sessions->reserve(sessions.size());
     for (size_t i = 0; i < sessions.size(); ++i) {
       if (!sessions[i].is_string()) {
-        return Invalid("sessions[" + std::to_string(i) + "] must be a string");
+        return InvalidArgument("sessions[" + std::to_string(i) + "] must be a string");
       }
       report.sessions->emplace_back(sessions[i].get<std::string>());
     }
   }
   if (body.contains("draining") && !body["draining"].is_null()) {
-    if (!body["draining"].is_boolean()) return Invalid("draining must be true or false");
+    if (!body["draining"].is_boolean()) return InvalidArgument("draining must be true or false");
     report.draining = body["draining"].get<bool>();
   }
   return report;

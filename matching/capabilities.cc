@@ -12,10 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-Error Invalid(std::string message) {
-  return Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
 std::string Name(std::string_view where, std::string_view key) {
   std::string name(where);
   if (!name.empty()) name.push_back('.');
@@ -44,20 +40,20 @@ Status CheckTimeouts(const json& timeouts, const std::string& name) {
     if (it == timeouts.end() || (it->is_null() && std::string_view(key) == "script")) continue;
     bool ok = it->is_number_unsigned() ? it->get<uint64_t>() <= kMaxSafeInteger
                                        : it->is_number_integer() && it->get<int64_t>() >= 0;
-    if (!ok) return Invalid(Name(name, key) + " must be an integer from 0 to 2^53 - 1");
+    if (!ok) return InvalidArgument(Name(name, key) + " must be an integer from 0 to 2^53 - 1");
   }
   return Status::Ok();
 }
 
 Status CheckGridhubKey(std::string_view key, const json& value, const std::string& name) {
   if (key == "gridhub:label") {
-    if (!value.is_string()) return Invalid(name + " must be a string");
+    if (!value.is_string()) return InvalidArgument(name + " must be a string");
     Result<LabelKey> label = LabelKey::Parse(value.get_ref<const std::string&>());
-    if (!label.ok()) return Invalid(name + ": " + label.error().message);
+    if (!label.ok()) return InvalidArgument(name + ": " + label.error().message);
   } else if (key == "gridhub:runId") {
-    if (!value.is_string()) return Invalid(name + " must be a string");
+    if (!value.is_string()) return InvalidArgument(name + " must be a string");
   } else if (key == "gridhub:noWait") {
-    if (!value.is_boolean()) return Invalid(name + " must be a boolean");
+    if (!value.is_boolean()) return InvalidArgument(name + " must be a boolean");
   }
   return Status::Ok();
 }
@@ -65,22 +61,23 @@ Status CheckGridhubKey(std::string_view key, const json& value, const std::strin
 // One non-null capability against the W3C "validate capabilities" rules.
 Status CheckCapability(std::string_view key, const json& value, const std::string& name) {
   if (OneOf(key, kBooleanKeys)) {
-    if (!value.is_boolean()) return Invalid(name + " must be a boolean");
+    if (!value.is_boolean()) return InvalidArgument(name + " must be a boolean");
   } else if (OneOf(key, kStringKeys)) {
-    if (!value.is_string()) return Invalid(name + " must be a string");
+    if (!value.is_string()) return InvalidArgument(name + " must be a string");
   } else if (key == "pageLoadStrategy") {
     if (!value.is_string() || (value != "none" && value != "eager" && value != "normal")) {
-      return Invalid(name + " must be one of \"none\", \"eager\", \"normal\"");
+      return InvalidArgument(name + " must be one of \"none\", \"eager\", \"normal\"");
     }
   } else if (key == "proxy") {
-    if (!value.is_object()) return Invalid(name + " must be a JSON object");
+    if (!value.is_object()) return InvalidArgument(name + " must be a JSON object");
   } else if (key == "timeouts") {
-    if (!value.is_object()) return Invalid(name + " must be a JSON object");
+    if (!value.is_object()) return InvalidArgument(name + " must be a JSON object");
     return CheckTimeouts(value, name);
   } else if (key.find(':') == std::string_view::npos) {
-    return Invalid(name +
-                   " is not a W3C capability; extension capabilities need a vendor prefix such "
-                   "as 'goog:'");
+    return InvalidArgument(
+        name +
+        " is not a W3C capability; extension capabilities need a vendor prefix such "
+        "as 'goog:'");
   } else if (key.starts_with("gridhub:")) {
     return CheckGridhubKey(key, value, name);
   }
@@ -91,11 +88,11 @@ Result<const json*> FirstMatchList(const json& capabilities) {
   static const json* const kOneEmpty = new json(json::array({json::object()}));
   auto it = capabilities.find("firstMatch");
   if (it == capabilities.end() || it->is_null()) return kOneEmpty;
-  if (!it->is_array()) return Invalid("capabilities.firstMatch must be a JSON array");
-  if (it->empty()) return Invalid("capabilities.firstMatch must hold at least one object");
+  if (!it->is_array()) return InvalidArgument("capabilities.firstMatch must be a JSON array");
+  if (it->empty()) return InvalidArgument("capabilities.firstMatch must hold at least one object");
   if (it->size() > kMaxFirstMatch) {
-    return Invalid("capabilities.firstMatch has more than " + std::to_string(kMaxFirstMatch) +
-                   " entries");
+    return InvalidArgument("capabilities.firstMatch has more than " +
+                           std::to_string(kMaxFirstMatch) + " entries");
   }
   return &*it;
 }
@@ -106,28 +103,30 @@ Status CheckMergedSize(const json& always, size_t first_match_count) {
   if (first_match_count <= 1) return Status::Ok();
   size_t bytes = always.dump(-1, ' ', false, json::error_handler_t::replace).size();
   if (bytes * first_match_count > kMaxMergedBytes) {
-    return Invalid("capabilities.alwaysMatch repeated into " + std::to_string(first_match_count) +
-                   " firstMatch entries exceeds " + std::to_string(kMaxMergedBytes >> 20) + " MiB");
+    return InvalidArgument("capabilities.alwaysMatch repeated into " +
+                           std::to_string(first_match_count) + " firstMatch entries exceeds " +
+                           std::to_string(kMaxMergedBytes >> 20) + " MiB");
   }
   return Status::Ok();
 }
 
 Result<const json*> CapabilitiesObject(const json& body) {
   if (!body.is_object()) {
-    return Invalid(
+    return InvalidArgument(
         "capabilities: the request body must be a JSON object holding a "
         "\"capabilities\" object");
   }
   auto it = body.find("capabilities");
   if (it == body.end() || it->is_null()) {
     if (body.contains("desiredCapabilities")) {
-      return Invalid(
+      return InvalidArgument(
           "capabilities is missing: legacy desiredCapabilities alone are not "
           "supported; send W3C {\"capabilities\": {\"alwaysMatch\": {...}}}");
     }
-    return Invalid("capabilities is missing: send {\"capabilities\": {\"alwaysMatch\": {...}}}");
+    return InvalidArgument(
+        "capabilities is missing: send {\"capabilities\": {\"alwaysMatch\": {...}}}");
   }
-  if (!it->is_object()) return Invalid("capabilities must be a JSON object");
+  if (!it->is_object()) return InvalidArgument("capabilities must be a JSON object");
   return &*it;
 }
 
@@ -156,14 +155,14 @@ Candidate::Candidate(nlohmann::json merged)
     : json_(std::move(merged)), digest_(CapabilityDigest::Of(json_)) {}
 
 Result<json> ValidateCapabilities(const json& caps, std::string_view where) {
-  if (!caps.is_object()) return Invalid(std::string(where) + " must be a JSON object");
+  if (!caps.is_object()) return InvalidArgument(std::string(where) + " must be a JSON object");
   json out = json::object();
   for (const auto& [key, value] : caps.items()) {
     if (value.is_null()) continue;  // W3C: null counts as absent
     std::string name = Name(where, key);
     if (NestsDeeperThan(value, kMaxCapabilityDepth)) {
-      return Invalid(name + " nests deeper than " + std::to_string(kMaxCapabilityDepth) +
-                     " levels");
+      return InvalidArgument(name + " nests deeper than " + std::to_string(kMaxCapabilityDepth) +
+                             " levels");
     }
     Status status = CheckCapability(key, value, name);
     if (!status.ok()) return status.error();
@@ -198,7 +197,8 @@ Result<NewSessionSpec> ProcessNewSession(const json& body) {
     if (!first.ok()) return first.error();
     json merged = always;
     for (auto& [key, value] : first->items()) {
-      if (always.contains(key)) return Invalid(Name(where, key) + " repeats an alwaysMatch key");
+      if (always.contains(key))
+        return InvalidArgument(Name(where, key) + " repeats an alwaysMatch key");
       merged[key] = std::move(value);
     }
     spec.candidates.emplace_back(std::move(merged));

@@ -12,21 +12,17 @@ namespace {
 // Same bound as a request's capability values, plus the stereotype object itself.
 constexpr size_t kMaxStereotypeDepth = 33;
 
-Error Invalid(std::string message) {
-  return Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
 Result<LabelKey> SlotLabel(const json& caps, std::string_view label) {
   if (!label.empty()) {
     Result<LabelKey> key = LabelKey::Parse(label);
-    if (!key.ok()) return Invalid("label: " + key.error().message);
+    if (!key.ok()) return InvalidArgument("label: " + key.error().message);
     return key;
   }
   auto it = caps.find("gridhub:label");
   if (it != caps.end() && !it->is_null()) {
-    if (!it->is_string()) return Invalid("stereotype.gridhub:label must be a string");
+    if (!it->is_string()) return InvalidArgument("stereotype.gridhub:label must be a string");
     Result<LabelKey> key = LabelKey::Parse(it->get_ref<const std::string&>());
-    if (!key.ok()) return Invalid("stereotype.gridhub:label: " + key.error().message);
+    if (!key.ok()) return InvalidArgument("stereotype.gridhub:label: " + key.error().message);
     return key;
   }
   auto browser = caps.find("browserName");
@@ -40,16 +36,16 @@ Stereotype::Stereotype(nlohmann::json caps, LabelKey label)
     : json_(std::move(caps)), label_(std::move(label)), digest_(CapabilityDigest::Of(json_)) {}
 
 Result<Stereotype> Stereotype::Parse(const nlohmann::json& caps, std::string_view label) {
-  if (!caps.is_object()) return Invalid("stereotype must be a JSON object");
+  if (!caps.is_object()) return InvalidArgument("stereotype must be a JSON object");
   for (const char* key : {"browserName", "browserVersion", "platformName"}) {
     auto it = caps.find(key);
     if (it != caps.end() && !it->is_null() && !it->is_string()) {
-      return Invalid(std::string("stereotype.") + key + " must be a string");
+      return InvalidArgument(std::string("stereotype.") + key + " must be a string");
     }
   }
   if (NestsDeeperThan(caps, kMaxStereotypeDepth)) {
-    return Invalid("stereotype nests deeper than " + std::to_string(kMaxStereotypeDepth) +
-                   " levels");
+    return InvalidArgument("stereotype nests deeper than " + std::to_string(kMaxStereotypeDepth) +
+                           " levels");
   }
   Result<LabelKey> key = SlotLabel(caps, label);
   if (!key.ok()) return key.error();
