@@ -40,6 +40,18 @@ using NodeId = StrongId<struct NodeIdTag>;
 using SlotId = StrongId<struct SlotIdTag>;
 using SessionId = StrongId<struct SessionIdTag>;
 
+// A session id gridhub routes, on the hub and on the node alike: 1 to 128 characters of
+// [A-Za-z0-9._-], and not "." or ".." (it travels as a path segment).
+inline bool IsValidSessionId(std::string_view id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace gridhub
 
 template <typename Tag>

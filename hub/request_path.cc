@@ -69,16 +69,6 @@ Result<RoutePath> ParseRoutePath(std::string_view raw_path) {
   return route;
 }
 
-bool IsValidSessionId(std::string_view id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  for (char c : id) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string JoinSegments(const std::vector<std::string_view>& segments, size_t from) {
   std::string out;
   for (size_t i = from; i < segments.size(); ++i) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/strong_id.h"
 
 namespace gridhub::hub {
 
@@ -32,8 +33,8 @@ struct RoutePath {
 // The segments point into `raw_path`, which must outlive the result.
 Result<RoutePath> ParseRoutePath(std::string_view raw_path);
 
-// A session id the hub routes: 1 to 128 characters of [A-Za-z0-9._-], and not "." or "..".
-bool IsValidSessionId(std::string_view id);
+// A session id the hub routes (common/strong_id.h, shared with the node agent).
+using gridhub::IsValidSessionId;
 
 // "/" + segments[from..] joined by "/" ("/" when nothing is left).
 std::string JoinSegments(const std::vector<std::string_view>& segments, size_t from);

@@ -111,14 +111,6 @@ bool UnsafePath(std::string_view path) {
          lower.find("%5c") != std::string::npos || lower.find('\\') != std::string::npos;
 }
 
-// W3C session ids as the hub accepts them: [A-Za-z0-9._-]{1,128}.
-bool ValidSessionId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-  });
-}
-
 std::vector<NodeSlot> NodeSlots(const NodeAgentOptions& options) {
   std::vector<NodeSlot> slots;
   for (size_t i = 0; i < options.slots.size(); ++i) {
@@ -265,7 +257,7 @@ void NodeAgent::RouteSession(const std::string& path, http::ServerRequest reques
   }
   size_t end = path.find('/', kPrefix.size());
   std::string id = path.substr(kPrefix.size(), end - kPrefix.size());
-  if (!ValidSessionId(id)) {
+  if (!IsValidSessionId(id)) {
     return SendError(responder, ErrorCode::kInvalidSessionId,
                      "not a session id: " + id.substr(0, 200));
   }
