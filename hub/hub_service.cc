@@ -313,13 +313,18 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
   // Routed on its segments, and a proxied command is forwarded as the path rebuilt from them:
   // whatever could be read otherwise further on (dot segments, encoded slashes) is refused.
   Routed<RouteHandler> routed = routes_.Route(request.method, request.path);
-  if (routed.row == nullptr) {
+  // A known path asked with a method it does not take is checked against the path's own
+  // routes first: with hub.client-token set, every W3C and queue call without it is 401.
+  const bool refused_path = routed.row == nullptr && routed.path_access.has_value() &&
+                            !Check(*routed.path_access, request).ok();
+  if (routed.row == nullptr && !refused_path) {
     // RFC 9110: a 405 lists the methods the route takes.
     http::Headers headers;
     if (routed.error.code == ErrorCode::kUnknownMethod) headers.emplace_back("Allow", routed.allow);
     return SendError(responder, routed.error, 0, headers);
   }
-  if (Status allowed = Check(routed.row->access, request); !allowed.ok()) {
+  if (Status allowed = Check(refused_path ? *routed.path_access : routed.row->access, request);
+      !allowed.ok()) {
     // RFC 9110: a 401 names the scheme to use.
     return SendError(responder, allowed.error(), 0,
                      {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});

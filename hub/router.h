@@ -53,6 +53,9 @@ struct Routed {
   RouteMatch match;
   Error error{ErrorCode::kUnknownCommand, ""};
   std::string allow;  // with kUnknownMethod: the methods the path takes, "GET, DELETE"
+  // With kUnknownMethod: the Access of the first row whose pattern matched, so that a caller
+  // those rows would refuse hears 401 rather than learning which methods the path takes.
+  std::optional<Access> path_access;
 };
 
 // The errors Router answers with, by themselves so that their text is pinned in one place.
@@ -90,6 +93,7 @@ class Router {
       if (!row.pattern.Matches(path->segments, &params)) continue;
       path_known = true;
       if (!TakesMethod(row.methods, method)) {
+        if (!routed.path_access.has_value()) routed.path_access = row.access;
         AddAllowed(row.methods, &allowed);
         continue;
       }

@@ -95,6 +95,15 @@ TEST(RouterTest, WrongMethodIsUnknownMethodWithAllowListingEveryRowOfThePath) {
   EXPECT_EQ(router.Route("GET", "/nodes/n1/drain").allow, "POST");
 }
 
+TEST(RouterTest, WrongMethodCarriesTheAccessOfThePathsFirstRow) {
+  Names router = HubLikeTable();
+  EXPECT_EQ(router.Route("PUT", "/queue").path_access, Access::kClient);  // GET's, then DELETE's
+  EXPECT_EQ(router.Route("PUT", "/status").path_access, Access::kOpen);
+  EXPECT_EQ(router.Route("GET", "/session").path_access, Access::kClient);
+  EXPECT_FALSE(router.Route("GET", "/nowhere").path_access.has_value());  // 404: no row
+  EXPECT_FALSE(router.Route("GET", "/status").path_access.has_value());   // routed
+}
+
 TEST(RouterTest, MethodsAreCaseSensitive) {
   Names router = HubLikeTable();
   Routed<std::string> routed = router.Route("get", "/status");

@@ -21,6 +21,16 @@ class ClientTokenTest(HubTestCase):
                                    {"Authorization": "Bearer wrong"})[0], 401)
         self.assertEqual(call_json("GET", hub.url + "/queue")[0], 401)
         self.assertEqual(call_json("POST", hub.url + "/queue/requests", body)[0], 401)
+        # A method the path does not take: 401 without the token (the methods stay unsaid),
+        # 405 with it.
+        for method, path in (("GET", "/session"), ("PUT", "/session/abc/url"), ("PUT", "/queue")):
+            status, headers, _ = call(method, hub.url + path)
+            self.assertEqual(status, 401, (method, path))
+            self.assertNotIn("allow", {k.lower() for k in headers})
+            status, headers, _ = call(method, hub.url + path, None, {"Authorization": "Bearer ct"})
+            self.assertEqual(status, 405, (method, path))
+            self.assertIn("allow", headers)
+        self.assertEqual(call("PUT", hub.url + "/status")[0], 405)  # an open path says so
         self.assertEqual(node.creates_started, 0)
         # Probes stay open.
         self.assertEqual(call_json("GET", hub.url + "/status")[0], 200)
