@@ -54,7 +54,7 @@ TEST(CreateAnswerTest, AnErrorWithoutAMessageShowsTheStartOfTheBody) {
 }
 
 TEST(CreateAnswerTest, ASuccessWithoutASessionIdFails) {
-  for (const std::string& body :
+  for (const char* body :
        {"", "not json", "[]", R"({"value":{"sessionId":5}})", R"({"value":{}})"}) {
     CreateAnswer answer = Answer(200, body);
     EXPECT_FALSE(answer.session_id.has_value()) << body;
