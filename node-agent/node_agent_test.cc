@@ -16,6 +16,7 @@
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
+#include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
 
 namespace gridhub::node {
@@ -24,8 +25,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr const char* kPython = "/usr/bin/python3";
-const std::string kFakeDriver = std::string(GRIDHUB_NODE_TESTDATA) + "/fake_driver.py";
+using test_support::kFakeDriver;
+using test_support::kPython;
 
 // Polls `condition` until it holds or `timeout` passes; for state that changes on other
 // threads and processes. Returns the last answer.

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "node-agent/free_port.h"
+#include "node-agent/testing/fake_driver.h"
 
 namespace gridhub::node {
 namespace {
@@ -13,8 +14,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr const char* kPython = "/usr/bin/python3";
-const std::string kFakeDriver = std::string(GRIDHUB_NODE_TESTDATA) + "/fake_driver.py";
+using test_support::kFakeDriver;
+using test_support::kPython;
 
 http::ClientResponse Answer(int status, std::string body) {
   http::ClientResponse answer;
