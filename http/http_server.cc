@@ -345,6 +345,9 @@ bool Responder::Send(int status, std::string body, const Headers& headers,
   return impl_->SendNow(status, body, headers, content_type);
 }
 
+// SKELETON (issue 11, being written): not yet able to detach.
+bool Responder::Detach(std::function<void(DetachedConnection)>) { return false; }
+
 bool Responder::PeerConnected() const {
   if (impl_ == nullptr) return false;
   MutexLock lock(impl_->mu);

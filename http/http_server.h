@@ -43,6 +43,13 @@ struct ServerRequest {
   std::string_view Header(std::string_view name) const { return FindHeader(headers, name); }
 };
 
+// A client connection taken out of the server by Responder::Detach (a WebSocket upgrade): the
+// descriptor is no longer polled, timed or closed by the server; it belongs to whoever took it.
+struct DetachedConnection {
+  int fd = -1;
+  std::string early_bytes;  // bytes the client sent after the request head, not yet framed
+};
+
 // Completes one request. A cheap copyable handle: copies refer to the same pending response,
 // and only the first Send() goes out. Thread-safe; Send() never blocks on the network.
 class Responder {
@@ -55,6 +62,12 @@ class Responder {
   // gone, or a response was already sent.
   bool Send(int status, std::string body, const Headers& headers = {},
             std::string_view content_type = "application/json; charset=utf-8");
+  // Instead of answering, takes the connection out of the server: on the connection's reactor
+  // thread, once every earlier answer on it has been written, `take` receives its descriptor
+  // (which the callee now owns and must close) and the bytes read past this request's head.
+  // The server then forgets the connection (its disconnect callback runs). False, and `take`
+  // is never called, when the client is gone or an answer was already sent.
+  bool Detach(std::function<void(DetachedConnection)> take);
   // False once the client's connection has closed.
   bool PeerConnected() const;
   bool sent() const;
