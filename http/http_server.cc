@@ -40,6 +40,9 @@ constexpr auto kTick = std::chrono::milliseconds(250);
 // After a final answer our side is shut (FIN) and input is still read and dropped for this
 // long, so the client reads the answer instead of a reset; then the connection is closed.
 constexpr auto kLinger = std::chrono::seconds(2);
+// Bytes a client may send after a request that asks for an upgrade, before the handler has
+// detached the connection (or answered instead); beyond this the connection is dropped.
+constexpr size_t kMaxEarlyBytes = size_t{64} << 10;
 // Answers written to a connection but not yet taken by its socket. A client that pipelines
 // requests and never reads would otherwise make us queue answers without end: past this, no
 // further request of that connection is served and it closes after what is queued.
@@ -85,6 +88,14 @@ struct Connection {
   bool refused = false;
   // Bytes of answers given (Post) and not yet taken by the socket; any thread adds.
   std::atomic<size_t> unwritten{0};
+  // A request asking for an upgrade was dispatched: what follows its head is not HTTP and is
+  // kept, unframed, in `early` for Responder::Detach (or dropped with the connection when the
+  // handler answers instead). `dropped`: more than kMaxEarlyBytes came; a Detach is refused.
+  bool upgrade_pending = false;
+  bool dropped = false;
+  std::string early;
+  // A Detach waiting for earlier answers on this connection to be written.
+  std::function<void(DetachedConnection)> parked_detach;
 
   Mutex mu;
   int outstanding GUARDED_BY(mu) = 0;       // requests awaiting their answer
@@ -243,9 +254,15 @@ struct Callbacks {
 // one queue, so answers leave in the order they were given and the descriptor is used only on
 // the thread that may close it.
 struct Outgoing {
+  Outgoing(std::shared_ptr<Connection> c, std::string b, bool cl,
+           std::function<void(DetachedConnection)> d = nullptr)
+      : connection(std::move(c)), bytes(std::move(b)), close(cl), detach(std::move(d)) {}
+
   std::shared_ptr<Connection> connection;
   std::string bytes;
   bool close = false;
+  // Set: not an answer but Responder::Detach's hand-off, ordered behind the answers before it.
+  std::function<void(DetachedConnection)> detach;
 };
 
 class ServerHandler;
@@ -270,6 +287,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
  private:
   void Drain();
   void Deliver(Outgoing item);
+  void HandOff(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer,
+               std::function<void(DetachedConnection)> take);
   void Tick();
 
   std::shared_ptr<ServerHandler> handler_;
@@ -295,6 +314,7 @@ class ServerHandler final : public Pistache::Tcp::Handler {
  private:
   ServerTransport* own() { return static_cast<ServerTransport*>(transport()); }
   void Dispatch(const std::shared_ptr<Connection>& connection, FramedRequest request);
+  void KeepEarly(const std::shared_ptr<Connection>& connection, std::string_view input);
   void Reject(const std::shared_ptr<Connection>& connection, int status, std::string message);
 
   std::shared_ptr<Callbacks> callbacks_;
@@ -337,6 +357,22 @@ struct Responder::Impl {
         {connection, Serialize(status, body, headers, content_type, options), options.close});
     return true;
   }
+
+  bool DetachNow(std::function<void(DetachedConnection)> take) {
+    {
+      MutexLock lock(mu);
+      if (sent) return false;
+      sent = true;
+    }
+    {
+      MutexLock lock(connection->mu);
+      connection->outstanding--;
+    }
+    ReaderMutexLock gate_lock(gate->mu);
+    if (!gate->open || connection->gone.load()) return false;
+    connection->transport->Post({connection, "", false, std::move(take)});
+    return true;
+  }
 };
 
 bool Responder::Send(int status, std::string body, const Headers& headers,
@@ -345,8 +381,10 @@ bool Responder::Send(int status, std::string body, const Headers& headers,
   return impl_->SendNow(status, body, headers, content_type);
 }
 
-// SKELETON (issue 11, being written): not yet able to detach.
-bool Responder::Detach(std::function<void(DetachedConnection)>) { return false; }
+bool Responder::Detach(std::function<void(DetachedConnection)> take) {
+  if (impl_ == nullptr || !take) return false;
+  return impl_->DetachNow(std::move(take));
+}
 
 bool Responder::PeerConnected() const {
   if (impl_ == nullptr) return false;
@@ -440,6 +478,11 @@ void ServerTransport::Deliver(Outgoing item) {
     gate->WriteFinished();
     return;
   }
+  if (item.detach) {
+    HandOff(connection, peer, std::move(item.detach));
+    gate->WriteFinished();
+    return;
+  }
   // Queued, not flushed here: Pistache writes it on this thread when its write queue is
   // polled, before any newer connection could have taken over the descriptor. (Flushing from
   // here could leave a writable event in the current batch with no write data, which Pistache
@@ -448,13 +491,48 @@ void ServerTransport::Deliver(Outgoing item) {
   if (close) connection->closing = true;
   std::weak_ptr<Peer> weak = peer;
   const size_t size = item.bytes.size();
-  auto done = [gate, connection, weak, close, size] {
+  auto done = [this, gate, connection, weak, close, size] {
     connection->unwritten -= size;
     if (close) BeginLinger(connection, weak);
+    if (connection->unwritten == 0 && connection->parked_detach) {
+      // Everything before the Detach is written: hand off now, through the outbox again (not
+      // from inside Pistache's write loop, which would go on using the descriptor).
+      Post({connection, "", false, std::move(connection->parked_detach)});
+      connection->parked_detach = nullptr;
+    }
     gate->WriteFinished();
   };
   asyncWrite(peer->fd(), Pistache::RawBuffer(std::move(item.bytes), size))
       .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
+}
+
+// Pistache 0.0.5 has no way to give a connection away: removePeer unregisters the descriptor
+// from epoll and closes it, and ~Peer closes nothing. So the descriptor is duplicated first and
+// the duplicate handed to `take`; Remove then runs onDisconnection (the connection stops
+// counting against server.max-connections, the disconnect callback runs) and closes the
+// original. The duplicate keeps O_NONBLOCK (it shares the open file description).
+void ServerTransport::HandOff(const std::shared_ptr<Connection>& connection,
+                              const std::shared_ptr<Peer>& peer,
+                              std::function<void(DetachedConnection)> take) {
+  if (connection->dropped) return;  // closing already; `take` is never called
+  if (connection->unwritten > 0) {
+    connection->parked_detach = std::move(take);  // resumed by the last write's completion
+    return;
+  }
+  const int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
+  DetachedConnection out{fd, std::move(connection->early)};
+  connection->upgrade_pending = false;
+  connection->closing = true;
+  Remove(peer);
+  if (fd < 0) {
+    std::fprintf(stderr, "gridhub: cannot detach a connection: %s\n", std::strerror(errno));
+    return;
+  }
+  try {
+    take(std::move(out));
+  } catch (...) {
+    std::fputs("gridhub: detach callback failed\n", stderr);
+  }
 }
 
 void ServerTransport::Remove(const std::shared_ptr<Peer>& peer) {
@@ -543,6 +621,10 @@ void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
 void ServerHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Peer>& peer) {
   std::shared_ptr<Connection> connection = ConnectionOf(peer);
   if (connection == nullptr || connection->closing) return;  // read and dropped
+  if (connection->upgrade_pending) {
+    KeepEarly(connection, std::string_view(buffer, len));
+    return;
+  }
   RequestFramer& framer = connection->framer;
   const SteadyTime now = SteadyClock::now();
   std::string_view input(buffer, len);
@@ -571,8 +653,50 @@ void ServerHandler::onInput(const char* buffer, size_t len, const std::shared_pt
       break;
     }
     Dispatch(connection, framer.TakeRequest());
+    if (connection->upgrade_pending) {
+      // What follows the head is the upgraded protocol's, not a next request (the framer
+      // stops at the end of a request, so the rest of this read is all of it).
+      KeepEarly(connection, input);
+      return;
+    }
   }
   connection->clock.Observe(framer.phase(), framer.body_wire_bytes(), now);
+}
+
+void ServerHandler::KeepEarly(const std::shared_ptr<Connection>& connection,
+                              std::string_view input) {
+  if (connection->early.size() + input.size() <= kMaxEarlyBytes) {
+    connection->early.append(input);
+    return;
+  }
+  // Not removed here: Pistache goes on reading the descriptor after onInput returns. The
+  // connection closes once what is queued is written.
+  connection->dropped = true;
+  connection->upgrade_pending = false;
+  connection->early.clear();
+  connection->closing = true;
+  own()->Post({connection, "", true});
+}
+
+// `Upgrade: x` with `Connection: ... upgrade ...` (RFC 9110 §7.8).
+bool AsksForUpgrade(const FramedRequest& request) {
+  if (FindHeader(request.headers, "Upgrade").empty()) return false;
+  for (const auto& [name, value] : request.headers) {
+    if (!EqualsIgnoreCase(name, "Connection")) continue;
+    std::string_view tokens = value;
+    while (!tokens.empty()) {
+      size_t comma = tokens.find(',');
+      std::string_view token = tokens.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+        token.remove_prefix(1);
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (EqualsIgnoreCase(token, "upgrade")) return true;
+      tokens = comma == std::string_view::npos ? std::string_view() : tokens.substr(comma + 1);
+    }
+  }
+  return false;
 }
 
 void ServerHandler::Dispatch(const std::shared_ptr<Connection>& connection, FramedRequest request) {
@@ -587,8 +711,14 @@ void ServerHandler::Dispatch(const std::shared_ptr<Connection>& connection, Fram
       return;
     }
     connection->outstanding++;
+    if (AsksForUpgrade(request)) {
+      // Bytes after this head are not HTTP: kept raw for a Detach; an answer instead (404,
+      // 401, 429) closes the connection, which cannot be re-synchronised.
+      connection->upgrade_pending = true;
+      connection->close_after = true;
+    }
   }
-  if (request.close) connection->closing = true;
+  if (request.close && !connection->upgrade_pending) connection->closing = true;
   auto impl = std::make_shared<Responder::Impl>();
   impl->connection = connection;
   impl->gate = callbacks_->gate;

@@ -64,9 +64,17 @@ class Responder {
             std::string_view content_type = "application/json; charset=utf-8");
   // Instead of answering, takes the connection out of the server: on the connection's reactor
   // thread, once every earlier answer on it has been written, `take` receives its descriptor
-  // (which the callee now owns and must close) and the bytes read past this request's head.
-  // The server then forgets the connection (its disconnect callback runs). False, and `take`
-  // is never called, when the client is gone or an answer was already sent.
+  // (which the callee now owns and must close; non-blocking, close-on-exec) and the bytes read
+  // past this request's head. The server then forgets the connection (its disconnect callback
+  // runs; it no longer counts against max_connections). False, and `take` is never called,
+  // when the client is gone or an answer was already sent. `take` may also never be called
+  // after true: the client left before the hand-off, or sent more than 64 KiB after the head
+  // (the connection is dropped); it is then destroyed unrun. `take` must not throw.
+  //
+  // For a request that asks for an upgrade (`Upgrade` + `Connection: upgrade`) the server
+  // reads nothing after its head as HTTP: those bytes wait for the Detach, and an answer sent
+  // instead (404, 401, 429) closes the connection. Other requests may be detached too, but
+  // bytes after their head are read as the next request.
   bool Detach(std::function<void(DetachedConnection)> take);
   // False once the client's connection has closed.
   bool PeerConnected() const;

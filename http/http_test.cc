@@ -1,4 +1,6 @@
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -368,6 +370,199 @@ TEST(HttpClientTest, AnswersBeyondTheLimitAreCutAndTheConnectionDropped) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_GE(disconnects.load(), 1);
+}
+
+// --- Responder::Detach: taking an upgraded connection out of the server ---
+
+size_t OpenDescriptors() {
+  size_t count = 0;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (::readdir(dir) != nullptr) ++count;
+    ::closedir(dir);
+  }
+  return count;
+}
+
+// The server closes a descriptor just after its disconnect callback: wait (bounded) for the
+// count to come down to `expected`.
+size_t OpenDescriptorsSettled(size_t expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (OpenDescriptors() != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return OpenDescriptors();
+}
+
+constexpr std::string_view kUpgradeHead =
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n";
+
+// Reads from a (non-blocking) descriptor until `want` bytes came, EOF, or 5 s passed.
+std::string ReadFd(int fd, size_t want) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    got.append(buffer, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// A server whose handler detaches every request asking for an upgrade and hands the
+// connection to the test; other requests are answered 200 "plain".
+struct DetachingServer {
+  explicit DetachingServer(size_t max_connections = 4096)
+      : server({.host = "127.0.0.1", .port = 0, .threads = 1, .max_connections = max_connections},
+               [this](ServerRequest request, Responder responder) {
+                 if (request.Header("Upgrade").empty()) {
+                   responder.Send(200, "plain", {}, "text/plain");
+                   return;
+                 }
+                 detach_result = responder.Detach(
+                     [this](DetachedConnection c) { taken.set_value(std::move(c)); });
+               }) {}
+  DetachedConnection Take() {
+    auto future = taken.get_future();
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return {};
+    return future.get();
+  }
+
+  std::promise<DetachedConnection> taken;
+  std::atomic<bool> detach_result{false};
+  HttpServer server;
+};
+
+TEST(DetachTest, HandsOverTheDescriptorAndTheBytesAfterTheHeadAndReadsNoMore) {
+  DetachingServer s;
+  ASSERT_TRUE(s.server.Start().ok());
+  const size_t before = OpenDescriptors();
+  {
+    RawClient client(s.server.port());
+    ASSERT_TRUE(client.connected());
+    // An answered request first, then the upgrade with early bytes, in one write: the hand-off
+    // comes after the first answer, and the early bytes are not read as a request.
+    client.Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n" + std::string(kUpgradeHead) +
+                "GET /not-a-request HTTP/1.1\r\n\r\n");
+    DetachedConnection c = s.Take();
+    ASSERT_GE(c.fd, 0);
+    EXPECT_TRUE(s.detach_result.load());
+    EXPECT_EQ(c.early_bytes, "GET /not-a-request HTTP/1.1\r\n\r\n");
+    EXPECT_NE(::fcntl(c.fd, F_GETFL) & O_NONBLOCK, 0);
+    EXPECT_NE(::fcntl(c.fd, F_GETFD) & FD_CLOEXEC, 0);
+    std::string reply = "HTTP/1.1 101 Switching Protocols\r\n\r\nhello";
+    ASSERT_EQ(::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(reply.size()));
+    std::string got = client.Read("hello");
+    EXPECT_EQ(got.find("HTTP/1.1 200"), 0u) << got;  // the earlier answer came first, whole
+    EXPECT_NE(got.find("plain"), std::string::npos);
+    EXPECT_NE(got.find("101 Switching Protocols\r\n\r\nhello"), std::string::npos);
+    EXPECT_EQ(got.find("HTTP/1.1 200", 1), std::string::npos);  // nothing served after it
+    // The server no longer reads the connection: what the client sends now reaches the fd.
+    client.Send("more bytes");
+    EXPECT_EQ(ReadFd(c.fd, 10), "more bytes");
+    ::close(c.fd);
+    client.Read("", std::chrono::seconds(5));
+    EXPECT_TRUE(client.closed());
+  }
+  EXPECT_EQ(OpenDescriptorsSettled(before), before);  // neither the original nor the duplicate is left
+}
+
+TEST(DetachTest, NoEarlyByteIsLostWhicheverSideOfTheHandOffItArrives) {
+  std::promise<Responder> parked;
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1},
+                    [&](ServerRequest, Responder responder) { parked.set_value(responder); });
+  ASSERT_TRUE(server.Start().ok());
+  RawClient client(server.port());
+  client.Send(std::string(kUpgradeHead) + "first");
+  auto future = parked.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Responder responder = future.get();
+  client.Send("second");  // read by the server before or after the Detach below
+  std::promise<DetachedConnection> taken;
+  ASSERT_TRUE(responder.Detach([&](DetachedConnection c) { taken.set_value(std::move(c)); }));
+  auto took = taken.get_future();
+  ASSERT_EQ(took.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  DetachedConnection c = took.get();
+  ASSERT_GE(c.fd, 0);
+  std::string all = c.early_bytes;
+  all += ReadFd(c.fd, std::string_view("firstsecond").size() - all.size());
+  EXPECT_EQ(all, "firstsecond");
+  EXPECT_TRUE(responder.sent());
+  EXPECT_FALSE(responder.Send(200, "too late"));
+  EXPECT_FALSE(responder.Detach([](DetachedConnection c) { ::close(c.fd); }));
+  ::close(c.fd);
+}
+
+TEST(DetachTest, AnAnswerInsteadOfTheUpgradeClosesTheConnection) {
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1},
+                    [](ServerRequest, Responder responder) {
+                      responder.Send(404, R"({"value":{"error":"invalid session id"}})");
+                    });
+  ASSERT_TRUE(server.Start().ok());
+  RawClient client(server.port());
+  // The bytes after the head are not a second request: one answer, then the connection closes.
+  client.Send(std::string(kUpgradeHead) + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string got = client.Read("", std::chrono::seconds(10));
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(got.find("HTTP/1.1 404"), 0u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(got.find("HTTP/1.1", 1), std::string::npos) << got;
+}
+
+TEST(DetachTest, AClientGoneBeforeTheDetachIsNotTaken) {
+  std::promise<Responder> parked;
+  std::promise<void> disconnected;
+  HttpServer server(
+      {.host = "127.0.0.1", .port = 0, .threads = 1},
+      [&](ServerRequest, Responder responder) { parked.set_value(responder); },
+      [&](uint64_t) { disconnected.set_value(); });
+  ASSERT_TRUE(server.Start().ok());
+  const size_t before = OpenDescriptors();
+  auto client = std::make_unique<RawClient>(server.port());
+  client->Send(kUpgradeHead);
+  auto future = parked.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  client.reset();
+  ASSERT_EQ(disconnected.get_future().wait_for(std::chrono::seconds(10)),
+            std::future_status::ready);
+  bool called = false;
+  EXPECT_FALSE(future.get().Detach([&](DetachedConnection) { called = true; }));
+  EXPECT_FALSE(called);
+  EXPECT_EQ(OpenDescriptorsSettled(before), before);
+}
+
+TEST(DetachTest, TooManyBytesBeforeTheDetachDropTheConnection) {
+  std::promise<Responder> parked;
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1},
+                    [&](ServerRequest, Responder responder) { parked.set_value(responder); });
+  ASSERT_TRUE(server.Start().ok());
+  RawClient client(server.port());
+  client.Send(kUpgradeHead);
+  auto future = parked.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  client.Send(std::string(size_t{65} << 10, 'x'));
+  client.Read("", std::chrono::seconds(10));
+  EXPECT_TRUE(client.closed());  // the server gave up on it (our FIN; nothing was answered)
+  bool called = false;
+  future.get().Detach([&](DetachedConnection) { called = true; });
+  EXPECT_FALSE(called);
+}
+
+TEST(DetachTest, DetachedConnectionsDoNotCountAgainstMaxConnections) {
+  DetachingServer s(/*max_connections=*/1);
+  ASSERT_TRUE(s.server.Start().ok());
+  RawClient upgraded(s.server.port());
+  upgraded.Send(kUpgradeHead);
+  DetachedConnection c = s.Take();
+  ASSERT_GE(c.fd, 0);
+  RawClient next(s.server.port());
+  next.Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string got = next.Read("plain");
+  EXPECT_EQ(got.find("HTTP/1.1 200"), 0u) << got;
+  ::close(c.fd);
 }
 
 TEST(JsonBodyTest, RejectsInvalidAndTooDeepBodies) {
