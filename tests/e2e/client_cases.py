@@ -83,6 +83,14 @@ class SharedGridTest(unittest.TestCase):
         return h.start_standalone(slots=cls.SLOTS, config=config)
 
     @classmethod
+    def start_hub_and_node(cls, h, node_config=None):
+        """`gridhub hub` on 0.0.0.0 and a node agent on loopback, for a start_grid override."""
+        hub = h.start_hub(config={"server": {"host": "0.0.0.0"}})
+        node = h.start_node(hub, slots=cls.SLOTS, config=node_config)
+        harness.wait_node_registered(hub, node.id, cls.SLOTS)
+        return hub
+
+    @classmethod
     def tearDownClass(cls):
         cls._close_class()
 
@@ -115,8 +123,12 @@ class SharedGridTest(unittest.TestCase):
 
     def setUp(self):
         self.client_logs = []
-        # Every case starts on a free grid: a session left by an earlier failure must not
-        # queue this one.
+        # Every case starts on a free grid: a session that an earlier failed case left behind
+        # is deleted, so that one failure does not queue every later case.
+        for slot in self.grid.busy_slots():
+            session = slot["session"].get("sessionId") if isinstance(slot["session"], dict) else None
+            if session:
+                harness.http_json("DELETE", f"{self.grid.url}/session/{session}", timeout=15)
         self.grid.wait_free_slots(self.SLOTS, timeout=15)
 
     def run(self, result=None):

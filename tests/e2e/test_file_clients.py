@@ -41,9 +41,7 @@ class UploadChecks:
         return f"uploaded by {who} {os.urandom(8).hex()}"
 
 
-class FileUploadClientsTest(UploadChecks, client_cases.SharedGridTest):
-    """Python and Ruby uploads (and Python's execute_cdp_cmd) on a plain standalone."""
-
+class PythonAndRubyChecks(UploadChecks):
     def check_python(self, where):
         text = self.unique_text("python")
         path = self.local_file("python-upload.txt", text)
@@ -61,6 +59,10 @@ class FileUploadClientsTest(UploadChecks, client_cases.SharedGridTest):
                                self.user_data_dir())
         self.assert_uploaded(result, path, text)
 
+
+class FileUploadClientsTest(PythonAndRubyChecks, client_cases.SharedGridTest):
+    """Python and Ruby uploads (and Python's execute_cdp_cmd) on a plain standalone."""
+
     def test_python_loopback(self):
         self.check_python(LOOPBACK)
 
@@ -69,6 +71,20 @@ class FileUploadClientsTest(UploadChecks, client_cases.SharedGridTest):
 
     def test_ruby_loopback(self):
         self.check_ruby(LOOPBACK)
+
+    def test_ruby_from_namespace(self):
+        self.check_ruby(NAMESPACE)
+
+
+class HubNodeFileUploadTest(PythonAndRubyChecks, client_cases.SharedGridTest):
+    """The same uploads through a hub to a separate node agent, which keeps the file."""
+
+    @classmethod
+    def start_grid(cls, h):
+        return cls.start_hub_and_node(h)
+
+    def test_python_from_namespace(self):
+        self.check_python(NAMESPACE)
 
     def test_ruby_from_namespace(self):
         self.check_ruby(NAMESPACE)

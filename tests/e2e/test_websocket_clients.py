@@ -133,10 +133,7 @@ class HubNodeSocketClientsTest(SocketClientChecks, client_cases.SharedGridTest):
 
     @classmethod
     def start_grid(cls, h):
-        hub = h.start_hub(config={"server": {"host": "0.0.0.0"}})
-        node = h.start_node(hub, slots=cls.SLOTS)
-        harness.wait_node_registered(hub, node.id, cls.SLOTS)
-        return hub
+        return cls.start_hub_and_node(h)
 
     def test_webdriverio_loopback(self):
         self.check_webdriverio(LOOPBACK)
