@@ -192,7 +192,8 @@ NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpCli
                  .max_response_body = options_.max_response_body},
                 clock, client),
       book_(SlotInfos(options_),
-            SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock) {
+            SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock),
+      sockets_(clock, client, [this](const SessionId& id) { OnSocketActivity(id); }) {
   MutexLock lock(mu_);
   live_ = LiveOptionsOf(options_);
   link_.SetCredentials(CredentialsOf(live_));
@@ -263,6 +264,13 @@ void NodeAgent::RouteSession(const std::string& path, http::ServerRequest reques
   }
   if (end == std::string::npos && request.method == "DELETE") {
     return DeleteSession(SessionId(id), std::move(responder));
+  }
+  if (end != std::string::npos) {
+    std::string_view rest = std::string_view(path).substr(end);
+    if (rest == "/se/bidi" || rest == "/se/cdp") {
+      SocketKind kind = rest == "/se/bidi" ? SocketKind::kBidi : SocketKind::kCdp;
+      return OpenSocket(SessionId(id), kind, request, std::move(responder));
+    }
   }
   request.path = path;
   Proxy(SessionId(id), std::move(request), std::move(responder));
@@ -341,8 +349,14 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
   // Written now: once the session is published, OnDriverExit or Stop() may end it on another
   // thread, which resets its backend's process.
   std::string started_on = session->backend.Describe();
+  // Reachable before the answer goes out; a duplicate id fails in Publish and keeps the live
+  // session's sockets.
+  bool sockets_added = created.ok() && sockets_.Add(created->id, OfferSockets(*session, *created));
   Status published = created.ok() ? Publish(session, *created) : Status(created.error());
-  if (!published.ok()) return FailCreation(session, published.error(), responder);
+  if (!published.ok()) {
+    if (sockets_added) sockets_.End(created->id);
+    return FailCreation(session, published.error(), responder);
+  }
   Log("session " + created->id.str() + " started on slot " + slots_[session->slot].id.str() + " (" +
       started_on + ")");
   Deliver(session, created->body, responder);
@@ -364,6 +378,18 @@ Status NodeAgent::Publish(const std::shared_ptr<Session>& session, const Created
   sessions_[created.id] = session;
   wake_.notify_all();  // drain-after-sessions may have started
   return Status::Ok();
+}
+
+SocketTargets NodeAgent::OfferSockets(const Session& session, CreatedSession& created) const {
+  const std::string& relay = options_.slots[session.slot].relay;
+  SocketTargets targets = relay.empty()
+                              ? DriverSocketTargets(created.capabilities)
+                              : RelaySocketTargets(created.capabilities, relay, created.id);
+  // The driver's own URLs name its loopback port: only the node's are reachable for callers.
+  if (OfferNodeSockets(created.capabilities, options_.uri, created.id, targets)) {
+    created.body = WithCapabilities(created.body, created.capabilities);
+  }
+  return targets;
 }
 
 void NodeAgent::FailCreation(const std::shared_ptr<Session>& session, const Error& failure,
@@ -463,6 +489,30 @@ void NodeAgent::OnProxied(const SessionId& session_id, http::ClientResponse answ
   wake_.notify_all();
 }
 
+void NodeAgent::OpenSocket(const SessionId& session_id, SocketKind kind,
+                           const http::ServerRequest& request, http::Responder responder) {
+  if (request.method != "GET") {
+    return SendError(responder, ErrorCode::kUnknownMethod, "use GET with Upgrade: websocket");
+  }
+  {
+    MutexLock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end() || it->second->ending) {
+      bool ended = it != sessions_.end() || RecentlyEnded(session_id);
+      return SendError(responder, ErrorCode::kInvalidSessionId,
+                       (ended ? "session " + session_id.str() + " has ended"
+                              : "no such session " + session_id.str()));
+    }
+    book_.Touch(session_id);  // opening a socket is use, like a command
+  }
+  sockets_.Upgrade(session_id, kind, request, std::move(responder));
+}
+
+void NodeAgent::OnSocketActivity(const SessionId& session_id) {
+  MutexLock lock(mu_);
+  book_.Touch(session_id);
+}
+
 void NodeAgent::DeleteSession(const SessionId& session_id, http::Responder responder) {
   std::shared_ptr<Session> session;
   {
@@ -504,6 +554,8 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
     MutexLock lock(mu_);
     exited = session->driver_exited;
   }
+  // The session's sockets end with it, before the browser does.
+  sockets_.End(session->id);
   std::optional<http::ClientResponse> answer;
   if (delete_on_driver && !exited) answer = launcher_.DeleteOnDriver(session->backend, session->id);
   launcher_.Stop(session->backend);
@@ -604,6 +656,7 @@ void NodeAgent::Stop() {
     tasks_.Run([this, session] { FinishSession(session, true); });
   }
   tasks_.JoinAll();
+  sockets_.EndAll();
   if (deregister) link_.Deregister();
   // Commands to stopped drivers fail at once; one to a relay may hang. The owner of the
   // HttpClient stops it next, which completes whatever is left while this agent still lives.

@@ -46,6 +46,7 @@
 #include "matching/capabilities.h"
 #include "node-agent/hub_link.h"
 #include "node-agent/session_launcher.h"
+#include "node-agent/session_sockets.h"
 #include "node-agent/slot_book.h"
 #include "node-agent/slot_choice.h"
 #include "node-agent/task_threads.h"
@@ -112,7 +113,9 @@ class NodeAgent {
   Status Start() EXCLUDES(mu_);
 
   // The node's HTTP surface: POST /session, /session/{id}/..., DELETE /session/{id},
-  // GET /status, POST /se/grid/node/drain. Also accepts the legacy /wd/hub prefix. Every
+  // GET /status, POST /se/grid/node/drain, and the WebSocket upgrades GET
+  // /session/{id}/se/bidi and /se/cdp (SessionSockets). Also accepts the legacy /wd/hub
+  // prefix. Every
   // route but GET /status is refused (401) to callers PeerAccess refuses; GET /status shows
   // them counts and availability only.
   void Handle(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
@@ -137,6 +140,8 @@ class NodeAgent {
   const std::string& id() const { return options_.id; }
   const std::string& uri() const { return options_.uri; }
   const std::string& work_dir() const { return options_.work_dir; }
+  // WebSocket tunnels not closed yet (handshaking or open), over all sessions.
+  size_t socket_count() const { return sockets_.tunnel_count(); }
   // GET /status's body; without `full`, no session ids, stereotypes or URLs.
   nlohmann::json StatusJson(bool full = true) const EXCLUDES(mu_);
 
@@ -174,6 +179,13 @@ class NodeAgent {
   void OnProxied(const SessionId& session_id, http::ClientResponse answer,
                  http::Responder& responder) EXCLUDES(mu_);
   void DeleteSession(const SessionId& session_id, http::Responder responder) EXCLUDES(mu_);
+  // GET /session/{id}/se/bidi|cdp: admitted like a command, then SessionSockets' upgrade.
+  void OpenSocket(const SessionId& session_id, SocketKind kind, const http::ServerRequest& request,
+                  http::Responder responder) EXCLUDES(mu_);
+  // Where the new session's sockets go, with the node's own socket URLs written into its
+  // capabilities and answer.
+  SocketTargets OfferSockets(const Session& session, CreatedSession& created) const;
+  void OnSocketActivity(const SessionId& session_id) EXCLUDES(mu_);
   void HandleDrainRequest(const http::ServerRequest& request, http::Responder responder);
   bool RecentlyEnded(const SessionId& session_id) const REQUIRES(mu_);
 
@@ -230,6 +242,8 @@ class NodeAgent {
   std::optional<SteadyTime> drain_deadline_ GUARDED_BY(mu_);
   uint64_t next_sequence_ GUARDED_BY(mu_) = 0;
   std::thread maintenance_;
+  // Last: destroyed first, so that its pump's callbacks (activity) never outlive mu_ or book_.
+  SessionSockets sockets_;
 };
 
 }  // namespace gridhub::node

@@ -77,6 +77,13 @@ bool SlotBook::BeginCommand(const SessionId& session_id) {
   return true;
 }
 
+bool SlotBook::Touch(const SessionId& session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return false;
+  it->second.last_activity = clock_.Now();
+  return true;
+}
+
 void SlotBook::EndCommand(const SessionId& session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;

@@ -70,6 +70,9 @@ class SlotBook {
   // a command in flight (a long script, a slow page load) is never idle. False when unknown.
   bool BeginCommand(const SessionId& session_id);
   void EndCommand(const SessionId& session_id);
+  // Activity that is not a command (bytes on one of the session's WebSockets): resets the idle
+  // timer like a command does. False when unknown.
+  bool Touch(const SessionId& session_id);
   // Frees the session's place; its slot index, or nullopt when it was not (or no longer) known.
   std::optional<size_t> Remove(const SessionId& session_id);
 

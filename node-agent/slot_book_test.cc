@@ -70,6 +70,22 @@ TEST(SlotBookTest, CommandsResetTheIdleTimerAndBlockItWhileInFlight) {
   EXPECT_FALSE(book.BeginCommand(SessionId("unknown")));
 }
 
+TEST(SlotBookTest, SocketActivityResetsTheIdleTimerWithoutHoldingIt) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, SessionId("a"));
+  clock.Advance(8s);
+  ASSERT_TRUE(book.Touch(SessionId("a")));
+  EXPECT_EQ(book.NextIdleDeadline(), clock.Now() + 10s);
+  clock.Advance(9s);
+  EXPECT_TRUE(book.IdleSessions().empty());
+  // Unlike a command, a touch is over at once: silence after it idles the session out.
+  clock.Advance(1s);
+  EXPECT_EQ(book.IdleSessions(), std::vector<SessionId>{SessionId("a")});
+  EXPECT_FALSE(book.Touch(SessionId("unknown")));
+}
+
 TEST(SlotBookTest, ZeroTimeoutNeverIdles) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 0s}, clock);

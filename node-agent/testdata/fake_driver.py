@@ -9,9 +9,24 @@ W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answ
 FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session; FAKE_DRIVER_CREATE_ANSWER=TEXT
 answers every POST /session with HTTP 500 and that body instead (a driver or relay answering
 nonsense); FAKE_DRIVER_EXIT_AFTER_CREATE=1 exits right after answering a POST /session.
+
+WebSockets, as chromedriver has them: a session asked for with "webSocketUrl": true answers
+webSocketUrl ws://127.0.0.1:PORT/session/{id}, and one with goog:chromeOptions answers
+goog:chromeOptions.debuggerAddress localhost:PORT, whose GET /json/version names the browser
+endpoint ws://localhost:PORT/devtools/browser/{uuid}. Both accept an RFC 6455 upgrade and echo
+every frame back as it came (opcode and FIN kept: fragments echo as fragments), answer a ping
+with a pong and a close with the same close. A text message "close:CODE" makes the fake close
+with that code; "send:N" makes it send a text message of N bytes ("x" * N) before the echo.
+Like Chromium, the DevTools endpoint refuses a Host header that is not an IP address or
+localhost (500) and any Origin header (403). GET /fake/upgrades lists the headers of every
+upgrade request received, oldest first.
 """
+import base64
+import hashlib
+import ipaddress
 import json
 import os
+import struct
 import sys
 import threading
 import time
@@ -20,6 +35,62 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SESSIONS = {}
 LOCK = threading.Lock()
+BROWSER_ID = uuid.uuid4().hex
+UPGRADES = []  # headers of every upgrade request, as dicts
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def read_exact(stream, n):
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def read_frame(stream):
+    """(fin, opcode, payload) of the next frame, unmasked; None at EOF."""
+    head = read_exact(stream, 2)
+    if head is None:
+        return None
+    fin, opcode = head[0] & 0x80, head[0] & 0x0F
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", read_exact(stream, 2) or b"\0\0")[0]
+    elif length == 127:
+        length = struct.unpack("!Q", read_exact(stream, 8) or b"\0" * 8)[0]
+    mask = read_exact(stream, 4) if head[1] & 0x80 else b"\0\0\0\0"
+    payload = read_exact(stream, length) if length else b""
+    if mask is None or payload is None:
+        return None
+    return bool(fin), opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def frame(opcode, payload, fin=True):
+    """A server frame (never masked)."""
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", first, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", first, 126, n)
+    else:
+        head = struct.pack("!BBQ", first, 127, n)
+    return head + payload
+
+
+def host_is_ip_or_localhost(host_header):
+    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def reply(handler, status, value):
@@ -51,6 +122,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         p = self.parts()
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.upgrade(p)
+        if p == ["fake", "upgrades"]:
+            with LOCK:
+                return reply(self, 200, list(UPGRADES))
+        if p == ["json", "version"]:
+            port = self.server.server_address[1]
+            return self.json_reply({"Browser": "FakeChrome/156.0.8078.114",
+                                    "Protocol-Version": "1.3",
+                                    "webSocketDebuggerUrl":
+                                        f"ws://localhost:{port}/devtools/browser/{BROWSER_ID}"})
         if p == ["status"]:
             if os.environ.get("FAKE_DRIVER_NOT_READY") == "1":
                 return error(self, 500, "unknown error", "never ready")
@@ -77,12 +159,69 @@ class Handler(BaseHTTPRequestHandler):
                 SESSIONS[sid] = {"url": "about:blank"}
             echoed = dict(caps)
             echoed["fake:pid"] = os.getpid()
+            port = self.server.server_address[1]
+            if caps.get("webSocketUrl") is True:
+                echoed["webSocketUrl"] = f"ws://127.0.0.1:{port}/session/{sid}"
+            if isinstance(caps.get("goog:chromeOptions"), dict):
+                echoed["goog:chromeOptions"] = dict(caps["goog:chromeOptions"],
+                                                    debuggerAddress=f"localhost:{port}")
             reply(self, 200, {"sessionId": sid, "capabilities": echoed})
             if os.environ.get("FAKE_DRIVER_EXIT_AFTER_CREATE") == "1":
                 self.wfile.flush()
                 os._exit(0)
             return None
         self.session_command("POST", p, body)
+
+    def json_reply(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def upgrade(self, p):
+        with LOCK:
+            UPGRADES.append({k: v for k, v in self.headers.items()})
+            known = len(p) == 2 and p[0] == "session" and p[1] in SESSIONS
+        devtools = p == ["devtools", "browser", BROWSER_ID]
+        if not known and not devtools:
+            return error(self, 404, "invalid session id", "no socket at " + self.path)
+        if devtools and not host_is_ip_or_localhost(self.headers.get("Host", "")):
+            return error(self, 500, "unknown error",
+                         "Host header is specified and is not an IP address or localhost.")
+        if devtools and self.headers.get("Origin") is not None:
+            return error(self, 403, "unknown error", "Rejected an incoming WebSocket "
+                         "connection from the " + self.headers["Origin"] + " origin.")
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.echo()
+
+    def echo(self):
+        while True:
+            got = read_frame(self.rfile)
+            if got is None:
+                return
+            fin, opcode, payload = got
+            if opcode == 0x8:  # close: answer with the same code, then end
+                self.wfile.write(frame(0x8, payload))
+                return
+            if opcode == 0x9:
+                self.wfile.write(frame(0xA, payload))
+                continue
+            if opcode == 0x1 and payload.startswith(b"close:"):
+                self.wfile.write(frame(0x8, struct.pack("!H", int(payload[6:]))))
+                return
+            if opcode == 0x1 and payload.startswith(b"send:"):
+                self.wfile.write(frame(0x1, b"x" * int(payload[5:])))
+            self.wfile.write(frame(opcode, payload, fin))
 
     def do_DELETE(self):
         p = self.parts()
