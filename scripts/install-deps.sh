@@ -15,6 +15,8 @@ packages=(
   chromium chromium-driver python3 python3-selenium curl
   # remote-caller tests run a client in a network namespace (ip netns, veth)
   iproute2
+  # issue 11's client tests: nginx as a reverse proxy in front of the hub, Ruby's Selenium
+  ruby-selenium-webdriver nginx
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -18,8 +18,7 @@ source "$root/scripts/configure.sh"
 
 "$root/scripts/install-deps.sh" || exit 1
 if [[ -f "$root/tests/clients/js/package.json" ]]; then
-  (cd "$root/tests/clients/js" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; }) ||
-    exit 1
+  "$root/tests/clients/js/install.sh" || exit 1
 fi
 
 failed=()

@@ -40,7 +40,7 @@ using TunnelId = uint64_t;  // never 0
 enum class Direction { kToUpstream, kToClient };
 
 struct Upstream {
-  std::string host;  // a numeric IPv4/IPv6 address or a name resolved at Open
+  std::string host;  // a numeric IPv4/IPv6 address or a name (getaddrinfo, on Open's thread)
   uint16_t port = 0;
 };
 
@@ -48,7 +48,9 @@ struct Upstream {
 // except Close() (allowed).
 struct TunnelEvents {
   // Once, when the upstream's answer is known: true with 101 (bytes now flow), false otherwise
-  // (`upstream_status` 0 when there was no answer; `reason` says why).
+  // (`upstream_status` 0 when there was no answer; `reason` says why). Every tunnel reports
+  // it exactly once, before on_closed: one closed (Close(), ~TunnelPump) before the upstream
+  // answered reports false, 0, "closed before the upstream answered".
   std::function<void(bool upgraded, int upstream_status, const std::string& reason)> on_handshake;
   // Bytes relayed after the handshake (written to the destination socket), per direction.
   std::function<void(Direction direction, size_t bytes)> on_bytes;
@@ -59,7 +61,7 @@ struct TunnelEvents {
 struct TunnelRequest {
   int client_fd = -1;              // owned by the pump from Open() on, even when Open fails
   std::string client_early_bytes;  // bytes the client sent after its request head
-  std::string request_head;        // the complete head sent upstream ("GET ... HTTP/1.1\r\n...\r\n\r\n")
+  std::string request_head;  // the complete head sent upstream ("GET ... HTTP/1.1\r\n...\r\n\r\n")
   Upstream upstream;
   std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
   int failure_status = 502;
@@ -78,7 +80,8 @@ std::string UpgradeRequestHead(const http::Headers& client_headers, std::string_
 // `Connection` naming `upgrade` among its tokens).
 bool IsWebSocketUpgrade(const http::Headers& headers);
 
-// Thread-safe.
+// Thread-safe. Open, Close and the accessors may be called from any thread, also from the
+// callbacks, but not once the destructor has begun.
 class TunnelPump {
  public:
   static constexpr size_t kBufferSize = size_t{64} << 10;
@@ -93,6 +96,9 @@ class TunnelPump {
   void Close(TunnelId id);
   // Tunnels not yet closed (handshaking or open).
   size_t open_count() const;
+  // Bytes read from one side and not yet written to the other, all tunnels together (each
+  // direction holds at most kBufferSize once open; tests and metrics).
+  size_t buffered_bytes() const;
 
  private:
   struct State;

@@ -538,12 +538,14 @@ class Harness:
             raise RuntimeError(f"selenium-webdriver is not installed: run `npm ci` in {JS_CLIENTS}")
         return [NODE_JS, os.path.join(JS_CLIENTS, script), *args]
 
-    def start_js(self, name, script, *args):
-        """A JS client as a background process; read its result with js_result()."""
-        return self.start(name, self.js_command(script, *args), cwd=JS_CLIENTS)
+    def start_js(self, name, script, *args, env=None):
+        """A JS client as a background process; read its result with js_result(). `env` adds
+        variables (such as SELENIUM_REMOTE_URL) to this process's environment."""
+        return self.start(name, self.js_command(script, *args), cwd=JS_CLIENTS,
+                          env=dict(os.environ, **env) if env else None)
 
-    def run_js(self, script, *args, timeout=SESSION_TIMEOUT + 30):
-        p = self.start_js(f"js-{len(self.processes)}", script, *args)
+    def run_js(self, script, *args, timeout=SESSION_TIMEOUT + 30, env=None):
+        p = self.start_js(f"js-{len(self.processes)}", script, *args, env=env)
         return self.js_result(p, timeout)
 
     def js_result(self, p, timeout):

@@ -1,0 +1,36 @@
+// puppeteer-core connected to a grid session's `se:cdp` (puppeteer.connect({browserWSEndpoint}))
+// does one page operation: navigates, reads the title and an element. Prints one JSON line.
+//
+//   node puppeteer_connect.js --grid http://HOST:PORT --page http://127.0.0.1:P/ [--user-data-dir D]
+'use strict';
+
+const puppeteer = require('puppeteer-core');
+const {expectEqual, runClient, withTimeout} = require('./client_common');
+const w3c = require('./w3c');
+
+runClient(async (args, result) => {
+  result.step = 'new session';
+  const session = await w3c.newSession(args.grid, args.userDataDir);
+  result.sessionId = session.id;
+  result.cdp = session.capabilities['se:cdp'] || null;
+  result.cdpVersion = session.capabilities['se:cdpVersion'] || null;
+  try {
+    if (!result.cdp) throw new Error('the new-session answer has no se:cdp');
+    result.step = 'puppeteer.connect';
+    const browser = await withTimeout(
+        puppeteer.connect({browserWSEndpoint: result.cdp, defaultViewport: null}), 20000,
+        'puppeteer.connect to se:cdp');
+    result.browserVersion = await browser.version();
+    result.step = 'page operation';
+    const [page] = await browser.pages();
+    await page.goto(args.page, {timeout: 20000});
+    result.title = await page.title();
+    await page.click('#toggle');
+    result.buttonText = await page.$eval('#toggle', (e) => e.textContent);
+    expectEqual('button text after a puppeteer click', result.buttonText, 'clicked 1');
+    await browser.disconnect();
+  } finally {
+    const bye = await w3c.deleteSession(args.grid, session.id);
+    result.quit = bye.status;
+  }
+});
