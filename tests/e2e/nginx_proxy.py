@@ -34,22 +34,28 @@ http {{
   server {{
 {listen}
     proxy_http_version 1.1;
-    proxy_set_header Upgrade $http_upgrade;
-    proxy_set_header Connection $connection_upgrade;
-    proxy_set_header X-Forwarded-Host $http_host;
-    proxy_set_header X-Forwarded-Proto $scheme;
     proxy_read_timeout 120s;
     proxy_send_timeout 120s;
+    # A location with a proxy_set_header of its own inherits none from the server level, so
+    # each location spells out all of them.
     location /grid/ {{
       proxy_pass http://127.0.0.1:{upstream}/;
+{headers}
       proxy_set_header X-Forwarded-Prefix /grid;
     }}
     location / {{
       proxy_pass http://127.0.0.1:{upstream};
+{headers}
     }}
   }}
 }}
 """
+
+
+HEADERS = """      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;"""
 
 
 class Proxy:
@@ -67,7 +73,7 @@ def start(h, upstream_port, listen):
     os.makedirs(folder, exist_ok=True)
     config_path = os.path.join(folder, "nginx.conf")
     with open(config_path, "w") as f:
-        f.write(CONFIG.format(dir=folder, upstream=upstream_port,
+        f.write(CONFIG.format(dir=folder, upstream=upstream_port, headers=HEADERS,
                               listen="\n".join(f"    listen {a}:{port};" for a in listen)))
     process = h.start("nginx", [NGINX, "-p", folder, "-c", config_path, "-e",
                                 os.path.join(folder, "nginx-error.log")])
