@@ -437,11 +437,16 @@ TEST(TunnelPumpTest, AReaderThatStopsBackPressuresTheUpstream) {
 }
 
 TEST(TunnelPumpTest, HalfClosePassesThrough) {
+  std::mutex mu;
   std::string upstream_got;
   TestUpstream upstream([&](int fd, std::string rest) {
     SendAll(fd, k101);
-    upstream_got = rest + ReadToEof(fd);  // the client's EOF arrives as ours
-    SendAll(fd, "bye");                   // the other half still works
+    std::string got = rest + ReadToEof(fd);  // the client's EOF arrives as ours
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      upstream_got = got;
+    }
+    SendAll(fd, "bye");  // the other half still works
   });
   Recorder recorder;
   TunnelPump pump;
@@ -453,6 +458,7 @@ TEST(TunnelPumpTest, HalfClosePassesThrough) {
   ::shutdown(client.test_end, SHUT_WR);
   EXPECT_EQ(ReadToEof(client.test_end), "bye");
   ASSERT_TRUE(recorder.WaitClosed());
+  std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(upstream_got, "abc");
 }
 

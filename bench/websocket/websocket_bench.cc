@@ -1,0 +1,226 @@
+// The cost of relaying a small WebSocket message through TunnelPump: the round trip of a
+// 100-byte text frame to a WebSocket echo server, straight, through one pump (the hub's hop)
+// and through two chained pumps (hub → node agent → driver, as gridhub's sockets run).
+//
+//   build/bench/websocket/websocket_bench --benchmark_repetitions=5 \
+//       --benchmark_report_aggregates_only=true
+//
+// Every socket is loopback TCP. The echo server unmasks the client's frame and sends it back
+// unmasked, as a WebSocket server does; the pump relays bytes and parses nothing.
+
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tunnel/tunnel_pump.h"
+
+namespace gridhub::tunnel {
+namespace {
+
+constexpr size_t kPayload = 100;
+constexpr std::string_view kUpgrade =
+    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+constexpr std::string_view k101 =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+void NoDelay(int fd) {
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+bool ReadExactly(int fd, char* out, size_t n) {
+  while (n > 0) {
+    const ssize_t got = ::recv(fd, out, n, 0);
+    if (got <= 0) return false;
+    out += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Reads an HTTP head byte by byte (the handshake is not what is measured).
+std::string ReadHead(int fd) {
+  std::string head;
+  char c = 0;
+  while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) head += c;
+  return head;
+}
+
+int Connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  NoDelay(fd);
+  return fd;
+}
+
+// A listening socket on 127.0.0.1 whose accepted connections go to `on_accept` on its thread.
+class Listener {
+ public:
+  template <typename OnAccept>
+  explicit Listener(OnAccept on_accept) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::listen(fd_, 64);
+    socklen_t length = sizeof address;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, on_accept] {
+      for (;;) {
+        const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        NoDelay(fd);
+        on_accept(fd);
+      }
+    });
+  }
+  ~Listener() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// A WebSocket echo server: one thread per connection, frames of up to 125 bytes.
+class EchoServer {
+ public:
+  EchoServer()
+      : listener_([this](int fd) {
+          std::lock_guard<std::mutex> lock(mu_);
+          workers_.emplace_back([fd] { Serve(fd); });
+        }) {}
+  uint16_t port() const { return listener_.port(); }
+  // Workers end when their client closes; joined here.
+  void Join() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+  }
+
+ private:
+  static void Serve(int fd) {
+    ReadHead(fd);
+    SendAll(fd, k101);
+    char header[6];
+    char payload[125];
+    while (ReadExactly(fd, header, 6)) {  // FIN+opcode, MASK+length, 4 mask bytes
+      const size_t length = static_cast<unsigned char>(header[1]) & 0x7f;
+      if (length > 125 || !ReadExactly(fd, payload, length)) break;
+      std::string reply(2 + length, '\0');
+      reply[0] = header[0];
+      reply[1] = static_cast<char>(length);
+      for (size_t i = 0; i < length; ++i) reply[2 + i] = payload[i] ^ header[2 + i % 4];
+      if (!SendAll(fd, reply)) break;
+    }
+    ::close(fd);
+  }
+
+  std::mutex mu_;
+  std::vector<std::thread> workers_;  // outlives the listener (declared first)
+  Listener listener_;
+};
+
+// One hop: reads the client's upgrade head (as the HTTP server would) and hands the connection
+// to its TunnelPump towards `upstream_port`.
+class PumpHop {
+ public:
+  explicit PumpHop(uint16_t upstream_port)
+      : listener_([this, upstream_port](int fd) {
+          std::string head = ReadHead(fd);
+          ::fcntl(fd, F_SETFL, O_NONBLOCK);
+          http::Headers headers = {{"Upgrade", "websocket"},
+                                   {"Connection", "Upgrade"},
+                                   {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                   {"Sec-WebSocket-Version", "13"}};
+          pump_.Open({.client_fd = fd,
+                      .request_head = UpgradeRequestHead(headers, "/ws", "127.0.0.1"),
+                      .upstream = {"127.0.0.1", upstream_port}});
+        }) {}
+  uint16_t port() const { return listener_.port(); }
+
+ private:
+  TunnelPump pump_;
+  Listener listener_;
+};
+
+std::string MaskedTextFrame() {
+  std::string frame(6 + kPayload, '\0');
+  frame[0] = static_cast<char>(0x81);  // FIN, text
+  frame[1] = static_cast<char>(0x80 | kPayload);
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  for (int i = 0; i < 4; ++i) frame[2 + i] = mask[i];
+  for (size_t i = 0; i < kPayload; ++i)
+    frame[6 + i] = static_cast<char>('a' + i % 26) ^ mask[i % 4];
+  return frame;
+}
+
+// state.range(0): how many pumps between the client and the echo server.
+void BM_SmallMessageRoundTrip(benchmark::State& state) {
+  EchoServer echo;
+  std::vector<std::unique_ptr<PumpHop>> hops;
+  uint16_t port = echo.port();
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    hops.push_back(std::make_unique<PumpHop>(port));
+    port = hops.back()->port();
+  }
+  const int fd = Connect(port);
+  SendAll(fd, kUpgrade);
+  if (ReadHead(fd).rfind("HTTP/1.1 101", 0) != 0) {
+    state.SkipWithError("no 101");
+    ::close(fd);
+    return;
+  }
+  const std::string frame = MaskedTextFrame();
+  char reply[2 + kPayload];
+  for (auto _ : state) {
+    SendAll(fd, frame);
+    if (!ReadExactly(fd, reply, sizeof reply)) {
+      state.SkipWithError("echo lost");
+      break;
+    }
+  }
+  ::close(fd);
+  hops.clear();  // closes the pumps' tunnels, so the echo's worker sees EOF
+  echo.Join();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SmallMessageRoundTrip)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+
+}  // namespace
+}  // namespace gridhub::tunnel
+
+BENCHMARK_MAIN();
