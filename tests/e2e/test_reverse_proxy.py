@@ -38,29 +38,17 @@ class ReverseProxyTest(SocketClientChecks, client_cases.SharedGridTest):
     def grid_url(self, where):
         return f"http://{self.grid_netloc(where)}"
 
-    def check_probe(self, where, prefix=""):
-        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where) + prefix,
-                             "--mode", "probe", "--user-data-dir", self.user_data_dir())
-        self.assert_ok(result)
-        session = result["sessionId"]
-        self.assert_names_grid(result["webSocketUrl"], where, session, "bidi", prefix=prefix)
-        self.assert_names_grid(result["cdp"], where, session, "cdp", prefix=prefix)
-        self.assertIsInstance(result["bidiContexts"], int, result)
-        self.assertGreaterEqual(result["bidiContexts"], 1, result)
-        self.assertIn("Chrome", result["cdpProduct"], result)
-        self.assertEqual(result["quit"], 200, result)
-
     def test_bidi_and_cdp_through_the_proxy_loopback(self):
-        self.check_probe(LOOPBACK)
+        self.check_raw_probe(LOOPBACK)
 
     def test_bidi_and_cdp_through_the_proxy_from_namespace(self):
-        self.check_probe(NAMESPACE)
+        self.check_raw_probe(NAMESPACE)
 
     def test_bidi_and_cdp_under_a_path_prefix_loopback(self):
-        self.check_probe(LOOPBACK, prefix="/grid")
+        self.check_raw_probe(LOOPBACK, prefix="/grid")
 
     def test_bidi_and_cdp_under_a_path_prefix_from_namespace(self):
-        self.check_probe(NAMESPACE, prefix="/grid")
+        self.check_raw_probe(NAMESPACE, prefix="/grid")
 
     def test_webdriverio_through_the_proxy_from_namespace(self):
         self.check_webdriverio(NAMESPACE)

@@ -55,6 +55,20 @@ class SocketClientChecks:
         self.assertEqual(result["cdpEvaluated"], "gridhub end-to-end", result)
         self.assertEqual(result["quit"], "ok", result)
 
+    def check_raw_probe(self, where, prefix=""):
+        """One BiDi and one CDP command with the bare `ws` package, on the URLs the grid gave
+        for a session created under `prefix` (e.g. the legacy /wd/hub, which the URLs keep)."""
+        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where) + prefix,
+                             "--mode", "probe", "--user-data-dir", self.user_data_dir())
+        self.assert_ok(result)
+        session = result["sessionId"]
+        self.assert_names_grid(result["webSocketUrl"], where, session, "bidi", prefix=prefix)
+        self.assert_names_grid(result["cdp"], where, session, "cdp", prefix=prefix)
+        self.assertIsInstance(result["bidiContexts"], int, result)
+        self.assertGreaterEqual(result["bidiContexts"], 1, result)
+        self.assertIn("Chrome", result["cdpProduct"], result)
+        self.assertEqual(result["quit"], 200, result)
+
     def check_playwright(self, where):
         result = self.run_js(where, "playwright_launch.js", "--page", self.pages.url,
                              env={"SELENIUM_REMOTE_URL": self.grid_url(where)})
@@ -109,6 +123,12 @@ class StandaloneSocketClientsTest(SocketClientChecks, client_cases.SharedGridTes
 
     def test_selenium_webdriver_remote_url_env_from_namespace(self):
         self.check_selenium_webdriver(NAMESPACE, remote_url_env=True)
+
+    def test_raw_sockets_under_wd_hub_loopback(self):
+        self.check_raw_probe(LOOPBACK, prefix="/wd/hub")
+
+    def test_raw_sockets_under_wd_hub_from_namespace(self):
+        self.check_raw_probe(NAMESPACE, prefix="/wd/hub")
 
 
 class StandaloneCdpClientsTest(SocketClientChecks, client_cases.SharedGridTest):
