@@ -3,6 +3,7 @@
 // frame and whose DevTools endpoint refuses what Chromium's refuses (an Origin header, a Host
 // that is not an IP address or localhost). The client end is testing/test_websocket.h.
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -32,6 +33,15 @@ bool Eventually(const std::function<bool()>& condition, Duration timeout = 10s) 
     std::this_thread::sleep_for(20ms);
   }
   return true;
+}
+
+size_t OpenDescriptors() {
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
 }
 
 config::SlotConfig ChromeSlot() {
@@ -163,6 +173,133 @@ TEST_F(NodeSocketsTest, RefusedUpgradesAreW3CErrors) {
   EXPECT_EQ(Call("POST", "/session/" + plain + "/se/cdp", json::object()).status, 405);
   EXPECT_EQ(node_->agent().socket_count(), 0u);
   EXPECT_EQ(Call("GET", "/session/" + plain + "/title").status, 200);
+}
+
+TEST_F(NodeSocketsTest, BidiSocketReachesTheDriverWithBytesBothWays) {
+  StartNode();
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  ASSERT_TRUE(ws.SendText(R"({"id":1,"method":"session.status","params":{}})"));
+  EXPECT_EQ(ws.ReadMessage(), R"({"id":1,"method":"session.status","params":{}})");
+  // Large in both directions: a 300 KiB message to the driver and 1 MiB from it.
+  std::string big(300 << 10, 'b');
+  ASSERT_TRUE(ws.SendFrame(0x2, big));
+  auto echoed = ws.ReadFrame();
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->first, 0x2);
+  EXPECT_EQ(echoed->second, big);
+  ASSERT_TRUE(ws.SendText("send:1048576"));
+  EXPECT_EQ(ws.ReadMessage().size(), size_t{1} << 20);
+  EXPECT_EQ(ws.ReadMessage(), "send:1048576");
+  EXPECT_EQ(node_->agent().socket_count(), 1u);
+  // The legacy prefix works too; the driver saw its own path and Host.
+  TestWebSocket legacy;
+  ASSERT_EQ(Upgrade(legacy, "/wd/hub/session/" + id + "/se/bidi"), 101) << legacy.answer();
+  json upgrades = DriverUpgrades(caps);
+  ASSERT_EQ(upgrades.size(), 2u);
+  std::string address = caps["goog:chromeOptions"]["debuggerAddress"];  // the fake's own port
+  EXPECT_EQ(upgrades[0]["Host"], "127.0.0.1:" + address.substr(address.find(':') + 1));
+  EXPECT_FALSE(upgrades[0].contains("X-Registration-Secret"));
+}
+
+TEST_F(NodeSocketsTest, CdpSocketReachesTheBrowserEndpointWithoutTheClientsOrigin) {
+  StartNode();
+  auto [id, caps] = NewSession({{"browserName", "chrome"}});
+  ASSERT_FALSE(id.empty());
+  for (int i = 0; i < 2; ++i) {  // the second finds the browser endpoint remembered
+    TestWebSocket ws;
+    // The fake, like Chromium, refuses any Origin: the node must not pass the client's on.
+    ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/cdp", {{"Origin", "http://evil.example"}}), 101)
+        << ws.answer();
+    ASSERT_TRUE(ws.SendText(R"({"id":1,"method":"Browser.getVersion"})"));
+    EXPECT_EQ(ws.ReadMessage(), R"({"id":1,"method":"Browser.getVersion"})");
+  }
+  json upgrades = DriverUpgrades(caps);
+  ASSERT_EQ(upgrades.size(), 2u);
+  EXPECT_FALSE(upgrades[0].contains("Origin"));
+}
+
+TEST_F(NodeSocketsTest, SocketTrafficKeepsASessionAliveAndSilenceDoesNot) {
+  use_fake_clock_ = true;
+  StartNode([](NodeAgentOptions& o) { o.session_timeout = 5s; });
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  int pid = caps["fake:pid"].get<int>();
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  // Twelve seconds of node time, one message every two: busy over BiDi only, never idle.
+  for (int i = 0; i < 6; ++i) {
+    fake_clock_.Advance(2s);
+    ASSERT_TRUE(ws.SendText("ping " + std::to_string(i)));
+    ASSERT_EQ(ws.ReadMessage(), "ping " + std::to_string(i));
+  }
+  EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_EQ(hub_.Count("DELETE", "/session/" + id), 0u);
+  // An open socket with no traffic is idle: the session ends and so does its socket. Time moves
+  // in small steps: the pump reports the last bytes a moment after they were relayed, and
+  // that report must not land after one big jump past the deadline.
+  SteadyTime silent_since = fake_clock_.Now();
+  bool ended = false;
+  while (!ended && fake_clock_.Now() < silent_since + 30s) {
+    fake_clock_.Advance(250ms);
+    // Ending a session closes its sockets first.
+    ended = Eventually([&] { return node_->agent().socket_count() == 0; }, 20ms);
+  }
+  ASSERT_TRUE(ended);
+  EXPECT_GE(fake_clock_.Now(), silent_since + 5s);
+  EXPECT_LE(fake_clock_.Now(), silent_since + 7s);
+  EXPECT_TRUE(ws.WaitClosedByPeer(10s));
+  EXPECT_TRUE(Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }));
+  EXPECT_TRUE(Eventually([&] { return ::kill(pid, 0) != 0; }));
+}
+
+TEST_F(NodeSocketsTest, EndingASessionClosesItsSocketsAndLeaksNoDescriptor) {
+  StartNode();
+  // Warm up what opens descriptors once (the client's connection cache, the driver's pipes).
+  auto [warm, warm_caps] = BidiSession();
+  ASSERT_FALSE(warm.empty());
+  ASSERT_EQ(Call("DELETE", "/session/" + warm).status, 200);
+  size_t before = OpenDescriptors();
+  for (int round = 0; round < 3; ++round) {
+    auto [id, caps] = BidiSession();
+    ASSERT_FALSE(id.empty());
+    TestWebSocket bidi, cdp;
+    ASSERT_EQ(Upgrade(bidi, "/session/" + id + "/se/bidi"), 101) << bidi.answer();
+    ASSERT_EQ(Upgrade(cdp, "/session/" + id + "/se/cdp"), 101) << cdp.answer();
+    EXPECT_EQ(node_->agent().socket_count(), 2u);
+    ASSERT_EQ(Call("DELETE", "/session/" + id).status, 200);
+    EXPECT_TRUE(bidi.WaitClosedByPeer(10s));
+    EXPECT_TRUE(cdp.WaitClosedByPeer(10s));
+    EXPECT_TRUE(Eventually([&] { return node_->agent().socket_count() == 0; }));
+    // The session is gone for new sockets too.
+    TestWebSocket late;
+    EXPECT_EQ(Upgrade(late, "/session/" + id + "/se/bidi"), 404);
+  }
+  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() <= before; }))
+      << OpenDescriptors() << " open, " << before << " before";
+}
+
+TEST_F(NodeSocketsTest, DriverThatDiesTakesItsSocketsAlong) {
+  StartNode();
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  ASSERT_EQ(::kill(caps["fake:pid"].get<int>(), SIGKILL), 0);
+  EXPECT_TRUE(ws.WaitClosedByPeer(10s));
+  EXPECT_TRUE(Eventually([&] { return node_->agent().socket_count() == 0; }));
+}
+
+TEST_F(NodeSocketsTest, StopClosesEverySocket) {
+  StartNode();
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  node_->Stop();
+  EXPECT_TRUE(ws.WaitClosedByPeer(10s));
 }
 
 }  // namespace

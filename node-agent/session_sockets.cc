@@ -171,7 +171,13 @@ void SessionSockets::ResolveBrowserEndpoint(const SessionId& id, SocketEndpoint 
 
 void SessionSockets::Connect(const SessionId& id, uint64_t key, const Dial& dial, SocketKind kind,
                              const http::Headers& headers, http::Responder& responder) {
-  std::string head = tunnel::UpgradeRequestHead(headers, dial.upstream.path, dial.host_header);
+  // The registration secret proves the caller to this node; a driver or browser has no use
+  // for it.
+  http::Headers forwarded;
+  for (const auto& header : headers) {
+    if (!http::EqualsIgnoreCase(header.first, "X-Registration-Secret")) forwarded.push_back(header);
+  }
+  std::string head = tunnel::UpgradeRequestHead(forwarded, dial.upstream.path, dial.host_header);
   // The server may also drop `take` unrun (the client left first, or Detach said no): the
   // place is given back when the last copy of it goes.
   auto place = std::make_shared<Place>(this, id, key);
