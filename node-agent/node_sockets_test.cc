@@ -13,6 +13,8 @@
 #include <functional>
 #include <thread>
 
+#include "node-agent/driver_process.h"
+#include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
 #include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
@@ -300,6 +302,92 @@ TEST_F(NodeSocketsTest, StopClosesEverySocket) {
   ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
   node_->Stop();
   EXPECT_TRUE(ws.WaitClosedByPeer(10s));
+}
+
+TEST_F(NodeSocketsTest, RelaySlotSocketsGoToTheRelay) {
+  // An already-running WebDriver server, as another grid node or Appium would be.
+  std::string log = (std::filesystem::temp_directory_path() /
+                     ("gridhub-ws-relay-" + std::to_string(::getpid()) + ".log"))
+                        .string();
+  Result<uint16_t> port = PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  auto relay = DriverProcess::Spawn(
+      {test_support::kPython, test_support::kFakeDriver, "--port=" + std::to_string(*port)}, log,
+      nullptr);
+  ASSERT_TRUE(relay.ok());
+  std::string relay_url = "http://127.0.0.1:" + std::to_string(*port);
+  ASSERT_TRUE(Eventually([&] {
+    return client_.SendSync({.url = relay_url + "/status", .timeout = 1s}).status == 200;
+  }));
+  StartNode([&](NodeAgentOptions& o) {
+    config::SlotConfig slot;
+    slot.label = "android";
+    slot.stereotype = {{"browserName", "chrome"}, {"platformName", "android"}};
+    slot.relay = relay_url;
+    o.slots = {slot};
+  });
+  auto upgrades = [&] {
+    return json::parse(
+        client_.SendSync({.url = relay_url + "/fake/upgrades", .timeout = 5s}).body)["value"];
+  };
+  // The relay returned its own webSocketUrl: offered with the node's URL, dialled as returned.
+  auto [id, caps] = NewSession({{"platformName", "android"}, {"webSocketUrl", true}});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(caps["webSocketUrl"],
+            "ws://127.0.0.1:" + std::to_string(node_->port()) + "/session/" + id + "/se/bidi");
+  EXPECT_FALSE(caps.contains("se:cdp"));  // it named no CDP endpoint
+  {
+    TestWebSocket ws;
+    ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+    ASSERT_TRUE(ws.SendText("over the relay"));
+    EXPECT_EQ(ws.ReadMessage(), "over the relay");
+    EXPECT_EQ(upgrades().back()["path"], "/session/" + id);
+  }
+  {  // Not offered, yet dialled on request: the same path on the relay.
+    TestWebSocket ws;
+    ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/cdp"), 101) << ws.answer();
+    ASSERT_TRUE(ws.SendText("cdp over the relay"));
+    EXPECT_EQ(ws.ReadMessage(), "cdp over the relay");
+    EXPECT_EQ(upgrades().back()["path"], "/session/" + id + "/se/cdp");
+  }
+  EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
+  EXPECT_FALSE((*relay)->exited());  // the relay outlives its sessions
+  (*relay)->Terminate(2s);
+  std::filesystem::remove(log);
+}
+
+TEST_F(NodeSocketsTest, ASessionHoldsAtMostSixtyFourSocketsOnTheNode) {
+  StartNode();
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  std::vector<std::unique_ptr<TestWebSocket>> open;
+  for (size_t i = 0; i < SessionSockets::kMaxPerSession; ++i) {
+    open.push_back(std::make_unique<TestWebSocket>());
+    ASSERT_EQ(Upgrade(*open.back(), "/session/" + id + "/se/bidi"), 101) << i;
+  }
+  TestWebSocket over;
+  EXPECT_EQ(Upgrade(over, "/session/" + id + "/se/bidi"), 429);
+  EXPECT_NE(over.answer().find("64 open sockets"), std::string::npos) << over.answer();
+  // A socket the client closes gives its place back.
+  open.back()->Close();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().socket_count() == 63; }));
+  TestWebSocket again;
+  EXPECT_EQ(Upgrade(again, "/session/" + id + "/se/bidi"), 101) << again.answer();
+}
+
+TEST_F(NodeSocketsTest, DevToolsAddressThatDoesNotAnswerIs502) {
+  Result<uint16_t> closed = PickFreeLoopbackPort();  // nothing listens there
+  ASSERT_TRUE(closed.ok());
+  ::setenv("FAKE_DRIVER_DEBUGGER_ADDRESS", ("127.0.0.1:" + std::to_string(*closed)).c_str(), 1);
+  StartNode();
+  auto [id, caps] = NewSession({{"browserName", "chrome"}});
+  ::unsetenv("FAKE_DRIVER_DEBUGGER_ADDRESS");
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  EXPECT_EQ(Upgrade(ws, "/session/" + id + "/se/cdp"), 502);
+  EXPECT_NE(ws.answer().find("/json/version"), std::string::npos) << ws.answer();
+  EXPECT_EQ(node_->agent().socket_count(), 0u);
+  EXPECT_EQ(Call("GET", "/session/" + id + "/title").status, 200);
 }
 
 }  // namespace

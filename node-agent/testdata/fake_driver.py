@@ -18,8 +18,10 @@ every frame back as it came (opcode and FIN kept: fragments echo as fragments), 
 with a pong and a close with the same close. A text message "close:CODE" makes the fake close
 with that code; "send:N" makes it send a text message of N bytes ("x" * N) before the echo.
 Like Chromium, the DevTools endpoint refuses a Host header that is not an IP address or
-localhost (500) and any Origin header (403). GET /fake/upgrades lists the headers of every
-upgrade request received, oldest first.
+localhost (500) and any Origin header (403). GET /fake/upgrades lists the headers (and
+"path") of every upgrade request received, oldest first. /session/{id}/se/bidi and
+/session/{id}/se/cdp echo too, as a grid node behind a relay slot would.
+FAKE_DRIVER_DEBUGGER_ADDRESS=HOST:PORT reports that debuggerAddress instead of its own.
 """
 import base64
 import hashlib
@@ -163,8 +165,9 @@ class Handler(BaseHTTPRequestHandler):
             if caps.get("webSocketUrl") is True:
                 echoed["webSocketUrl"] = f"ws://127.0.0.1:{port}/session/{sid}"
             if isinstance(caps.get("goog:chromeOptions"), dict):
+                address = os.environ.get("FAKE_DRIVER_DEBUGGER_ADDRESS") or f"localhost:{port}"
                 echoed["goog:chromeOptions"] = dict(caps["goog:chromeOptions"],
-                                                    debuggerAddress=f"localhost:{port}")
+                                                    debuggerAddress=address)
             reply(self, 200, {"sessionId": sid, "capabilities": echoed})
             if os.environ.get("FAKE_DRIVER_EXIT_AFTER_CREATE") == "1":
                 self.wfile.flush()
@@ -182,8 +185,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def upgrade(self, p):
         with LOCK:
-            UPGRADES.append({k: v for k, v in self.headers.items()})
-            known = len(p) == 2 and p[0] == "session" and p[1] in SESSIONS
+            UPGRADES.append(dict({k: v for k, v in self.headers.items()}, path=self.path))
+            known = (len(p) == 2 or (len(p) == 4 and p[2] == "se" and p[3] in ("bidi", "cdp"))) \
+                and p[0] == "session" and p[1] in SESSIONS
         devtools = p == ["devtools", "browser", BROWSER_ID]
         if not known and not devtools:
             return error(self, 404, "invalid session id", "no socket at " + self.path)
