@@ -139,6 +139,7 @@ Tunnel::Step Tunnel::OnEvent(Side side, uint32_t events, SteadyTime now) {
   // Errors and hang-ups show as readable and writable: the next recv or send says what.
   const uint32_t broken = EPOLLERR | EPOLLHUP;
   if (events & (EPOLLIN | EPOLLRDHUP | broken)) endpoint.readable = true;
+  if (events & (EPOLLRDHUP | broken)) endpoint.hangup = true;
   if (events & (EPOLLOUT | broken)) endpoint.writable = true;
   return Run();
 }
@@ -268,6 +269,10 @@ bool Tunnel::ReadInto(Endpoint& from, RelayBuffer& buffer, bool& progress) {
   buffer.CommitRead(n > 0 ? static_cast<size_t>(n) : 0);
   if (n > 0) {
     progress = true;
+    // A short read of a stream socket means its buffer is empty now (epoll(7)): the next
+    // bytes bring a new edge, so the EAGAIN read is saved. Not once a FIN was signalled: that
+    // edge is gone, the EOF must be read.
+    if (static_cast<size_t>(n) < room && !from.hangup) from.readable = false;
   } else if (n == 0) {
     from.eof = true;
     progress = true;

@@ -67,6 +67,7 @@ class Tunnel {
     int fd = -1;
     bool readable = false;  // edge seen, not yet read to EAGAIN
     bool writable = false;  // edge seen, not yet written to EAGAIN
+    bool hangup = false;    // the peer's FIN (or an error) was signalled: read to EOF
     bool eof = false;       // its peer ended its stream
     bool shut = false;      // our sending half is shut
   };

@@ -1,6 +1,7 @@
 // The cost of relaying a small WebSocket message through TunnelPump: the round trip of a
 // 100-byte text frame to a WebSocket echo server, straight, through one pump (the hub's hop)
-// and through two chained pumps (hub → node agent → driver, as gridhub's sockets run).
+// and through two chained pumps (hub → node agent → driver, as gridhub's sockets run); and
+// the throughput of 1 MiB sent upstream the same three ways.
 //
 //   build/bench/websocket/websocket_bench --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
@@ -14,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -115,13 +117,17 @@ class Listener {
   std::thread thread_;
 };
 
-// A WebSocket echo server: one thread per connection, frames of up to 125 bytes.
+// A WebSocket echo server: one thread per connection, frames of up to 125 bytes. With `sink`
+// set it answers the upgrade and then acknowledges every kBulk bytes received with one byte
+// instead (throughput; the pump does not look at frames, so none are made).
+constexpr size_t kBulk = size_t{1} << 20;
+
 class EchoServer {
  public:
-  EchoServer()
-      : listener_([this](int fd) {
+  explicit EchoServer(bool sink = false)
+      : listener_([this, sink](int fd) {
           std::lock_guard<std::mutex> lock(mu_);
-          workers_.emplace_back([fd] { Serve(fd); });
+          workers_.emplace_back([fd, sink] { sink ? Sink(fd) : Serve(fd); });
         }) {}
   uint16_t port() const { return listener_.port(); }
   // Workers end when their client closes; joined here.
@@ -145,6 +151,15 @@ class EchoServer {
       reply[1] = static_cast<char>(length);
       for (size_t i = 0; i < length; ++i) reply[2 + i] = payload[i] ^ header[2 + i % 4];
       if (!SendAll(fd, reply)) break;
+    }
+    ::close(fd);
+  }
+
+  static void Sink(int fd) {
+    ReadHead(fd);
+    SendAll(fd, k101);
+    std::vector<char> buffer(kBulk);
+    while (ReadExactly(fd, buffer.data(), kBulk) && SendAll(fd, "k")) {
     }
     ::close(fd);
   }
@@ -177,6 +192,53 @@ class PumpHop {
   Listener listener_;
 };
 
+// For comparison only: the same hop relayed with splice(2) through a pipe per direction, a
+// blocking thread per direction (the simplest splice relay; not what gridhub runs).
+class SpliceHop {
+ public:
+  explicit SpliceHop(uint16_t upstream_port)
+      : listener_([this, upstream_port](int client) {
+          ReadHead(client);
+          const int upstream = Connect(upstream_port);
+          SendAll(upstream, kUpgrade);
+          SendAll(client, ReadHead(upstream));
+          std::lock_guard<std::mutex> lock(mu_);
+          fds_.insert(fds_.end(), {client, upstream});
+          threads_.emplace_back([client, upstream] { Pump(client, upstream); });
+          threads_.emplace_back([client, upstream] { Pump(upstream, client); });
+        }) {}
+  ~SpliceHop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& thread : threads_) thread.join();
+    for (int fd : fds_) ::close(fd);
+  }
+  uint16_t port() const { return listener_.port(); }
+
+ private:
+  static void Pump(int from, int to) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;
+    for (;;) {
+      const ssize_t in = ::splice(from, nullptr, pipe_fds[1], nullptr, kBulk, SPLICE_F_MOVE);
+      if (in <= 0) break;
+      for (ssize_t left = in; left > 0;) {
+        const ssize_t out =
+            ::splice(pipe_fds[0], nullptr, to, nullptr, static_cast<size_t>(left), SPLICE_F_MOVE);
+        if (out <= 0) return;
+        left -= out;
+      }
+    }
+    ::shutdown(to, SHUT_WR);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+  }
+
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+  std::vector<int> fds_;
+  Listener listener_;
+};
+
 std::string MaskedTextFrame() {
   std::string frame(6 + kPayload, '\0');
   frame[0] = static_cast<char>(0x81);  // FIN, text
@@ -188,20 +250,30 @@ std::string MaskedTextFrame() {
   return frame;
 }
 
-// state.range(0): how many pumps between the client and the echo server.
-void BM_SmallMessageRoundTrip(benchmark::State& state) {
-  EchoServer echo;
-  std::vector<std::unique_ptr<PumpHop>> hops;
+// `hops` pumps chained in front of `echo`; the client's upgraded connection through them (-1
+// when the upgrade failed).
+template <typename Hop>
+int Upgraded(const EchoServer& echo, int64_t hops, std::vector<std::unique_ptr<Hop>>& out) {
   uint16_t port = echo.port();
-  for (int64_t i = 0; i < state.range(0); ++i) {
-    hops.push_back(std::make_unique<PumpHop>(port));
-    port = hops.back()->port();
+  for (int64_t i = 0; i < hops; ++i) {
+    out.push_back(std::make_unique<Hop>(port));
+    port = out.back()->port();
   }
   const int fd = Connect(port);
   SendAll(fd, kUpgrade);
-  if (ReadHead(fd).rfind("HTTP/1.1 101", 0) != 0) {
+  if (ReadHead(fd).rfind("HTTP/1.1 101", 0) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// state.range(0): how many pumps (or splice relays) between the client and the echo server.
+template <typename Hop>
+void BM_SmallMessageRoundTrip(benchmark::State& state) {
+  EchoServer echo;
+  std::vector<std::unique_ptr<Hop>> hops;
+  const int fd = Upgraded(echo, state.range(0), hops);
+  if (fd < 0) {
     state.SkipWithError("no 101");
-    ::close(fd);
     return;
   }
   const std::string frame = MaskedTextFrame();
@@ -218,7 +290,34 @@ void BM_SmallMessageRoundTrip(benchmark::State& state) {
   echo.Join();
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_SmallMessageRoundTrip)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_SmallMessageRoundTrip<PumpHop>)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_SmallMessageRoundTrip<SpliceHop>)->Arg(1)->UseRealTime();
+
+// One MiB sent and acknowledged per iteration: what the copies through user space cost.
+template <typename Hop>
+void BM_MegabyteUpstream(benchmark::State& state) {
+  EchoServer sink(/*sink=*/true);
+  std::vector<std::unique_ptr<Hop>> hops;
+  const int fd = Upgraded(sink, state.range(0), hops);
+  if (fd < 0) {
+    state.SkipWithError("no 101");
+    return;
+  }
+  const std::string bulk(kBulk, 'x');
+  char ack = 0;
+  for (auto _ : state) {
+    if (!SendAll(fd, bulk) || !ReadExactly(fd, &ack, 1)) {
+      state.SkipWithError("sink lost");
+      break;
+    }
+  }
+  ::close(fd);
+  hops.clear();
+  sink.Join();
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kBulk));
+}
+BENCHMARK(BM_MegabyteUpstream<PumpHop>)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_MegabyteUpstream<SpliceHop>)->Arg(1)->UseRealTime();
 
 }  // namespace
 }  // namespace gridhub::tunnel
