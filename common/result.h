@@ -25,8 +25,10 @@ enum class ErrorCode {
   kUnsatisfiable,  // 500 on /session, 422 on tickets
   kNoWait,
   kTimeout,
-  kUnavailable,  // a node or driver did not answer
-  kInternal,     // 500 unknown error
+  kUnavailable,           // a node or driver did not answer
+  kInternal,              // 500 unknown error
+  kUnsupportedOperation,  // 500 unsupported operation (managed downloads not enabled)
+  kNoSuchFile,            // 404 unknown error (a managed download that is not there)
 };
 
 // A code and a human message naming what was wrong ("browserName must be a string").

@@ -184,13 +184,16 @@ json SlotJson(const SlotConfig& slot) {
       {"label", slot.label}, {"max-sessions", slot.max_sessions}, {"stereotype", slot.stereotype}};
   if (!slot.driver.empty()) out["driver"] = slot.driver;
   if (!slot.relay.empty()) out["relay"] = slot.relay;
+  if (slot.downloads) out["downloads"] = true;
   return out;
 }
 
 KeySpec SlotsKey() {
   KeySpec spec{.name = "node.slots",
                .value_kind = "SLOTS",
-               .help = "list of {label, max-sessions, stereotype, driver | relay} (YAML or JSON)"};
+               .help =
+                   "list of {label, max-sessions, stereotype, driver | relay, downloads} (YAML or "
+                   "JSON)"};
   spec.shape = Shape::kStructured;
   spec.apply = [](const json& value, Settings& s) -> std::optional<Problem> {
     auto slots = SlotsFromJson(value);
@@ -335,6 +338,8 @@ std::vector<KeySpec> NodeKeys() {
              "drain after this many sessions; 0 = never"),
       DurationKey("node.drain-timeout", n(&N::drain_timeout), Zero::kAllowed,
                   "on drain, wait this long for running sessions, then end them"),
+      SizeKey("node.max-upload", n(&N::max_upload), Zero::kRefused,
+              "largest file a session may upload (POST /se/file), unpacked: bytes or 256M"),
       SlotsKey(),
   };
 }

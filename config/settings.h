@@ -86,6 +86,9 @@ struct SlotConfig {
   nlohmann::json stereotype = nlohmann::json::object();
   std::vector<std::string> driver;  // argv; YAML may give a string (split on spaces) or a list
   std::string relay;                // URL of an existing WebDriver server
+  // Managed downloads (DESIGN 4b): each session gets a download folder of its own, and the
+  // stereotype carries `se:downloadsEnabled: true` (set by the loader, so the hub matches on it).
+  bool downloads = false;
 };
 
 struct NodeSettings {
@@ -95,6 +98,7 @@ struct NodeSettings {
   Duration session_timeout = 300s;
   int drain_after_sessions = 0;  // 0 = never
   Duration drain_timeout = 60s;
+  size_t max_upload = size_t{256} << 20;  // largest uploaded file, unpacked (POST /se/file)
   std::vector<SlotConfig> slots;
 };
 

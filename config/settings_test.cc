@@ -134,6 +134,7 @@ TEST(LoadSettingsTest, DefaultsFollowTheContract) {
   EXPECT_TRUE(s->matching.trailing_fallback);
   EXPECT_EQ(s->node.session_timeout, 300s);
   EXPECT_EQ(s->node.drain_timeout, 60s);
+  EXPECT_EQ(s->node.max_upload, size_t{256} << 20);
   for (const auto& [key, source] : s->sources) EXPECT_EQ(source, Source::kDefault) << key;
 }
 
@@ -189,6 +190,7 @@ std::vector<KeyCase> EveryKey() {
       {"node.session-timeout", "10m", "600s"},
       {"node.drain-after-sessions", "10", 10},
       {"node.drain-timeout", "0", "0s"},
+      {"node.max-upload", "1MiB", 1048576},
       {"node.slots", "[{label: x, driver: /bin/true --flag}]",
        json::array({{{"label", "x"},
                      {"max-sessions", 1},
@@ -350,6 +352,40 @@ node:
   EXPECT_EQ(slots[2].stereotype["browserVersion"], "120");
 }
 
+TEST(LoadSettingsTest, DownloadsOnASlotAnnounceThemInTheStereotype) {
+  Result<Settings> s = Load(R"(
+node:
+  max-upload: 10M
+  slots:
+    - {label: dl, driver: a, downloads: true, stereotype: {browserName: chrome}}
+    - {label: plain, driver: a, stereotype: {browserName: chrome}}
+    - {label: stated, driver: a, stereotype: {"se:downloadsEnabled": true}}
+    - {label: off, driver: a, downloads: off, stereotype: {"se:downloadsEnabled": false}}
+    - {label: relayed, relay: "http://r:1", stereotype: {"se:downloadsEnabled": true}}
+)");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const auto& slots = s->node.slots;
+  EXPECT_EQ(s->node.max_upload, size_t{10} << 20);
+  EXPECT_TRUE(slots[0].downloads);
+  EXPECT_EQ(slots[0].stereotype["se:downloadsEnabled"], true);
+  EXPECT_FALSE(slots[1].downloads);
+  EXPECT_FALSE(slots[1].stereotype.contains("se:downloadsEnabled"));
+  EXPECT_TRUE(slots[2].downloads) << "the stereotype key alone turns them on";
+  EXPECT_FALSE(slots[3].downloads);
+  EXPECT_FALSE(slots[3].stereotype.contains("se:downloadsEnabled"));
+  // A relay's own server manages its downloads; its stereotype passes through as written.
+  EXPECT_FALSE(slots[4].downloads);
+  EXPECT_EQ(slots[4].stereotype["se:downloadsEnabled"], true);
+  // check-config and ToJson show the setting.
+  json shown = ToJson(*s, Tokens::kShow)["node"]["slots"];
+  EXPECT_EQ(shown[0]["downloads"], true);
+  EXPECT_FALSE(shown[1].contains("downloads"));
+  // Environment form of the slot list.
+  Result<Settings> env = Load("", {"GRIDHUB_NODE_SLOTS=[{label: x, driver: a, downloads: yes}]"});
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  EXPECT_TRUE(env->node.slots[0].downloads);
+}
+
 TEST(LoadSettingsTest, UsableUrlsAreAccepted) {
   for (const char* url : {"http://h", "https://hub.example:4444/", "http://[::1]:4444",
                           "http://user@10.0.0.1:1/grid?x=1", "http://h:65535"}) {
@@ -504,6 +540,24 @@ TEST(LoadSettingsTest, ErrorsNameKeyValueAndReason) {
        {},
        {},
        {"node.slots[0]", "no label"}},
+      {"slot downloads not a boolean",
+       "node:\n  slots:\n    - {label: x, driver: a, downloads: maybe}\n",
+       {},
+       {},
+       {"node.slots[0].downloads", "maybe", "not a boolean"}},
+      {"downloads on a relay",
+       "node:\n  slots:\n    - {label: x, relay: \"http://r:1\", downloads: true}\n",
+       {},
+       {},
+       {"node.slots[0].downloads", "relay"}},
+      {"downloads contradicted",
+       "node:\n  slots:\n    - {label: x, driver: a, downloads: true, stereotype: "
+       "{\"se:downloadsEnabled\": false}}\n",
+       {},
+       {},
+       {"node.slots[0].stereotype.se:downloadsEnabled", "contradicts"}},
+      {"max-upload zero", "node:\n  max-upload: 0\n", {}, {}, {"node.max-upload", "more than 0"}},
+      {"max-upload unit", "node:\n  max-upload: 5T\n", {}, {}, {"node.max-upload", "unit"}},
       {"slots not a list", "node:\n  slots: {label: x}\n", {}, {}, {"node.slots", "list of slots"}},
       {"unknown flag", "", {}, {"--queue.timout", "1s"}, {"--queue.timout", "unknown flag"}},
       {"missing flag value", "", {}, {"--queue.timeout"}, {"--queue.timeout", "missing value"}},

@@ -201,7 +201,8 @@ Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
 
 namespace {
 
-constexpr std::string_view kSlotKeys[] = {"label", "max-sessions", "stereotype", "driver", "relay"};
+constexpr std::string_view kSlotKeys[] = {"label",  "max-sessions", "stereotype",
+                                          "driver", "relay",        "downloads"};
 
 Parsed<std::vector<std::string>> DriverArgv(const json& value, const std::string& path) {
   std::vector<std::string> argv;
@@ -254,6 +255,44 @@ Parsed<std::string> SlotLabel(const json& slot, const SlotConfig& parsed, const 
   return *label;
 }
 
+// `downloads: true` on a driver slot: managed downloads, announced in the stereotype as
+// `se:downloadsEnabled: true` so that the hub matches requests asking for them. A relay's server
+// manages (or not) its own downloads: its stereotype says so itself. Null when fine.
+std::optional<Problem> SlotDownloads(const json& slot, const std::string& at, SlotConfig& parsed) {
+  constexpr const char* kKey = "se:downloadsEnabled";
+  if (slot.contains("downloads")) {
+    const json& raw = slot["downloads"];
+    std::optional<std::string> text = ScalarText(raw);
+    Result<bool> on = text ? BoolFromText(*text) : Result<bool>(InvalidArgument("wrong type"));
+    if (!on.ok()) {
+      return At(at + ".downloads", raw, on.error().message);
+    }
+    parsed.downloads = *on;
+  }
+  const json* stated = parsed.stereotype.contains(kKey) ? &parsed.stereotype[kKey] : nullptr;
+  bool stated_on = stated != nullptr && (*stated == json(true) || *stated == json("true"));
+  if (!parsed.relay.empty()) {
+    if (parsed.downloads) {
+      return At(
+          at + ".downloads", slot["downloads"],
+          "not for a relay slot: the relayed server keeps the files (if it manages downloads, "
+          "put se:downloadsEnabled: true in the stereotype)");
+    }
+    return std::nullopt;
+  }
+  if (stated != nullptr && !slot.contains("downloads")) parsed.downloads = stated_on;
+  if (stated != nullptr && stated_on != parsed.downloads) {
+    return At(at + ".stereotype.se:downloadsEnabled", *stated,
+              "contradicts the slot's downloads setting");
+  }
+  if (parsed.downloads) {
+    parsed.stereotype[kKey] = true;
+  } else {
+    parsed.stereotype.erase(kKey);
+  }
+  return std::nullopt;
+}
+
 Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
   std::string at = "[" + std::to_string(index) + "]";
   if (!slot.is_object()) {
@@ -264,7 +303,8 @@ Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
       std::string path = at;
       path += "." + key;
       return At(std::move(path), value,
-                "unknown key (slots have label, max-sessions, stereotype, driver, relay)");
+                "unknown key (slots have label, max-sessions, stereotype, driver, relay, "
+                "downloads)");
     }
   }
   SlotConfig parsed;
@@ -303,6 +343,7 @@ Parsed<SlotConfig> SlotFromJson(const json& slot, size_t index) {
     if (std::optional<std::string> why = HttpUrlProblem(*url)) return At(at + ".relay", raw, *why);
     parsed.relay = *url;
   }
+  if (std::optional<Problem> p = SlotDownloads(slot, at, parsed)) return std::move(*p);
   return parsed;
 }
 

@@ -32,6 +32,9 @@ constexpr Row kTable[] = {
     {ErrorCode::kTimeout, 500, "session not created"},
     {ErrorCode::kUnavailable, 502, "unknown error"},
     {ErrorCode::kInternal, 500, "unknown error"},
+    {ErrorCode::kUnsupportedOperation, 500, "unsupported operation"},
+    // W3C has no code for a missing file; clients read the name, so the generic one.
+    {ErrorCode::kNoSuchFile, 404, "unknown error"},
 };
 
 const Row& Find(ErrorCode code) {

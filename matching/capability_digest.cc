@@ -150,6 +150,10 @@ CapabilityDigest CapabilityDigest::Of(const json& caps) {
   if (digest.platform_name == "any") digest.platform_name.clear();
   digest.platform_family = FamilyOfPlatform(digest.platform_name);
   digest.platform_is_family = IsFamilyName(digest.platform_name);
+  if (auto it = caps.find("se:downloadsEnabled"); it != caps.end()) {
+    digest.downloads_enabled =
+        *it == json(true) || (it->is_string() && Lowered(Trim(it->get<std::string>())) == "true");
+  }
   for (const auto& [key, value] : caps.items()) {
     if (value.is_null() || IsSpecialKey(key) || IsPassThroughKey(key)) continue;
     digest.comparable.push_back(ComparableCapability{key, ComparableValue::Of(value)});

@@ -53,6 +53,10 @@ struct CapabilityDigest {
   // Keys compared when both sides have them, sorted by key. Excludes the three above, gridhub:*
   // (labels follow label rules) and vendor keys (goog:, moz:, ms:, safari:, se:, *options*).
   std::vector<ComparableCapability> comparable;
+  // `se:downloadsEnabled` is true (or "true", any case, as Selenium's Boolean.parseBoolean
+  // reads it): a request asking for managed downloads, or a slot offering them. The one `se:` key
+  // that matching looks at (DESIGN 4b).
+  bool downloads_enabled = false;
 
   // REQUIRES: caps is an object whose browserName/browserVersion/platformName, when present and
   // not null, are strings (callers validate first).

@@ -117,6 +117,12 @@ std::string ExplainCandidate(const Candidate& candidate, std::vector<const Stere
           [&](const CapabilityDigest& s) { return PlatformFits(c, s); }, why)) {
     return why;
   }
+  if (c.downloads_enabled &&
+      !Narrow(
+          pool, candidate.json(), "se:downloadsEnabled",
+          [](const CapabilityDigest& s) { return s.downloads_enabled; }, why)) {
+    return why;
+  }
   for (const ComparableCapability& cap : c.comparable) {
     auto agrees = [&](const CapabilityDigest& s) {
       const ComparableValue* offered = FindComparable(s, cap.key);
@@ -142,6 +148,9 @@ bool CandidateFits(const CapabilityDigest& candidate, const CapabilityDigest& st
   if (!candidate.browser_name.empty() && candidate.browser_name != stereotype.browser_name) {
     return false;
   }
+  // A slot with managed downloads also serves requests that do not ask for them (Selenium's
+  // rule); a request asking for them needs such a slot.
+  if (candidate.downloads_enabled && !stereotype.downloads_enabled) return false;
   return VersionSelects(candidate.browser_version, stereotype.browser_version) &&
          PlatformFits(candidate, stereotype) &&
          ComparableAgree(candidate.comparable, stereotype.comparable);

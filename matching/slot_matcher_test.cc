@@ -136,6 +136,29 @@ TEST(SlotMatcherTest, AppliesSeleniumRules) {
   }
 }
 
+TEST(SlotMatcherTest, ManagedDownloadsNeedASlotOfferingThem) {
+  const std::string plain = R"({"browserName": "chrome"})";
+  const std::string downloads = R"({"browserName": "chrome", "se:downloadsEnabled": true})";
+  const std::vector<RuleCase> cases = {
+      {"asked, offered", R"({"se:downloadsEnabled": true})", downloads, true},
+      {"asked, not offered", R"({"se:downloadsEnabled": true})", plain, false},
+      {"asked as text", R"({"se:downloadsEnabled": "TRUE"})", plain, false},
+      {"asked as text, offered", R"({"se:downloadsEnabled": "true"})", downloads, true},
+      {"not asked, offered", R"({"browserName": "chrome"})", downloads, true},
+      {"asked false, offered", R"({"se:downloadsEnabled": false})", downloads, true},
+      {"asked false, not offered", R"({"se:downloadsEnabled": false})", plain, true},
+      {"offered false", R"({"se:downloadsEnabled": true})",
+       R"({"browserName": "chrome", "se:downloadsEnabled": false})", false},
+      {"other se: keys still ignored", R"({"se:recordVideo": true})", downloads, true},
+  };
+  SlotMatcher matcher(LabelMatchOptions{});
+  for (const RuleCase& c : cases) {
+    Stereotype slot = Slot(c.stereotype);
+    EXPECT_EQ(matcher.Match(RequestAlways(c.request), nullptr, slot).has_value(), c.matches)
+        << c.rule;
+  }
+}
+
 TEST(SlotMatcherTest, ReturnsFirstCandidateTheSlotServes) {
   NewSessionSpec request = Request(R"({"capabilities": {"alwaysMatch": {"platformName": "linux"},
       "firstMatch": [{"browserName": "safari"}, {"browserName": "firefox"},
@@ -305,6 +328,10 @@ TEST(ExplainNoMatchTest, NamesTheFirstRuleThatLeavesNoSlot) {
        {chrome156, firefox},
        "gridhub:label appa:chromium:uat, appa:chromium, appa not offered; offered: chrome, "
        "firefox"},
+      {"downloads",
+       R"({"browserName": "chrome", "se:downloadsEnabled": true})",
+       {chrome156, firefox},
+       "se:downloadsEnabled true not offered; offered: (none)"},
       {"matches", R"({"browserName": "chrome"})", {chrome156}, "some registered slot matches"},
       {"no slots", R"({"browserName": "chrome"})", {}, "no slots are registered"},
   };

@@ -171,6 +171,9 @@ struct NodeAgent::Session {
   // The backend's process is owned by whoever creates or (after ClaimForEnd) finishes the
   // session: the creating thread must not touch it once the session is published.
   Backend backend;
+  // The session's upload and download folders; null for a relay (its server keeps the files).
+  // Set before the session is published; closed before its folder is removed.
+  std::shared_ptr<SessionFiles> files;
   // Guarded by NodeAgent::mu_ (the analysis cannot name another object's mutex here).
   bool committed = false;
   bool ending = false;
@@ -273,7 +276,34 @@ void NodeAgent::RouteSession(const std::string& path, http::ServerRequest reques
     }
   }
   request.path = path;
+  if (end != std::string::npos && SessionFiles::Handles(std::string_view(path).substr(end))) {
+    return ServeFiles(SessionId(id), path.substr(end), std::move(request), std::move(responder));
+  }
   Proxy(SessionId(id), std::move(request), std::move(responder));
+}
+
+void NodeAgent::ServeFiles(const SessionId& session_id, std::string subpath,
+                           http::ServerRequest request, http::Responder responder) {
+  std::shared_ptr<SessionFiles> files;
+  {
+    MutexLock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it != sessions_.end() && !it->second->ending) files = it->second->files;
+    if (files) book_.BeginCommand(session_id);  // file traffic is activity too
+  }
+  // A relay's server answers these itself; an unknown session gets Proxy's answer.
+  if (!files) return Proxy(session_id, std::move(request), std::move(responder));
+  tasks_.Run([this, files, session_id, subpath = std::move(subpath), request = std::move(request),
+              responder]() mutable {
+    Result<json> value = files->Serve(request.method, subpath, request.body);
+    {
+      MutexLock lock(mu_);
+      book_.EndCommand(session_id);
+    }
+    if (!value.ok()) return SendError(responder, value.error());
+    responder.Send(200, json{{"value", std::move(*value)}}.dump(-1, ' ', false,
+                                                                json::error_handler_t::replace));
+  });
 }
 
 std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request,
@@ -352,6 +382,13 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
   // Reachable before the answer goes out; a duplicate id fails in Publish and keeps the live
   // session's sockets.
   bool sockets_added = created.ok() && sockets_.Add(created->id, OfferSockets(*session, *created));
+  if (created.ok() && !session->backend.session_dir.empty()) {
+    session->files = std::make_shared<SessionFiles>(
+        SessionFilesOptions{.session_dir = session->backend.session_dir,
+                            .downloads = options_.slots[session->slot].downloads,
+                            .max_upload = options_.max_upload,
+                            .max_answer = options_.max_response_body});
+  }
   Status published = created.ok() ? Publish(session, *created) : Status(created.error());
   if (!published.ok()) {
     if (sockets_added) sockets_.End(created->id);
@@ -558,6 +595,7 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
   sockets_.End(session->id);
   std::optional<http::ClientResponse> answer;
   if (delete_on_driver && !exited) answer = launcher_.DeleteOnDriver(session->backend, session->id);
+  if (session->files) session->files->Close();  // before Stop removes the session's folder
   launcher_.Stop(session->backend);
   {
     MutexLock lock(mu_);

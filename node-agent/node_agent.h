@@ -45,6 +45,7 @@
 #include "http/http_server.h"
 #include "matching/capabilities.h"
 #include "node-agent/hub_link.h"
+#include "node-agent/session_files.h"
 #include "node-agent/session_launcher.h"
 #include "node-agent/session_sockets.h"
 #include "node-agent/slot_book.h"
@@ -74,6 +75,7 @@ struct NodeAgentOptions {
   // Largest answer read from a driver or relay (server.max-body); beyond it a command gets 502
   // and a new session fails. Answers from the hub and driver /status are read up to 1 MiB.
   size_t max_response_body = size_t{64} << 20;
+  uint64_t max_upload = uint64_t{256} << 20;  // node.max-upload: largest uploaded file, unpacked
   std::string work_dir;  // logs and per-session profiles; "" = $TMPDIR/gridhub-node-<id>
 };
 
@@ -113,11 +115,11 @@ class NodeAgent {
   Status Start() EXCLUDES(mu_);
 
   // The node's HTTP surface: POST /session, /session/{id}/..., DELETE /session/{id},
-  // GET /status, POST /se/grid/node/drain, and the WebSocket upgrades GET
-  // /session/{id}/se/bidi and /se/cdp (SessionSockets). Also accepts the legacy /wd/hub
-  // prefix. Every
-  // route but GET /status is refused (401) to callers PeerAccess refuses; GET /status shows
-  // them counts and availability only.
+  // GET /status, POST /se/grid/node/drain, the WebSocket upgrades GET /session/{id}/se/bidi and
+  // /se/cdp (SessionSockets), and the files routes /session/{id}/se/file and /se/files
+  // (SessionFiles). Also accepts the legacy /wd/hub prefix. Every route but GET /status is
+  // refused (401) to callers PeerAccess refuses; GET /status shows them counts and availability
+  // only.
   void Handle(http::ServerRequest request, http::Responder responder) EXCLUDES(mu_);
 
   // Applies the live parts of `fresh` (a SIGHUP): secret and hub tokens, idle timeout (for
@@ -186,6 +188,9 @@ class NodeAgent {
   // capabilities and answer.
   SocketTargets OfferSockets(const Session& session, CreatedSession& created) const;
   void OnSocketActivity(const SessionId& session_id) EXCLUDES(mu_);
+  // /se/file and /se/files (SessionFiles, on a task thread); a relay's go to the relay.
+  void ServeFiles(const SessionId& session_id, std::string subpath, http::ServerRequest request,
+                  http::Responder responder) EXCLUDES(mu_);
   void HandleDrainRequest(const http::ServerRequest& request, http::Responder responder);
   bool RecentlyEnded(const SessionId& session_id) const REQUIRES(mu_);
 

@@ -61,6 +61,7 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
   options.drain_after_sessions = settings.node.drain_after_sessions;
   options.drain_timeout = settings.node.drain_timeout;
   options.max_response_body = settings.server.max_body;
+  options.max_upload = settings.node.max_upload;
   // Three heartbeats per hub.node-timeout (when the node's settings know it), and at least one
   // a second: the hub's node-timeout may be set shorter than the node's file knows, and a
   // heartbeat costs the hub one short critical section.
@@ -85,7 +86,7 @@ bool SameSlots(const std::vector<config::SlotConfig>& a, const std::vector<confi
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].label != b[i].label || a[i].max_sessions != b[i].max_sessions ||
         a[i].stereotype != b[i].stereotype || a[i].driver != b[i].driver ||
-        a[i].relay != b[i].relay) {
+        a[i].relay != b[i].relay || a[i].downloads != b[i].downloads) {
       return false;
     }
   }
@@ -110,6 +111,7 @@ config::ReloadReport CompareNodeSettings(const config::Settings& before,
   check(b.hub != a.hub, "node.hub", reload.needs_restart);
   check(b.uri != a.uri, "node.uri", reload.needs_restart);
   check(!SameSlots(b.slots, a.slots), "node.slots", reload.needs_restart);
+  check(b.max_upload != a.max_upload, "node.max-upload", reload.needs_restart);
   if (scope == ReloadScope::kStandaloneNode) return reload;
   const config::HubSettings& bh = before.hub;
   const config::HubSettings& ah = after.hub;
@@ -133,6 +135,7 @@ config::Settings KeepRestartOnly(const config::Settings& before, config::Setting
   after.node.hub = before.node.hub;
   after.node.uri = before.node.uri;
   after.node.slots = before.node.slots;
+  after.node.max_upload = before.node.max_upload;
   if (scope == ReloadScope::kNode) after.server = before.server;
   return after;
 }

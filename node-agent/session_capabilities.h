@@ -28,11 +28,21 @@ nlohmann::json DriverCapabilities(const matching::Candidate& candidate,
 struct BrowserPreparation {
   std::string user_data_dir;  // a fresh, empty directory for this session
   bool as_root = false;       // Chromium's sandbox refuses to run as root
+  std::string download_dir;   // managed downloads go here (absolute); "" = none
 };
 // For Chrome/Chromium (browserName chrome/chromium/MicrosoftEdge or any *:chromeOptions key):
 // replaces any --user-data-dir argument with prep.user_data_dir, so concurrent sessions never
-// share a profile, and adds --no-sandbox as root. Other browsers are left alone.
+// share a profile, and adds --no-sandbox as root. With a download_dir, the browser saves there
+// without asking: Chromium prefs download.default_directory, download.prompt_for_download false
+// and savefile.default_directory; Firefox (browserName firefox or moz:firefoxOptions)
+// browser.download.dir, browser.download.folderList 2 and browser.download.useDownloadDir.
+// The client's other prefs are kept; these win over the client's.
 void PrepareForBrowser(nlohmann::json& caps, const BrowserPreparation& prep);
+
+// A driver's new-session answer `body` with `se:downloadsEnabled: true` in its capabilities,
+// as Selenium's node answers (the bindings check it before a download call); `body` unchanged
+// when it has no value.capabilities object.
+std::string WithDownloadsEnabled(const std::string& body);
 
 // {"capabilities": {"alwaysMatch": caps, "firstMatch": [{}]}}
 nlohmann::json NewSessionBody(const nlohmann::json& caps);

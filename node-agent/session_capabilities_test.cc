@@ -85,6 +85,52 @@ TEST(SessionCapabilitiesTest, OtherBrowsersAreLeftAlone) {
   EXPECT_EQ(caps, before);
 }
 
+TEST(SessionCapabilitiesTest, ManagedDownloadsSetChromiumPrefsOverTheClients) {
+  json caps = {{"browserName", "chrome"},
+               {"goog:chromeOptions",
+                {{"prefs",
+                  {{"download.default_directory", "/client/dir"},
+                   {"download", {{"prompt_for_download", true}, {"directory_upgrade", true}}},
+                   {"intl.accept_languages", "fr"}}}}}};
+  PrepareForBrowser(caps, {.user_data_dir = "/w/s1/profile", .download_dir = "/w/s1/downloads"});
+  const json& prefs = caps["goog:chromeOptions"]["prefs"];
+  EXPECT_EQ(prefs["download.default_directory"], "/w/s1/downloads");
+  EXPECT_EQ(prefs["download.prompt_for_download"], false);
+  EXPECT_EQ(prefs["savefile.default_directory"], "/w/s1/downloads");
+  EXPECT_EQ(prefs["intl.accept_languages"], "fr") << "the client's other prefs stay";
+  EXPECT_EQ(prefs["download"], json({{"directory_upgrade", true}}))
+      << "a nested copy of a node pref is dropped, the rest kept";
+  // Without a download folder nothing is added.
+  json plain = {{"browserName", "chrome"}};
+  PrepareForBrowser(plain, {.user_data_dir = "/p"});
+  EXPECT_FALSE(plain["goog:chromeOptions"].contains("prefs"));
+  // Edge's options carry them when that is the key the request used.
+  json edge = {{"browserName", "MicrosoftEdge"}, {"ms:edgeOptions", json::object()}};
+  PrepareForBrowser(edge, {.user_data_dir = "/p", .download_dir = "/d"});
+  EXPECT_EQ(edge["ms:edgeOptions"]["prefs"]["download.default_directory"], "/d");
+}
+
+TEST(SessionCapabilitiesTest, ManagedDownloadsSetFirefoxPrefs) {
+  json caps = {{"browserName", "firefox"},
+               {"moz:firefoxOptions", {{"prefs", {{"browser.download.dir", "/client"}}}}}};
+  PrepareForBrowser(caps, {.user_data_dir = "/p", .download_dir = "/w/s2/downloads"});
+  const json& prefs = caps["moz:firefoxOptions"]["prefs"];
+  EXPECT_EQ(prefs["browser.download.dir"], "/w/s2/downloads");
+  EXPECT_EQ(prefs["browser.download.folderList"], 2);
+  EXPECT_EQ(prefs["browser.download.useDownloadDir"], true);
+  EXPECT_FALSE(caps.contains("goog:chromeOptions"));
+}
+
+TEST(SessionCapabilitiesTest, TheAnswerSaysDownloadsAreEnabled) {
+  std::string body = R"({"value":{"sessionId":"s1","capabilities":{"browserName":"chrome"}}})";
+  json answer = json::parse(WithDownloadsEnabled(body));
+  EXPECT_EQ(answer["value"]["capabilities"]["se:downloadsEnabled"], true);
+  EXPECT_EQ(answer["value"]["sessionId"], "s1");
+  for (std::string odd : {"", "nonsense", R"({"value":{"sessionId":"s"}})", R"([1])"}) {
+    EXPECT_EQ(WithDownloadsEnabled(odd), odd);
+  }
+}
+
 TEST(SessionCapabilitiesTest, NewSessionBodyIsW3C) {
   json body = NewSessionBody({{"browserName", "chrome"}});
   EXPECT_EQ(body["capabilities"]["alwaysMatch"]["browserName"], "chrome");

@@ -10,6 +10,7 @@
 #include "node-agent/free_port.h"
 #include "node-agent/retry_report.h"
 #include "node-agent/session_capabilities.h"
+#include "node-agent/session_files.h"
 
 namespace gridhub::node {
 
@@ -100,12 +101,20 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
       return started.error();
     }
     if (Status ready = WaitReady(slot, cancelled, backend); !ready.ok()) return ready.error();
-    PrepareForBrowser(caps, {.user_data_dir = (fs::path(backend.session_dir) / "profile").string(),
-                             .as_root = ::geteuid() == 0});
+    fs::path dir = fs::absolute(backend.session_dir);
+    PrepareForBrowser(
+        caps, {.user_data_dir = (dir / "profile").string(),
+               .as_root = ::geteuid() == 0,
+               .download_dir = slot.downloads ? SessionFiles::DownloadDir(dir.string()) : ""});
   }
   Result<http::ClientResponse> answer = AskForSession(backend, caps, who);
   if (!answer.ok()) return answer.error();
-  return ParseCreateAnswer(*answer);
+  Result<CreatedSession> created = ParseCreateAnswer(*answer);
+  if (created.ok() && slot.downloads) {
+    created->body = WithDownloadsEnabled(created->body);
+    created->capabilities["se:downloadsEnabled"] = true;
+  }
+  return created;
 }
 
 Status SessionLauncher::StartDriver(const config::SlotConfig& slot, uint64_t sequence,
@@ -115,6 +124,8 @@ Status SessionLauncher::StartDriver(const config::SlotConfig& slot, uint64_t seq
   std::error_code ec;
   fs::create_directories(profile, ec);
   if (ec) return NotCreated("cannot create " + profile.string() + ": " + ec.message());
+  if (slot.downloads) fs::create_directory(SessionFiles::DownloadDir(dir.string()), ec);
+  if (ec) return NotCreated("cannot create the download folder in " + dir.string());
   backend.session_dir = dir.string();
   backend.log_path =
       (fs::path(options_.work_dir) / "logs" / (dir.filename().string() + ".log")).string();

@@ -79,6 +79,8 @@ class SessionLauncher {
   // session's directory and log; `on_exit` runs on the reaper thread if the driver exits;
   // `cancelled` is asked while waiting for the driver (the node is stopping). `backend` is
   // filled as far as the launch got, also on failure: the caller then passes it to Stop().
+  // A slot with `downloads: true` also gets session-<n>/downloads, the browser's prefs pointing
+  // there (PrepareForBrowser) and `se:downloadsEnabled: true` in the answer's capabilities.
   Result<CreatedSession> Launch(const config::SlotConfig& slot, nlohmann::json caps,
                                 uint64_t sequence, DriverProcess::ExitCallback on_exit,
                                 const std::function<bool()>& cancelled, Backend& backend);

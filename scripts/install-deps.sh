@@ -17,6 +17,8 @@ packages=(
   iproute2
   # issue 11's client tests: nginx as a reverse proxy in front of the hub, Ruby's Selenium
   ruby-selenium-webdriver nginx
+  # the zip format of file upload and managed downloads (node-agent/upload_archive)
+  libzip-dev
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
