@@ -188,10 +188,9 @@ Tunnel::Step Tunnel::Connected() {
 
 // Sends the request head (and early bytes), reads the answer head; 101 opens the tunnel.
 Tunnel::Step Tunnel::Handshake() {
-  if (Flush(to_upstream_, upstream_, Direction::kToUpstream) == Flushed::kError) {
-    return Fail(0, "upstream " + UpstreamName() + " closed the connection before answering");
-  }
-  bool eof = false;
+  // A send that fails (the upstream closed early) still lets its answer, if any, be read.
+  bool eof = Flush(to_upstream_, upstream_, Direction::kToUpstream) == Flushed::kError;
+  if (eof) upstream_.readable = true;
   while (upstream_.readable && answer_.size() < kMaxAnswerHead) {
     char buffer[kMaxAnswerHead];
     const ssize_t n = ::recv(upstream_.fd, buffer, kMaxAnswerHead - answer_.size(), 0);

@@ -325,6 +325,19 @@ TEST(TunnelPumpTest, AnUpstreamThatRefusesTheUpgradeGetsTheClientA502) {
   EXPECT_EQ(OpenDescriptors(), fds_before);
 }
 
+TEST(TunnelPumpTest, AnUpstreamThatClosesWithoutAnsweringGetsTheClientA502) {
+  TestUpstream upstream([](int, std::string) {});  // reads the head, closes
+  Recorder recorder;
+  TunnelPump pump;
+  ClientPair client;
+  pump.Open(Request(client.pump_end, upstream.port(), recorder));
+  auto [status, message] = ParseFailure(ReadToEof(client.test_end));
+  EXPECT_EQ(status, 502);
+  EXPECT_NE(message.find("closed the connection before answering"), std::string::npos) << message;
+  ASSERT_TRUE(recorder.WaitClosed());
+  EXPECT_EQ(recorder.upstream_status, 0);
+}
+
 TEST(TunnelPumpTest, ARefusedConnectionGetsTheClientA502) {
   int probe = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
