@@ -11,11 +11,12 @@ import base64
 import io
 import os
 import struct
+import subprocess
 import unittest
 import zipfile
 
 from hubtest import call_json, wait_for
-from test_node import GridhubProcess, NodeTestCase, fake_slot, free_port, pid_alive
+from test_node import FAKE_DRIVER, PYTHON, GridhubProcess, NodeTestCase, fake_slot, free_port
 
 DOWNLOADS = {"browserName": "chrome", "se:downloadsEnabled": True}
 
@@ -191,6 +192,38 @@ class UploadTest(FilesTestCase):
         status, _ = call_json("DELETE", f"{grid.url}/session/{session}")
         self.assertEqual(status, 200)
         wait_for(lambda: not os.path.exists(body["value"]), 10, "the upload to go")
+
+
+class RelayTest(FilesTestCase):
+    def test_a_relay_session_sends_its_file_calls_to_the_relay(self):
+        port = free_port()
+        relay = subprocess.Popen([PYTHON, FAKE_DRIVER, f"--port={port}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (relay.kill(), relay.wait(timeout=10)))
+
+        def relay_ready():
+            self.assertIsNone(relay.poll(), "the relay exited")
+            try:
+                return call_json("GET", f"http://127.0.0.1:{port}/status")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(relay_ready, 10, "the relay to listen")
+        hub = self.start_hub()
+        slot = {"label": "relayed", "relay": f"http://127.0.0.1:{port}",
+                "stereotype": {"browserName": "chrome"}}
+        self.start_gridhub_node(hub, slots=[slot])
+        session, _ = self.session(hub)
+        before = self.tree()
+        # The fake relay knows no such command: its own answer comes back, the node kept nothing.
+        status, body = self.upload(hub.url, session, zip_of(("r.txt", b"r")))
+        self.assertEqual(status, 404, body)
+        self.assertEqual(body["value"]["error"], "unknown command")
+        self.assertIn("/se/file", body["value"]["message"])
+        status, body = call_json("GET", f"{hub.url}/session/{session}/se/files")
+        self.assertEqual(status, 404, body)
+        self.assertIn("/se/files", body["value"]["message"])
+        self.assertEqual(self.tree(), before)
 
 
 class DownloadsTest(FilesTestCase):
