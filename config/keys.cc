@@ -95,7 +95,19 @@ KeySpec BoolKey(std::string name, Field<S, bool> field, std::string help) {
   return spec;
 }
 
-enum class Check { kAny, kNonEmpty, kUrl, kUrlOrEmpty };
+enum class Check { kAny, kNonEmpty, kUrl, kUrlOrEmpty, kPublicUrlOrEmpty };
+
+// hub.public-url: an http(s) URL whose path becomes the prefix of the WebSocket URLs the hub
+// hands out, so nothing may follow the path and no password may sit in it.
+std::optional<std::string> PublicUrlProblem(std::string_view text) {
+  Result<HttpUrl> url = ParseHttpUrl(text);
+  if (!url.ok()) return url.error().message;
+  if (!url->user_info.empty()) return "URL must not carry user-info";
+  if (url->rest.find_first_of("?#") != std::string::npos) {
+    return "URL must not have a query or fragment";
+  }
+  return std::nullopt;
+}
 
 template <typename S>
 KeySpec StringKey(std::string name, Field<S, std::string> field, Check check, std::string help) {
@@ -108,6 +120,9 @@ KeySpec StringKey(std::string name, Field<S, std::string> field, Check check, st
     bool url_needed = check == Check::kUrl || (check == Check::kUrlOrEmpty && !text->empty());
     if (url_needed) {
       if (std::optional<std::string> why = HttpUrlProblem(*text)) return Bad(*why);
+    }
+    if (check == Check::kPublicUrlOrEmpty && !text->empty()) {
+      if (std::optional<std::string> why = PublicUrlProblem(*text)) return Bad(*why);
     }
     field(s) = *text;
     return std::nullopt;
@@ -265,6 +280,13 @@ std::vector<KeySpec> HubKeys() {
                        "token for W3C and queue calls; empty = open")),
       Secret(StringKey("hub.registration-secret", Field{&Settings::hub, &H::registration_secret},
                        Check::kAny, "X-Registration-Secret nodes must send; empty = open")),
+      StringKey("hub.public-url", Field{&Settings::hub, &H::public_url}, Check::kPublicUrlOrEmpty,
+                "URL clients reach the hub at (WebSocket URLs are built from it); empty = from "
+                "each request's Host"),
+      BoolKey("hub.trust-forwarded", Field{&Settings::hub, &H::trust_forwarded},
+              "build WebSocket URLs from Forwarded / X-Forwarded-* headers (behind a proxy)"),
+      IntKey("hub.websockets-per-session", Field{&Settings::hub, &H::websockets_per_session}, 1,
+             100000, "open BiDi/CDP sockets per session; one more gets 429"),
   };
 }
 

@@ -54,6 +54,13 @@ struct HubSettings {
   std::string admin_token;          // "" = admin endpoints are open
   std::string client_token;         // "" = W3C and queue calls are open
   std::string registration_secret;  // "" = any node may register
+  // The URL clients reach the hub at (http(s)://host[:port][/path]), from which the WebSocket
+  // URLs of new-session answers are built (docs/websockets.md); "" = from the request.
+  std::string public_url;
+  // Believe a POST /session's Forwarded / X-Forwarded-* headers (behind a reverse proxy).
+  bool trust_forwarded = false;
+  // Open BiDi/CDP sockets per session; one more is refused with 429.
+  int websockets_per_session = 10;
 };
 
 struct QueueSettings {

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "common/strong_id.h"
+#include "hub/socket_answer.h"
 
 namespace gridhub::hub {
 
@@ -32,6 +33,9 @@ struct CreateAnswer {
   // Why no session was created, short enough for a client's error message; "" when
   // session_id is set.
   std::string failure;
+  // What the answer offers over WebSockets once RewriteSocketUrls (socket_answer.h) has
+  // rewritten `body`; the Grid keeps it with the session.
+  SocketOffer sockets;
 };
 
 // `status` is 0 when `transport_ok` is false; `error` then says why.

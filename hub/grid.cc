@@ -254,7 +254,9 @@ const Grid::Slot* Grid::StartCreationLocked(const queue::Assignment& a,
        .slot_id = SlotId(slot->id),
        .capabilities =
            matching::CapabilitiesForNode(waiter.spec.candidates[*candidate], slot->stereotype),
-       .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace});
+       .timeout = std::max(remaining, std::chrono::milliseconds(1000)) + kCreationGrace,
+       .public_base = waiter.public_base,
+       .bare_node = node->probe});
   return slot;
 }
 
@@ -397,7 +399,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
 }
 
 Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
-                               ReplyTarget target) {
+                               ReplyTarget target, std::string public_base) {
   MutexLock lock(mu_);
   Effects effects;
   SteadyTime deadline;
@@ -408,6 +410,7 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
   }
   effects.reschedule = true;  // a new deadline
   Waiter& waiter = *waiters_[*admitted];
+  waiter.public_base = std::move(public_base);
   waiter.has_responder = true;
   waiter.connection_id = target.connection_id;
   waiter.target = std::move(target);
@@ -552,7 +555,9 @@ void Grid::AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAns
                        .slot = SlotId(slot.id),
                        .label = waiter.label,
                        .capabilities = json(),
-                       .started = now};
+                       .started = now,
+                       .run_id = waiter.run_id,
+                       .sockets = std::move(answer.sockets)};
   if (body.contains("value") && body["value"].is_object()) {
     json& value = body["value"];
     if (!value.contains("capabilities") || !value["capabilities"].is_object()) {

@@ -15,6 +15,7 @@
 // Thread-safe. Reads for /status come from snapshot(), an immutable value republished at the
 // end of every operation that changed something, so probes never wait on the lock.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@
 #include "hub/node_registry.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
+#include "hub/socket_answer.h"
 #include "hub/ticket_book.h"
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
@@ -79,6 +81,10 @@ struct CreateJob {
   SlotId slot_id;
   nlohmann::json capabilities;  // what goes under alwaysMatch
   std::chrono::milliseconds timeout{0};
+  // The request's PUBLIC (public_url.h), "" when none: the answer's WebSocket URLs are built
+  // from it on the create-answer path (socket_answer.h).
+  std::string public_base;
+  bool bare_node = false;  // registered with "healthCheck": "status"
 };
 
 // DELETE {node_uri}/session/{id}: a session nobody may use (client gone, late, node left).
@@ -116,6 +122,10 @@ struct HeartbeatAnswer {
 struct SessionRoute {
   NodeId node_id;
   std::string node_uri;
+  bool bare_node = false;  // a bare WebDriver server ("healthCheck": "status"), not an agent
+  SocketOffer sockets;     // what the new-session answer offered
+  std::string label;       // the queue label it counts under
+  std::string run_id;
 };
 
 // How a new-session request is answered: held HTTP request (W3C) or an asynchronous ticket.
@@ -139,8 +149,9 @@ class Grid {
   // --- W3C new session ---------------------------------------------------------------------
   // Admits (or refuses) a validated request and dispatches at once. `run_id` is the request's
   // gridhub:runId or the X-Run-Id header; `no_wait` combines the capability and the headers.
+  // `public_base` is the request's PUBLIC ("" = none), handed back in its CreateJob.
   Effects SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
-                           ReplyTarget target);
+                           ReplyTarget target, std::string public_base = {});
   // The outcome of POST {node}/session for `request`, classified outside the lock
   // (create_answer.h). Taken by value: the grid adds se:gridhubNode to the answer's body in
   // place instead of copying it under the lock. `node_uri` is where the session was created,
@@ -156,6 +167,13 @@ class Grid {
   std::optional<SessionRoute> FindSession(const SessionId& session);
   // The session ended (DELETE answered by the node, or the node lost it): frees its slot.
   Effects EndSession(const SessionId& session);
+  // The sessions that left the session map, in any way (DELETE, node DOWN or gone, drain,
+  // re-registration, ticket expiry, heartbeat reconciliation), since the last call: the
+  // service closes their WebSocket tunnels, outside the lock. Cheap when there are none.
+  std::vector<SessionId> TakeEndedSessions();
+  // A session event (POST /session/{id}/se/event) for the console: kept as the session's last
+  // event. Where the session runs (label, run id) for the log line; nullopt when unknown.
+  std::optional<SessionRoute> NoteSessionEvent(const SessionId& session, std::string event_type);
 
   // --- nodes ---------------------------------------------------------------------------------
   // Where the hub listens, so that no node registers the hub itself. Until set (tests), no
@@ -180,7 +198,7 @@ class Grid {
   // The new ticket (id, token, position) or why the request was refused (TicketRefusalStatus
   // in outcome_http.h gives the ticket API's status for it).
   Result<nlohmann::json> CreateTicket(matching::NewSessionSpec spec, std::string run_id,
-                                      Effects* effects);
+                                      Effects* effects, std::string public_base = {});
   // Every ticket call needs the ticket's token (X-Queue-Token, compared in constant time):
   // kNotFound for an unknown (expired, taken) ticket, else kForbidden for a wrong token.
   Result<nlohmann::json> TicketStatus(const std::string& id, std::string_view token);
@@ -291,6 +309,8 @@ class Grid {
   bool CancelWaiterLocked(queue::RequestId id) REQUIRES(mu_);
   void EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node)
       REQUIRES(mu_);
+  // Every removal from sessions_ goes through here, so TakeEndedSessions sees it.
+  std::optional<SessionEntry> RemoveSessionLocked(const SessionId& id) REQUIRES(mu_);
   void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
   // The creation outcome's steps. Why a reported session id is not taken ("" if it is).
   std::string RefusedSessionLocked(const CreateAnswer& answer) const REQUIRES(mu_);
@@ -345,6 +365,8 @@ class Grid {
   // answered, and the session is deleted whenever the node reports it.
   std::set<std::pair<SteadyTime, queue::RequestId>> creating_deadlines_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
+  std::vector<SessionId> ended_sessions_ GUARDED_BY(mu_);
+  std::atomic<bool> has_ended_sessions_{false};  // lets TakeEndedSessions skip the lock
   SelfAddress self_ GUARDED_BY(mu_);
   // The registration grace runs from created_at_; grace_checked_ once its end was handled.
   SteadyTime created_at_ GUARDED_BY(mu_);

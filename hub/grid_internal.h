@@ -37,6 +37,7 @@ struct Grid::Waiter {
   std::string metric_label;    // fixed at arrival ("other" if undeclared)
   bool wait_observed = false;  // gridhub_queue_wait_seconds, first grant
   bool outcome_recorded = false;
+  std::string public_base;  // the request's PUBLIC, for its CreateJob
 };
 
 // A new-session answer as the client receives it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <utility>
 
 #include "hub/grid.h"
 #include "hub/grid_internal.h"
@@ -22,7 +23,42 @@ std::optional<SessionRoute> Grid::FindSession(const SessionId& id) {
   if (session == nullptr) return std::nullopt;
   const Node* node = nodes_.Find(session->node);
   if (node == nullptr) return std::nullopt;
-  return SessionRoute{session->node, node->uri};
+  return SessionRoute{.node_id = session->node,
+                      .node_uri = node->uri,
+                      .bare_node = node->probe,
+                      .sockets = session->sockets,
+                      .label = session->label,
+                      .run_id = session->run_id};
+}
+
+std::optional<SessionRoute> Grid::NoteSessionEvent(const SessionId& id, std::string event_type) {
+  MutexLock lock(mu_);
+  SessionEntry* session = sessions_.FindMutable(id);
+  if (session == nullptr) return std::nullopt;
+  session->last_event = std::move(event_type);
+  session->last_event_at = clock_.Now();
+  const Node* node = nodes_.Find(session->node);
+  return SessionRoute{.node_id = session->node,
+                      .node_uri = node != nullptr ? node->uri : "",
+                      .bare_node = node != nullptr && node->probe,
+                      .label = session->label,
+                      .run_id = session->run_id};
+}
+
+std::vector<SessionId> Grid::TakeEndedSessions() {
+  if (!has_ended_sessions_.load(std::memory_order_acquire)) return {};
+  MutexLock lock(mu_);
+  has_ended_sessions_.store(false, std::memory_order_relaxed);
+  return std::exchange(ended_sessions_, {});
+}
+
+std::optional<SessionEntry> Grid::RemoveSessionLocked(const SessionId& id) {
+  std::optional<SessionEntry> session = sessions_.Remove(id);
+  if (session.has_value()) {
+    ended_sessions_.push_back(id);
+    has_ended_sessions_.store(true, std::memory_order_release);
+  }
+  return session;
 }
 
 Effects Grid::EndSession(const SessionId& session) {
@@ -35,7 +71,7 @@ Effects Grid::EndSession(const SessionId& session) {
 }
 
 void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node) {
-  std::optional<SessionEntry> session = sessions_.Remove(session_id);
+  std::optional<SessionEntry> session = RemoveSessionLocked(session_id);
   if (!session.has_value()) return;
   queue_.OnSessionEnded(session->label);
   if (Node* found = nodes_.Find(session->node)) {
@@ -53,7 +89,7 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
     ids.insert(ids.end(), slot.sessions.begin(), slot.sessions.end());
   }
   for (const SessionId& id : ids) {
-    std::optional<SessionEntry> session = sessions_.Remove(id);
+    std::optional<SessionEntry> session = RemoveSessionLocked(id);
     if (!session.has_value()) continue;
     queue_.OnSessionEnded(session->label);
     if (delete_on_node) effects->deletes.push_back({node.uri, id});
@@ -118,7 +154,8 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
   Node& added = *node;
   // Re-registration (agent or hub restarted): sessions whose slot is gone end.
   for (const SessionId& dropped : nodes_.Put(std::move(node), now)) {
-    if (std::optional<SessionEntry> s = sessions_.Remove(dropped)) queue_.OnSessionEnded(s->label);
+    if (std::optional<SessionEntry> s = RemoveSessionLocked(dropped))
+      queue_.OnSessionEnded(s->label);
   }
   AdoptSessionsLocked(added, registration.sessions, now);
   PoolChangedLocked();

@@ -15,14 +15,15 @@ using queue::RequestId;
 // ---------------------------------------------------------------------------------------------
 // Tickets
 
-Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_id,
-                                Effects* effects) {
+Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_id, Effects* effects,
+                                std::string public_base) {
   MutexLock lock(mu_);
   SteadyTime deadline;
   bool no_wait = spec.no_wait;
   Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
   if (!admitted.ok()) return admitted.error();
   Waiter& waiter = *waiters_[*admitted];
+  waiter.public_base = std::move(public_base);
   const TicketBook::Ticket& ticket =
       tickets_.Open(waiter.id, waiter.label, waiter.enqueued_at, waiter.deadline);
   waiter.ticket_id = ticket.id;

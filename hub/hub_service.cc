@@ -20,6 +20,7 @@
 #include "hub/metrics_gauges.h"
 #include "hub/node_registration.h"
 #include "hub/outcome_http.h"
+#include "hub/public_url.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
 #include "matching/capabilities.h"
@@ -114,7 +115,8 @@ HubService::HubService(config::Settings settings, const Clock& clock)
       clock_(clock),
       grid_(clock, ids_, initial_settings_),
       credentials_(std::make_shared<const Credentials>(Credentials{
-          settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})) {
+          settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})),
+      pump_(std::make_unique<tunnel::TunnelPump>()) {
   AddRoutes();
 }
 
@@ -220,10 +222,12 @@ void HubService::Execute(Effects effects) {
   const http::Headers node_headers = NodeHeaders();
   for (CreateJob& job : effects.creates) {
     json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
-    NodeId node_id = job.node_id;
-    std::string node_uri = job.node_uri;
-    SlotId slot_id = job.slot_id;
-    queue::RequestId request = job.request;
+    PendingCreate pending{.request = job.request,
+                          .node_id = job.node_id,
+                          .node_uri = job.node_uri,
+                          .slot_id = job.slot_id,
+                          .public_base = std::move(job.public_base),
+                          .bare_node = job.bare_node};
     http::Headers headers = node_headers;
     headers.emplace_back("Content-Type", std::string(kJson));
     // The slot is decided once, here: the node agent creates the session in exactly this slot,
@@ -234,10 +238,10 @@ void HubService::Execute(Effects effects) {
                   .headers = std::move(headers),
                   .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
                   .timeout = job.timeout},
-                 [this, request, node_id, node_uri, slot_id](http::ClientResponse response) {
-                   // Classified here, outside the grid's lock: the node's body is untrusted.
-                   Execute(grid_.OnCreateResult(request, node_id, node_uri, slot_id,
-                                                ClassifyCreateAnswer(response)));
+                 [this, pending = std::move(pending)](http::ClientResponse response) {
+                   // Classified (and its socket URLs rewritten) here, outside the grid's lock:
+                   // the node's body is untrusted.
+                   OnCreateAnswer(pending, ClassifyCreateAnswer(response));
                  });
   }
   for (DeleteJob& job : effects.deletes) {
@@ -255,6 +259,7 @@ void HubService::Execute(Effects effects) {
                    Execute(grid_.OnProbeResult(node_id, answered));
                  });
   }
+  CloseEndedSessionSockets();
   if (effects.reschedule) Poke();
 }
 
@@ -325,6 +330,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
   }
   if (Status allowed = Check(refused_path ? *routed.path_access : routed.row->access, request);
       !allowed.ok()) {
+    if (routed.row != nullptr) CountRefusedUpgrade(request, routed.match);
     // RFC 9110: a 401 names the scheme to use.
     return SendError(responder, allowed.error(), 0,
                      {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
@@ -333,6 +339,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
 }
 
 void HubService::AddRoutes() {
+  AddSocketRoutes();  // before W3C's /session/{session}/**, which would proxy them
   AddW3CRoutes();
   AddNodeRoutes();
   AddQueueRoutes();
@@ -341,8 +348,9 @@ void HubService::AddRoutes() {
 
 // The W3C endpoints and the open probes (DESIGN §4).
 void HubService::AddW3CRoutes() {
-  routes_.Add({"POST"}, "/session", Access::kClient,
-              [this](const Call& call) { NewSession(call.request, call.responder); });
+  routes_.Add({"POST"}, "/session", Access::kClient, [this](const Call& call) {
+    NewSession(call.request, call.match.legacy, call.responder);
+  });
   routes_.Add({"GET", "POST", "DELETE"}, "/session/{session}/**", Access::kClient,
               [this](const Call& call) {
                 const std::vector<std::string_view>& p = call.match.segments;
@@ -419,8 +427,9 @@ void HubService::AddQueueRoutes() {
     Execute(std::move(effects));
     SendJson(call.responder, 200, {{"value", count}, {"cleared", count}});
   });
-  routes_.Add({"POST"}, "/queue/requests", Access::kClient,
-              [this](const Call& call) { CreateTicket(call.request, call.responder); });
+  routes_.Add({"POST"}, "/queue/requests", Access::kClient, [this](const Call& call) {
+    CreateTicket(call.request, call.match.legacy, call.responder);
+  });
   routes_.Add({"GET"}, "/queue/requests/{ticket}", Access::kClient, [this](const Call& call) {
     Result<json> status =
         grid_.TicketStatus(std::string(call.match.Param("ticket")), QueueToken(call.request));
@@ -474,17 +483,20 @@ void HubService::AddAdminRoutes() {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-void HubService::NewSession(const http::ServerRequest& request, http::Responder responder) {
+void HubService::NewSession(const http::ServerRequest& request, bool legacy,
+                            http::Responder responder) {
   Result<json> body = ParseBody(request, /*empty_is_object=*/false);
   if (!body.ok()) return SendError(responder, body.error());
+  // The client's own URL of the hub: PUBLIC's second source, and nothing a node needs to see.
+  const std::string remote_url = TakeRemoteUrl(*body);
   Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
   if (!spec.ok()) return SendError(responder, spec.error());
   std::string run_id = spec->run_id;
   if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
   bool no_wait = spec->no_wait || Truthy(request.Header("X-No-Wait")) ||
                  Truthy(request.Header("X-Selenoid-No-Wait"));
-  Execute(
-      grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, TargetOf(responder)));
+  Execute(grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, TargetOf(responder),
+                                 PublicBaseFor(request, legacy, remote_url)));
 }
 
 void HubService::Proxy(const http::ServerRequest& request, std::string node_path,
@@ -584,9 +596,11 @@ void HubService::Heartbeat(const http::ServerRequest& request, const std::string
   SendJson(responder, 200, {{"value", std::move(value)}});
 }
 
-void HubService::CreateTicket(const http::ServerRequest& request, http::Responder responder) {
+void HubService::CreateTicket(const http::ServerRequest& request, bool legacy,
+                              http::Responder responder) {
   Result<json> body = ParseBody(request, /*empty_is_object=*/false);
   if (!body.ok()) return SendError(responder, body.error());
+  const std::string remote_url = TakeRemoteUrl(*body);
   Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
   if (!spec.ok()) return SendError(responder, spec.error());
   std::string run_id = spec->run_id;
@@ -603,7 +617,8 @@ void HubService::CreateTicket(const http::ServerRequest& request, http::Responde
     spec->no_wait = true;
   }
   Effects effects;
-  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &effects);
+  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &effects,
+                                           PublicBaseFor(request, legacy, remote_url));
   Execute(std::move(effects));
   if (!ticket.ok()) {
     return SendError(responder, ticket.error(), TicketRefusalStatus(ticket.error().code));

@@ -37,6 +37,8 @@
 #include "hub/auth.h"
 #include "hub/grid.h"
 #include "hub/router.h"
+#include "hub/session_sockets.h"
+#include "tunnel/tunnel_pump.h"
 
 namespace gridhub::hub {
 
@@ -68,13 +70,15 @@ class HubService {
   void Poke();
   void TimerLoop();
 
-  void NewSession(const http::ServerRequest& request, http::Responder responder);
+  // `legacy`: the request came in under /wd/hub (kept in the WebSocket URLs built from Host).
+  void NewSession(const http::ServerRequest& request, bool legacy, http::Responder responder);
   void Proxy(const http::ServerRequest& request, std::string node_path,
              const std::string& session_id, bool ends_session, http::Responder responder);
   void RegisterNode(const http::ServerRequest& request, http::Responder responder);
   void Heartbeat(const http::ServerRequest& request, const std::string& node_id,
                  http::Responder& responder);
-  void CreateTicket(const http::ServerRequest& request, http::Responder responder);
+  void CreateTicket(const http::ServerRequest& request, bool legacy, http::Responder responder);
+
   void PutAdminConfig(const http::ServerRequest& request, http::Responder responder);
 
   // The tokens and the secret in force. Reconfigure() swaps the whole set at once, so a
@@ -103,6 +107,37 @@ class HubService {
   void AddQueueRoutes();
   void AddAdminRoutes();
 
+  // --- WebSockets and session events (hub_sockets.cc) ---------------------------------------
+  // A creation in flight, as the answer's callbacks need it.
+  struct PendingCreate {
+    queue::RequestId request = 0;
+    NodeId node_id;
+    std::string node_uri;
+    SlotId slot_id;
+    std::string public_base;
+    bool bare_node = false;
+  };
+  // The node answered POST {node}/session: for a bare node with a DevTools address, asks it
+  // for /json/version first (is CDP reachable?), then FinishCreate.
+  void OnCreateAnswer(PendingCreate pending, CreateAnswer answer);
+  // Rewrites the answer's WebSocket URLs (socket_answer.h) and hands it to the Grid.
+  void FinishCreate(PendingCreate pending, CreateAnswer answer, std::string cdp_upstream);
+  // PUBLIC for a new-session request (public_url.h): its str(), or "" when there is none.
+  std::string PublicBaseFor(const http::ServerRequest& request, bool legacy,
+                            std::string_view remote_url) const;
+  void AddSocketRoutes();
+  // GET /session/{id}/se/bidi|cdp, /devtools/{id} with Upgrade: websocket.
+  void Upgrade(const Call& call, SocketKind kind);
+  // Opens the tunnel for booked socket `key` once the connection is detached; false when the
+  // connection could not be taken (the booking is released).
+  bool StartTunnel(const Call& call, SocketKind kind, SessionSockets::Key key,
+                   tunnel::Upstream upstream, std::string request_head);
+  void SessionEventCall(const Call& call);
+  // A WebSocket upgrade refused with 401 is counted (outcome unauthorized).
+  void CountRefusedUpgrade(const http::ServerRequest& request, const RouteMatch& match);
+  // Closes the tunnels of every session the Grid ended since the last call.
+  void CloseEndedSessionSockets();
+
   const config::Settings initial_settings_;
   const Clock& clock_;
   Router<RouteHandler> routes_;  // filled in the constructor, read-only after
@@ -122,6 +157,9 @@ class HubService {
   bool started_ = false;
   // Set once the grid knows the hub's own address; registrations wait for it.
   std::atomic<bool> accepting_nodes_{false};
+  SessionSockets sockets_;
+  // Last: destroyed first, so its on_closed callbacks still find sockets_ and grid_.
+  std::unique_ptr<tunnel::TunnelPump> pump_;
 };
 
 }  // namespace gridhub::hub

@@ -18,6 +18,11 @@ const SessionEntry* SessionMap::Find(const SessionId& id) const {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
+SessionEntry* SessionMap::FindMutable(const SessionId& id) {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &it->second;
+}
+
 std::optional<SessionEntry> SessionMap::Remove(const SessionId& id) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;

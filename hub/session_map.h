@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/strong_id.h"
+#include "hub/socket_answer.h"
 
 namespace gridhub::hub {
 
@@ -31,6 +32,10 @@ struct SessionEntry {
   std::string label;  // the queue label it counts under (released when it ends)
   nlohmann::json capabilities = nlohmann::json::object();
   SteadyTime started;
+  std::string run_id;
+  SocketOffer sockets;     // what its new-session answer offered over WebSockets
+  std::string last_event;  // the eventType of its last POST /se/event ("" = none)
+  SteadyTime last_event_at;
 };
 
 class SessionMap {
@@ -39,6 +44,8 @@ class SessionMap {
   // an existing route is never overwritten.
   bool Add(SessionEntry entry);
   const SessionEntry* Find(const SessionId& id) const;
+  // For the fields that are not indexed (last event); never change id or node through it.
+  SessionEntry* FindMutable(const SessionId& id);
   bool Contains(const SessionId& id) const { return by_id_.count(id) > 0; }
   // Removes the session and returns what it was; nullopt for an unknown id.
   std::optional<SessionEntry> Remove(const SessionId& id);

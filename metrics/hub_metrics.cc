@@ -34,6 +34,16 @@ const prometheus::Histogram::BucketBoundaries& CommandBuckets() {
   return kBuckets;
 }
 
+constexpr std::array<std::string_view, kSessionEventCount> kSessionEvents = {
+    "test:started", "test:passed", "test:failed", "test:skipped", "other"};
+
+size_t SessionEventIndex(std::string_view event_type) {
+  for (size_t i = 0; i + 1 < kSessionEvents.size(); ++i) {
+    if (kSessionEvents[i] == event_type) return i;
+  }
+  return kSessionEvents.size() - 1;
+}
+
 double Seconds(Duration d) { return std::max(0.0, std::chrono::duration<double>(d).count()); }
 
 // 1..5 for a status of that class; anything else (0 for "no answer") counts as a server error.
@@ -57,6 +67,10 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
 }  // namespace
 
 std::string_view GridhubVersion() { return GRIDHUB_VERSION; }
+
+std::string_view SessionEventName(std::string_view event_type) {
+  return kSessionEvents[SessionEventIndex(event_type)];
+}
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
@@ -125,6 +139,11 @@ HubMetrics::HubMetrics(std::string version) : registry_(std::make_shared<prometh
                            .Help("Hub-side time to proxy one WebDriver command to its node.")
                            .Register(*registry_)
                            .Add({}, CommandBuckets());
+  session_events_ = &prometheus::BuildCounter()
+                         .Name("gridhub_session_events_total")
+                         .Help("POST /session/{id}/se/event calls, by session label and event.")
+                         .Register(*registry_);
+  AddWebSocketCounters();
   prometheus::BuildGauge()
       .Name("gridhub_build_info")
       .Help("Always 1; the version label says which gridhub is running.")
@@ -140,6 +159,28 @@ HubMetrics::HubMetrics(std::string version) : registry_(std::make_shared<prometh
 
 HubMetrics::~HubMetrics() = default;
 
+void HubMetrics::AddWebSocketCounters() {
+  auto& upgrades = prometheus::BuildCounter()
+                       .Name("gridhub_websocket_upgrades_total")
+                       .Help("WebSocket upgrade requests to the hub, by kind and outcome.")
+                       .Register(*registry_);
+  constexpr std::array<std::string_view, 2> kKinds = {"bidi", "cdp"};
+  constexpr std::array<std::string_view, kUpgradeOutcomeCount> kOutcomeNames = {
+      "ok", "unknown_session", "limit", "unauthorized", "node_failed"};
+  for (size_t k = 0; k < kKinds.size(); ++k) {
+    for (size_t o = 0; o < kOutcomeNames.size(); ++o) {
+      upgrades_[k][o] = &upgrades.Add(
+          {{"kind", std::string(kKinds[k])}, {"outcome", std::string(kOutcomeNames[o])}});
+    }
+  }
+  auto& bytes = prometheus::BuildCounter()
+                    .Name("gridhub_websocket_bytes_total")
+                    .Help("Bytes relayed by the hub's WebSocket tunnels after the upgrade.")
+                    .Register(*registry_);
+  socket_bytes_[0] = &bytes.Add({{"direction", "to_node"}});
+  socket_bytes_[1] = &bytes.Add({{"direction", "to_client"}});
+}
+
 HubMetrics::LabelSeries& HubMetrics::SeriesLocked(std::string_view label) {
   auto it = labels_.find(label);
   if (it != labels_.end()) return it->second;
@@ -152,6 +193,10 @@ HubMetrics::LabelSeries& HubMetrics::SeriesLocked(std::string_view label) {
   }
   series.duration = &duration_->Add({{"label", name}}, WaitBuckets());
   series.wait = &wait_->Add({{"label", name}}, WaitBuckets());
+  for (size_t i = 0; i < kSessionEvents.size(); ++i) {
+    series.events[i] =
+        &session_events_->Add({{"label", name}, {"event", std::string(kSessionEvents[i])}});
+  }
   return labels_.emplace(name, series).first->second;
 }
 
@@ -176,6 +221,7 @@ void HubMetrics::SetDeclaredLabels(const std::set<std::string>& labels) {
     for (prometheus::Counter* outcome : series.outcomes) outcomes_->Remove(outcome);
     duration_->Remove(series.duration);
     wait_->Remove(series.wait);
+    for (prometheus::Counter* event : series.events) session_events_->Remove(event);
     it = labels_.erase(it);
   }
 }
@@ -230,6 +276,20 @@ void HubMetrics::RecordCommand(int http_status, Duration elapsed) {
   command_duration_->Observe(Seconds(elapsed));
 }
 
+// The upgrade and byte counters are fixed at construction and never removed: no lock needed.
+void HubMetrics::RecordWebSocketUpgrade(WebSocketKind kind, UpgradeOutcome outcome) {
+  upgrades_[static_cast<size_t>(kind)][static_cast<size_t>(outcome)]->Increment();
+}
+
+void HubMetrics::RecordWebSocketBytes(ByteDirection direction, size_t bytes) {
+  socket_bytes_[static_cast<size_t>(direction)]->Increment(static_cast<double>(bytes));
+}
+
+void HubMetrics::RecordSessionEvent(std::string_view metric_label, std::string_view event_type) {
+  MutexLock lock(mu_);
+  SeriesForLocked(metric_label).events[SessionEventIndex(event_type)]->Increment();
+}
+
 std::string HubMetrics::Render(const GridGauges& gauges) {
   // Every declared label gets every gauge, at 0 when nothing is there, like its counters.
   std::map<std::string, GridGauges::PerLabel> by_metric_label;
@@ -279,8 +339,15 @@ std::string HubMetrics::Render(const GridGauges& gauges) {
   nodes.metric.push_back(
       GaugeSample({{"availability", "down"}}, static_cast<double>(gauges.nodes_down)));
 
+  prometheus::MetricFamily sockets =
+      GaugeFamily("gridhub_websockets_open", "WebSocket tunnels open through the hub, by kind.");
+  sockets.metric.push_back(
+      GaugeSample({{"kind", "bidi"}}, static_cast<double>(gauges.websockets_bidi)));
+  sockets.metric.push_back(
+      GaugeSample({{"kind", "cdp"}}, static_cast<double>(gauges.websockets_cdp)));
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (prometheus::MetricFamily* family : {&queue, &limit, &slots, &utilization, &active, &nodes}) {
+  for (prometheus::MetricFamily* family :
+       {&queue, &limit, &slots, &utilization, &active, &nodes, &sockets}) {
     families.push_back(std::move(*family));
   }
   if (std::optional<ProcessStats> stats = ReadProcessStats()) {

@@ -61,6 +61,18 @@ std::string_view OutcomeName(Outcome outcome);
 // kTimeout, ...); every code without an outcome of its own is kFailed.
 Outcome OutcomeFor(ErrorCode code);
 
+// WebSockets through the hub (DESIGN 6): the `kind` and `outcome` labels of
+// gridhub_websocket_upgrades_total, the `direction` of gridhub_websocket_bytes_total.
+enum class WebSocketKind { kBidi, kCdp };
+enum class UpgradeOutcome { kOk, kUnknownSession, kLimit, kUnauthorized, kNodeFailed };
+enum class ByteDirection { kToNode, kToClient };
+inline constexpr size_t kUpgradeOutcomeCount = 5;
+
+// The `event` label of gridhub_session_events_total: the eventType when it is one of
+// test:started, test:passed, test:failed, test:skipped, else "other".
+std::string_view SessionEventName(std::string_view event_type);
+inline constexpr size_t kSessionEventCount = 5;
+
 // Where requests and sessions of undeclared labels are counted.
 inline constexpr std::string_view kOtherLabel = "other";
 
@@ -86,6 +98,9 @@ struct GridGauges {
   size_t nodes_up = 0;
   size_t nodes_draining = 0;
   size_t nodes_down = 0;
+  // Upgraded WebSocket tunnels open now, by kind (gridhub_websockets_open).
+  size_t websockets_bidi = 0;
+  size_t websockets_cdp = 0;
 };
 
 class HubMetrics {
@@ -127,6 +142,13 @@ class HubMetrics {
   // A WebDriver command was proxied; `http_status` is what the client was answered.
   void RecordCommand(int http_status, Duration elapsed);
 
+  // A WebSocket upgrade request to the hub was decided: refused, failed at the node, or ok.
+  void RecordWebSocketUpgrade(WebSocketKind kind, UpgradeOutcome outcome);
+  // Bytes a tunnel relayed after its upgrade.
+  void RecordWebSocketBytes(ByteDirection direction, size_t bytes);
+  // POST /session/{id}/se/event for a session counted under `metric_label` (see MetricLabel).
+  void RecordSessionEvent(std::string_view metric_label, std::string_view event_type);
+
   // Every gridhub_* and process_* metric in the text exposition format. Gauges are shown for
   // the declared labels; the gauges of any other label are summed under "other".
   std::string Render(const GridGauges& gauges);
@@ -137,8 +159,10 @@ class HubMetrics {
     std::array<prometheus::Counter*, kOutcomeCount> outcomes{};
     prometheus::Histogram* duration = nullptr;
     prometheus::Histogram* wait = nullptr;
+    std::array<prometheus::Counter*, kSessionEventCount> events{};
   };
 
+  void AddWebSocketCounters();
   LabelSeries& SeriesLocked(std::string_view label) REQUIRES(mu_);
   const LabelSeries& SeriesForLocked(std::string_view metric_label) REQUIRES(mu_);
   prometheus::Counter& CommandCounter(int http_status);
@@ -150,6 +174,10 @@ class HubMetrics {
   prometheus::Family<prometheus::Histogram>* wait_;
   prometheus::Family<prometheus::Counter>* commands_;
   prometheus::Histogram* command_duration_;
+  prometheus::Family<prometheus::Counter>* session_events_;
+  // [kind][outcome] and [direction]: fixed sets, created at construction.
+  std::array<std::array<prometheus::Counter*, kUpgradeOutcomeCount>, 2> upgrades_{};
+  std::array<prometheus::Counter*, 2> socket_bytes_{};
 
   mutable Mutex mu_;
   // Declared labels and "other"; node-based, so LabelSeries addresses stay valid.

@@ -53,6 +53,10 @@ TEST(HubMetricsTest, RendersEveryFamilyOfTheContract) {
            "# TYPE gridhub_commands_total counter",
            "# TYPE gridhub_command_duration_seconds histogram",
            "# TYPE gridhub_build_info gauge",
+           "# TYPE gridhub_websockets_open gauge",
+           "# TYPE gridhub_websocket_upgrades_total counter",
+           "# TYPE gridhub_websocket_bytes_total counter",
+           "# TYPE gridhub_session_events_total counter",
            "# TYPE process_resident_memory_bytes gauge",
            "# TYPE process_cpu_seconds_total counter",
            "# TYPE process_open_fds gauge",
@@ -226,6 +230,65 @@ TEST(HubMetricsTest, GaugesComeFromTheGivenPictureAndFoldUndeclaredLabels) {
   auto next = Samples(metrics.Render({}));
   EXPECT_EQ(Value(next, "gridhub_queue_length{label=\"chrome\"}"), 0);
   EXPECT_EQ(Value(next, "gridhub_nodes{availability=\"up\"}"), 0);
+}
+
+TEST(HubMetricsTest, WebSocketSeriesExistAtZeroAndCount) {
+  HubMetrics metrics("t");
+  auto samples = Samples(metrics.Render({}));
+  for (const char* kind : {"bidi", "cdp"}) {
+    EXPECT_EQ(Value(samples, std::string("gridhub_websockets_open{kind=\"") + kind + "\"}"), 0);
+    for (const char* outcome : {"ok", "unknown_session", "limit", "unauthorized", "node_failed"}) {
+      EXPECT_EQ(Value(samples, std::string("gridhub_websocket_upgrades_total{kind=\"") + kind +
+                                   "\",outcome=\"" + outcome + "\"}"),
+                0);
+    }
+  }
+  EXPECT_EQ(Value(samples, "gridhub_websocket_bytes_total{direction=\"to_node\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_bytes_total{direction=\"to_client\"}"), 0);
+
+  metrics.RecordWebSocketUpgrade(WebSocketKind::kCdp, UpgradeOutcome::kLimit);
+  metrics.RecordWebSocketUpgrade(WebSocketKind::kBidi, UpgradeOutcome::kOk);
+  metrics.RecordWebSocketUpgrade(WebSocketKind::kBidi, UpgradeOutcome::kOk);
+  metrics.RecordWebSocketBytes(ByteDirection::kToClient, 300);
+  metrics.RecordWebSocketBytes(ByteDirection::kToClient, 12);
+  GridGauges gauges;
+  gauges.websockets_bidi = 2;
+  samples = Samples(metrics.Render(gauges));
+  EXPECT_EQ(Value(samples, "gridhub_websockets_open{kind=\"bidi\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_websockets_open{kind=\"cdp\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_upgrades_total{kind=\"bidi\",outcome=\"ok\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_upgrades_total{kind=\"cdp\",outcome=\"limit\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_upgrades_total{kind=\"cdp\",outcome=\"ok\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_bytes_total{direction=\"to_client\"}"), 312);
+  EXPECT_EQ(Value(samples, "gridhub_websocket_bytes_total{direction=\"to_node\"}"), 0);
+}
+
+TEST(HubMetricsTest, SessionEventsCountByLabelAndKnownEventElseOther) {
+  HubMetrics metrics("t");
+  metrics.DeclareLabel("chrome");
+  auto samples = Samples(metrics.Render({}));
+  for (const char* event :
+       {"test:started", "test:passed", "test:failed", "test:skipped", "other"}) {
+    EXPECT_EQ(Value(samples, std::string("gridhub_session_events_total{event=\"") + event +
+                                 "\",label=\"chrome\"}"),
+              0);
+  }
+  metrics.RecordSessionEvent("chrome", "test:failed");
+  metrics.RecordSessionEvent("chrome", "my:custom-event");
+  metrics.RecordSessionEvent("chrome", "test:failed2");
+  metrics.RecordSessionEvent("undeclared", "test:passed");  // folded into "other"
+  samples = Samples(metrics.Render({}));
+  EXPECT_EQ(Value(samples, "gridhub_session_events_total{event=\"test:failed\",label=\"chrome\"}"),
+            1);
+  EXPECT_EQ(Value(samples, "gridhub_session_events_total{event=\"other\",label=\"chrome\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_session_events_total{event=\"test:passed\",label=\"other\"}"),
+            1);
+  EXPECT_EQ(SessionEventName("test:skipped"), "test:skipped");
+  EXPECT_EQ(SessionEventName("TEST:SKIPPED"), "other");
+  metrics.SetDeclaredLabels({});
+  EXPECT_EQ(Samples(metrics.Render({}))
+                .count("gridhub_session_events_total{event=\"other\",label=\"chrome\"}"),
+            0u);
 }
 
 TEST(HubMetricsTest, VersionIsTheProjectVersion) {
