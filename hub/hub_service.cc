@@ -368,7 +368,10 @@ void HubService::AddW3CRoutes() {
               });
   // Open like /status: scrapers carry no client token (DESIGN §4).
   routes_.Add({"GET"}, "/metrics", Access::kOpen, [this](const Call& call) {
-    std::string text = grid_.metrics().Render(GaugesFromSnapshot(*grid_.snapshot()));
+    metrics::GridGauges gauges = GaugesFromSnapshot(*grid_.snapshot());
+    gauges.websockets_bidi = sockets_.open(SocketKind::kBidi);
+    gauges.websockets_cdp = sockets_.open(SocketKind::kCdp);
+    std::string text = grid_.metrics().Render(gauges);
     call.responder.Send(200, std::move(text), {}, metrics::kContentType);
   });
   // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
