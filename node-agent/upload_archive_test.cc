@@ -247,10 +247,13 @@ std::string WithDeclaredSize(std::string zip, uint32_t size) {
 TEST(InspectUpload, RefusesActualOversizeWhateverTheHeadersSay) {
   std::string zip = WithDeclaredSize(OneFile("bomb.bin", std::string(200000, '\0')), 10);
   Result<UploadEntry> entry = InspectUpload(zip, 1000);
-  if (entry.ok()) EXPECT_EQ(entry->declared_size, 10u);  // the lie passes the header check...
+  ASSERT_TRUE(entry.ok()) << entry.error().message;  // the lie passes the header check...
+  EXPECT_EQ(entry->declared_size, 10u);
   Extracted extracted = Extract(zip, 1000);
   EXPECT_FALSE(extracted.ok);  // ...but not extraction
   EXPECT_LE(extracted.bytes.size(), 1000u) << "never more than the limit reaches the sink";
+  EXPECT_NE(extracted.message.find("larger than node.max-upload"), std::string::npos)
+      << extracted.message;
 }
 
 TEST(InspectUpload, RefusesCorruptData) {
