@@ -4,14 +4,18 @@
 echoes the capabilities it was sent, so the download folder is read from the Chromium prefs the
 node gave it). Every call goes through a real hub, which proxies these paths like any command.
 What is on disk is checked by listing the node's work directory ($TMPDIR/gridhub-node-<id>).
-Python standard library only; processes are stopped by pid (test_node.NodeTestCase).
+Python standard library only; processes are stopped by pid (test_node.NodeTestCase). One case
+runs real chromedriver + Chromium (skipped when not installed): the page reads an uploaded file,
+and a served attachment lands in the managed download folder and is fetched.
 """
 
 import base64
+import http.server
 import io
 import os
 import struct
 import subprocess
+import threading
 import unittest
 import zipfile
 
@@ -19,6 +23,9 @@ from hubtest import call_json, wait_for
 from test_node import FAKE_DRIVER, PYTHON, GridhubProcess, NodeTestCase, fake_slot, free_port
 
 DOWNLOADS = {"browserName": "chrome", "se:downloadsEnabled": True}
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = "/usr/bin/chromium"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
 def zip_of(*entries, compression=zipfile.ZIP_DEFLATED):
@@ -328,6 +335,93 @@ class DownloadsTest(FilesTestCase):
         self.assertEqual((status, body), (200, {"value": {"names": []}}))
         slots = [s for n in hub.status()["nodes"] for s in n["slots"]]
         self.assertIs(slots[0]["stereotype"]["se:downloadsEnabled"], True)
+
+
+PAGE = b"""<!doctype html><title>files</title>
+<input type=file id=f>
+<a id=dl href="/report.csv">download</a>"""
+REPORT = b"name,value\ngridhub,42\n"
+
+
+class Pages(http.server.BaseHTTPRequestHandler):
+    """The page with a file input and a link to a served attachment."""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        body, extra = (REPORT, {"Content-Type": "text/csv",
+                                "Content-Disposition": 'attachment; filename="report.csv"'}) \
+            if self.path == "/report.csv" else (PAGE, {"Content-Type": "text/html"})
+        self.send_response(200)
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@unittest.skipUnless(os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM),
+                     "needs chromedriver and chromium")
+class ChromiumFilesTest(FilesTestCase):
+    """Real chromedriver + Chromium through a hub: an uploaded file is what the page reads, and a
+    served attachment lands in the managed download folder."""
+
+    def setUp(self):
+        super().setUp()
+        self.pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+        thread = threading.Thread(target=self.pages.serve_forever, daemon=True)
+        thread.start()
+        self.addCleanup(lambda: (self.pages.shutdown(), self.pages.server_close(), thread.join(5)))
+        self.page_url = f"http://127.0.0.1:{self.pages.server_address[1]}/"
+
+    def command(self, url, method, path, body=None):
+        status, answer = call_json(method, f"{url}{path}", body, timeout=60)
+        self.assertEqual(status, 200, (path, answer))
+        return answer["value"]
+
+    def test_real_upload_and_download(self):
+        hub = self.start_hub()
+        slot = {"label": "chrome", "driver": [CHROMEDRIVER], "downloads": True,
+                "stereotype": {"browserName": "chrome",
+                               "goog:chromeOptions": {"binary": CHROMIUM,
+                                                      "args": ["--headless=new", "--disable-gpu"]}}}
+        self.start_gridhub_node(hub, slots=[slot])
+        status, body = hub.new_session(DOWNLOADS, timeout=60)
+        self.assertEqual(status, 200, body)
+        session = f"/session/{body['value']['sessionId']}"
+        try:
+            self.check_real_files(hub, session, body["value"]["capabilities"])
+        finally:
+            call_json("DELETE", f"{hub.url}{session}", timeout=60)
+        # The browser is gone with its session's folder (profile, uploads, downloads).
+        wait_for(lambda: not any(p.startswith("session-") for p in self.tree()), 20,
+                 "the session's folder to go")
+
+    def check_real_files(self, hub, session, caps):
+        self.assertIs(caps["se:downloadsEnabled"], True)
+        self.command(hub.url, "POST", f"{session}/url", {"url": self.page_url})
+
+        path = self.command(hub.url, "POST", f"{session}/se/file",
+                            {"file": b64(zip_of(("upload.txt", b"read by the page")))})
+        found = self.command(hub.url, "POST", f"{session}/element",
+                             {"using": "css selector", "value": "#f"})
+        self.command(hub.url, "POST", f"{session}/element/{found[ELEMENT]}/value",
+                     {"text": path})
+        read = self.command(hub.url, "POST", f"{session}/execute/async", {
+            "script": "const done = arguments[0]; const f = document.getElementById('f').files[0];"
+                      "f.text().then(t => done([f.name, t]));", "args": []})
+        self.assertEqual(read, ["upload.txt", "read by the page"])
+
+        self.command(hub.url, "POST", f"{session}/execute/sync",
+                     {"script": "document.getElementById('dl').click()", "args": []})
+        wait_for(lambda: self.command(hub.url, "GET", f"{session}/se/files")["names"]
+                 == ["report.csv"], 20, "the download to be listed")
+        fetched = self.command(hub.url, "POST", f"{session}/se/files", {"name": "report.csv"})
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(fetched["contents"]))) as archive:
+            self.assertEqual(archive.read("report.csv"), REPORT)
+        self.assertIsNone(self.command(hub.url, "DELETE", f"{session}/se/files"))
+        self.assertEqual(self.command(hub.url, "GET", f"{session}/se/files"), {"names": []})
 
 
 if __name__ == "__main__":
