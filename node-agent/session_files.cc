@@ -200,7 +200,9 @@ Result<json> SessionFiles::FetchDownload(std::string_view body) {
     return InvalidArgument("not a download name: " + *why);
   }
   // Base64 grows by 4/3 and the zip adds a little: keep the answer within server.max-body.
-  uint64_t max_file = options_.max_answer / 4 * 3 - 4096;
+  constexpr uint64_t kZipOverhead = 4096;
+  uint64_t base64_room = options_.max_answer / 4 * 3;
+  uint64_t max_file = base64_room > kZipOverhead ? base64_room - kZipOverhead : 0;
   Result<std::string> contents =
       ReadRegularFile(fs::path(DownloadDir(options_.session_dir)) / wanted, max_file);
   if (!contents.ok() && contents.error().code == ErrorCode::kNoSuchFile) {

@@ -183,6 +183,21 @@ TEST_F(SessionFilesTest, UploadIntoARemovedFolderDoesNotRecreateIt) {
   EXPECT_FALSE(fs::exists(dir_));
 }
 
+TEST_F(SessionFilesTest, ADownloadLargerThanAnAnswerIs413) {
+  SessionFiles files({.session_dir = dir_.string(), .downloads = true, .max_answer = 8192});
+  Drop("small.txt", std::string(1000, 's'));
+  Drop("large.bin", std::string(3000, 'l'));
+  EXPECT_TRUE(files.Serve("POST", "/se/files", R"({"name": "small.txt"})").ok());
+  Result<json> large = files.Serve("POST", "/se/files", R"({"name": "large.bin"})");
+  ASSERT_FALSE(large.ok());
+  EXPECT_EQ(large.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_NE(large.error().message.find("server.max-body"), std::string::npos);
+  // A limit smaller than the zip's own overhead refuses every file rather than wrap around.
+  SessionFiles tiny({.session_dir = dir_.string(), .downloads = true, .max_answer = 100});
+  EXPECT_EQ(tiny.Serve("POST", "/se/files", R"({"name": "small.txt"})").error().code,
+            ErrorCode::kPayloadTooLarge);
+}
+
 TEST(SessionFilesStatic, RoutesAndPartialNames) {
   EXPECT_TRUE(SessionFiles::Handles("/se/file"));
   EXPECT_TRUE(SessionFiles::Handles("/se/files"));
