@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -1160,6 +1161,88 @@ TEST_F(GridTest, ADepartedDrainedNodeHearsThatEverySessionItListsIsUnknown) {
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->availability, Availability::kDraining);
   EXPECT_EQ(answer->unknown_sessions, std::vector<SessionId>{SessionId("left-over")});
+}
+
+// Every way a session leaves the session map is reported once by TakeEndedSessions, so the
+// service can close the session's WebSockets (hub_sockets.cc), whatever ended it.
+TEST_F(GridTest, EveryEndedSessionIsReportedOnceForItsSockets) {
+  settings_.hub.node_timeout = 5s;
+  Register(Node("a", 3));
+  Register(Node("b", 1));
+  auto create = [&](const std::string& id) {
+    CreateJob job = Submit().creates.at(0);
+    grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created(id));
+    return job.node_id;
+  };
+  std::map<std::string, NodeId> where;
+  for (const char* id : {"s1", "s2", "s3", "s4"}) where[id] = create(id);
+  EXPECT_TRUE(grid().TakeEndedSessions().empty());
+
+  // DELETE through the hub.
+  grid().EndSession(SessionId("s1"));
+  EXPECT_EQ(grid().TakeEndedSessions(), std::vector<SessionId>{SessionId("s1")});
+  EXPECT_TRUE(grid().TakeEndedSessions().empty());
+  grid().EndSession(SessionId("s1"));  // already gone: not reported again
+  EXPECT_TRUE(grid().TakeEndedSessions().empty());
+
+  // The node deregisters: every session on it.
+  const NodeId gone = where["s2"];
+  Effects effects;
+  ASSERT_TRUE(grid().Deregister(gone, &effects));
+  std::vector<SessionId> ended = grid().TakeEndedSessions();
+  for (const auto& [id, node] : where) {
+    if (id == "s1") continue;
+    const bool listed = std::find(ended.begin(), ended.end(), SessionId(id)) != ended.end();
+    EXPECT_EQ(listed, node == gone) << id;
+  }
+
+  // A node that goes silent is DOWN and its sessions dropped.
+  clock_.Advance(6s);
+  grid().Tick();
+  std::vector<SessionId> down = grid().TakeEndedSessions();
+  size_t remaining = 0;
+  for (const auto& [id, node] : where) remaining += id != "s1" && node != gone;
+  EXPECT_EQ(down.size(), remaining);
+  EXPECT_EQ(grid().footprint().sessions, 0u);
+}
+
+TEST_F(GridTest, ReRegistrationWithoutTheSessionsSlotReportsIt) {
+  Register(Node("n1"));
+  CreateJob job = Submit().creates.at(0);
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
+  json other = Node("n1");
+  other["slots"][0]["id"] = "t";  // the session's slot is gone
+  Register(other);
+  EXPECT_EQ(grid().TakeEndedSessions(), std::vector<SessionId>{SessionId("s1")});
+}
+
+TEST_F(GridTest, SessionsKeepWhatTheirAnswerOfferedAndTheirLastEvent) {
+  Register(Node("n1"));
+  Effects submitted = grid().SubmitNewSession(Spec({{"browserName", "chrome"}}), "run-9", false,
+                                              ReplyTarget(), "ws://hub:4444");
+  CreateJob job = submitted.creates.at(0);
+  EXPECT_EQ(job.public_base, "ws://hub:4444");
+  EXPECT_FALSE(job.bare_node);
+  CreateAnswer answer = Created("s1");
+  answer.sockets.bidi = true;
+  grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, std::move(answer));
+  std::optional<SessionRoute> route = grid().FindSession(SessionId("s1"));
+  ASSERT_TRUE(route.has_value());
+  EXPECT_TRUE(route->sockets.bidi);
+  EXPECT_EQ(route->run_id, "run-9");
+  EXPECT_EQ(route->label, "chrome");
+  std::optional<SessionRoute> noted = grid().NoteSessionEvent(SessionId("s1"), "test:passed");
+  ASSERT_TRUE(noted.has_value());
+  EXPECT_EQ(noted->run_id, "run-9");
+  EXPECT_FALSE(grid().NoteSessionEvent(SessionId("nope"), "x").has_value());
+}
+
+TEST_F(GridTest, TicketCreationsCarryTheirPublicBase) {
+  Register(Node("n1"));
+  Effects effects;
+  ASSERT_TRUE(grid().CreateTicket(Spec({{"browserName", "chrome"}}), "", &effects, "wss://g").ok());
+  ASSERT_EQ(effects.creates.size(), 1u);
+  EXPECT_EQ(effects.creates[0].public_base, "wss://g");
 }
 
 }  // namespace

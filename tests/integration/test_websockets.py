@@ -79,7 +79,12 @@ def frame(opcode, payload, mask):
 
 
 class WsNode:
-    """A fake W3C node whose sessions offer BiDi (and CDP when `devtools`), echoing frames."""
+    """A fake W3C node whose sessions offer BiDi (and CDP when `devtools`), echoing frames.
+
+    With `devtools="own"` the DevTools address is the fake itself, which then answers
+    /json/version like a browser and accepts the upgrade at /devtools/browser/... (a bare
+    node's CDP as the hub dials it).
+    """
 
     def __init__(self, devtools=False):
         self.lock = threading.Lock()
@@ -122,7 +127,11 @@ class WsNode:
                 port = node.server.server_address[1]
                 answer = {"browserName": "chrome", "browserVersion": "156.0.8078.114",
                           "webSocketUrl": f"ws://127.0.0.1:{port}/session/{session_id}/se/bidi"}
-                if node.devtools:
+                if node.devtools == "own":
+                    answer["goog:chromeOptions"] = {"debuggerAddress": f"localhost:{port}"}
+                elif node.devtools == "dead":  # a DevTools address nobody answers at
+                    answer["goog:chromeOptions"] = {"debuggerAddress": "localhost:9"}
+                elif node.devtools:
                     answer["goog:chromeOptions"] = {"debuggerAddress": "localhost:9"}
                     answer["se:cdp"] = f"ws://127.0.0.1:{port}/session/{session_id}/se/cdp"
                 with node.lock:
@@ -140,7 +149,12 @@ class WsNode:
             def do_GET(self):
                 if self.path == "/status":
                     return self._send(200, {"value": {"ready": True, "message": "ws fake"}})
-                m = re.match(r"^/session/([^/]+)/se/(bidi|cdp)$", self.path)
+                if self.path == "/json/version" and node.devtools == "own":
+                    port = node.server.server_address[1]
+                    return self._send(200, {"Browser": "Chrome/156", "webSocketDebuggerUrl":
+                                            f"ws://127.0.0.1:{port}/devtools/browser/b-1"})
+                m = re.match(r"^/session/([^/]+)/se/(bidi|cdp)$|^/devtools/browser/b-1$",
+                             self.path)
                 if not m or self.headers.get("Upgrade", "").lower() != "websocket":
                     return self._send(404, {"value": {"error": "unknown command",
                                                       "message": self.path, "stacktrace": ""}})
@@ -248,6 +262,7 @@ class WsClient:
 
 class WebSocketTestCase(HubTestCase):
     def start_ws_node(self, hub, devtools=False, **extra):
+        """A WsNode registered as a node agent, or with healthCheck="status" as a bare one."""
         node = WsNode(devtools=devtools)
         self._nodes.append(node)
         hub.register(node, slots=[{"id": "s0", "stereotype": {"browserName": "chrome"},
@@ -471,6 +486,33 @@ class TunnelTest(WebSocketTestCase):
         self.assertTrue(client.closed_by_peer())
         wait_for(lambda: node.open_sockets == 0, 5, "the node's side closed too")
         self.assertEqual(value(scrape(hub)[1], "gridhub_websockets_open", kind="bidi"), 0)
+
+    def test_bare_node_sockets_are_dialled_where_its_answer_said(self):
+        hub = self.start_hub()
+        node = self.start_ws_node(hub, devtools="own", healthCheck="status")
+        session, capabilities = self.new_session(hub)
+        base = f"ws://{self.hub_authority(hub)}"
+        self.assertEqual(capabilities["webSocketUrl"], f"{base}/session/{session}/se/bidi")
+        self.assertEqual(capabilities["se:cdp"], f"{base}/session/{session}/se/cdp")
+        bidi = self.open_socket(hub, session)
+        self.assertEqual(bidi.status, 101, bidi.head)
+        bidi.send(1, b"bare")
+        self.assertEqual(bidi.receive()[2], b"bare")
+        self.assertEqual(node.upgrades[-1][0], f"/session/{session}/se/bidi")
+        cdp = self.open_socket(hub, session, kind="cdp")
+        self.assertEqual(cdp.status, 101, cdp.head)
+        self.assertEqual(node.upgrades[-1][0], "/devtools/browser/b-1")
+
+    def test_bare_node_without_reachable_devtools_offers_no_cdp(self):
+        hub = self.start_hub()
+        self.start_ws_node(hub, devtools="dead", healthCheck="status")
+        session, capabilities = self.new_session(hub)
+        self.assertIn("webSocketUrl", capabilities)
+        self.assertNotIn("se:cdp", capabilities)
+        self.assertIs(capabilities["se:cdpEnabled"], False)
+        refused = self.open_socket(hub, session, kind="cdp")
+        self.assertEqual(refused.status, 404)
+        self.assertEqual(refused.json()["value"]["error"], "unknown command")
 
     def test_node_deregistering_closes_its_sessions_sockets(self):
         hub = self.start_hub()
