@@ -3,9 +3,10 @@
 A real `gridhub node` registered with a real `gridhub hub`, called directly as a client of the
 node would (the hub's own socket path is tested by the hub's modules). Slots start
 node-agent/testdata/fake_driver.py, whose BiDi and DevTools sockets echo every frame and whose
-DevTools endpoint refuses an Origin header as Chromium does; the last class runs real
-chromedriver + Chromium (skipped when they are not installed) through `gridhub node`. The
-client is wsclient.py. Every process is stopped by pid in tearDown.
+DevTools endpoint refuses an Origin header as Chromium does. StandaloneWebSocketTest runs the
+whole path (client → hub → node → driver) in `gridhub standalone`; the last class runs real
+chromedriver + Chromium (skipped when they are not installed) through `gridhub node` and
+`gridhub standalone`. The client is wsclient.py. Every process is stopped by pid in tearDown.
 """
 
 import json
@@ -15,7 +16,7 @@ import unittest
 import urllib.parse
 
 from hubtest import call_json, wait_for
-from test_node import NodeTestCase, fake_slot, pid_alive
+from test_node import GridhubProcess, NodeTestCase, fake_slot, free_port, pid_alive
 from wsclient import BINARY, Closed, HandshakeRefused, WebSocket
 
 SECRET = "s3cret"
@@ -36,11 +37,22 @@ def new_session(node, always):
 
 
 class SocketTestCase(NodeTestCase):
-    def connect(self, url, **headers):
-        """A WebSocket to `url` with the node's secret, closed at the end of the test."""
-        ws = WebSocket.connect(url, headers=dict({"X-Registration-Secret": SECRET}, **headers))
+    def connect(self, url, secret=SECRET, **headers):
+        """A WebSocket to `url` (with the node's secret), closed at the end of the test."""
+        if secret:
+            headers["X-Registration-Secret"] = secret
+        ws = WebSocket.connect(url, headers=headers)
         self.addCleanup(ws.close)
         return ws
+
+    def start_standalone(self, slots, node_settings=None):
+        port = free_port()
+        config = {"server": {"host": "127.0.0.1", "port": port},
+                  "node": dict({"slots": slots}, **(node_settings or {}))}
+        grid = GridhubProcess("standalone", config, self._tmp.name,
+                              r"^gridhub standalone listening on (http://\S+)$")
+        self._gridhubs.append(grid)
+        return grid
 
 
 class NodeWebSocketTest(SocketTestCase):
@@ -134,6 +146,51 @@ class NodeWebSocketTest(SocketTestCase):
         self.assertEqual(refused.exception.status, 404)
 
 
+class StandaloneWebSocketTest(SocketTestCase):
+    """The whole path in one process: client → hub → node agent → driver, a tunnel a hop."""
+
+    def test_sockets_through_the_standalone_hub_reach_the_fake_driver(self):
+        grid = self.start_standalone([fake_slot()])
+        status, body = call_json("POST", grid.url + "/session", {"capabilities": {
+            "alwaysMatch": {"browserName": "chrome", "webSocketUrl": True}}})
+        self.assertEqual(status, 200, body)
+        session, caps = body["value"]["sessionId"], body["value"]["capabilities"]
+        hub_ws = "ws://" + urllib.parse.urlsplit(grid.url).netloc
+        # The hub's own address: the node's is on another port, behind a secret.
+        self.assertEqual(caps["webSocketUrl"], f"{hub_ws}/session/{session}/se/bidi")
+        self.assertEqual(caps["se:cdp"], f"{hub_ws}/session/{session}/se/cdp")
+        bidi = self.connect(caps["webSocketUrl"], secret=None)
+        bidi.send_text("through two tunnels")
+        self.assertEqual(bidi.recv_text(), "through two tunnels")
+        cdp = self.connect(caps["se:cdp"], secret=None, Origin="http://example.test")
+        cdp.send_text('{"id":1,"method":"Browser.getVersion"}')
+        self.assertEqual(cdp.recv_text(), '{"id":1,"method":"Browser.getVersion"}')
+        status, _ = call_json("DELETE", f"{grid.url}/session/{session}")
+        self.assertEqual(status, 200)
+        self.assertTrue(bidi.wait_closed(10))
+        self.assertTrue(cdp.wait_closed(10))
+
+    def test_bidi_through_the_hub_is_activity_on_the_node(self):
+        grid = self.start_standalone([fake_slot()], {"session-timeout": "2s"})
+        status, body = call_json("POST", grid.url + "/session", {"capabilities": {
+            "alwaysMatch": {"browserName": "chrome", "webSocketUrl": True}}})
+        self.assertEqual(status, 200, body)
+        session, caps = body["value"]["sessionId"], body["value"]["capabilities"]
+        bidi = self.connect(caps["webSocketUrl"], secret=None)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            bidi.send_text("busy")
+            self.assertEqual(bidi.recv_text(), "busy")
+            time.sleep(0.25)
+        status, _ = call_json("GET", f"{grid.url}/session/{session}/title")
+        self.assertEqual(status, 200)
+        # Silence: the node ends the session, both tunnels close, the hub forgets it.
+        self.assertTrue(bidi.wait_closed(10))
+        wait_for(lambda: call_json("GET", f"{grid.url}/session/{session}/title")[0] == 404, 10,
+                 "the hub to forget the idle session")
+        self.assertFalse(pid_alive(caps["fake:pid"]))
+
+
 @unittest.skipUnless(os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM),
                      "needs chromedriver and chromium")
 class NodeWebSocketChromiumTest(SocketTestCase):
@@ -169,6 +226,26 @@ class NodeWebSocketChromiumTest(SocketTestCase):
             cdp.close()
         finally:
             node_call(node, "DELETE", f"/session/{session}")
+
+    def test_real_bidi_and_cdp_through_the_standalone_hub(self):
+        grid = self.start_standalone([self.chromium_slot()])
+        status, body = call_json("POST", grid.url + "/session", {"capabilities": {
+            "alwaysMatch": {"browserName": "chrome", "webSocketUrl": True}}}, timeout=60)
+        self.assertEqual(status, 200, body)
+        session, caps = body["value"]["sessionId"], body["value"]["capabilities"]
+        try:
+            self.assertTrue(caps["webSocketUrl"].startswith(
+                "ws://" + urllib.parse.urlsplit(grid.url).netloc + "/"), caps["webSocketUrl"])
+            bidi = self.connect(caps["webSocketUrl"], secret=None)
+            bidi.send_text(json.dumps({"id": 1, "method": "session.status", "params": {}}))
+            answer = json.loads(bidi.recv_text())
+            self.assertEqual((answer["id"], answer["type"]), (1, "success"), answer)
+            cdp = self.connect(caps["se:cdp"], secret=None)
+            cdp.send_text(json.dumps({"id": 1, "method": "Browser.getVersion"}))
+            version = json.loads(cdp.recv_text())
+            self.assertIn(caps["browserVersion"], version["result"]["product"])
+        finally:
+            call_json("DELETE", f"{grid.url}/session/{session}", timeout=60)
 
 
 if __name__ == "__main__":
