@@ -582,6 +582,11 @@ TEST(W3CErrorTest, MapsCodesToStatusAndName) {
   EXPECT_EQ(HttpStatus(ErrorCode::kInvalidSessionId), 404);
   EXPECT_EQ(HttpStatus(ErrorCode::kUnknownMethod), 405);
   EXPECT_EQ(W3CErrorName(ErrorCode::kQueueFull), "session not created");
+  // The files endpoints' codes (docs/files.md).
+  EXPECT_EQ(HttpStatus(ErrorCode::kUnsupportedOperation), 500);
+  EXPECT_EQ(W3CErrorName(ErrorCode::kUnsupportedOperation), "unsupported operation");
+  EXPECT_EQ(HttpStatus(ErrorCode::kNoSuchFile), 404);
+  EXPECT_EQ(W3CErrorName(ErrorCode::kNoSuchFile), "unknown error");
   auto body = nlohmann::json::parse(W3CErrorBody({ErrorCode::kTimeout, "waited 5s"}));
   EXPECT_EQ(body["value"]["error"], "session not created");
   EXPECT_EQ(body["value"]["message"], "waited 5s");
