@@ -140,7 +140,7 @@ void SessionSockets::ResolveBrowserEndpoint(const SessionId& id, SocketEndpoint 
   client_.Send(
       {.url = url, .timeout = kJsonVersionTimeout, .max_response_body = kJsonVersionMaxBody},
       [this, id, key, url, devtools = std::move(devtools), headers,
-       responder](http::ClientResponse answer) mutable {
+       responder](const http::ClientResponse& answer) mutable {
         Result<std::string> path = answer.status == 200
                                        ? BrowserEndpointPath(answer.body)
                                        : Result<std::string>(InvalidArgument(FailureText(answer)));
