@@ -18,6 +18,7 @@
 #include "node-agent/node_server.h"
 #include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
+#include "node-agent/upload_archive.h"
 
 namespace gridhub::node {
 namespace {
@@ -648,6 +649,35 @@ TEST(NodeServerTest, ReloadNamesWhatChangedAndWhatNeedsARestart) {
   EXPECT_EQ(kept.server.port, before.server.port);
   EXPECT_EQ(kept.node.session_timeout, 5s);
   EXPECT_EQ(kept.hub.registration_secret, "new-secret-value");
+}
+
+TEST_F(NodeAgentTest, FileCallsKeepASessionAliveAndItsFolderGoesWithIt) {
+  use_fake_clock_ = true;
+  StartNode([](NodeAgentOptions& o) { o.session_timeout = 5s; });
+  auto [id, caps] = NewSession();
+  ASSERT_FALSE(id.empty());
+  json upload = {{"file", EncodeBase64(*ZipOneFile("a.txt", "kept alive"))}};
+  std::string path;
+  // Twelve seconds of node time, an upload every two: never idle.
+  for (int i = 0; i < 6; ++i) {
+    fake_clock_.Advance(2s);
+    http::ClientResponse r = Call("POST", "/session/" + id + "/se/file", upload);
+    ASSERT_EQ(r.status, 200) << r.body;
+    path = json::parse(r.body)["value"].get<std::string>();
+  }
+  EXPECT_EQ(hub_.Count("DELETE", "/session/" + id), 0u);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  // Silence ends it, and the upload folder goes with the session's directory.
+  SteadyTime silent_since = fake_clock_.Now();
+  bool ended = false;
+  while (!ended && fake_clock_.Now() < silent_since + 30s) {
+    fake_clock_.Advance(250ms);
+    ended = Eventually([&, id = id] { return hub_.Count("DELETE", "/session/" + id) == 1; }, 20ms);
+  }
+  ASSERT_TRUE(ended);
+  EXPECT_GE(fake_clock_.Now(), silent_since + 5s);
+  EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(path); }));
+  EXPECT_EQ(Call("POST", "/session/" + id + "/se/file", upload).status, 404);
 }
 
 }  // namespace
