@@ -126,6 +126,7 @@ struct SessionRoute {
   SocketOffer sockets;     // what the new-session answer offered
   std::string label;       // the queue label it counts under
   std::string run_id;
+  std::string last_event;  // the eventType of its last POST /se/event ("" = none)
 };
 
 // How a new-session request is answered: held HTTP request (W3C) or an asynchronous ticket.

@@ -28,7 +28,8 @@ std::optional<SessionRoute> Grid::FindSession(const SessionId& id) {
                       .bare_node = node->probe,
                       .sockets = session->sockets,
                       .label = session->label,
-                      .run_id = session->run_id};
+                      .run_id = session->run_id,
+                      .last_event = session->last_event};
 }
 
 std::optional<SessionRoute> Grid::NoteSessionEvent(const SessionId& id, std::string event_type) {

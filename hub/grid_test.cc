@@ -1234,6 +1234,7 @@ TEST_F(GridTest, SessionsKeepWhatTheirAnswerOfferedAndTheirLastEvent) {
   std::optional<SessionRoute> noted = grid().NoteSessionEvent(SessionId("s1"), "test:passed");
   ASSERT_TRUE(noted.has_value());
   EXPECT_EQ(noted->run_id, "run-9");
+  EXPECT_EQ(grid().FindSession(SessionId("s1"))->last_event, "test:passed");
   EXPECT_FALSE(grid().NoteSessionEvent(SessionId("nope"), "x").has_value());
 }
 
