@@ -36,7 +36,11 @@ std::vector<SocketAddress> Resolve(const Upstream& upstream, std::string& error)
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const std::string port = std::to_string(upstream.port);
-  const int result = ::getaddrinfo(upstream.host.c_str(), port.c_str(), &hints, &found);
+  std::string host = upstream.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // "[::1]" as a URL writes it
+  }
+  const int result = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
   std::vector<SocketAddress> addresses;
   if (result != 0) {
     error = ::gai_strerror(result);

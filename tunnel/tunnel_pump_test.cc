@@ -276,6 +276,37 @@ TEST(TunnelPumpTest, RelaysBothWaysAMegabyteIncluded) {
   EXPECT_EQ(OpenDescriptors(), fds_before);
 }
 
+// A name is resolved at Open. (Where "localhost" also names ::1, first, the upstream — on
+// 127.0.0.1 only — refuses that address and the pump goes on to the next.)
+TEST(TunnelPumpTest, ANameIsResolvedAndItsAddressesTriedInTurn) {
+  Recorder recorder;
+  TestUpstream upstream(Echo);
+  TunnelPump pump;
+  ClientPair client;
+  TunnelRequest request = Request(client.pump_end, upstream.port(), recorder);
+  request.upstream.host = "localhost";
+  pump.Open(std::move(request));
+  bool eof = false;
+  EXPECT_EQ(ReadAtLeast(client.test_end, k101.size(), &eof), k101);
+  ::shutdown(client.test_end, SHUT_WR);
+  ReadToEof(client.test_end);
+  ASSERT_TRUE(recorder.WaitClosed());
+  EXPECT_TRUE(recorder.upgraded);
+}
+
+TEST(TunnelPumpTest, AnUnresolvableUpstreamGetsTheClientA502) {
+  Recorder recorder;
+  TunnelPump pump;
+  ClientPair client;
+  TunnelRequest request = Request(client.pump_end, 1, recorder);
+  request.upstream.host = "";
+  pump.Open(std::move(request));
+  auto [status, message] = ParseFailure(ReadToEof(client.test_end));
+  EXPECT_EQ(status, 502);
+  EXPECT_NE(message.find("cannot resolve"), std::string::npos) << message;
+  ASSERT_TRUE(recorder.WaitClosed());
+}
+
 TEST(TunnelPumpTest, EarlyBytesGoUpAfterTheHeadAndBytesAfterThe101ComeDown) {
   Recorder recorder;
   TestUpstream upstream([](int fd, std::string rest) {
