@@ -3,8 +3,8 @@
 // and through two chained pumps (hub → node agent → driver, as gridhub's sockets run); and
 // the throughput of 1 MiB sent upstream the same three ways.
 //
-//   build/bench/websocket/websocket_bench --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   build/bench/websocket/websocket_bench --benchmark_repetitions=9
+//       --benchmark_report_aggregates_only=true   (one command line)
 //
 // Every socket is loopback TCP. The echo server unmasks the client's frame and sends it back
 // unmasked, as a WebSocket server does; the pump relays bytes and parses nothing.
