@@ -22,6 +22,7 @@ On a failure the test prints the logs of the grid and of the client it ran.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,21 @@ def parse_ws(url):
         raise AssertionError(f"not a URL: {url!r}")
     u = urllib.parse.urlsplit(url)
     return u.scheme, u.netloc, u.path
+
+
+_METRIC_LINE = re.compile(r'^([a-z_]+)(?:\{(.*)\})? ([0-9.eE+-]+)$')
+_LABEL = re.compile(r'([a-z_]+)="([^"]*)"')
+
+
+def parse_metrics(text):
+    """Prometheus text -> [(name, {label: value}, number)] (comments skipped)."""
+    samples = []
+    for line in str(text).splitlines():
+        m = _METRIC_LINE.match(line)
+        if m:
+            samples.append((m.group(1), dict(_LABEL.findall(m.group(2) or "")),
+                            float(m.group(3))))
+    return samples
 
 
 def last_json_line(text):
@@ -189,6 +205,28 @@ class SharedGridTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    # --- the hub's own view ---------------------------------------------------------------------
+    def metric(self, name, **labels):
+        """The sum of `name`'s samples at the grid whose labels include `labels`."""
+        status, text = harness.http_json("GET", self.grid.url + "/metrics", timeout=5)
+        self.assertEqual(status, 200, f"GET /metrics -> {status}")
+        return sum(v for n, ls, v in parse_metrics(text)
+                   if n == name and all(ls.get(k) == want for k, want in labels.items()))
+
+    def upgrade_counts(self):
+        """Upgrades the grid accepted so far, by socket kind; for assert_through_hub."""
+        return {k: self.metric("gridhub_websocket_upgrades_total", kind=k, outcome="ok")
+                for k in ("bidi", "cdp")}
+
+    def assert_through_hub(self, before, *kinds):
+        """Since `before` (upgrade_counts()), each socket kind in `kinds` was upgraded through
+        the grid's own port, and no tunnel is left open now that the client has ended."""
+        after = self.upgrade_counts()
+        for k in kinds:
+            self.assertGreater(after[k], before[k], f"no {k} socket went through the grid")
+        harness.wait_for(lambda: self.metric("gridhub_websockets_open") == 0, 10,
+                         "every tunnel through the grid to close after its session ended")
 
     # --- assertions ---------------------------------------------------------------------------
     def assert_ok(self, result):

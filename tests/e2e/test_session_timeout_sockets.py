@@ -21,8 +21,9 @@ class BidiActivityTest(client_cases.SharedGridTest):
     GRID_CONFIG = {"node": {"session-timeout": f"{TIMEOUT_S}s"}}
 
     def check_busy(self, where):
-        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where), "--mode",
-                             "busy", "--busy-ms", str(BUSY_MS), "--user-data-dir",
+        counts = self.upgrade_counts()
+        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where),
+                             "--mode", "busy", "--busy-ms", str(BUSY_MS), "--user-data-dir",
                              self.user_data_dir())
         self.assert_ok(result)
         self.assert_names_grid(result["webSocketUrl"], where, result["sessionId"], "bidi")
@@ -31,10 +32,12 @@ class BidiActivityTest(client_cases.SharedGridTest):
         self.assertEqual(result["classicStatus"], 200,
                          f"the session busy over BiDi for {BUSY_MS} ms was ended as idle: {result}")
         self.assertEqual(result["quit"], 200, result)
+        self.assert_through_hub(counts, "bidi")
 
     def check_idle(self, where):
-        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where), "--mode",
-                             "idle", "--idle-wait-ms", str((TIMEOUT_S + 10) * 1000),
+        counts = self.upgrade_counts()
+        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where),
+                             "--mode", "idle", "--idle-wait-ms", str((TIMEOUT_S + 10) * 1000),
                              "--user-data-dir", self.user_data_dir())
         self.assert_ok(result)
         self.assert_names_grid(result["webSocketUrl"], where, result["sessionId"], "bidi")
@@ -42,6 +45,8 @@ class BidiActivityTest(client_cases.SharedGridTest):
         self.assertGreaterEqual(result["closedAfterMs"], (TIMEOUT_S - 2) * 1000, result)
         self.assertEqual(result["classicStatus"], 404, result)
         self.assertEqual(result["classicError"], "invalid session id", result)
+        self.assert_through_hub(counts, "bidi")
+        self.grid.wait_free_slots(self.SLOTS, timeout=10)  # the ended session's slot is free
 
     def test_busy_over_bidi_outlives_the_timeout_loopback(self):
         self.check_busy(LOOPBACK)

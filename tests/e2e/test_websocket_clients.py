@@ -22,8 +22,10 @@ class SocketClientChecks:
     """The client cases, for any SharedGridTest whose grid the clients reach at grid_url()."""
 
     def check_webdriverio(self, where):
-        result = self.run_js(where, "wdio_sockets.mjs", "--grid", self.grid_url(where), "--page",
-                             self.pages.url, "--user-data-dir", self.user_data_dir())
+        counts = self.upgrade_counts()
+        result = self.run_js(where, "wdio_sockets.mjs", "--grid", self.grid_url(where),
+                             "--page", self.pages.url, "--user-data-dir",
+                             self.user_data_dir())
         self.assert_ok(result)
         self.assertTrue(result["isBidi"], result)
         self.assert_names_grid(result["webSocketUrl"], where, result["sessionId"], "bidi")
@@ -36,12 +38,14 @@ class SocketClientChecks:
         self.assertEqual(result["puppeteerEndpoint"], result["cdp"], result)
         self.assertEqual(result["puppeteerHeading"], "gridhub end-to-end", result)
         self.assertEqual(result["quit"], "ok", result)
+        self.assert_through_hub(counts, "bidi", "cdp")
 
     def check_selenium_webdriver(self, where, remote_url_env):
         env = {"SELENIUM_REMOTE_URL": self.grid_url(where)} if remote_url_env else None
+        counts = self.upgrade_counts()
         result = self.run_js(where, "selenium_sockets.js", "--grid", self.grid_url(where),
-                             "--page", self.pages.url, "--user-data-dir", self.user_data_dir(),
-                             env=env)
+                             "--page", self.pages.url, "--user-data-dir",
+                             self.user_data_dir(), env=env)
         self.assert_ok(result)
         session = result["sessionId"]
         self.assert_names_grid(result["webSocketUrl"], where, session, "bidi")
@@ -54,12 +58,15 @@ class SocketClientChecks:
         self.assert_names_grid(result["cdpDialled"], where, session, "cdp")
         self.assertEqual(result["cdpEvaluated"], "gridhub end-to-end", result)
         self.assertEqual(result["quit"], "ok", result)
+        self.assert_through_hub(counts, "bidi", "cdp")
 
     def check_raw_probe(self, where, prefix=""):
         """One BiDi and one CDP command with the bare `ws` package, on the URLs the grid gave
         for a session created under `prefix` (e.g. the legacy /wd/hub, which the URLs keep)."""
-        result = self.run_js(where, "raw_sockets.js", "--grid", self.grid_url(where) + prefix,
-                             "--mode", "probe", "--user-data-dir", self.user_data_dir())
+        counts = self.upgrade_counts()
+        result = self.run_js(where, "raw_sockets.js", "--grid",
+                             self.grid_url(where) + prefix, "--mode", "probe",
+                             "--user-data-dir", self.user_data_dir())
         self.assert_ok(result)
         session = result["sessionId"]
         self.assert_names_grid(result["webSocketUrl"], where, session, "bidi", prefix=prefix)
@@ -68,8 +75,10 @@ class SocketClientChecks:
         self.assertGreaterEqual(result["bidiContexts"], 1, result)
         self.assertIn("Chrome", result["cdpProduct"], result)
         self.assertEqual(result["quit"], 200, result)
+        self.assert_through_hub(counts, "bidi", "cdp")
 
     def check_playwright(self, where):
+        counts = self.upgrade_counts()
         result = self.run_js(where, "playwright_launch.js", "--page", self.pages.url,
                              env={"SELENIUM_REMOTE_URL": self.grid_url(where)})
         self.assert_ok(result)
@@ -80,15 +89,19 @@ class SocketClientChecks:
         self.assertTrue(path.endswith("/se/cdp"), result["endpoint"])
         self.assertEqual(result["greeting"], "hello playwright", result)
         self.assertEqual(result["title"], harness.TEST_PAGE_TITLE, result)
+        self.assert_through_hub(counts, "cdp")
 
     def check_puppeteer(self, where):
+        counts = self.upgrade_counts()
         result = self.run_js(where, "puppeteer_connect.js", "--grid", self.grid_url(where),
-                             "--page", self.pages.url, "--user-data-dir", self.user_data_dir())
+                             "--page", self.pages.url, "--user-data-dir",
+                             self.user_data_dir())
         self.assert_ok(result)
         self.assert_names_grid(result["cdp"], where, result["sessionId"], "cdp")
         self.assertIn(chromium_major(), result["browserVersion"], result)
         self.assertEqual(result["title"], harness.TEST_PAGE_TITLE, result)
         self.assertEqual(result["quit"], 200, result)
+        self.assert_through_hub(counts, "cdp")
 
 
 _CHROMIUM_MAJOR = []
