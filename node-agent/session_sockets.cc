@@ -138,7 +138,11 @@ void SessionSockets::ResolveBrowserEndpoint(const SessionId& id, SocketEndpoint 
                                             http::Responder responder) {
   std::string url = "http://" + devtools.HostPort() + "/json/version";
   client_.Send(
-      {.url = url, .timeout = kJsonVersionTimeout, .max_response_body = kJsonVersionMaxBody},
+      // Asked once per session, on a port that goes with the browser: not worth keeping open.
+      {.url = url,
+       .headers = {{"Connection", "close"}},
+       .timeout = kJsonVersionTimeout,
+       .max_response_body = kJsonVersionMaxBody},
       [this, id, key, url, devtools = std::move(devtools), headers,
        responder](const http::ClientResponse& answer) mutable {
         Result<std::string> path = answer.status == 200
