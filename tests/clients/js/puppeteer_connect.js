@@ -22,7 +22,9 @@ runClient(async (args, result) => {
         'puppeteer.connect to se:cdp');
     result.browserVersion = await browser.version();
     result.step = 'page operation';
-    const [page] = await browser.pages();
+    // Right after connect, puppeteer may not have attached to the session's tab yet.
+    const target = await browser.waitForTarget((t) => t.type() === 'page', {timeout: 10000});
+    const page = await target.page();
     await page.goto(args.page, {timeout: 20000});
     result.title = await page.title();
     await page.click('#toggle');

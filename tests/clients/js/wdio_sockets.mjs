@@ -58,11 +58,13 @@ async function puppeteer(browser, page, result) {
   const pptr = await withTimeout(browser.getPuppeteer(), 20000, 'getPuppeteer()');
   result.puppeteerEndpoint = pptr.wsEndpoint();
   await browser.url(page);
-  const pages = await pptr.pages();
-  const titles = await Promise.all(pages.map((p) => p.title()));
-  result.puppeteerTitles = titles;
-  const target = pages[titles.indexOf('gridhub e2e page')];
-  if (!target) throw new Error(`no puppeteer page has the test page's title: ${titles}`);
+  // Puppeteer attaches to the browser's tabs asynchronously after connect: poll, bounded.
+  const target = await pollUntil(async () => {
+    const pages = await pptr.pages();
+    const titles = await Promise.all(pages.map((p) => p.title()));
+    result.puppeteerTitles = titles;
+    return pages[titles.indexOf('gridhub e2e page')];
+  }, 10000, 'a puppeteer page with the test page\'s title');
   result.puppeteerHeading = await target.$eval('#heading', (e) => e.textContent);
   await pptr.disconnect();
 }
