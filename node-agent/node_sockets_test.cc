@@ -312,6 +312,39 @@ TEST_F(NodeSocketsTest, DriverThatDiesTakesItsSocketsAlong) {
   EXPECT_TRUE(Eventually([&] { return node_->agent().socket_count() == 0; }));
 }
 
+TEST_F(NodeSocketsTest, DrainTimeoutAndTheHubNotKnowingASessionCloseItsSockets) {
+  StartNode([](NodeAgentOptions& o) { o.drain_timeout = 500ms; });
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  node_->agent().Drain(DrainReason::kSignal);
+  EXPECT_TRUE(ws.WaitClosedByPeer(10s));
+  EXPECT_TRUE(node_->agent().WaitDone(10s));
+}
+
+TEST_F(NodeSocketsTest, SessionUnknownToTheHubLosesItsSockets) {
+  use_fake_clock_ = true;
+  StartNode();
+  ASSERT_TRUE(Eventually([&] { return node_->agent().registered(); }));
+  auto [id, caps] = BidiSession();
+  ASSERT_FALSE(id.empty());
+  TestWebSocket ws;
+  ASSERT_EQ(Upgrade(ws, "/session/" + id + "/se/bidi"), 101) << ws.answer();
+  hub_.set_heartbeat_reply(
+      200, json({{"value", {{"id", "node-ws"}, {"availability", "UP"}, {"unknownSessions", {id}}}}})
+               .dump());
+  // Past the grace the node gives a young session, in heartbeat-sized steps.
+  bool closed = false;
+  for (int step = 0; step < 100 && !closed; ++step) {
+    fake_clock_.Advance(200ms);
+    closed = ws.WaitClosedByPeer(20ms);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(Eventually([&] { return node_->agent().socket_count() == 0; }));
+}
+
 TEST_F(NodeSocketsTest, StopClosesEverySocket) {
   StartNode();
   auto [id, caps] = BidiSession();
