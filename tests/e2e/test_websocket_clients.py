@@ -91,13 +91,16 @@ class SocketClientChecks:
         self.assertEqual(result["title"], harness.TEST_PAGE_TITLE, result)
         self.assert_through_hub(counts, "cdp")
 
-    def check_puppeteer(self, where):
+    def check_puppeteer(self, where, devtools=False):
         counts = self.upgrade_counts()
         result = self.run_js(where, "puppeteer_connect.js", "--grid", self.grid_url(where),
                              "--page", self.pages.url, "--user-data-dir",
-                             self.user_data_dir())
+                             self.user_data_dir(), *(["--devtools"] if devtools else []))
         self.assert_ok(result)
         self.assert_names_grid(result["cdp"], where, result["sessionId"], "cdp")
+        if devtools:
+            self.assertEqual(result["endpoint"],
+                             f"ws://{self.grid_netloc(where)}/devtools/{result['sessionId']}")
         self.assertIn(chromium_major(), result["browserVersion"], result)
         self.assertEqual(result["title"], harness.TEST_PAGE_TITLE, result)
         self.assertEqual(result["quit"], 200, result)
@@ -145,7 +148,8 @@ class StandaloneSocketClientsTest(SocketClientChecks, client_cases.SharedGridTes
 
 
 class StandaloneCdpClientsTest(SocketClientChecks, client_cases.SharedGridTest):
-    """Playwright and puppeteer-core, CDP only, against one `gridhub standalone`."""
+    """Playwright and puppeteer-core (on `se:cdp` and on Selenoid's `/devtools/{id}`), CDP
+    only, against one `gridhub standalone`."""
 
     def test_playwright_loopback(self):
         self.check_playwright(LOOPBACK)
@@ -158,6 +162,12 @@ class StandaloneCdpClientsTest(SocketClientChecks, client_cases.SharedGridTest):
 
     def test_puppeteer_from_namespace(self):
         self.check_puppeteer(NAMESPACE)
+
+    def test_puppeteer_on_devtools_path_loopback(self):
+        self.check_puppeteer(LOOPBACK, devtools=True)
+
+    def test_puppeteer_on_devtools_path_from_namespace(self):
+        self.check_puppeteer(NAMESPACE, devtools=True)
 
 
 class HubNodeSocketClientsTest(SocketClientChecks, client_cases.SharedGridTest):

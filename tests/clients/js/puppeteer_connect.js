@@ -2,6 +2,10 @@
 // does one page operation: navigates, reads the title and an element. Prints one JSON line.
 //
 //   node puppeteer_connect.js --grid http://HOST:PORT --page http://127.0.0.1:P/ [--user-data-dir D]
+//        [--devtools]
+//
+// --devtools connects to the grid's Selenoid-style ws://{grid}/devtools/{id} instead (what
+// WebdriverIO's getPuppeteer() dials for Selenoid/Moon sessions); `endpoint` says which it used.
 'use strict';
 
 const puppeteer = require('puppeteer-core');
@@ -16,10 +20,12 @@ runClient(async (args, result) => {
   result.cdpVersion = session.capabilities['se:cdpVersion'] || null;
   try {
     if (!result.cdp) throw new Error('the new-session answer has no se:cdp');
+    const grid = new URL(args.grid);
+    result.endpoint = args.devtools ? `ws://${grid.host}/devtools/${session.id}` : result.cdp;
     result.step = 'puppeteer.connect';
     const browser = await withTimeout(
-        puppeteer.connect({browserWSEndpoint: result.cdp, defaultViewport: null}), 20000,
-        'puppeteer.connect to se:cdp');
+        puppeteer.connect({browserWSEndpoint: result.endpoint, defaultViewport: null}), 20000,
+        `puppeteer.connect to ${result.endpoint}`);
     result.browserVersion = await browser.version();
     result.step = 'page operation';
     // Right after connect, puppeteer may not have attached to the session's tab yet.
