@@ -767,6 +767,11 @@ void NodeAgent::Heartbeat(Duration period) {
 NodeAgent::Due NodeAgent::CollectDue() {
   Due due;
   MutexLock lock(mu_);
+  // Socket bytes reach the book at most once a second: a candidate's last ones may be newer.
+  // (sockets_' mutex is a leaf: taking it under mu_ cannot deadlock.)
+  for (const SessionId& id : book_.IdleSessions()) {
+    if (std::optional<SteadyTime> traffic = sockets_.LastTraffic(id)) book_.Touch(id, *traffic);
+  }
   for (const SessionId& id : book_.IdleSessions()) {
     if (auto session = ClaimForEnd(id)) {
       Log("session " + id.str() + " idle for " + ShortSeconds(live_.session_timeout) +

@@ -250,6 +250,11 @@ TEST_F(NodeSocketsTest, SocketTrafficKeepsASessionAliveAndSilenceDoesNot) {
     ASSERT_TRUE(ws.SendText("ping " + std::to_string(i)));
     ASSERT_EQ(ws.ReadMessage(), "ping " + std::to_string(i));
   }
+  // Half a second later: bytes the idle clock is not told of at once (once a second at most),
+  // yet the idle timeout counts from them.
+  fake_clock_.Advance(500ms);
+  ASSERT_TRUE(ws.SendText("last"));
+  ASSERT_EQ(ws.ReadMessage(), "last");
   EXPECT_EQ(::kill(pid, 0), 0);
   EXPECT_EQ(hub_.Count("DELETE", "/session/" + id), 0u);
   // An open socket with no traffic is idle: the session ends and so does its socket. Time moves

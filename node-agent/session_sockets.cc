@@ -74,6 +74,12 @@ void SessionSockets::EndAll() {
   for (const SessionId& id : ids) End(id);
 }
 
+std::optional<SteadyTime> SessionSockets::LastTraffic(const SessionId& id) const {
+  MutexLock lock(mu_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? std::nullopt : it->second.last_traffic;
+}
+
 size_t SessionSockets::tunnel_count(const SessionId& id) const {
   MutexLock lock(mu_);
   auto it = entries_.find(id);
@@ -247,9 +253,10 @@ void SessionSockets::OnBytes(const SessionId& id) {
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
     SteadyTime now = clock_.Now();
-    std::optional<SteadyTime>& last = it->second.last_activity;
-    if (!last || now - *last >= kActivityPeriod) {
-      last = now;
+    it->second.last_traffic = now;
+    std::optional<SteadyTime>& reported = it->second.last_reported;
+    if (!reported || now - *reported >= kActivityPeriod) {
+      reported = now;
       touch = true;
     }
   }

@@ -20,7 +20,8 @@
 //
 // Thread-safety: thread-safe; one mutex, a leaf. No call into the pump or the HttpClient and
 // no activity callback happens under it. `on_activity` runs on the pump's thread at most once
-// a second per session (by the injected clock) and must be quick.
+// a second per session (by the injected clock) and must be quick; LastTraffic() has the exact
+// time of the last bytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -69,6 +70,10 @@ class SessionSockets {
   void Upgrade(const SessionId& id, SocketKind kind, const http::ServerRequest& request,
                http::Responder responder) EXCLUDES(mu_);
 
+  // When bytes last passed on one of session `id`'s sockets (on_activity may not have been
+  // told yet: it is told at most once per kActivityPeriod); nullopt when none ever did.
+  std::optional<SteadyTime> LastTraffic(const SessionId& id) const EXCLUDES(mu_);
+
   // Tunnels of session `id` not closed yet (handshaking or open), and of every session.
   size_t tunnel_count(const SessionId& id) const EXCLUDES(mu_);
   size_t tunnel_count() const EXCLUDES(mu_);
@@ -80,7 +85,8 @@ class SessionSockets {
     // (0 until then).
     std::map<uint64_t, tunnel::TunnelId> tunnels;
     std::optional<std::string> browser_path;  // CDP: found via /json/version
-    std::optional<SteadyTime> last_activity;
+    std::optional<SteadyTime> last_reported;  // to on_activity
+    std::optional<SteadyTime> last_traffic;
   };
   // A tunnel's place in its session's entry while the connection is being handed over.
   struct Place {

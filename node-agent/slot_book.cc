@@ -77,10 +77,12 @@ bool SlotBook::BeginCommand(const SessionId& session_id) {
   return true;
 }
 
-bool SlotBook::Touch(const SessionId& session_id) {
+bool SlotBook::Touch(const SessionId& session_id) { return Touch(session_id, clock_.Now()); }
+
+bool SlotBook::Touch(const SessionId& session_id, SteadyTime when) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return false;
-  it->second.last_activity = clock_.Now();
+  it->second.last_activity = std::max(it->second.last_activity, when);
   return true;
 }
 

@@ -71,8 +71,10 @@ class SlotBook {
   bool BeginCommand(const SessionId& session_id);
   void EndCommand(const SessionId& session_id);
   // Activity that is not a command (bytes on one of the session's WebSockets): resets the idle
-  // timer like a command does. False when unknown.
+  // timer like a command does, as of now or of `when` (kept only when later than the last
+  // activity known). False when unknown.
   bool Touch(const SessionId& session_id);
+  bool Touch(const SessionId& session_id, SteadyTime when);
   // Frees the session's place; its slot index, or nullopt when it was not (or no longer) known.
   std::optional<size_t> Remove(const SessionId& session_id);
 

@@ -86,6 +86,19 @@ TEST(SlotBookTest, SocketActivityResetsTheIdleTimerWithoutHoldingIt) {
   EXPECT_FALSE(book.Touch(SessionId("unknown")));
 }
 
+TEST(SlotBookTest, TouchAsOfAnEarlierTimeNeverMovesTheIdleTimerBack) {
+  FakeClock clock;
+  SlotBook book(TwoSlots(), {.session_timeout = 10s}, clock);
+  ASSERT_TRUE(book.Reserve(0).ok());
+  book.Commit(0, SessionId("a"));
+  SteadyTime start = clock.Now();
+  clock.Advance(4s);
+  ASSERT_TRUE(book.Touch(SessionId("a"), start + 3s));
+  EXPECT_EQ(book.NextIdleDeadline(), start + 13s);
+  ASSERT_TRUE(book.Touch(SessionId("a"), start + 1s));  // older: no change
+  EXPECT_EQ(book.NextIdleDeadline(), start + 13s);
+}
+
 TEST(SlotBookTest, ZeroTimeoutNeverIdles) {
   FakeClock clock;
   SlotBook book(TwoSlots(), {.session_timeout = 0s}, clock);
