@@ -35,12 +35,14 @@ void NoDelay(int fd) {
 }  // namespace
 
 Tunnel::Tunnel(TunnelId id, int epoll_fd, TunnelRequest request,
-               std::vector<SocketAddress> addresses, std::string resolve_error)
+               std::vector<SocketAddress> addresses, std::string resolve_error,
+               std::chrono::milliseconds half_close_grace)
     : id_(id),
       epoll_fd_(epoll_fd),
       events_(std::move(request.events)),
       upstream_address_(std::move(request.upstream)),
       handshake_timeout_(request.handshake_timeout),
+      half_close_grace_(half_close_grace),
       failure_status_(request.failure_status),
       addresses_(std::move(addresses)),
       connect_error_(std::move(resolve_error)) {
@@ -153,7 +155,8 @@ Tunnel::Step Tunnel::OnDeadline(SteadyTime now) {
   now_ = now;
   if (!deadline_ || now < *deadline_) return Step::kIdle;
   deadline_.reset();
-  if (phase_ == Phase::kFailing) return Step::kClosed;
+  // Lingered after a failure answer, or left half open past the grace: close both.
+  if (phase_ == Phase::kFailing || phase_ == Phase::kOpen) return Step::kClosed;
   return Fail(0, "upstream " + UpstreamName() + " did not answer the upgrade within " +
                      std::to_string(handshake_timeout_.count()) + " ms");
 }
@@ -284,7 +287,8 @@ bool Tunnel::ReadInto(Endpoint& from, RelayBuffer& buffer, bool& progress) {
 }
 
 // Both directions: write what is held, shut the destination's sending half once its source
-// has ended and all is written, read while there is room. Closed when both halves are shut.
+// has ended and all is written, read while there is room. Closed when both halves are shut
+// (or, by OnDeadline, when the half-close grace passes with only one shut).
 Tunnel::Step Tunnel::Relay() {
   for (int round = 0; round < kRoundsPerRun; ++round) {
     bool progress = false;
@@ -300,6 +304,9 @@ Tunnel::Step Tunnel::Relay() {
       if (buffer.empty() && from.eof && !to.shut) {
         ::shutdown(to.fd, SHUT_WR);
         to.shut = true;
+        // The other side has the grace to end its stream too (a peer that never does would
+        // hold both descriptors until its session ends); the first half shut starts it.
+        if (!deadline_) deadline_ = now_ + half_close_grace_;
       }
       if (!ReadInto(from, buffer, progress)) return Step::kClosed;
     }

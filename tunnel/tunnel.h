@@ -6,7 +6,7 @@
 // says whether it wants to be run again without a new event (kMore: it stopped to let other
 // tunnels run) or is finished (kClosed: the pump closes it and reports on_closed).
 //
-//   Tunnel tunnel(id, epoll_fd, std::move(request), std::move(addresses), "");
+//   Tunnel tunnel(id, epoll_fd, std::move(request), std::move(addresses), "", grace);
 //   Tunnel::Step step = tunnel.Start(now);      // registers its sockets, starts connecting
 //   step = tunnel.OnEvent(Tunnel::Side::kUpstream, EPOLLOUT, now);
 //   if (tunnel.deadline() <= now) step = tunnel.OnDeadline(now);
@@ -42,8 +42,9 @@ class Tunnel {
   static uint64_t Tag(TunnelId id, Side side) { return id << 1 | static_cast<uint64_t>(side); }
 
   // `addresses`: the upstream's, tried in order; `resolve_error` non-empty: there is none.
+  // `half_close_grace`: once open and one half is shut, the time the other side has to end.
   Tunnel(TunnelId id, int epoll_fd, TunnelRequest request, std::vector<SocketAddress> addresses,
-         std::string resolve_error);
+         std::string resolve_error, std::chrono::milliseconds half_close_grace);
   ~Tunnel();
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -94,6 +95,7 @@ class Tunnel {
   TunnelEvents events_;
   Upstream upstream_address_;
   std::chrono::milliseconds handshake_timeout_;
+  std::chrono::milliseconds half_close_grace_;
   int failure_status_;
   std::vector<SocketAddress> addresses_;
   size_t next_address_ = 0;
@@ -108,6 +110,7 @@ class Tunnel {
   // upstream's answer head, our error answer): not counted by on_bytes.
   size_t uncounted_[2] = {0, 0};
   std::string answer_;  // the upstream's answer, while its head is incomplete
+  // The handshake's, the failure linger's, or (open) the end of the half-close grace.
   std::optional<SteadyTime> deadline_;
   SteadyTime now_{};
   bool reported_ = false;

@@ -61,6 +61,7 @@ std::vector<SocketAddress> Resolve(const Upstream& upstream, std::string& error)
 }  // namespace
 
 struct TunnelPump::State {
+  std::chrono::milliseconds half_close_grace{0};
   int epoll_fd = -1;
   int wake_fd = -1;
   std::atomic<TunnelId> next_id{1};
@@ -97,7 +98,9 @@ struct TunnelPump::State {
   void RunDeadlines();
 };
 
-TunnelPump::TunnelPump() : state_(std::make_unique<State>()) {
+TunnelPump::TunnelPump(std::chrono::milliseconds half_close_grace)
+    : state_(std::make_unique<State>()) {
+  state_->half_close_grace = half_close_grace;
   state_->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   state_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (state_->epoll_fd < 0 || state_->wake_fd < 0) {
@@ -125,8 +128,9 @@ TunnelId TunnelPump::Open(TunnelRequest request) {
   const TunnelId id = state_->next_id++;
   std::string error;
   std::vector<SocketAddress> addresses = Resolve(request.upstream, error);
-  auto tunnel = std::make_unique<Tunnel>(id, state_->epoll_fd, std::move(request),
-                                         std::move(addresses), std::move(error));
+  auto tunnel =
+      std::make_unique<Tunnel>(id, state_->epoll_fd, std::move(request), std::move(addresses),
+                               std::move(error), state_->half_close_grace);
   state_->open++;
   {
     MutexLock lock(state_->mu);

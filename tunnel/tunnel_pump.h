@@ -22,6 +22,9 @@
 // (`failure_status`, default 502, message naming the cause and the upstream's status line) and
 // both sockets are closed. When one side ends its stream (EOF), the other side's sending half is
 // shut once its buffer is flushed; when both have ended, or on any socket error, both are closed.
+// A tunnel left half open (one half shut, the other side never ending its stream: e.g. a client
+// that does not close after the node's close frame and FIN) is closed once the half-close grace
+// (`half_close_grace`, default kHalfCloseGrace) has passed since the first half was shut.
 // Every tunnel reports on_closed exactly once, whatever ends it (also ~TunnelPump).
 
 #include <chrono>
@@ -85,8 +88,13 @@ bool IsWebSocketUpgrade(const http::Headers& headers);
 class TunnelPump {
  public:
   static constexpr size_t kBufferSize = size_t{64} << 10;
+  // A WebSocket close handshake (close frame each way, then FINs) takes milliseconds; 10 s
+  // leaves room for a slow network or a client paused in garbage collection, and is short
+  // next to a session, so a client that never closes holds two descriptors for seconds only.
+  static constexpr std::chrono::milliseconds kHalfCloseGrace = std::chrono::seconds(10);
 
-  TunnelPump();
+  // `half_close_grace`: how long a tunnel may stay half open (tests use a short one).
+  explicit TunnelPump(std::chrono::milliseconds half_close_grace = kHalfCloseGrace);
   ~TunnelPump();  // closes every tunnel (each reports on_closed) and joins the thread
   TunnelPump(const TunnelPump&) = delete;
   TunnelPump& operator=(const TunnelPump&) = delete;

@@ -506,6 +506,73 @@ TEST(TunnelPumpTest, HalfClosePassesThrough) {
   EXPECT_EQ(upstream_got, "abc");
 }
 
+// An upstream that answers 101 and ends its stream at once (as a node does after its close
+// frame), then reads what still comes until the pump closes its side.
+struct EndingUpstream {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ended = false;  // its read saw EOF
+  std::string got;
+
+  TestUpstream::Serve Serve() {
+    return [this](int fd, std::string rest) {
+      SendAll(fd, k101);
+      ::shutdown(fd, SHUT_WR);
+      std::string all = rest + ReadToEof(fd);
+      std::lock_guard<std::mutex> lock(mu);
+      got = all;
+      ended = true;
+      cv.notify_all();
+    };
+  }
+};
+
+TEST(TunnelPumpTest, AClientThatNeverClosesAfterTheUpstreamEndedIsClosedAfterTheGrace) {
+  const milliseconds grace(200);
+  EndingUpstream ending;
+  TestUpstream upstream(ending.Serve());
+  Recorder recorder;
+  TunnelPump pump(grace);
+  ClientPair client;
+  const auto opened = std::chrono::steady_clock::now();
+  pump.Open(Request(client.pump_end, upstream.port(), recorder));
+  EXPECT_EQ(ReadToEof(client.test_end), k101);  // the upstream's EOF is passed on
+  // Still half open: the client's half goes on carrying bytes up.
+  EXPECT_TRUE(SendAll(client.test_end, "still here"));
+  // The client never closes; the grace (not the 10 s default) ends the tunnel.
+  ASSERT_TRUE(WaitFor(
+      recorder.mu, recorder.cv, [&] { return recorder.closed > 0; }, seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - opened, grace);
+  EXPECT_EQ(pump.open_count(), 0u);
+  ASSERT_TRUE(WaitFor(ending.mu, ending.cv, [&] { return ending.ended; }));
+  {
+    std::lock_guard<std::mutex> lock(ending.mu);
+    EXPECT_EQ(ending.got, "still here");  // then its EOF: the pump closed the upstream
+  }
+  // Both descriptors are gone: the client's socket has no peer any more.
+  EXPECT_LT(::send(client.test_end, "x", 1, MSG_NOSIGNAL), 0);
+  std::lock_guard<std::mutex> lock(recorder.mu);
+  EXPECT_EQ(recorder.closed, 1);
+}
+
+TEST(TunnelPumpTest, AClientThatClosesPromptlyAfterTheUpstreamEndedClosesTheTunnelAtOnce) {
+  EndingUpstream ending;
+  TestUpstream upstream(ending.Serve());
+  Recorder recorder;
+  TunnelPump pump;  // the default grace (10 s): far longer than the wait below
+  ClientPair client;
+  pump.Open(Request(client.pump_end, upstream.port(), recorder));
+  EXPECT_EQ(ReadToEof(client.test_end), k101);
+  SendAll(client.test_end, "bye");
+  ::shutdown(client.test_end, SHUT_WR);  // its close, answering the upstream's
+  ASSERT_TRUE(WaitFor(
+      recorder.mu, recorder.cv, [&] { return recorder.closed > 0; }, seconds(5)));
+  EXPECT_EQ(pump.open_count(), 0u);
+  ASSERT_TRUE(WaitFor(ending.mu, ending.cv, [&] { return ending.ended; }));
+  std::lock_guard<std::mutex> lock(ending.mu);
+  EXPECT_EQ(ending.got, "bye");
+}
+
 TEST(TunnelPumpTest, CloseFromAnotherThreadEndsBothSides) {
   std::atomic<bool> upstream_saw_eof{false};
   TestUpstream upstream([&](int fd, std::string) {
