@@ -109,67 +109,6 @@ std::shared_ptr<Connection> ConnectionOf(const std::shared_ptr<Peer>& peer) {
   return std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
 }
 
-std::string_view Reason(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Payload Too Large";
-    case 417:
-      return "Expectation Failed";
-    case 418:
-      return "I'm a teapot";
-    case 422:
-      return "Unprocessable Entity";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
-
 // Hop-by-hop headers describe one connection; they are never copied onto a response, and
 // framing headers are ours to write.
 bool HopByHop(std::string_view name) {
@@ -179,11 +118,6 @@ bool HopByHop(std::string_view name) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
   return false;
-}
-
-// A header a handler (or a node, through it) hands us must not split the response.
-bool SafeForWire(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 struct WireOptions {
@@ -197,7 +131,7 @@ std::string Serialize(int status, std::string_view body, const Headers& headers,
   if (status < 100 || status > 999) status = 500;
   const bool no_body = status < 200 || status == 204 || status == 304;
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
-  out += Reason(status);
+  out += ReasonPhrase(status);
   out += "\r\n";
   for (const auto& [name, value] : headers) {
     if (HopByHop(name) || !SafeForWire(name) || !SafeForWire(value)) continue;

@@ -15,4 +15,18 @@ std::string_view FindHeader(const Headers& headers, std::string_view name);
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// `text` without leading and trailing spaces and tabs (a field value's optional white space).
+std::string_view TrimSpaces(std::string_view text);
+
+// Whether the comma-separated header value `list` names `token` (case-insensitive), as in
+// `Connection: keep-alive, Upgrade`.
+bool ListHasToken(std::string_view list, std::string_view token);
+
+// Whether `text` can go into a head as a name or value: no CR, LF or NUL, which would split it.
+bool SafeForWire(std::string_view text);
+
+// The reason phrase written after a status code ("Bad Gateway" for 502); "Status" for a code
+// without one here. Every head gridhub writes, answers and upgrade failures alike, uses it.
+std::string_view ReasonPhrase(int status);
+
 }  // namespace gridhub::http

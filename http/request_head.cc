@@ -18,22 +18,6 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    if (EqualsIgnoreCase(Trim(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // RFC 9110 §5.5: a field value is visible characters, spaces, tabs and obs-text. Any other
 // control character (CR, LF and NUL never get this far) is refused rather than relayed.
 bool CleanFieldValue(std::string_view value) {
@@ -227,7 +211,7 @@ bool RequestFramer::HeaderLine(std::string_view line) {
     return false;
   }
   std::string_view name = line.substr(0, colon);
-  std::string_view value = Trim(line.substr(colon + 1));
+  std::string_view value = TrimSpaces(line.substr(colon + 1));
   if (!CleanFieldValue(value)) {
     Fail(400, "control character in the value of header " + std::string(name));
     return false;
@@ -266,8 +250,8 @@ bool RequestFramer::HeaderLine(std::string_view line) {
     }
     request_.expect_continue = true;
   } else if (EqualsIgnoreCase(name, "Connection")) {
-    request_.close = request_.close || HasToken(value, "close");
-    request_.keep_alive = request_.keep_alive || HasToken(value, "keep-alive");
+    request_.close = request_.close || ListHasToken(value, "close");
+    request_.keep_alive = request_.keep_alive || ListHasToken(value, "keep-alive");
   }
   request_.headers.emplace_back(std::string(name), std::string(value));
   return true;
@@ -351,7 +335,7 @@ FrameEvent RequestFramer::FramingLine(std::string_view line) {
     if (digits == 15) return Fail(400, "malformed chunked body: chunk size too large");
     size = size * 16 + static_cast<size_t>(HexDigit(line[digits]));
   }
-  std::string_view rest = Trim(line.substr(digits));
+  std::string_view rest = TrimSpaces(line.substr(digits));
   if (digits == 0 || (!rest.empty() && rest.front() != ';') || !CleanFieldValue(rest)) {
     return Fail(400, "malformed chunked body: bad chunk size line");
   }

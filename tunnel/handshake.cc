@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "http/http_types.h"
 #include "http/w3c_error.h"
 #include "tunnel/tunnel_pump.h"
 
@@ -10,31 +11,10 @@ namespace gridhub::tunnel {
 
 namespace {
 
-bool SafeForWire(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// Whether the comma-separated `list` names `token` (case-insensitive).
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    if (http::EqualsIgnoreCase(Trim(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 bool AnyHeaderHasToken(const http::Headers& headers, std::string_view name,
                        std::string_view token) {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& header) {
-    return http::EqualsIgnoreCase(header.first, name) && HasToken(header.second, token);
+    return http::EqualsIgnoreCase(header.first, name) && http::ListHasToken(header.second, token);
   });
 }
 
@@ -65,25 +45,6 @@ bool Dropped(std::string_view name, const http::Headers& client, const http::Hea
                      [&](const auto& h) { return http::EqualsIgnoreCase(h.first, name); });
 }
 
-std::string_view Reason(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Error";
-  }
-}
-
 }  // namespace
 
 std::string UpgradeRequestHead(const http::Headers& client_headers, std::string_view target,
@@ -94,14 +55,14 @@ std::string UpgradeRequestHead(const http::Headers& client_headers, std::string_
     head += (c == ' ' || c == '\r' || c == '\n' || c == '\0') ? '_' : c;
   }
   head += " HTTP/1.1\r\nHost: ";
-  if (SafeForWire(host_port)) head.append(host_port);
+  if (http::SafeForWire(host_port)) head.append(host_port);
   head += "\r\n";
   std::string_view upgrade = http::FindHeader(client_headers, "Upgrade");
   head += "Upgrade: ";
-  head += upgrade.empty() || !SafeForWire(upgrade) ? std::string_view("websocket") : upgrade;
+  head += upgrade.empty() || !http::SafeForWire(upgrade) ? std::string_view("websocket") : upgrade;
   head += "\r\nConnection: Upgrade\r\n";
   auto add = [&head](const std::string& name, const std::string& value) {
-    if (name.empty() || !SafeForWire(name) || !SafeForWire(value)) return;
+    if (name.empty() || !http::SafeForWire(name) || !http::SafeForWire(value)) return;
     head += name + ": " + value + "\r\n";
   };
   for (const auto& [name, value] : client_headers) {
@@ -146,7 +107,7 @@ std::string FailureAnswer(int status, std::string_view message) {
   const std::string body =
       http::W3CErrorBody({ErrorCode::kUnavailable, std::string(message)});  // "unknown error"
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
-  out += Reason(status);
+  out += http::ReasonPhrase(status);
   out += "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ";
   out += std::to_string(body.size());
   out += "\r\nConnection: close\r\n\r\n";
