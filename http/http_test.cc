@@ -1,5 +1,4 @@
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/testing/loopback_sockets.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "http/json_body.h"
@@ -374,14 +374,7 @@ TEST(HttpClientTest, AnswersBeyondTheLimitAreCutAndTheConnectionDropped) {
 
 // --- Responder::Detach: taking an upgraded connection out of the server ---
 
-size_t OpenDescriptors() {
-  size_t count = 0;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    while (::readdir(dir) != nullptr) ++count;
-    ::closedir(dir);
-  }
-  return count;
-}
+using test_support::OpenDescriptors;
 
 // The server closes a descriptor just after its disconnect callback: wait (bounded) for the
 // count to come down to `expected`.
@@ -467,7 +460,8 @@ TEST(DetachTest, HandsOverTheDescriptorAndTheBytesAfterTheHeadAndReadsNoMore) {
     client.Read("", std::chrono::seconds(5));
     EXPECT_TRUE(client.closed());
   }
-  EXPECT_EQ(OpenDescriptorsSettled(before), before);  // neither the original nor the duplicate is left
+  EXPECT_EQ(OpenDescriptorsSettled(before),
+            before);  // neither the original nor the duplicate is left
 }
 
 TEST(DetachTest, NoEarlyByteIsLostWhicheverSideOfTheHandOffItArrives) {

@@ -1,7 +1,6 @@
 #include "tunnel/tunnel_pump.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,23 +17,20 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/loopback_sockets.h"
+
 namespace gridhub::tunnel {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using test_support::BindOnLoopback;
+using test_support::ListenOnLoopback;
+using test_support::OpenDescriptors;
+using test_support::SendAll;
 
 constexpr std::string_view k101 =
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-
-size_t OpenDescriptors() {
-  size_t count = 0;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    while (::readdir(dir) != nullptr) ++count;
-    ::closedir(dir);
-  }
-  return count;
-}
 
 // Waits (bounded) for `condition`, checking it whenever `cv` is notified.
 template <typename Predicate>
@@ -72,30 +68,13 @@ std::string ReadToEof(int fd, milliseconds limit = seconds(20)) {
   return ReadAtLeast(fd, SIZE_MAX, &eof, limit);
 }
 
-bool SendAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 // An upstream on 127.0.0.1: accepts one connection at a time, reads the request head and runs
 // `serve(fd, head)` on it. Stopped (and joined) by its destructor.
 class TestUpstream {
  public:
   using Serve = std::function<void(int fd, std::string head)>;
   explicit TestUpstream(Serve serve) : serve_(std::move(serve)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(listen_fd_, 16);
-    socklen_t length = sizeof address;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    listen_fd_ = ListenOnLoopback(16, &port_);
     thread_ = std::thread([this] { Run(); });
   }
   ~TestUpstream() {
@@ -370,18 +349,12 @@ TEST(TunnelPumpTest, AnUpstreamThatClosesWithoutAnsweringGetsTheClientA502) {
 }
 
 TEST(TunnelPumpTest, ARefusedConnectionGetsTheClientA502) {
-  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(probe);  // nobody listens on this port now
+  uint16_t port = 0;
+  ::close(BindOnLoopback(&port));  // nobody listens on this port now
   Recorder recorder;
   TunnelPump pump;
   ClientPair client;
-  pump.Open(Request(client.pump_end, ntohs(address.sin_port), recorder));
+  pump.Open(Request(client.pump_end, port, recorder));
   auto [status, message] = ParseFailure(ReadToEof(client.test_end));
   EXPECT_EQ(status, 502);
   EXPECT_NE(message.find("cannot connect"), std::string::npos) << message;

@@ -25,10 +25,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/loopback_sockets.h"
 #include "tunnel/tunnel_pump.h"
 
 namespace gridhub::tunnel {
 namespace {
+
+using test_support::SendAll;
 
 constexpr size_t kPayload = 100;
 constexpr std::string_view kUpgrade =
@@ -49,15 +52,6 @@ bool ReadExactly(int fd, char* out, size_t n) {
     if (got <= 0) return false;
     out += got;
     n -= static_cast<size_t>(got);
-  }
-  return true;
-}
-
-bool SendAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
   }
   return true;
 }
@@ -86,15 +80,7 @@ class Listener {
  public:
   template <typename OnAccept>
   explicit Listener(OnAccept on_accept) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(fd_, 64);
-    socklen_t length = sizeof address;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    fd_ = test_support::ListenOnLoopback(64, &port_);
     thread_ = std::thread([this, on_accept] {
       for (;;) {
         const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
