@@ -18,6 +18,7 @@
 #include "node-agent/node_server.h"
 #include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
+#include "node-agent/testing/node_server_fixture.h"
 #include "node-agent/upload_archive.h"
 
 namespace gridhub::node {
@@ -26,20 +27,9 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+using test_support::Eventually;
 using test_support::kFakeDriver;
 using test_support::kPython;
-
-// Polls `condition` until it holds or `timeout` passes; for state that changes on other
-// threads and processes. Returns the last answer.
-bool Eventually(const std::function<bool()>& condition, Duration timeout = 10s) {
-  SteadyClock clock;
-  SteadyTime deadline = clock.Now() + timeout;
-  while (!condition()) {
-    if (clock.Now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 config::SlotConfig FakeDriverSlot(int max_sessions = 1) {
   config::SlotConfig slot;
@@ -54,69 +44,9 @@ config::SlotConfig FakeDriverSlot(int max_sessions = 1) {
 
 bool ProcessGone(int pid) { return ::kill(pid, 0) != 0; }
 
-class NodeAgentTest : public ::testing::Test {
+class NodeAgentTest : public test_support::NodeServerFixture {
  protected:
-  void StartNode(const std::function<void(NodeAgentOptions&)>& tweak = nullptr) {
-    NodeAgentOptions options;
-    options.id = "node-a";
-    options.hub = hub_.url();
-    options.registration_secret = "s3cret";
-    options.slots = {FakeDriverSlot()};
-    options.heartbeat_period = 200ms;
-    options.stop_grace = 2s;
-    options.work_dir = (std::filesystem::temp_directory_path() /
-                        ("gridhub-node-test-" + std::to_string(::getpid())))
-                           .string();
-    if (tweak) tweak(options);
-    const Clock& clock = use_fake_clock_ ? static_cast<const Clock&>(fake_clock_) : clock_;
-    node_ = std::make_unique<NodeServer>(
-        options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock);
-    ASSERT_TRUE(node_->Start().ok());
-    base_ = "http://127.0.0.1:" + std::to_string(node_->port());
-  }
-  void TearDown() override {
-    if (node_) {
-      std::string dir = node_->agent().work_dir();
-      node_->Stop();
-      std::filesystem::remove_all(dir);
-    }
-  }
-
-  // As the hub calls: with the registration secret (StartNode sets "s3cret").
-  http::ClientResponse Call(const std::string& method, const std::string& path,
-                            const json& body = nullptr) {
-    return CallWith(secret_, method, path, body);
-  }
-  http::ClientResponse CallWith(const std::string& secret, const std::string& method,
-                                const std::string& path, const json& body = nullptr) {
-    http::Headers headers;
-    if (!secret.empty()) headers.emplace_back("X-Registration-Secret", secret);
-    return client_.SendSync({.method = method,
-                             .url = base_ + path,
-                             .headers = std::move(headers),
-                             .body = body.is_null() ? "" : body.dump(),
-                             .timeout = 30s});
-  }
-  // Creates a session; returns its id and the capabilities the fake driver received.
-  std::pair<std::string, json> NewSession(const json& always = {{"browserName", "chrome"}}) {
-    http::ClientResponse r =
-        Call("POST", "/session", {{"capabilities", {{"alwaysMatch", always}}}});
-    EXPECT_EQ(r.status, 200) << r.body;
-    json body = json::parse(r.body, nullptr, false);
-    if (r.status != 200 || body.is_discarded()) return {"", json()};
-    return {body["value"]["sessionId"].get<std::string>(), body["value"]["capabilities"]};
-  }
-
-  SteadyClock clock_;
-  // With use_fake_clock_, the node's time (heartbeats, waits, the unknown-session grace)
-  // moves only by fake_clock_.Advance().
-  bool use_fake_clock_ = false;
-  FakeClock fake_clock_;
-  FakeHub hub_;
-  http::HttpClient client_;
-  std::unique_ptr<NodeServer> node_;
-  std::string base_;
-  std::string secret_ = "s3cret";
+  NodeAgentTest() : NodeServerFixture("node-a", "gridhub-node-test-", FakeDriverSlot()) {}
 };
 
 TEST_F(NodeAgentTest, RegistersWithSecretSlotsAndHeartbeats) {

@@ -18,6 +18,7 @@
 #include "node-agent/node_server.h"
 #include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
+#include "node-agent/testing/node_server_fixture.h"
 #include "node-agent/testing/test_websocket.h"
 
 namespace gridhub::node {
@@ -25,17 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using test_support::Eventually;
 using test_support::TestWebSocket;
-
-bool Eventually(const std::function<bool()>& condition, Duration timeout = 10s) {
-  SteadyClock clock;
-  SteadyTime deadline = clock.Now() + timeout;
-  while (!condition()) {
-    if (clock.Now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // Open sockets of this process: what a tunnel holds (two per socket). Other descriptors are
 // left out: a sanitizer's symbolizer opens pipes of its own at any moment.
@@ -69,50 +61,9 @@ config::SlotConfig ChromeSlot() {
   return slot;
 }
 
-class NodeSocketsTest : public ::testing::Test {
+class NodeSocketsTest : public test_support::NodeServerFixture {
  protected:
-  void StartNode(const std::function<void(NodeAgentOptions&)>& tweak = nullptr) {
-    NodeAgentOptions options;
-    options.id = "node-ws";
-    options.hub = hub_.url();
-    options.registration_secret = "s3cret";
-    options.slots = {ChromeSlot()};
-    options.heartbeat_period = 200ms;
-    options.stop_grace = 2s;
-    options.work_dir = (std::filesystem::temp_directory_path() /
-                        ("gridhub-node-ws-test-" + std::to_string(::getpid())))
-                           .string();
-    if (tweak) tweak(options);
-    const Clock& clock = use_fake_clock_ ? static_cast<const Clock&>(fake_clock_) : clock_;
-    node_ = std::make_unique<NodeServer>(
-        options, http::ServerOptions{.host = "127.0.0.1", .port = 0}, clock);
-    ASSERT_TRUE(node_->Start().ok());
-    base_ = "http://127.0.0.1:" + std::to_string(node_->port());
-  }
-  void TearDown() override {
-    if (node_) {
-      std::string dir = node_->agent().work_dir();
-      node_->Stop();
-      std::filesystem::remove_all(dir);
-    }
-  }
-  http::ClientResponse Call(const std::string& method, const std::string& path,
-                            const json& body = nullptr) {
-    return client_.SendSync({.method = method,
-                             .url = base_ + path,
-                             .headers = {{"X-Registration-Secret", "s3cret"}},
-                             .body = body.is_null() ? "" : body.dump(),
-                             .timeout = 30s});
-  }
-  // A session's id and the capabilities the node answered with.
-  std::pair<std::string, json> NewSession(const json& always) {
-    http::ClientResponse r =
-        Call("POST", "/session", {{"capabilities", {{"alwaysMatch", always}}}});
-    EXPECT_EQ(r.status, 200) << r.body;
-    json body = json::parse(r.body, nullptr, false);
-    if (r.status != 200 || body.is_discarded()) return {"", json()};
-    return {body["value"]["sessionId"].get<std::string>(), body["value"]["capabilities"]};
-  }
+  NodeSocketsTest() : NodeServerFixture("node-ws", "gridhub-node-ws-test-", ChromeSlot()) {}
   std::pair<std::string, json> BidiSession() {
     return NewSession({{"browserName", "chrome"}, {"webSocketUrl", true}});
   }
@@ -127,14 +78,6 @@ class NodeSocketsTest : public ::testing::Test {
         client_.SendSync({.url = "http://" + address + "/fake/upgrades", .timeout = 5s}).body,
         nullptr, false)["value"];
   }
-
-  SteadyClock clock_;
-  bool use_fake_clock_ = false;
-  FakeClock fake_clock_;
-  FakeHub hub_;
-  http::HttpClient client_;
-  std::unique_ptr<NodeServer> node_;
-  std::string base_;
 };
 
 TEST_F(NodeSocketsTest, AnswerNamesTheNodesSocketUrlsNotTheDrivers) {
