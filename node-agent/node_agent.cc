@@ -466,20 +466,25 @@ bool NodeAgent::RecentlyEnded(const SessionId& session_id) const {
          recently_ended_.end();
 }
 
+NodeAgent::Session* NodeAgent::LiveSession(const SessionId& session_id, std::string* why) {
+  auto it = sessions_.find(session_id);
+  if (it != sessions_.end() && !it->second->ending) return it->second.get();
+  bool ended = it != sessions_.end() || RecentlyEnded(session_id);
+  *why =
+      ended ? "session " + session_id.str() + " has ended" : "no such session " + session_id.str();
+  return nullptr;
+}
+
 void NodeAgent::Proxy(const SessionId& session_id, http::ServerRequest request,
                       http::Responder responder) {
   std::string backend;
   {
     MutexLock lock(mu_);
-    auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second->ending) {
-      bool ended = it != sessions_.end() || RecentlyEnded(session_id);
-      return SendError(responder, ErrorCode::kInvalidSessionId,
-                       (ended ? "session " + session_id.str() + " has ended"
-                              : "no such session " + session_id.str()));
-    }
+    std::string why;
+    Session* session = LiveSession(session_id, &why);
+    if (session == nullptr) return SendError(responder, ErrorCode::kInvalidSessionId, why);
     book_.BeginCommand(session_id);
-    backend = it->second->backend.url;
+    backend = session->backend.url;
     ++in_flight_;
   }
   http::ClientRequest forward{
@@ -533,13 +538,9 @@ void NodeAgent::OpenSocket(const SessionId& session_id, SocketKind kind,
   }
   {
     MutexLock lock(mu_);
-    auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second->ending) {
-      bool ended = it != sessions_.end() || RecentlyEnded(session_id);
-      return SendError(responder, ErrorCode::kInvalidSessionId,
-                       (ended ? "session " + session_id.str() + " has ended"
-                              : "no such session " + session_id.str()));
-    }
+    std::string why;
+    Session* session = LiveSession(session_id, &why);
+    if (session == nullptr) return SendError(responder, ErrorCode::kInvalidSessionId, why);
     book_.Touch(session_id);  // opening a socket is use, like a command
   }
   sockets_.Upgrade(session_id, kind, request, std::move(responder));

@@ -193,6 +193,9 @@ class NodeAgent {
                   http::Responder responder) EXCLUDES(mu_);
   void HandleDrainRequest(const http::ServerRequest& request, http::Responder responder);
   bool RecentlyEnded(const SessionId& session_id) const REQUIRES(mu_);
+  // The session if it is here and not ending; else null and `*why` says whether it has ended
+  // or was never here (the invalid-session message commands and socket upgrades answer).
+  Session* LiveSession(const SessionId& session_id, std::string* why) REQUIRES(mu_);
 
   // Ending sessions.
   std::shared_ptr<Session> ClaimForEnd(const SessionId& session_id) REQUIRES(mu_);
