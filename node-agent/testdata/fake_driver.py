@@ -23,8 +23,6 @@ localhost (500) and any Origin header (403). GET /fake/upgrades lists the header
 /session/{id}/se/cdp echo too, as a grid node behind a relay slot would.
 FAKE_DRIVER_DEBUGGER_ADDRESS=HOST:PORT reports that debuggerAddress instead of its own.
 """
-import base64
-import hashlib
 import ipaddress
 import json
 import os
@@ -35,52 +33,16 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The frame code is the integration tests' (tests/integration/wsframe.py): run as a script by
+# /usr/bin/python3 from anywhere, so its folder is found from this file's place in the repo.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                             "integration"))
+from wsframe import accept_key, frame, read_frame  # noqa: E402
+
 SESSIONS = {}
 LOCK = threading.Lock()
 BROWSER_ID = uuid.uuid4().hex
 UPGRADES = []  # headers of every upgrade request, as dicts
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def read_exact(stream, n):
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def read_frame(stream):
-    """(fin, opcode, payload) of the next frame, unmasked; None at EOF."""
-    head = read_exact(stream, 2)
-    if head is None:
-        return None
-    fin, opcode = head[0] & 0x80, head[0] & 0x0F
-    length = head[1] & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", read_exact(stream, 2) or b"\0\0")[0]
-    elif length == 127:
-        length = struct.unpack("!Q", read_exact(stream, 8) or b"\0" * 8)[0]
-    mask = read_exact(stream, 4) if head[1] & 0x80 else b"\0\0\0\0"
-    payload = read_exact(stream, length) if length else b""
-    if mask is None or payload is None:
-        return None
-    return bool(fin), opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def frame(opcode, payload, fin=True):
-    """A server frame (never masked)."""
-    first = (0x80 if fin else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", first, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", first, 126, n)
-    else:
-        head = struct.pack("!BBQ", first, 127, n)
-    return head + payload
 
 
 def host_is_ip_or_localhost(host_header):
@@ -198,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
             return error(self, 403, "unknown error", "Rejected an incoming WebSocket "
                          "connection from the " + self.headers["Origin"] + " origin.")
         key = self.headers.get("Sec-WebSocket-Key", "")
-        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        accept = accept_key(key)
         self.send_response(101, "Switching Protocols")
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")

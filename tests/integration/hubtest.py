@@ -25,6 +25,8 @@ import time
 import unittest
 import urllib.parse
 
+import loopback_http
+
 GRIDHUB = os.environ.get("GRIDHUB_BIN", "")
 START_TIMEOUT = 10.0
 
@@ -182,15 +184,10 @@ class FakeNode:
                 self._send(200, {"value": {"sessionId": session_id,
                                            "capabilities": dict(requested, fake=True)}})
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.url = loopback_http.start(Handler)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        loopback_http.stop(self.server)
 
     def live_sessions(self):
         with self.lock:

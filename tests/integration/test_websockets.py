@@ -10,7 +10,6 @@ DELETE closing the socket, the metrics, and POST /session/{id}/se/event.
 """
 
 import base64
-import hashlib
 import http.server
 import json
 import os
@@ -22,60 +21,10 @@ import time
 import unittest
 import urllib.parse
 
+import loopback_http
 from hubtest import HubTestCase, call, call_json, caps, wait_for
 from test_metrics import scrape, value
-
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
-
-
-def accept_key(key):
-    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-
-
-def read_exact(stream, n):
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data)) if hasattr(stream, "read") else stream.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def read_frame(stream):
-    """(fin, opcode, payload) of one frame, unmasked; None at EOF."""
-    head = read_exact(stream, 2)
-    if head is None:
-        return None
-    fin, opcode = head[0] & 0x80, head[0] & 0x0F
-    masked, length = head[1] & 0x80, head[1] & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", read_exact(stream, 2))[0]
-    elif length == 127:
-        length = struct.unpack("!Q", read_exact(stream, 8))[0]
-    mask = read_exact(stream, 4) if masked else b""
-    payload = read_exact(stream, length) if length else b""
-    if payload is None:
-        return None
-    if masked:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bool(fin), opcode, payload
-
-
-def frame(opcode, payload, mask):
-    head = bytes([0x80 | opcode])
-    n = len(payload)
-    bit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 65536:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+from wsframe import accept_key, frame, read_exact, read_frame
 
 
 class WsNode:
@@ -192,15 +141,10 @@ class WsNode:
                     with node.lock:
                         node.open_sockets -= 1
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.url = loopback_http.start(Handler)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        loopback_http.stop(self.server)
 
 
 class WsClient:
