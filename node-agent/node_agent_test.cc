@@ -267,36 +267,18 @@ TEST_F(NodeAgentTest, DriverThatNeverGetsReadyFailsTheSessionAndFreesTheSlot) {
 }
 
 TEST_F(NodeAgentTest, RelaySlotForwardsToAnExistingDriver) {
-  // An already-running WebDriver server, as Appium would be.
-  std::string log = (std::filesystem::temp_directory_path() /
-                     ("gridhub-relay-" + std::to_string(::getpid()) + ".log"))
-                        .string();
-  Result<uint16_t> port = PickFreeLoopbackPort();
-  ASSERT_TRUE(port.ok());
-  auto relay =
-      DriverProcess::Spawn({kPython, kFakeDriver, "--port=" + std::to_string(*port)}, log, nullptr);
-  ASSERT_TRUE(relay.ok());
-  std::string relay_url = "http://127.0.0.1:" + std::to_string(*port);
-  ASSERT_TRUE(Eventually([&] {
-    return client_.SendSync({.url = relay_url + "/status", .timeout = 1s}).status == 200;
-  }));
-  StartNode([&](NodeAgentOptions& o) {
-    config::SlotConfig slot;
-    slot.label = "android";
-    slot.stereotype = {{"browserName", "chrome"}, {"platformName", "android"}};
-    slot.relay = relay_url + "/";
-    o.slots = {slot};
-  });
+  std::string relay_url = StartRelay();  // an already-running WebDriver server, as Appium
+  ASSERT_FALSE(relay_url.empty());
+  StartRelayNode(relay_url + "/");
   auto [id, caps] = NewSession({{"platformName", "android"}});
   ASSERT_FALSE(id.empty());
-  EXPECT_EQ(caps["fake:pid"].get<int>(), (*relay)->pid());
+  EXPECT_EQ(caps["fake:pid"].get<int>(), relay_->pid());
   // Relayed sessions get no local profile: the browser is not on this machine.
   EXPECT_FALSE(caps.contains("goog:chromeOptions"));
   EXPECT_EQ(json::parse(Call("GET", "/session/" + id + "/title").body)["value"], "fake title");
   EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
-  EXPECT_FALSE((*relay)->exited());  // the relay target outlives its sessions
-  (*relay)->Terminate(2s);
-  std::filesystem::remove(log);
+  EXPECT_FALSE(relay_->exited());  // the relay target outlives its sessions
+  relay_->Terminate(2s);
 }
 
 TEST_F(NodeAgentTest, StatusDescribesSlotsAndUnknownRoutesAreW3CErrors) {

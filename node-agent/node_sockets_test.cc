@@ -304,27 +304,9 @@ TEST_F(NodeSocketsTest, StopClosesEverySocket) {
 }
 
 TEST_F(NodeSocketsTest, RelaySlotSocketsGoToTheRelay) {
-  // An already-running WebDriver server, as another grid node or Appium would be.
-  std::string log = (std::filesystem::temp_directory_path() /
-                     ("gridhub-ws-relay-" + std::to_string(::getpid()) + ".log"))
-                        .string();
-  Result<uint16_t> port = PickFreeLoopbackPort();
-  ASSERT_TRUE(port.ok());
-  auto relay = DriverProcess::Spawn(
-      {test_support::kPython, test_support::kFakeDriver, "--port=" + std::to_string(*port)}, log,
-      nullptr);
-  ASSERT_TRUE(relay.ok());
-  std::string relay_url = "http://127.0.0.1:" + std::to_string(*port);
-  ASSERT_TRUE(Eventually([&] {
-    return client_.SendSync({.url = relay_url + "/status", .timeout = 1s}).status == 200;
-  }));
-  StartNode([&](NodeAgentOptions& o) {
-    config::SlotConfig slot;
-    slot.label = "android";
-    slot.stereotype = {{"browserName", "chrome"}, {"platformName", "android"}};
-    slot.relay = relay_url;
-    o.slots = {slot};
-  });
+  std::string relay_url = StartRelay();  // as another grid node or Appium would be
+  ASSERT_FALSE(relay_url.empty());
+  StartRelayNode(relay_url);
   auto upgrades = [&] {
     return json::parse(
         client_.SendSync({.url = relay_url + "/fake/upgrades", .timeout = 5s}).body)["value"];
@@ -350,9 +332,8 @@ TEST_F(NodeSocketsTest, RelaySlotSocketsGoToTheRelay) {
     EXPECT_EQ(upgrades().back()["path"], "/session/" + id + "/se/cdp");
   }
   EXPECT_EQ(Call("DELETE", "/session/" + id).status, 200);
-  EXPECT_FALSE((*relay)->exited());  // the relay outlives its sessions
-  (*relay)->Terminate(2s);
-  std::filesystem::remove(log);
+  EXPECT_FALSE(relay_->exited());  // the relay outlives its sessions
+  relay_->Terminate(2s);
 }
 
 TEST_F(NodeSocketsTest, ASessionHoldsAtMostSixtyFourSocketsOnTheNode) {

@@ -1,8 +1,9 @@
 #pragma once
 
 // Test fixture: an in-process NodeServer on a free loopback port with a FakeHub, called as the
-// hub calls it (with the registration secret). The node agent's HTTP tests and its socket tests
-// derive from it and name the node and its one slot:
+// hub calls it (with the registration secret), and a relay target (a fake driver already
+// running). The node agent's HTTP tests and its socket tests derive from it and name the node
+// and its one slot:
 //
 //   class NodeSocketsTest : public NodeServerFixture {
 //    protected:
@@ -23,7 +24,10 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "node-agent/driver_process.h"
+#include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
+#include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
 
 namespace gridhub::node::test_support {
@@ -75,6 +79,48 @@ class NodeServerFixture : public ::testing::Test {
       node_->Stop();
       std::filesystem::remove_all(dir);
     }
+    relay_.reset();
+    if (!relay_log_.empty()) std::filesystem::remove(relay_log_);
+  }
+
+  // An already-running fake driver on a free port, as Appium or another grid's node would be
+  // (what a relay slot points at): relay_, logging to a temp file. Returns its URL once it
+  // answers /status, "" (and a failure) when it does not start.
+  std::string StartRelay() {
+    using namespace std::chrono_literals;
+    relay_log_ = (std::filesystem::temp_directory_path() /
+                  ("gridhub-relay-" + std::to_string(::getpid()) + ".log"))
+                     .string();
+    Result<uint16_t> port = PickFreeLoopbackPort();
+    if (!port.ok()) {
+      ADD_FAILURE() << "no free port";
+      return "";
+    }
+    auto relay = DriverProcess::Spawn({kPython, kFakeDriver, "--port=" + std::to_string(*port)},
+                                      relay_log_, nullptr);
+    if (!relay.ok()) {
+      ADD_FAILURE() << "the relay's fake driver did not start";
+      return "";
+    }
+    relay_ = std::move(*relay);
+    std::string url = "http://127.0.0.1:" + std::to_string(*port);
+    if (!Eventually([&] {
+          return client_.SendSync({.url = url + "/status", .timeout = 1s}).status == 200;
+        })) {
+      ADD_FAILURE() << "the relay at " << url << " does not answer /status";
+      return "";
+    }
+    return url;
+  }
+  // Starts the node with one relay slot, "android", whose relay is `slot_relay`.
+  void StartRelayNode(const std::string& slot_relay) {
+    StartNode([&](NodeAgentOptions& o) {
+      config::SlotConfig slot;
+      slot.label = "android";
+      slot.stereotype = {{"browserName", "chrome"}, {"platformName", "android"}};
+      slot.relay = slot_relay;
+      o.slots = {slot};
+    });
   }
 
   // As the hub calls: with the registration secret (StartNode sets "s3cret").
@@ -113,10 +159,12 @@ class NodeServerFixture : public ::testing::Test {
   std::unique_ptr<NodeServer> node_;
   std::string base_;
   std::string secret_ = "s3cret";
+  std::unique_ptr<DriverProcess> relay_;  // StartRelay's
 
  private:
   std::string node_id_;
   std::string work_prefix_;
+  std::string relay_log_;
   config::SlotConfig slot_;
 };
 
