@@ -16,9 +16,9 @@ drives it sits in a network namespace. Every page's observable outcome is writte
 
 import http.server
 import os
-import threading
 
 import harness
+import loopback_http  # from tests/integration, which harness puts on sys.path
 
 REAL_GREETING = "greeting from the page server"
 DOWNLOAD_NAME = "gridhub-report.txt"
@@ -110,11 +110,8 @@ class ClientPages:
             def log_message(self, fmt, *args):
                 pass
 
-        self._server = harness._QuietServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, url = loopback_http.start(Handler, harness._QuietServer)
+        self.url = url + "/"
 
     def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        loopback_http.stop(self._server)

@@ -33,6 +33,13 @@ JS_CLIENTS = os.path.join(REPO_ROOT, "tests", "clients", "js")
 PY_CLIENTS = os.path.join(REPO_ROOT, "tests", "clients", "python")
 if PY_CLIENTS not in sys.path:
     sys.path.insert(0, PY_CLIENTS)
+# Shared helpers of the integration tests (loopback_http, wsclient); after this folder, so a
+# module name both folders have stays this folder's.
+INTEGRATION = os.path.join(REPO_ROOT, "tests", "integration")
+if INTEGRATION not in sys.path:
+    sys.path.append(INTEGRATION)
+
+import loopback_http  # noqa: E402
 
 CHROMIUM = os.environ.get("GRIDHUB_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("GRIDHUB_E2E_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -270,14 +277,11 @@ class TestPageServer:
     """Serves TEST_PAGE on a kernel-chosen loopback port from a daemon thread."""
 
     def __init__(self):
-        self._server = _QuietServer(("127.0.0.1", 0), _PageHandler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, url = loopback_http.start(_PageHandler, _QuietServer)
+        self.url = url + "/"
 
     def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        loopback_http.stop(self._server)
 
 
 # ---------------------------------------------------------------------------------------------
