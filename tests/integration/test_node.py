@@ -19,6 +19,7 @@ import time
 import unittest
 
 from hubtest import HubTestCase, START_TIMEOUT, call_json, wait_for, GRIDHUB
+from process_tree import kill_with_children
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_DRIVER = os.path.join(HERE, "..", "..", "node-agent", "testdata", "fake_driver.py")
@@ -84,9 +85,8 @@ class GridhubProcess:
         return "".join(self.lines)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        # Its drivers too: killed outright, the node cannot end them itself.
+        kill_with_children(self.process)
         self._reader.join(timeout=5)
         self.process.stdout.close()
 
