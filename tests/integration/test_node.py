@@ -171,7 +171,7 @@ class NodeProcessTest(NodeTestCase):
         self.start_gridhub_node(hub, {"session-timeout": "1s"})
         session, pid = self.new_session(hub)
         wait_for(lambda: hub.busy_slots() == [], 10, "the idle session to be deleted")
-        self.assertFalse(pid_alive(pid))
+        wait_for(lambda: not pid_alive(pid), 10, "the idle session's driver to end")
         status, _ = call_json("GET", f"{hub.url}/session/{session}/title")
         self.assertEqual(status, 404)
 

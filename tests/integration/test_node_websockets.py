@@ -187,7 +187,8 @@ class StandaloneWebSocketTest(SocketTestCase):
         self.assertTrue(bidi.wait_closed(10))
         wait_for(lambda: call_json("GET", f"{grid.url}/session/{session}/title")[0] == 404, 10,
                  "the hub to forget the idle session")
-        self.assertFalse(pid_alive(caps["fake:pid"]))
+        # The node tells the hub before its task thread has stopped the driver: wait for that.
+        wait_for(lambda: not pid_alive(caps["fake:pid"]), 10, "the idle session's driver to end")
 
 
 @unittest.skipUnless(os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM),
