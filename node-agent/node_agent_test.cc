@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -318,19 +319,23 @@ TEST_F(NodeAgentTest, DeeplyNestedNewSessionBodyIsRefusedWith400) {
 }
 
 TEST_F(NodeAgentTest, DriverAnswersOfTheWrongShapeFailTheSessionCleanly) {
+  // The answer goes through a file named once, before the node has threads: a setenv while
+  // the node spawns a driver (reading the environment) would be a data race.
+  const std::string answer_file = ::testing::TempDir() + "fake_driver_create_answer";
+  ::setenv("FAKE_DRIVER_CREATE_ANSWER_FILE", answer_file.c_str(), 1);
   StartNode();
   for (const char* answer :
        {R"({"value": {"error": "session not created", "message": null}})",
         R"({"value": {"error": 5, "message": {"a": 1}}})", R"({"value": {"sessionId": 7}})",
         R"({"value": "x"})", R"([1, 2])", R"({"value": {"error": [)", "null"}) {
-    ::setenv("FAKE_DRIVER_CREATE_ANSWER", answer, 1);
+    std::ofstream(answer_file, std::ios::trunc) << answer;
     http::ClientResponse r =
         Call("POST", "/session", {{"capabilities", {{"alwaysMatch", json::object()}}}});
-    ::unsetenv("FAKE_DRIVER_CREATE_ANSWER");
     EXPECT_EQ(r.status, 500) << answer;
     EXPECT_EQ(json::parse(r.body)["value"]["error"], "session not created") << answer;
   }
   // The slot was freed each time.
+  std::ofstream(answer_file, std::ios::trunc).flush();
   auto [id, caps] = NewSession();
   EXPECT_FALSE(id.empty());
 }

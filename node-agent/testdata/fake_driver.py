@@ -8,7 +8,7 @@ string of N bytes). Unknown sessions get
 W3C `invalid session id`. Environment FAKE_DRIVER_NOT_READY=1 makes /status answer 500 forever;
 FAKE_DRIVER_CREATE_DELAY=SECONDS delays every POST /session; FAKE_DRIVER_CREATE_ANSWER=TEXT
 answers every POST /session with HTTP 500 and that body instead (a driver or relay answering
-nonsense); FAKE_DRIVER_EXIT_AFTER_CREATE=1 exits right after answering a POST /session.
+nonsense), and FAKE_DRIVER_CREATE_ANSWER_FILE=PATH does the same with the file's text; FAKE_DRIVER_EXIT_AFTER_CREATE=1 exits right after answering a POST /session.
 
 WebSockets, as chromedriver has them: a session asked for with "webSocketUrl": true answers
 webSocketUrl ws://127.0.0.1:PORT/session/{id}, and one with goog:chromeOptions answers
@@ -109,6 +109,11 @@ class Handler(BaseHTTPRequestHandler):
         if p == ["session"]:
             time.sleep(float(os.environ.get("FAKE_DRIVER_CREATE_DELAY") or 0))
             raw = os.environ.get("FAKE_DRIVER_CREATE_ANSWER")
+            answer_file = os.environ.get("FAKE_DRIVER_CREATE_ANSWER_FILE")
+            if answer_file:
+                # Rewritten by a test between sessions: no setenv while the node spawns drivers.
+                with open(answer_file) as f:
+                    raw = f.read() or None  # empty: answer normally
             if raw is not None:
                 data = raw.encode()
                 self.send_response(500)
