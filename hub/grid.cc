@@ -26,6 +26,7 @@ void Effects::Append(Effects other) {
   for (auto& c : other.creates) creates.push_back(std::move(c));
   for (auto& d : other.deletes) deletes.push_back(std::move(d));
   for (auto& p : other.probes) probes.push_back(std::move(p));
+  for (auto& e : other.events) events.push_back(std::move(e));
   reschedule = reschedule || other.reschedule;
 }
 

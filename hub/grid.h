@@ -35,6 +35,7 @@
 #include "common/strong_id.h"
 #include "config/settings.h"
 #include "hub/create_answer.h"
+#include "hub/grid_event.h"
 #include "hub/grid_snapshot.h"
 #include "hub/node_registration.h"
 #include "hub/node_registry.h"
@@ -98,6 +99,8 @@ struct Effects {
   std::vector<CreateJob> creates;
   std::vector<DeleteJob> deletes;
   std::vector<ProbeJob> probes;
+  // What an operator should see happen (hub/grid_event.h); logged and kept for /ui.
+  std::vector<GridEvent> events;
   // Something may now be due earlier than the timer thread planned (a new waiter, a node, a
   // probe or ticket deadline): it must recompute. Commands and heartbeats leave it false, so
   // the hot path never wakes the timer.
@@ -105,7 +108,8 @@ struct Effects {
 
   void Append(Effects other);
   bool empty() const {
-    return replies.empty() && creates.empty() && deletes.empty() && probes.empty() && !reschedule;
+    return replies.empty() && creates.empty() && deletes.empty() && probes.empty() &&
+           events.empty() && !reschedule;
   }
 };
 
