@@ -486,20 +486,40 @@ void HubService::AddAdminRoutes() {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-void HubService::NewSession(const http::ServerRequest& request, bool legacy,
-                            http::Responder responder) {
+// What POST /session and POST /queue/requests read alike: the body's capabilities, the client's
+// own URL of the hub (PUBLIC's second source, and nothing a node needs to see), the run id
+// (capability, then the ticket body's `runId`, then X-Run-Id) and fail-fast (the capability or
+// either header, DESIGN §3).
+Result<HubService::Submission> HubService::ReadSubmission(const http::ServerRequest& request,
+                                                          bool legacy, bool run_id_in_body) const {
   Result<json> body = ParseBody(request, /*empty_is_object=*/false);
-  if (!body.ok()) return SendError(responder, body.error());
-  // The client's own URL of the hub: PUBLIC's second source, and nothing a node needs to see.
+  if (!body.ok()) return body.error();
   const std::string remote_url = TakeRemoteUrl(*body);
   Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
-  if (!spec.ok()) return SendError(responder, spec.error());
+  if (!spec.ok()) return spec.error();
   std::string run_id = spec->run_id;
+  if (run_id_in_body && body->contains("runId") && !(*body)["runId"].is_null()) {
+    // Dropping a mistyped run id would silently lift the per-run cap the caller asked for.
+    if (!(*body)["runId"].is_string()) {
+      return Error{ErrorCode::kInvalidArgument, "runId must be a string"};
+    }
+    if (run_id.empty()) run_id = (*body)["runId"].get<std::string>();
+  }
   if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
-  bool no_wait = spec->no_wait || Truthy(request.Header("X-No-Wait")) ||
-                 Truthy(request.Header("X-Selenoid-No-Wait"));
-  Execute(grid_.SubmitNewSession(std::move(*spec), std::move(run_id), no_wait, TargetOf(responder),
-                                 PublicBaseFor(request, legacy, remote_url)));
+  if (Truthy(request.Header("X-No-Wait")) || Truthy(request.Header("X-Selenoid-No-Wait"))) {
+    spec->no_wait = true;
+  }
+  return Submission{std::move(*spec), std::move(run_id),
+                    PublicBaseFor(request, legacy, remote_url)};
+}
+
+void HubService::NewSession(const http::ServerRequest& request, bool legacy,
+                            http::Responder responder) {
+  Result<Submission> in = ReadSubmission(request, legacy, /*run_id_in_body=*/false);
+  if (!in.ok()) return SendError(responder, in.error());
+  const bool no_wait = in->spec.no_wait;
+  Execute(grid_.SubmitNewSession(std::move(in->spec), std::move(in->run_id), no_wait,
+                                 TargetOf(responder), std::move(in->public_base)));
 }
 
 void HubService::Proxy(const http::ServerRequest& request, std::string node_path,
@@ -601,27 +621,11 @@ void HubService::Heartbeat(const http::ServerRequest& request, const std::string
 
 void HubService::CreateTicket(const http::ServerRequest& request, bool legacy,
                               http::Responder responder) {
-  Result<json> body = ParseBody(request, /*empty_is_object=*/false);
-  if (!body.ok()) return SendError(responder, body.error());
-  const std::string remote_url = TakeRemoteUrl(*body);
-  Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
-  if (!spec.ok()) return SendError(responder, spec.error());
-  std::string run_id = spec->run_id;
-  if (body->contains("runId") && !(*body)["runId"].is_null()) {
-    // Dropping a mistyped run id would silently lift the per-run cap the caller asked for.
-    if (!(*body)["runId"].is_string()) {
-      return SendError(responder, {ErrorCode::kInvalidArgument, "runId must be a string"});
-    }
-    if (run_id.empty()) run_id = (*body)["runId"].get<std::string>();
-  }
-  if (run_id.empty()) run_id = std::string(request.Header("X-Run-Id"));
-  // Fail fast, as for POST /session (DESIGN §3): the capability or either header.
-  if (Truthy(request.Header("X-No-Wait")) || Truthy(request.Header("X-Selenoid-No-Wait"))) {
-    spec->no_wait = true;
-  }
+  Result<Submission> in = ReadSubmission(request, legacy, /*run_id_in_body=*/true);
+  if (!in.ok()) return SendError(responder, in.error());
   Effects effects;
-  Result<json> ticket = grid_.CreateTicket(std::move(*spec), std::move(run_id), &effects,
-                                           PublicBaseFor(request, legacy, remote_url));
+  Result<json> ticket = grid_.CreateTicket(std::move(in->spec), std::move(in->run_id), &effects,
+                                           std::move(in->public_base));
   Execute(std::move(effects));
   if (!ticket.ok()) {
     return SendError(responder, ticket.error(), TicketRefusalStatus(ticket.error().code));

@@ -71,6 +71,14 @@ class HubService {
   void TimerLoop();
 
   // `legacy`: the request came in under /wd/hub (kept in the WebSocket URLs built from Host).
+  // A new-session body as both POST /session and POST /queue/requests take it.
+  struct Submission {
+    matching::NewSessionSpec spec;
+    std::string run_id;
+    std::string public_base;
+  };
+  Result<Submission> ReadSubmission(const http::ServerRequest& request, bool legacy,
+                                    bool run_id_in_body) const;
   void NewSession(const http::ServerRequest& request, bool legacy, http::Responder responder);
   void Proxy(const http::ServerRequest& request, std::string node_path,
              const std::string& session_id, bool ends_session, http::Responder responder);
