@@ -5,6 +5,7 @@
 #include <charconv>
 #include <limits>
 
+#include "common/text.h"
 #include "config/yaml_json.h"
 #include "matching/label_key.h"
 
@@ -35,15 +36,12 @@ Problem At(std::string path, const json& value, std::string why) {
   return Problem{std::move(why), std::move(path), value};
 }
 
+// What settings text may carry around a value (a YAML block scalar keeps its newline).
+constexpr std::string_view kSpace = " \t\r\n";
+
 }  // namespace
 
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  size_t first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  size_t last = text.find_last_not_of(kSpace);
-  return text.substr(first, last - first + 1);
-}
+std::string_view Trim(std::string_view text) { return TrimBlanks(text, kSpace); }
 
 std::optional<std::string> ScalarText(const json& value) {
   if (value.is_string()) return value.get<std::string>();
@@ -161,14 +159,8 @@ Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
   if (value.is_object()) {
     for (const auto& [label, cap] : value.items()) entries.emplace_back(label, cap);
   } else if (value.is_string()) {
-    std::string_view text = value.get_ref<const std::string&>();
-    size_t start = 0;
-    while (start <= text.size()) {
-      size_t end = text.find(',', start);
-      if (end == std::string_view::npos) end = text.size();
-      std::string_view entry = Trim(text.substr(start, end - start));
-      start = end + 1;
-      if (entry.empty()) continue;  // a trailing comma is harmless
+    // Empty entries (a trailing comma) are harmless.
+    for (std::string_view entry : SplitTrimmed(value.get_ref<const std::string&>(), ',', kSpace)) {
       size_t eq = entry.find('=');
       if (eq == std::string_view::npos) {
         return Why("malformed cap list: entry \"" + std::string(entry) +

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/text.h"
 
 namespace gridhub::hub {
 
@@ -20,11 +21,7 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
+std::string_view Trim(std::string_view text) { return TrimBlanks(text); }
 
 // The first item of a comma-separated header (the one the outermost proxy added).
 std::string_view FirstItem(std::string_view value) {
@@ -155,14 +152,7 @@ std::optional<ForwardedPair> ParseForwarded(std::string_view value) {
     ++end;
   }
   if (quoted) return std::nullopt;
-  std::string_view element = value.substr(0, end);
-  size_t start = 0;
-  while (start <= element.size()) {
-    size_t semi = element.find(';', start);
-    if (semi == std::string_view::npos) semi = element.size();
-    std::string_view pair = Trim(element.substr(start, semi - start));
-    start = semi + 1;
-    if (pair.empty()) continue;
+  for (std::string_view pair : SplitTrimmed(value.substr(0, end), ';')) {
     const size_t eq = pair.find('=');
     if (eq == std::string_view::npos) return std::nullopt;
     const std::string key = Lower(Trim(pair.substr(0, eq)));
