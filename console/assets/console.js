@@ -101,6 +101,15 @@ function renderReadiness(state) {
   setText($('readiness-line'), state.message ? `${head} — ${state.message}` : head);
 }
 
+// Nothing of the grid stays in the DOM once the viewer may no longer see it (token forgotten
+// or changed on the hub).
+function clearGrid() {
+  for (const id of ['labels-body', 'charts', 'queue-groups', 'nodes', 'events']) {
+    $(id).replaceChildren();
+  }
+  delete $('events').dataset.signature;
+}
+
 function renderAccess(viewer) {
   const badge = $('access-badge');
   const label = !viewer.authorized ? 'locked' : viewer.admin ? 'admin' : 'read-only';
@@ -111,6 +120,7 @@ function renderAccess(viewer) {
   $('grid-data').hidden = locked;
   $('summary').hidden = locked;
   if (locked) {
+    clearGrid();
     showTokenForm(true);
     setText($('token-status'), token() ? 'That token was not accepted.' : '');
   }
@@ -229,20 +239,19 @@ async function onCap(form) {
   const label = form.dataset.label;
   const input = form.querySelector('input');
   const raw = input.value.trim();
-  const cap = raw === '' ? null : Number(raw);
-  if (cap !== null && !(Number.isInteger(cap) && cap >= 0)) {
-    showAlert(`The cap for ${label} must be a whole number (empty = no cap).`);
+  const cap = raw === '' ? 0 : Number(raw);  // 0 = no cap, as in queue.concurrency-caps
+  if (!(Number.isInteger(cap) && cap >= 0)) {
+    showAlert(`The cap for ${label} must be a whole number (0 or empty = no cap).`);
     return;
   }
   await act(form.querySelector('button'), async () => {
     const current = await call('GET', '/admin/config');
     const settings = current?.value ?? current ?? {};
     const caps = {...(settings.queue?.['concurrency-caps'] ?? {})};
-    if (cap === null) delete caps[label];
-    else caps[label] = cap;
+    caps[label] = cap;
     await call('PUT', '/admin/config', {queue: {'concurrency-caps': caps}});
     input.value = '';
-  }, cap === null ? `Cap of ${label} removed.` : `Cap of ${label} set to ${cap}.`);
+  }, cap === 0 ? `Cap of ${label} removed.` : `Cap of ${label} set to ${cap}.`);
 }
 
 function onClick(event) {

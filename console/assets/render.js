@@ -117,6 +117,7 @@ function createWaiter({admin}) {
 }
 
 function updateWaiter(item, {waiter, label}) {
+  item.dataset.waiter = waiter.id;
   const position = item.querySelector('.position');
   setText(position, `#${waiter.position}`);
   position.title = `position ${waiter.position} in ${label}`;
