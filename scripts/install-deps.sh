@@ -19,6 +19,8 @@ packages=(
   ruby-selenium-webdriver nginx
   # the zip format of file upload and managed downloads (node-agent/upload_archive)
   libzip-dev
+  # issue 12: the Grafana dashboard's queries run by a real Prometheus; promtool lints /metrics
+  prometheus
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -34,6 +36,17 @@ if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's prometheus package enables and starts a service on :9090. The tests run their own
+  # Prometheus on a free port; keep the packaged one stopped and off so nothing else scrapes or
+  # listens (only when this script installed it: an operator's own service is left alone).
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    if [[ -d /run/systemd/system ]]; then
+      $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/prometheus ]]; then
+      $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+  fi
 else
   echo "install-deps: all packages present"
 fi
