@@ -344,6 +344,7 @@ void HubService::AddRoutes() {
   AddNodeRoutes();
   AddQueueRoutes();
   AddAdminRoutes();
+  AddConsoleRoutes();
 }
 
 // The W3C endpoints and the open probes (DESIGN §4).

@@ -115,6 +115,11 @@ class HubService {
   void AddQueueRoutes();
   void AddAdminRoutes();
 
+  // --- the console (hub_console.cc) -------------------------------------------------------
+  // GET / from a browser, /ui and its static files (console/assets.h).
+  void AddConsoleRoutes();
+  static void ServeConsoleFile(const Call& call);
+
   // --- WebSockets and session events (hub_sockets.cc) ---------------------------------------
   // A creation in flight, as the answer's callbacks need it.
   struct PendingCreate {
