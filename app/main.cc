@@ -8,6 +8,7 @@
 #include "app/standalone_command.h"
 #include "config/check_config.h"
 #include "http/http_server.h"
+#include "metrics/hub_metrics.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ constexpr const char* kUsage =
     "  node [--config FILE]        run a node agent that registers slots with a hub, on :5555\n"
     "  standalone [--config FILE]  run a hub and a local node in one process on :4444\n"
     "  check-config FILE           validate a YAML file and print the effective settings\n"
+    "  --version                   print the version (the Debian package's, when installed)\n"
     "\n"
     "Run `gridhub <command> --help` for the flags of each command.\n";
 
@@ -31,6 +33,12 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string_view command = argv[1];
+  if (command == "--version") {
+    // project(VERSION) in CMakeLists.txt: the same string as gridhub_build_info and the package.
+    const std::string version(gridhub::metrics::GridhubVersion());
+    std::printf("gridhub %s\n", version.c_str());
+    return 0;
+  }
   if (command == "hub" || command == "node" || command == "standalone") {
     // Every client connection is a descriptor: serve as many as the hard limit allows
     // (server.max-connections stays below it, with a reserve).
