@@ -14,7 +14,10 @@
 #      shipped standalone.yaml as an unprivileged user with what the unit imposes (no new
 #      privileges, no capabilities, a read-only file system but for the state folder, private
 #      /tmp, no /home or /root, HOME in the state folder), a real Chromium session starts and
-#      loads a page, its renderers run in Chromium's namespace sandbox, and SIGTERM stops it.
+#      loads a page, its renderers run in Chromium's namespace sandbox, and SIGTERM stops it;
+#   7. as root: dpkg installs, reinstalls, removes and purges it inside overlays of /etc, /usr
+#      and /var (dpkg_cycle.sh), so the maintainer scripts run for real and the machine keeps
+#      nothing.
 # Usage: test_package.sh BUILD_DIR VERSION
 set -uo pipefail
 build=$1
@@ -162,6 +165,9 @@ stop=$(setting gridhub-node.service TimeoutStopSec)
 
 # --- 6. the standalone as the service would run it, with a real browser --------------------
 "$here/service_run.sh" "$work" "$root" || fail "the standalone service run failed (above)"
+
+# --- 7. the maintainer scripts, run by dpkg ------------------------------------------------
+"$here/dpkg_cycle.sh" "$work" "$deb" || fail "install, upgrade, remove or purge failed (above)"
 
 if ((failures)); then
   echo "$failures check(s) failed"
