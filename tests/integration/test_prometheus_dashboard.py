@@ -56,6 +56,9 @@ class Prometheus:
         self._reader.start()
         # With port 0 the kernel picks the port; Prometheus logs the address it got.
         self.url = wait_for(self._listening, 20, "prometheus's listening address", 0.05)
+        # It listens before its TSDB is open and answers 503 until then.
+        wait_for(lambda: call("GET", self.url + "/-/ready")[0] == 200, 20, "prometheus ready",
+                 0.05)
 
     def _read_log(self):
         for line in self.process.stderr:
@@ -174,13 +177,13 @@ class PrometheusDashboardTest(HubTestCase):
         message = self.new_session(hub, firefox, expect=500)["message"]
         self.assertIn("timeout", message)
         self.assertEqual(call_json("PUT", hub.url + "/admin/config",
-                                   {"queue": {"timeout": "60s"}})[0], 200)
+                                   {"queue": {"timeout": "300s"}})[0], 200)
         # N chrome waiters held back by the chrome cap (2) although a chrome slot is free; two
         # of one run, whose third request is refused (queue.max-per-run 2).
         waiters = []
         for i in range(WAITERS):
             headers = {"X-Run-Id": "run-1"} if i < 2 else None
-            waiters.append(AsyncRequest(hub.new_session, chrome, headers=headers, timeout=90))
+            waiters.append(AsyncRequest(hub.new_session, chrome, headers=headers, timeout=300))
             hub.wait_queue_length(i + 1, timeout=10)
             if i == 1:
                 body = self.new_session(hub, chrome, {"X-Run-Id": "run-1"}, expect=500)
@@ -198,8 +201,11 @@ class PrometheusDashboardTest(HubTestCase):
         return waiters
 
     def test_every_dashboard_query_answers_what_the_hub_did(self):
-        hub = self.start_hub("--queue.timeout", "60s", "--queue.max-per-label", str(WAITERS),
-                             "--queue.max-per-run", "2", "--queue.concurrency-caps", "chrome=2")
+        # The fake nodes send no heartbeats: a long node timeout keeps them UP however slowly
+        # a sanitizer build runs.
+        hub = self.start_hub("--queue.timeout", "300s", "--queue.max-per-label", str(WAITERS),
+                             "--queue.max-per-run", "2", "--queue.concurrency-caps", "chrome=2",
+                             "--hub.node-timeout", "300s")
         prometheus = self.start_prometheus(hub)
         hub.register(self.start_node(), node_id="chrome-node",
                      slots=[{"id": f"c{i}", "stereotype": {"browserName": "chrome"}}
