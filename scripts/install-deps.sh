@@ -21,8 +21,8 @@ packages=(
   libzip-dev
   # issue 12: the Grafana dashboard's queries run by a real Prometheus; promtool lints /metrics
   prometheus
-  # the Debian package and its test (tests/package): dpkg-shlibdeps, systemd-analyze verify
-  dpkg-dev systemd
+  # the Debian package and its test (tests/package): dpkg-shlibdeps, systemd-analyze, strace
+  dpkg-dev systemd strace
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -9,7 +9,8 @@
 #   4. systemd-analyze verify on the three units, with /usr/bin/gridhub and /etc/gridhub
 #      rewritten to the scratch root (systemd 252's --root does not apply to ExecStart), any
 #      output counting as failure — and the same check must reject two broken copies;
-#   5. the unit settings the service relies on (restart, reload, drain time, kill mode, user);
+#   5. the unit settings the service relies on (restart, reload, drain time, kill mode, user),
+#      systemd's exposure score, and the hub's system calls under strace against its filter;
 #   6. when run as root with chromium and chromedriver present: the extracted binary runs the
 #      shipped standalone.yaml as an unprivileged user with what the unit imposes (no new
 #      privileges, no capabilities, a read-only file system but for the state folder, private
@@ -162,6 +163,9 @@ stop=$(setting gridhub-node.service TimeoutStopSec)
 [[ -n $drain ]] || fail "check-config printed no node.drain-timeout"
 (($(seconds "$stop") > $(seconds "${drain:-0}") + 5)) ||
   fail "gridhub-node TimeoutStopSec=$stop does not leave node.drain-timeout=$drain plus 5 s"
+
+# The hub's system-call filter against a real run under strace.
+"$here/hub_syscalls.sh" "$work" "$root" || fail "the hub's system calls (above)"
 
 # --- 6. the standalone as the service would run it, with a real browser --------------------
 "$here/service_run.sh" "$work" "$root" || fail "the standalone service run failed (above)"
