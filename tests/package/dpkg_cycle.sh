@@ -16,6 +16,7 @@ skip() {
 }
 [[ $(id -u) -eq 0 ]] || skip "needs root (a mount namespace with overlays)"
 grep -qw overlay /proc/filesystems || skip "no overlayfs"
+unshare --mount true 2>/dev/null || skip "no mount namespaces here (a container without CAP_SYS_ADMIN?)"
 for dep in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g'); do
   [[ $(dpkg-query -W -f='${Status}' "$dep" 2>/dev/null) == "install ok installed" ]] ||
     skip "dependency $dep is not installed"

@@ -31,6 +31,9 @@ case $work/ in
   /tmp/* | /var/tmp/* | /home/* | /root/*) skip "$work would be hidden by PrivateTmp/ProtectHome" ;;
 esac
 id nobody >/dev/null 2>&1 || skip "no user nobody"
+unshare --mount true 2>/dev/null || skip "no mount namespaces here (a container without CAP_SYS_ADMIN?)"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups unshare --user true 2>/dev/null ||
+  skip "unprivileged user namespaces are off: Chromium's sandbox cannot start (docs/install.md)"
 
 user=nobody
 group=$(id -gn nobody)
