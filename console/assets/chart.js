@@ -5,6 +5,7 @@ import {el, reconcile, setAttr, setText} from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WINDOW_SECONDS = 15 * 60;
+const MIN_SPAN_SECONDS = 60;
 const WIDTH = 900;
 const HEIGHT = 100;
 
@@ -19,10 +20,22 @@ function series(points, label, field) {
   return points.map((p) => ({at: p.at, value: p.labels?.[label]?.[field] ?? 0}));
 }
 
-function coordinates(values, now, top) {
-  const start = now - WINDOW_SECONDS;
+// The time axis covers the last 15 minutes, or less while the hub has not been up that long
+// (at least a minute), so that a young hub's first samples are not a sliver at the right edge.
+function span(points, now) {
+  const first = points.length ? points[0].at : now;
+  return Math.min(WINDOW_SECONDS, Math.max(MIN_SPAN_SECONDS, now - first));
+}
+
+function ago(seconds) {
+  if (seconds <= 0) return 'now';
+  return seconds >= 120 ? `−${Math.round(seconds / 60)} min` : `−${Math.round(seconds)} s`;
+}
+
+function coordinates(values, now, seconds, top) {
+  const start = now - seconds;
   return values.filter((v) => v.at >= start - 5).map((v) => {
-    const x = Math.max(0, ((v.at - start) / WINDOW_SECONDS) * WIDTH);
+    const x = Math.min(WIDTH, Math.max(0, ((v.at - start) / seconds) * WIDTH));
     const y = HEIGHT - (Math.min(v.value, top) / top) * HEIGHT;
     return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
   });
@@ -47,8 +60,7 @@ function createChart() {
                         el('span', {class: 'chart-top'}), el('span', {}, '0')),
                      plot),
                   el('div', {class: 'chart-axis', 'aria-hidden': 'true'},
-                     el('span', {}, '−15 min'), el('span', {}, '−10'), el('span', {}, '−5'),
-                     el('span', {}, 'now')));
+                     el('span'), el('span'), el('span'), el('span')));
   return card;
 }
 
@@ -58,8 +70,12 @@ function updateChart(card, {label, points, now, slotsTotal}) {
   const peakBusy = Math.max(0, ...busy.map((v) => v.value));
   const peakQueue = Math.max(0, ...queue.map((v) => v.value));
   const top = Math.max(1, slotsTotal || 0, peakBusy, peakQueue);
-  const busyXY = coordinates(busy, now, top);
-  const queueXY = coordinates(queue, now, top);
+  const seconds = span(points, now);
+  const busyXY = coordinates(busy, now, seconds, top);
+  const queueXY = coordinates(queue, now, seconds, top);
+  card.querySelectorAll('.chart-axis span').forEach((tick, i) => {
+    setText(tick, ago((seconds * (3 - i)) / 3));
+  });
   const line = (xy) => xy.map(([x, y]) => `${x},${y}`).join(' ');
   const [area, busyLine, queueLine] = card.querySelectorAll('polygon, polyline');
   const areaXY = busyXY.length ? [[busyXY[0][0], HEIGHT], ...busyXY,
@@ -75,7 +91,8 @@ function updateChart(card, {label, points, now, slotsTotal}) {
   const plot = card.querySelector('svg');
   plot.dataset.points = String(busyXY.length);
   setAttr(plot, 'aria-label',
-          `${label}, last 15 minutes: busy slots now ${lastBusy}, at most ${peakBusy}; ` +
+          `${label}, last ${ago(seconds).slice(1)}: ` +
+              `busy slots now ${lastBusy}, at most ${peakBusy}; ` +
               `waiting now ${lastQueue}, at most ${peakQueue}`);
 }
 

@@ -15,6 +15,8 @@ const page = {
   admin: false,
   timer: 0,
   inFlight: false,
+  locked: false,
+  noticeTimer: 0,
   again: false,
   failingSince: null,
 };
@@ -55,9 +57,14 @@ function showAlert(text) {
   $('alert').hidden = false;
 }
 
+// A short-lived confirmation of a finished action; screen readers hear it through #announce,
+// a status region that is always in the page (one that appears with its text may go unread).
 function notice(text) {
-  setText($('token-status'), '');
-  setText($('updated'), text);
+  setText($('announce'), text);
+  setText($('notice-text'), text);
+  $('notice').hidden = false;
+  clearTimeout(page.noticeTimer);
+  page.noticeTimer = setTimeout(() => { $('notice').hidden = true; }, 8000);
 }
 
 // The W3C error's message, the JSON value, or the plain text of a failed call.
@@ -123,7 +130,10 @@ function renderAccess(viewer) {
     clearGrid();
     showTokenForm(true);
     setText($('token-status'), token() ? 'That token was not accepted.' : '');
+  } else if (page.locked) {
+    showTokenForm(false);  // the token just opened the grid: the prompt has done its job
   }
+  page.locked = locked;
   document.body.dataset.access = label;
 }
 
@@ -157,13 +167,19 @@ async function poll() {
     page.state = await fetchState();
     page.failingSince = null;
     document.body.dataset.stale = '';
-    render(page.state);
     setText($('updated'), `Updated ${clockTime(page.state.now ?? Date.now() / 1000)}`);
   } catch (error) {
+    page.state = null;
     page.failingSince ??= Date.now() / 1000;
     document.body.dataset.stale = 'true';
-    renderReadiness(null);
     setText($('updated'), `Last error: ${error.message || error}`);
+  }
+  try {
+    render(page.state);
+  } catch (error) {
+    // A drawing bug must not pass for an unreachable hub: say so, and leave it in the console.
+    showAlert(`The console could not draw the hub's answer: ${error.message || error}`);
+    console.error(error);
   } finally {
     page.inFlight = false;
     const again = page.again;
@@ -287,6 +303,7 @@ function start() {
     poll();
   });
   $('alert-close').addEventListener('click', () => { $('alert').hidden = true; });
+  $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
   document.addEventListener('click', onClick);
   document.addEventListener('submit', onSubmit);
   document.addEventListener('visibilitychange', () => {

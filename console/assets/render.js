@@ -26,7 +26,8 @@ export function renderSummary(state) {
   const oldest = Math.max(-1, ...labels.map((l) => l.oldestWaitSeconds ?? -1));
   const count = (a) => nodes.filter((n) => n.availability === a).length;
   setText($('fig-sessions'), sessions);
-  setText($('fig-slots'), `${sum(labels, (l) => l.slotsBusy)} / ${sum(labels, (l) => l.slotsTotal)}`);
+  const busy = sum(labels, (l) => l.slotsBusy);
+  setText($('fig-slots'), `${busy} / ${sum(labels, (l) => l.slotsTotal)}`);
   setText($('fig-queue'), waiting);
   setText($('fig-oldest'), oldest < 0 ? '–' : duration(oldest));
   setText($('fig-nodes'), count('UP'));
@@ -67,7 +68,8 @@ function updateLabelRow(row, {label, admin}) {
   setText(row.firstElementChild, label.label);
   setText(field('queue'), label.queueLength);
   field('queue').dataset.alert = label.queueLength > 0 ? 'warn' : '';
-  setText(field('oldest'), label.oldestWaitSeconds == null ? '–' : duration(label.oldestWaitSeconds));
+  const oldest = label.oldestWaitSeconds;
+  setText(field('oldest'), oldest == null ? '–' : duration(oldest));
   setText(field('running'), `${label.running} / ${label.cap > 0 ? label.cap : 'no cap'}`);
   const util = field('util');
   util.querySelector('.fill').style.width = percent(label.utilization).replace(' ', '');
@@ -175,7 +177,8 @@ function sessionRow(session, now) {
   return el('tr', {class: 'session', dataset: {session: session.id}},
             el('td', {class: 'mono', title: session.id}, shortId(session.id)),
             el('td', {}, session.label), el('td', {}, browser || '–'),
-            el('td', {}, session.runId || '–'), el('td', {class: 'num'}, duration(now - session.startedAt)),
+            el('td', {}, session.runId || '–'),
+            el('td', {class: 'num'}, duration(now - session.startedAt)),
             el('td', {class: 'num'}, idle), el('td', {}, lastEvent));
 }
 
@@ -189,6 +192,9 @@ function slotRows(slot, now) {
   return [head, ...sessions.map((s) => sessionRow(s, now))];
 }
 
+const SESSION_COLUMNS = [['Session'], ['Label'], ['Browser'], ['Run'], ['Age', true],
+                         ['Since command', true], ['Last event']];
+
 function createNode({admin}) {
   return el('article', {class: 'node'},
             el('header', {class: 'node-head'},
@@ -199,9 +205,8 @@ function createNode({admin}) {
             el('p', {class: 'node-uri mono'}),
             el('div', {class: 'scroll', role: 'region', tabindex: '0'},
                el('table', {class: 'sessions'},
-                  el('thead', {}, el('tr', {}, ...['Session', 'Label', 'Browser', 'Run',
-                                                   'Age', 'Since command', 'Last event']
-                                                    .map((h) => el('th', {scope: 'col'}, h)))),
+                  el('thead', {}, el('tr', {}, ...SESSION_COLUMNS.map(([h, numeric]) =>
+                      el('th', {scope: 'col', class: numeric ? 'num' : null}, h)))),
                   el('tbody'))));
 }
 
@@ -258,7 +263,8 @@ function eventItem(event, now) {
                    event.sessionId && `session ${shortId(event.sessionId)}`,
                    event.runId && `run ${event.runId}`].filter(Boolean).join(' · ');
   const detail = [event.reason, event.message].filter(Boolean).join(': ');
-  return el('li', {class: 'event', dataset: {kind: event.kind, tone: EVENT_TONE[event.kind] ?? 'info'}},
+  const tone = EVENT_TONE[event.kind] ?? 'info';
+  return el('li', {class: 'event', dataset: {kind: event.kind, tone}},
             el('time', {datetime: new Date(event.at * 1000).toISOString(),
                         title: `${duration(now - event.at)} ago`}, clockTime(event.at)),
             el('span', {class: 'kind'}, event.kind.replace('_', ' ')),
