@@ -169,30 +169,29 @@ export function renderQueue(state, admin) {
 
 // --- nodes ----------------------------------------------------------------------------------
 
-function sessionRow(session, now) {
+function sessionRow({session, slot}, now) {
   const browser = [session.browserName, session.browserVersion].filter(Boolean).join(' ');
   const lastEvent = session.lastEvent ?
       `${session.lastEvent.type} (${duration(now - session.lastEvent.at)} ago)` : '–';
   const idle = session.lastCommandAt == null ? 'none yet' : duration(now - session.lastCommandAt);
   return el('tr', {class: 'session', dataset: {session: session.id}},
             el('td', {class: 'mono', title: session.id}, shortId(session.id)),
-            el('td', {}, session.label), el('td', {}, browser || '–'),
+            el('td', {}, slot.id), el('td', {}, session.label), el('td', {}, browser || '–'),
             el('td', {}, session.runId || '–'),
             el('td', {class: 'num'}, duration(now - session.startedAt)),
             el('td', {class: 'num'}, idle), el('td', {}, lastEvent));
 }
 
-function slotRows(slot, now) {
-  const sessions = slot.sessions ?? [];
-  const busy = `${sessions.length} of ${slot.maxSessions} busy`;
-  const head = el('tr', {class: 'slot-row'},
-                  el('th', {colspan: 7, scope: 'rowgroup'},
-                     el('span', {class: 'slot-id'}, `slot ${slot.id}`),
-                     el('span', {class: 'chip'}, slot.label), el('span', {class: 'muted'}, busy)));
-  return [head, ...sessions.map((s) => sessionRow(s, now))];
+// One pill per slot (busy ones filled): a node's capacity at a glance, while the table below
+// lists only what runs — a wall of free-slot rows would hide the sessions.
+function slotPill(slot) {
+  const busy = (slot.sessions ?? []).length;
+  return el('li', {class: 'slot', dataset: {busy: busy > 0 ? 'true' : 'false'}},
+            el('span', {class: 'slot-id'}, slot.id), el('span', {}, slot.label),
+            el('span', {class: 'slot-load'}, `${busy}/${slot.maxSessions}`));
 }
 
-const SESSION_COLUMNS = [['Session'], ['Label'], ['Browser'], ['Run'], ['Age', true],
+const SESSION_COLUMNS = [['Session'], ['Slot'], ['Label'], ['Browser'], ['Run'], ['Age', true],
                          ['Since command', true], ['Last event']];
 
 function createNode({admin}) {
@@ -203,6 +202,7 @@ function createNode({admin}) {
                admin ? el('button', {type: 'button', class: 'small danger',
                                      dataset: {action: 'drain'}}, 'Drain') : null),
             el('p', {class: 'node-uri mono'}),
+            el('ul', {class: 'slots'}),
             el('div', {class: 'scroll', role: 'region', tabindex: '0'},
                el('table', {class: 'sessions'},
                   el('thead', {}, el('tr', {}, ...SESSION_COLUMNS.map(([h, numeric]) =>
@@ -212,14 +212,20 @@ function createNode({admin}) {
 
 function updateNode(card, {node, now}) {
   const slots = node.slots ?? [];
-  const sessions = sum(slots, (s) => (s.sessions ?? []).length);
+  const sessions = slots.flatMap((slot) => (slot.sessions ?? []).map((session) => ({session,
+                                                                                     slot})));
   card.dataset.availability = node.availability;
   setText(card.querySelector('.node-id'), node.id);
   setText(card.querySelector('.availability'), node.availability);
-  setText(card.querySelector('.node-load'), `${sessions} / ${node.maxSessions} sessions`);
+  setText(card.querySelector('.node-load'), `${sessions.length} / ${node.maxSessions} sessions`);
   setText(card.querySelector('.node-uri'), node.uri);
-  card.querySelector('.scroll').setAttribute('aria-label', `Slots and sessions of ${node.id}`);
-  card.querySelector('tbody').replaceChildren(...slots.flatMap((s) => slotRows(s, now)));
+  const pills = card.querySelector('.slots');
+  pills.setAttribute('aria-label', `Slots of ${node.id}`);
+  pills.replaceChildren(...slots.map(slotPill));
+  const table = card.querySelector('.scroll');
+  table.hidden = sessions.length === 0;
+  table.setAttribute('aria-label', `Sessions on ${node.id}`);
+  card.querySelector('tbody').replaceChildren(...sessions.map((s) => sessionRow(s, now)));
   const drain = card.querySelector('[data-action="drain"]');
   if (drain) {
     drain.dataset.node = node.id;
