@@ -1,9 +1,8 @@
 #include "app/hub_command.h"
 
-#include <cstdio>
-
 #include "app/command.h"
 #include "app/signals.h"
+#include "common/log.h"
 #include "config/reload_report.h"
 #include "hub/hub_service.h"
 #include "hub/reload.h"
@@ -22,28 +21,28 @@ int RunHub(const config::Settings& settings, std::function<Result<config::Settin
   SteadyClock clock;
   hub::HubService hub(settings, clock);
   if (Failed("hub", hub.Start())) return 1;
-  std::printf("gridhub hub listening on %s\n", hub.url().c_str());
-  std::fflush(stdout);
+  Announce("hub.started", "gridhub hub listening on " + hub.url());
   config::Settings current = settings;  // what runs, compared with each reload
   auto reload_now = [&] {
     if (!reload) return;
     Result<config::Settings> fresh = reload();
     if (!fresh.ok()) {
-      std::fprintf(stderr, "gridhub hub: reload failed, keeping settings: %s\n",
-                   fresh.error().message.c_str());
+      log::Warn("config.reload_failed",
+                "reload failed, keeping settings: " + fresh.error().message);
       return;
     }
     // Names only: a changed token is reported as changed, its value never.
     config::ReloadReport report = hub::CompareSettings(current, *fresh);
+    RegisterSecrets(*fresh);
     hub.Reconfigure(*fresh);
-    std::fprintf(stderr, "gridhub hub: %s\n", config::DescribeReload(report).c_str());
+    LogReload(*fresh, config::DescribeReload(report));
     // What needs a restart stays as it runs, so the next reload reports it again.
     config::ServerSettings running_server = current.server;
     current = std::move(*fresh);
     current.server = std::move(running_server);
   };
   WaitForStop(signals, {.reload = reload_now, .stop = [](int) { return true; }});
-  std::fprintf(stderr, "gridhub hub: stopping\n");
+  log::Info("hub.stopping", "stopping");
   hub.Stop();
   return 0;
 }

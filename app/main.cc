@@ -7,7 +7,6 @@
 #include "app/node_command.h"
 #include "app/standalone_command.h"
 #include "config/check_config.h"
-#include "http/http_server.h"
 #include "metrics/hub_metrics.h"
 
 namespace {
@@ -38,15 +37,6 @@ int main(int argc, char** argv) {
     const std::string version(gridhub::metrics::GridhubVersion());
     std::printf("gridhub %s\n", version.c_str());
     return 0;
-  }
-  if (command == "hub" || command == "node" || command == "standalone") {
-    // Every client connection is a descriptor: serve as many as the hard limit allows
-    // (server.max-connections stays below it, with a reserve).
-    uint64_t before = 0;
-    const uint64_t now = gridhub::http::RaiseOpenFilesLimit(&before);
-    std::string line = "gridhub: open-files limit " + std::to_string(now);
-    if (now != before) line += " (raised from " + std::to_string(before) + ")";
-    std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (std::string_view(argv[1]) == "hub") {
     return gridhub::app::HubMain(argc - 1, argv + 1);

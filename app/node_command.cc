@@ -1,9 +1,10 @@
 #include "app/node_command.h"
 
-#include <cstdio>
+#include <string>
 
 #include "app/command.h"
 #include "app/signals.h"
+#include "common/log.h"
 #include "config/reload_report.h"
 #include "node-agent/browser_version.h"
 #include "node-agent/node_server.h"
@@ -31,14 +32,15 @@ config::Settings ReloadNode(const config::LoadOptions& load, const config::Setti
                             node::NodeAgent& agent) {
   Result<config::Settings> fresh = config::LoadSettings(load);
   if (!fresh.ok()) {
-    std::fprintf(stderr, "gridhub node: reload failed, keeping settings: %s\n",
-                 fresh.error().message.c_str());
+    log::Warn("config.reload_failed", "reload failed, keeping settings: " + fresh.error().message,
+              {.node_id = agent.id()});
     return current;
   }
   config::ReloadReport reload =
       node::CompareNodeSettings(current, *fresh, node::ReloadScope::kNode);
+  RegisterSecrets(*fresh);
   agent.Reconfigure(node::OptionsFromSettings(*fresh));
-  std::fprintf(stderr, "gridhub node: %s\n", config::DescribeReload(reload).c_str());
+  LogReload(*fresh, config::DescribeReload(reload), {.node_id = agent.id()});
   return node::KeepRestartOnly(current, std::move(*fresh), node::ReloadScope::kNode);
 }
 
@@ -50,21 +52,24 @@ int RunNode(const config::Settings& settings, config::Settings loaded,
   node::NodeServer node(node::OptionsFromSettings(settings), NodeServerOptions(settings.server),
                         clock);
   if (Failed("node", node.Start())) return 1;
-  std::printf("gridhub node listening on %s\n", node.agent().uri().c_str());
-  std::printf("node %s registers with %s; driver logs in %s\n", node.agent().id().c_str(),
-              settings.node.hub.c_str(), node.agent().work_dir().c_str());
-  std::printf("%s\n", node::IdleTimeoutLine(settings.node.session_timeout).c_str());
-  std::fflush(stdout);
+  const log::Fields fields{.node_id = node.agent().id()};
+  Announce("node.started", "gridhub node listening on " + node.agent().uri(), fields);
+  Announce("node.started",
+           "node " + node.agent().id() + " registers with " + settings.node.hub +
+               "; driver logs in " + node.agent().work_dir(),
+           fields);
+  Announce("node.started", node::IdleTimeoutLine(settings.node.session_timeout), fields);
 
   bool draining = false;
   auto stop = [&](int signal_number) {
     if (draining) {
-      std::fprintf(stderr, "gridhub node: second signal; ending all sessions now\n");
+      log::Warn("node.stopping", "second signal; ending all sessions now", fields);
       return true;
     }
     draining = true;
-    std::fprintf(stderr, "gridhub node: signal %d; draining (again to stop at once)\n",
-                 signal_number);
+    log::Info("node.draining",
+              "signal " + std::to_string(signal_number) + "; draining (again to stop at once)",
+              fields);
     node.agent().Drain(node::DrainReason::kSignal);
     return false;
   };
@@ -82,18 +87,17 @@ int NodeMain(int argc, char** argv) {
   if (start.exit_code.has_value()) return *start.exit_code;
   config::Settings settings = start.settings;
   if (settings.node.slots.empty()) {
-    std::fprintf(stderr,
-                 "gridhub node: node.slots is empty: configure at least one slot with driver: or "
-                 "relay: (see docs/nodes.md)\n");
+    log::Error("config.invalid",
+               "gridhub node: node.slots is empty: configure at least one slot with driver: or "
+               "relay: (see docs/nodes.md)");
     return 2;
   }
   // A stereotype that names its browser binary but no version advertises the version that
   // binary reports, as the standalone's detected ones do.
   for (const std::string& line :
        node::FillBrowserVersions(settings.node.slots, node::ProbeBrowserVersionBounded)) {
-    std::printf("%s\n", line.c_str());
+    Announce("node.browser_version", line);
   }
-  std::fflush(stdout);
   return RunNode(settings, std::move(start.settings), start.load);
 }
 

@@ -1,11 +1,12 @@
 #include "app/standalone_command.h"
 
-#include <cstdio>
+#include <string>
 #include <thread>
 
 #include "app/command.h"
 #include "app/signals.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "config/reload_report.h"
 #include "config/settings.h"
 #include "hub/hub_service.h"
@@ -49,8 +50,7 @@ struct Running {
 config::Settings Reload(const Running& running, const config::Settings& current) {
   Result<config::Settings> fresh = config::LoadSettings(running.load);
   if (!fresh.ok()) {
-    std::fprintf(stderr, "gridhub standalone: reload failed, keeping settings: %s\n",
-                 fresh.error().message.c_str());
+    log::Warn("config.reload_failed", "reload failed, keeping settings: " + fresh.error().message);
     return current;
   }
   UseSecret(*fresh, running.generated_secret);
@@ -60,9 +60,10 @@ config::Settings Reload(const Running& running, const config::Settings& current)
   report.applied.insert(report.applied.end(), node.applied.begin(), node.applied.end());
   report.needs_restart.insert(report.needs_restart.end(), node.needs_restart.begin(),
                               node.needs_restart.end());
+  RegisterSecrets(*fresh);
   running.hub.Reconfigure(*fresh);
   running.node.Reconfigure(node::OptionsFromSettings(*fresh));
-  std::fprintf(stderr, "gridhub standalone: %s\n", config::DescribeReload(report).c_str());
+  LogReload(*fresh, config::DescribeReload(report));
   config::Settings kept =
       node::KeepRestartOnly(current, std::move(*fresh), node::ReloadScope::kStandaloneNode);
   kept.server = current.server;  // the hub's server keeps running as it was
@@ -74,12 +75,14 @@ bool OfferSlots(config::Settings& settings) {
   if (!settings.node.slots.empty()) return true;
   node::LocalBrowsers found =
       node::DetectLocalBrowsers(node::FindOnPath, std::thread::hardware_concurrency());
-  for (const std::string& line : found.found) std::printf("detected %s\n", line.c_str());
-  for (const std::string& line : found.missing) std::printf("not offered: %s\n", line.c_str());
+  for (const std::string& line : found.found) Announce("standalone.detected", "detected " + line);
+  for (const std::string& line : found.missing) {
+    Announce("standalone.not_offered", "not offered: " + line);
+  }
   if (found.slots.empty()) {
-    std::fprintf(stderr,
-                 "gridhub standalone: no browser to offer: install chromedriver and chromium "
-                 "(Debian: apt install chromium chromium-driver) or configure node.slots\n");
+    log::Error("standalone.no_browser",
+               "gridhub standalone: no browser to offer: install chromedriver and chromium "
+               "(Debian: apt install chromium chromium-driver) or configure node.slots");
     return false;
   }
   settings.node.slots = std::move(found.slots);
@@ -99,24 +102,22 @@ int RunStandalone(const config::Settings& settings, config::Settings current,
   node::NodeServer node(
       std::move(options),
       {.host = "127.0.0.1", .port = 0, .threads = 2, .max_body = settings.server.max_body}, clock);
-  if (Failed("standalone: node", node.Start())) {
+  if (Failed("standalone.node", node.Start())) {
     hub.Stop();
     return 1;
   }
-  std::printf("gridhub standalone listening on %s\n", hub.url().c_str());
-  std::printf("point WebDriver clients at %s (driver logs in %s)\n",
-              ClientUrl(settings, hub.port()).c_str(), node.agent().work_dir().c_str());
-  std::printf("%s\n", node::IdleTimeoutLine(settings.node.session_timeout).c_str());
-  std::fflush(stdout);
+  Announce("standalone.started", "gridhub standalone listening on " + hub.url());
+  Announce("standalone.started", "point WebDriver clients at " + ClientUrl(settings, hub.port()) +
+                                     " (driver logs in " + node.agent().work_dir() + ")");
+  Announce("standalone.started", node::IdleTimeoutLine(settings.node.session_timeout));
 
   const Running running{hub, node.agent(), load, generated_secret};
   WaitForStop(signals, {.reload = [&] { current = Reload(running, current); },
                         .stop =
                             [](int signal_number) {
-                              std::fprintf(stderr,
-                                           "gridhub standalone: signal %d; ending every session "
-                                           "and stopping\n",
-                                           signal_number);
+                              log::Info("standalone.stopping",
+                                        "signal " + std::to_string(signal_number) +
+                                            "; ending every session and stopping");
                               return true;
                             },
                         .done = [&] { return node.agent().WaitDone(Duration::zero()); }});
@@ -132,13 +133,13 @@ int StandaloneMain(int argc, char** argv) {
   if (start.exit_code.has_value()) return *start.exit_code;
   const std::string generated_secret = RandomIdSource().NewId();  // 128 bits from the CSPRNG
   UseSecret(start.settings, generated_secret);
+  log::AddSecrets({generated_secret});
   config::Settings settings = start.settings;
   if (!OfferSlots(settings)) return 2;
   for (const std::string& line :
        node::FillBrowserVersions(settings.node.slots, node::ProbeBrowserVersionBounded)) {
-    std::printf("%s\n", line.c_str());
+    Announce("standalone.browser_version", line);
   }
-  std::fflush(stdout);
   return RunStandalone(settings, std::move(start.settings), start.load, generated_secret);
 }
 

@@ -366,9 +366,42 @@ std::vector<KeySpec> NodeKeys() {
   };
 }
 
+// log.format / log.level: one of a few words, case and surrounding blanks ignored.
+template <typename T>
+KeySpec ChoiceKey(std::string name, std::string kinds, T LogSettings::*member,
+                  bool (*parse)(std::string_view, T*), std::string_view (*show)(T),
+                  std::string help) {
+  KeySpec spec{.name = std::move(name), .value_kind = kinds, .help = std::move(help)};
+  spec.apply = [member, parse, kinds](const json& value, Settings& s) -> std::optional<Problem> {
+    std::optional<Problem> problem;
+    std::optional<std::string> text = Text(value, kinds, problem);
+    if (!text) return problem;
+    std::string lower(Trim(*text));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string choices = kinds;
+    std::replace(choices.begin(), choices.end(), '|', ' ');
+    if (!parse(lower, &(s.log.*member))) return Bad("must be one of: " + choices);
+    return std::nullopt;
+  };
+  spec.get = [member, show](const Settings& s) { return json(std::string(show(s.log.*member))); };
+  return spec;
+}
+
+std::vector<KeySpec> LogKeys() {
+  return {
+      ChoiceKey("log.format", "text|json", &LogSettings::format, &log::ParseFormat,
+                &log::FormatName,
+                "text: readable lines; json: one JSON object per line (time, level, event, label, "
+                "run_id, session_id, node_id, message)"),
+      ChoiceKey("log.level", "debug|info|warn|error", &LogSettings::level, &log::ParseLevel,
+                &log::LevelConfigName, "lines below this level are not written"),
+  };
+}
+
 std::vector<KeySpec> BuildKeys() {
   std::vector<KeySpec> keys;
-  for (auto part : {ServerKeys(), HubKeys(), QueueKeys(), MatchingKeys(), NodeKeys()}) {
+  for (auto part : {ServerKeys(), HubKeys(), QueueKeys(), MatchingKeys(), NodeKeys(), LogKeys()}) {
     for (KeySpec& spec : part) keys.push_back(std::move(spec));
   }
   return keys;
@@ -377,8 +410,8 @@ std::vector<KeySpec> BuildKeys() {
 }  // namespace
 
 const std::vector<std::string>& Sections() {
-  static const std::vector<std::string> kSections = {"server",   "hub",     "queue",
-                                                     "matching", "metrics", "node"};
+  static const std::vector<std::string> kSections = {"server",  "hub",  "queue", "matching",
+                                                     "metrics", "node", "log"};
   return kSections;
 }
 

@@ -45,8 +45,12 @@ std::string ShowValue(const json& value) {
 // The one-line error format: key, value, why, and where the value came from.
 Error ValueError(std::string_view key, const json& value, const Problem& problem,
                  std::string_view origin) {
+  // A token given with the wrong type is still a token: the line names the key, not the value.
+  const KeySpec* spec = FindKey(key);
+  const bool secret = spec != nullptr && spec->secrecy == detail::Secrecy::kSecret;
   std::string line = std::string(key) + problem.path + " = " +
-                     ShowValue(problem.value.value_or(value)) + ": " + problem.why;
+                     (secret ? "<redacted>" : ShowValue(problem.value.value_or(value))) + ": " +
+                     problem.why;
   if (!origin.empty()) line += " (" + std::string(origin) + ")";
   return InvalidArgument(std::move(line));
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/result.h"
 
 namespace gridhub::config {
@@ -109,12 +110,19 @@ struct NodeSettings {
   std::vector<SlotConfig> slots;
 };
 
+// How the process logs (docs/logging.md); applied at start and again on every SIGHUP.
+struct LogSettings {
+  log::Format format = log::Format::kText;
+  log::Level level = log::Level::kInfo;
+};
+
 struct Settings {
   ServerSettings server;
   HubSettings hub;
   QueueSettings queue;
   MatchingSettings matching;
   NodeSettings node;
+  LogSettings log;
   // "queue.timeout" -> where its value came from; holds every key.
   std::map<std::string, Source> sources;
 };

@@ -199,6 +199,8 @@ std::vector<KeyCase> EveryKey() {
                      {"max-sessions", 1},
                      {"stereotype", json::object()},
                      {"driver", {"/bin/true", "--flag"}}}})},
+      {"log.format", "JSON", "json"},
+      {"log.level", " Warn ", "warn"},
   };
 }
 
@@ -454,6 +456,16 @@ TEST(LoadSettingsTest, ErrorsNameKeyValueAndReason) {
        {},
        {"queue.max-per-run", "-1", "negative"}},
       {"port out of range", "", {}, {"--port", "65536"}, {"server.port", "65536", "out of range"}},
+      {"unknown log format",
+       "",
+       {"GRIDHUB_LOG_FORMAT=xml"},
+       {},
+       {"log.format", "xml", "must be one of: text json", "env GRIDHUB_LOG_FORMAT"}},
+      {"unknown log level",
+       "log:\n  level: verbose\n",
+       {},
+       {},
+       {"log.level", "verbose", "must be one of: debug info warn error"}},
       {"bad boolean",
        "",
        {"GRIDHUB_MATCHING_WILDCARDS=maybe"},
@@ -597,6 +609,24 @@ TEST(LoadSettingsTest, ErrorsNameKeyValueAndReason) {
           << c.name << ": \"" << s.error().message << "\" lacks \"" << part << "\"";
     }
   }
+}
+
+TEST(LoadSettingsTest, ATokenOfTheWrongTypeIsNotShownInTheError) {
+  Result<Settings> s = Load("hub:\n  admin-token: [s3cr3t-in-a-list]\n", {}, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("hub.admin-token = <redacted>: wrong type"), std::string::npos)
+      << s.error().message;
+  EXPECT_EQ(s.error().message.find("s3cr3t"), std::string::npos) << s.error().message;
+}
+
+TEST(LoadSettingsTest, LogDefaultsToInfoText) {
+  Settings s = *Load("", {}, {});
+  EXPECT_EQ(s.log.format, log::Format::kText);
+  EXPECT_EQ(s.log.level, log::Level::kInfo);
+  Settings json_debug = *Load("log:\n  format: json\n", {"GRIDHUB_LOG_LEVEL=debug"}, {});
+  EXPECT_EQ(json_debug.log.format, log::Format::kJson);
+  EXPECT_EQ(json_debug.log.level, log::Level::kDebug);
+  EXPECT_EQ(Load("", {}, {"--log.level", "error"})->log.level, log::Level::kError);
 }
 
 TEST(LoadSettingsTest, MissingFileIsAnError) {

@@ -23,6 +23,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/log.h"
 #include "common/mutex.h"
 #include "http/connection_clock.h"
 #include "http/request_head.h"
@@ -459,13 +460,14 @@ void ServerTransport::HandOff(const std::shared_ptr<Connection>& connection,
   connection->closing = true;
   Remove(peer);
   if (fd < 0) {
-    std::fprintf(stderr, "gridhub: cannot detach a connection: %s\n", std::strerror(errno));
+    log::Error("http.detach_failed",
+               std::string("cannot detach a connection: ") + std::strerror(errno));
     return;
   }
   try {
     take(std::move(out));
   } catch (...) {
-    std::fputs("gridhub: detach callback failed\n", stderr);
+    log::Error("http.detach_failed", "detach callback failed");
   }
 }
 
@@ -547,7 +549,7 @@ void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
     try {
       callbacks_->on_disconnect(connection->id);
     } catch (...) {
-      std::fputs("gridhub: disconnect handler failed\n", stderr);
+      log::Error("http.handler_failed", "disconnect handler failed");
     }
   }
 }
@@ -672,7 +674,7 @@ void ServerHandler::Dispatch(const std::shared_ptr<Connection>& connection, Fram
   try {
     callbacks_->on_request(std::move(converted), responder);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gridhub: handler failed: %s\n", e.what());
+    log::Error("http.handler_failed", std::string("handler failed: ") + e.what());
     responder.Send(500, W3CErrorBody({ErrorCode::kInternal, e.what()}));
   } catch (...) {
     responder.Send(500, W3CErrorBody({ErrorCode::kInternal, "unknown failure"}));
@@ -710,11 +712,14 @@ class AcceptGuard final : public Pistache::Log::StringLogger {
     return level >= Pistache::Log::Level::WARN;
   }
 
-  void log(Pistache::Log::Level, const std::string& message) override {
+  void log(Pistache::Log::Level level, const std::string& message) override {
     const bool out_of_files = message.find(std::strerror(EMFILE)) != std::string::npos ||
                               message.find(std::strerror(ENFILE)) != std::string::npos;
     if (!out_of_files) {
-      std::fprintf(stderr, "gridhub: http: %s\n", message.c_str());
+      // gridhub:: spelled out: this class's own log() would otherwise read as the name.
+      gridhub::log::Write(level == Pistache::Log::Level::WARN ? gridhub::log::Level::kWarn
+                                                              : gridhub::log::Level::kError,
+                          "http.pistache", message);
       return;
     }
     Shed();
@@ -748,9 +753,9 @@ class AcceptGuard final : public Pistache::Log::StringLogger {
     const SteadyTime now = SteadyClock::now();
     if (now - last_report_ > std::chrono::seconds(10)) {
       last_report_ = now;
-      std::fprintf(stderr,
-                   "gridhub: accept failed: out of file descriptors; refusing connections "
-                   "(lower server.max-connections or raise the open-files limit)\n");
+      log::Error("http.out_of_files",
+                 "accept failed: out of file descriptors; refusing connections "
+                 "(lower server.max-connections or raise the open-files limit)");
     }
   }
 
@@ -860,11 +865,10 @@ Status HttpServer::Start() {
   const uint64_t files = OpenFilesLimit();
   const uint64_t cap = files > 2 * FdReserve(files) ? files - FdReserve(files) : files / 2;
   if (state_->callbacks->max_connections > cap) {
-    std::fprintf(stderr,
-                 "gridhub: serving at most %llu connections on %s: the open-files limit is "
-                 "%llu (server.max-connections is %zu)\n",
-                 static_cast<unsigned long long>(cap), where.c_str(),
-                 static_cast<unsigned long long>(files), options.max_connections);
+    log::Warn("http.connections_capped",
+              "serving at most " + std::to_string(cap) + " connections on " + where +
+                  ": the open-files limit is " + std::to_string(files) +
+                  " (server.max-connections is " + std::to_string(options.max_connections) + ")");
     state_->callbacks->max_connections = std::max<uint64_t>(1, cap);
   }
   try {
@@ -911,7 +915,7 @@ void HttpServer::Stop() {
   try {
     state_->listener->shutdown();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gridhub: server shutdown: %s\n", e.what());
+    log::Error("http.shutdown_failed", std::string("server shutdown: ") + e.what());
   }
   // Listener::shutdown() only asks the reactor threads to stop; they are joined when the
   // listener is destroyed. Until then one may still be closing a connection and calling

@@ -3,11 +3,11 @@
 // hand a client's connection to the tunnel pump, the per-session socket book, and
 // POST /session/{id}/se/event. The byte relay itself is tunnel/'s (docs/websockets.md).
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "common/log.h"
 #include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "hub/hub_service.h"
@@ -208,16 +208,19 @@ bool HubService::StartTunnel(const Call& call, SocketKind kind, SessionSockets::
                              tunnel::Upstream upstream, std::string request_head) {
   const metrics::WebSocketKind metric_kind = MetricKind(kind);
   tunnel::TunnelEvents events;
-  events.on_handshake = [this, key, metric_kind](bool upgraded, int status,
-                                                 const std::string& reason) {
+  events.on_handshake = [this, key, metric_kind,
+                         session = std::string(call.match.Param("session"))](
+                            bool upgraded, int status, const std::string& reason) {
     if (upgraded) {
       sockets_.MarkOpen(key);
       grid_.metrics().RecordWebSocketUpgrade(metric_kind, metrics::UpgradeOutcome::kOk);
       return;
     }
     grid_.metrics().RecordWebSocketUpgrade(metric_kind, metrics::UpgradeOutcome::kNodeFailed);
-    std::fprintf(stderr, "gridhub hub: WebSocket upgrade refused by the node (status %d): %s\n",
-                 status, Printable(reason).c_str());
+    log::Warn("websocket.refused_by_node",
+              "WebSocket upgrade refused by the node (status " + std::to_string(status) +
+                  "): " + Printable(reason),
+              {.session_id = session});
   };
   events.on_bytes = [this](tunnel::Direction direction, size_t bytes) {
     grid_.metrics().RecordWebSocketBytes(direction == tunnel::Direction::kToUpstream
@@ -267,9 +270,9 @@ void HubService::SessionEventCall(const Call& call) {
   std::optional<SessionRoute> route = grid_.NoteSessionEvent(SessionId(session), event->event_type);
   if (!route.has_value()) return SendError(call.responder, unknown);
   grid_.metrics().RecordSessionEvent(grid_.metrics().MetricLabel(route->label), event->event_type);
-  std::fprintf(stderr, "gridhub hub: session event label=%s run=%s session=%s event=%s\n",
-               Printable(route->label).c_str(), Printable(route->run_id).c_str(), session.c_str(),
-               event->event_type.c_str());
+  // The event type is the client's text: the logger escapes it, one line whatever it holds.
+  log::Info("session.event", "event=" + event->event_type,
+            {.label = route->label, .run_id = route->run_id, .session_id = session});
   call.responder.Send(200, R"({"value":null})");
 }
 

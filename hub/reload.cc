@@ -11,6 +11,8 @@ namespace {
 // included) is reported as needing a restart until it is made live and listed here.
 bool AppliedLive(const std::string& name) {
   if (name.rfind("queue.", 0) == 0 || name.rfind("matching.", 0) == 0) return true;
+  // The process applies log.* itself (log::Configure) when it takes a reload.
+  if (name.rfind("log.", 0) == 0) return true;
   for (std::string_view live :
        {"hub.admin-token", "hub.client-token", "hub.registration-secret", "hub.slot-selection",
         "hub.node-timeout", "hub.health-check-period"}) {

@@ -29,6 +29,16 @@ TEST(HubReloadTest, NamesWhatChangedAndNeverAValue) {
   }
 }
 
+TEST(HubReloadTest, LogSettingsApplyLive) {
+  config::Settings before;
+  config::Settings after = before;
+  after.log.format = log::Format::kJson;
+  after.log.level = log::Level::kWarn;
+  ReloadReport report = CompareSettings(before, after);
+  EXPECT_EQ(report.applied, (std::vector<std::string>{"log.format", "log.level"}));
+  EXPECT_TRUE(report.needs_restart.empty());
+}
+
 TEST(HubReloadTest, NothingChanged) {
   config::Settings settings;
   ReloadReport report = CompareSettings(settings, settings);

@@ -73,14 +73,22 @@ http::Headers HubLink::Headers(Bearer bearer) const {
   return headers;
 }
 
+void HubLink::Log(log::Level level, std::string_view event, const std::string& line) const {
+  NodeLog(level, event, options_.node_id.str(), line);
+}
+
 void HubLink::ResolveHub() {
   std::vector<std::string> addresses = ResolveHostAddresses(hub_host_);
   MutexLock lock(mu_);
   if (!hub_resolved_ || addresses != hub_addresses_) {
-    NodeLog(addresses.empty()
-                ? "cannot resolve hub host " + hub_host_ +
-                      "; without a registration secret only loopback may call this node"
-                : "hub " + hub_host_ + " is at " + JoinAddresses(addresses));
+    if (addresses.empty()) {
+      Log(log::Level::kWarn, "node.hub_unresolved",
+          "cannot resolve hub host " + hub_host_ +
+              "; without a registration secret only loopback may call this node");
+    } else {
+      Log(log::Level::kInfo, "node.hub_resolved",
+          "hub " + hub_host_ + " is at " + JoinAddresses(addresses));
+    }
   }
   hub_resolved_ = true;
   hub_addresses_ = std::move(addresses);
@@ -96,11 +104,14 @@ bool HubLink::Register(const json& body, Duration retry_in) {
                                                   .max_response_body = kSmallAnswer});
   bool ok = Is2xx(answer.status);
   if (ok) {
-    if (std::optional<std::string> line = register_report_.Succeeded()) NodeLog(*line);
-    NodeLog("registered with hub " + options_.hub + " as " + options_.node_id.str() + " (" +
+    if (std::optional<std::string> line = register_report_.Succeeded()) {
+      Log(log::Level::kInfo, "node.hub_reachable", *line);
+    }
+    Log(log::Level::kInfo, "node.registered",
+        "registered with hub " + options_.hub + " as " + options_.node_id.str() + " (" +
             options_.node_uri + ")");
   } else if (auto line = register_report_.Failed(clock_.Now(), FailureText(answer), retry_in)) {
-    NodeLog(*line);
+    Log(log::Level::kWarn, "node.registration_failed", *line);
   }
   MutexLock lock(mu_);
   registered_ = ok;
@@ -121,14 +132,17 @@ HeartbeatAnswer HubLink::Heartbeat(const HeartbeatReport& report, Duration perio
   HeartbeatAnswer parsed = ParseHeartbeatAnswer(answer.status, answer.body);
   if (parsed.outcome == HeartbeatAnswer::Outcome::kUnknownNode) {
     // Registering again reports the live sessions, so that they stay routable.
-    NodeLog("hub " + options_.hub + " does not know this node; registering again");
+    Log(log::Level::kWarn, "node.unknown_to_hub",
+        "hub " + options_.hub + " does not know this node; registering again");
     heartbeat_report_.Succeeded();  // the hub answers; registration reports from here
     MutexLock lock(mu_);
     registered_ = false;
   } else if (parsed.outcome == HeartbeatAnswer::Outcome::kOk) {
-    if (std::optional<std::string> line = heartbeat_report_.Succeeded()) NodeLog(*line);
+    if (std::optional<std::string> line = heartbeat_report_.Succeeded()) {
+      Log(log::Level::kInfo, "node.hub_reachable", *line);
+    }
   } else if (auto line = heartbeat_report_.Failed(clock_.Now(), FailureText(answer), period)) {
-    NodeLog(*line);
+    Log(log::Level::kWarn, "node.heartbeat_failed", *line);
   }
   return parsed;
 }

@@ -21,9 +21,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/mutex.h"
 #include "common/strong_id.h"
 #include "http/http_client.h"
@@ -107,6 +109,8 @@ class HubLink {
   enum class Bearer { kNone, kClientToken, kAdminToken };
   http::Headers Headers(Bearer bearer) const EXCLUDES(mu_);
   void ResolveHub() EXCLUDES(mu_);
+  // A line about the link, with this node's id.
+  void Log(log::Level level, std::string_view event, const std::string& line) const;
 
   const HubLinkOptions options_;
   const std::string hub_host_;  // options_.hub's host, for hub_addresses()

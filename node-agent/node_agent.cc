@@ -30,8 +30,6 @@ constexpr std::chrono::seconds kInFlightDrainWait{5};
 // Refused callers get at most one log line per this period (a scanner must not flood the log).
 constexpr std::chrono::seconds kRefusalLogQuiet{10};
 
-void Log(const std::string& line) { NodeLog(line); }
-
 std::string TrimSlash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
@@ -120,7 +118,8 @@ std::vector<NodeSlot> NodeSlots(const NodeAgentOptions& options) {
         matching::Stereotype::Parse(slot.stereotype, DefaultLabel(slot));
     if (!stereotype.ok()) {
       // The hub refuses the registration of such a slot too; here it serves nothing.
-      Log("slot " + id.str() + ": " + stereotype.error().message);
+      NodeLog(log::Level::kError, "node.slot_invalid", options.id,
+              "slot " + id.str() + ": " + stereotype.error().message);
     }
     slots.push_back(NodeSlot{
         std::move(id), stereotype.ok() ? std::optional(std::move(*stereotype)) : std::nullopt});
@@ -196,7 +195,8 @@ NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpCli
                 clock, client),
       book_(SlotInfos(options_),
             SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock),
-      sockets_(clock, client, [this](const SessionId& id) { OnSocketActivity(id); }) {
+      sockets_(
+          clock, client, [this](const SessionId& id) { OnSocketActivity(id); }, options_.id) {
   MutexLock lock(mu_);
   live_ = LiveOptionsOf(options_);
   link_.SetCredentials(CredentialsOf(live_));
@@ -247,7 +247,8 @@ void NodeAgent::Handle(http::ServerRequest request, http::Responder responder) {
     }
     RouteSession(path, std::move(request), std::move(responder));
   } catch (const std::exception& e) {
-    Log(std::string("internal error: ") + e.what());
+    NodeLog(log::Level::kError, "node.internal_error", options_.id,
+            std::string("internal error: ") + e.what());
     SendError(responder, ErrorCode::kInternal, e.what());
   }
 }
@@ -316,9 +317,10 @@ std::optional<std::string> NodeAgent::Refusal(const http::ServerRequest& request
   if (why && log == RefusalLog::kLog &&
       (!last_refusal_log_ || clock_.Now() - *last_refusal_log_ >= kRefusalLogQuiet)) {
     last_refusal_log_ = clock_.Now();
-    Log("refused " + request.method + " " + request.path.substr(0, 200) + ": " + *why +
-        " (hub at " + JoinAddresses(hub_addresses) + "; further refusals within " +
-        ShortSeconds(kRefusalLogQuiet) + " are not logged)");
+    NodeLog(log::Level::kWarn, "node.call_refused", options_.id,
+            "refused " + request.method + " " + request.path.substr(0, 200) + ": " + *why +
+                " (hub at " + JoinAddresses(hub_addresses) + "; further refusals within " +
+                ShortSeconds(kRefusalLogQuiet) + " are not logged)");
   }
   return why;
 }
@@ -394,8 +396,10 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
     if (sockets_added) sockets_.End(created->id);
     return FailCreation(session, published.error(), responder);
   }
-  Log("session " + created->id.str() + " started on slot " + slots_[session->slot].id.str() + " (" +
-      started_on + ")");
+  NodeLog(log::Level::kInfo, "node.session_started", options_.id,
+          "session " + created->id.str() + " started on slot " + slots_[session->slot].id.str() +
+              " (" + started_on + ")",
+          {.session_id = created->id.str()});
   Deliver(session, created->body, responder);
 }
 
@@ -432,8 +436,9 @@ SocketTargets NodeAgent::OfferSockets(const Session& session, CreatedSession& cr
 void NodeAgent::FailCreation(const std::shared_ptr<Session>& session, const Error& failure,
                              http::Responder& responder) {
   const std::string& log = session->backend.log_path;
-  Log("session creation failed on slot " + slots_[session->slot].id.str() + ": " + failure.message +
-      (log.empty() ? "" : " (driver log " + log + ")"));
+  NodeLog(log::Level::kWarn, "node.session_failed", options_.id,
+          "session creation failed on slot " + slots_[session->slot].id.str() + ": " +
+              failure.message + (log.empty() ? "" : " (driver log " + log + ")"));
   launcher_.Stop(session->backend);
   {
     MutexLock lock(mu_);
@@ -452,7 +457,9 @@ void NodeAgent::Deliver(const std::shared_ptr<Session>& session, const std::stri
   }
   // The hub gave up waiting (or its client left): nobody knows this session, so it would hold
   // the slot until the idle timeout. End it now.
-  Log("session " + session->id.str() + " was not delivered to the hub; ending it");
+  NodeLog(log::Level::kWarn, "node.session_undelivered", options_.id,
+          "session " + session->id.str() + " was not delivered to the hub; ending it",
+          {.session_id = session->id.str()});
   std::shared_ptr<Session> claimed;
   {
     MutexLock lock(mu_);
@@ -606,7 +613,10 @@ std::optional<http::ClientResponse> NodeAgent::FinishSession(
     if (recently_ended_.size() > kRecentlyEndedKept) recently_ended_.pop_front();
     wake_.notify_all();
   }
-  Log("session " + session->id.str() + " ended; slot " + slots_[session->slot].id.str() + " free");
+  NodeLog(
+      log::Level::kInfo, "node.session_ended", options_.id,
+      "session " + session->id.str() + " ended; slot " + slots_[session->slot].id.str() + " free",
+      {.session_id = session->id.str()});
   return answer;
 }
 
@@ -629,8 +639,10 @@ void NodeAgent::OnDriverExit(const std::weak_ptr<Session>& weak) {
     claimed = ClaimForEnd(session->id);
   }
   if (!claimed) return;  // being ended already: the exit is the one we asked for
-  Log("driver of session " + session->id.str() + " exited; session ended (log " +
-      session->backend.log_path + ")");
+  NodeLog(log::Level::kWarn, "node.driver_exited", options_.id,
+          "driver of session " + session->id.str() + " exited; session ended (log " +
+              session->backend.log_path + ")",
+          {.session_id = session->id.str()});
   EndInBackground(claimed, false, HubNotice::kTellHub);
 }
 
@@ -644,7 +656,9 @@ void NodeAgent::EndUnknownSessions(std::span<const SessionId> unknown, SteadyTim
     };
     for (const SessionId& id : UnknownSessionsToEnd(unknown, composed, answered_at)) {
       if (std::shared_ptr<Session> session = ClaimForEnd(id)) {
-        Log("session " + id.str() + " is unknown to the hub; ending it");
+        NodeLog(log::Level::kWarn, "node.session_unknown_to_hub", options_.id,
+                "session " + id.str() + " is unknown to the hub; ending it",
+                {.session_id = id.str()});
         to_end.push_back(std::move(session));
       }
     }
@@ -775,8 +789,10 @@ NodeAgent::Due NodeAgent::CollectDue() {
   }
   for (const SessionId& id : book_.IdleSessions()) {
     if (auto session = ClaimForEnd(id)) {
-      Log("session " + id.str() + " idle for " + ShortSeconds(live_.session_timeout) +
-          "; ending it");
+      NodeLog(log::Level::kInfo, "node.session_idle", options_.id,
+              "session " + id.str() + " idle for " + ShortSeconds(live_.session_timeout) +
+                  "; ending it",
+              {.session_id = id.str()});
       due.to_end.push_back(std::move(session));
     }
   }
@@ -793,12 +809,14 @@ void NodeAgent::CollectDrainDue(SteadyTime now, Due& due) {
     if (book_.drain_reason() != DrainReason::kAfterSessions) {
       drain_deadline_ = now + live_.drain_timeout;
     }
-    Log("draining: no new sessions; " + std::to_string(book_.session_count()) + " running");
+    NodeLog(log::Level::kInfo, "node.draining", options_.id,
+            "draining: no new sessions; " + std::to_string(book_.session_count()) + " running");
   }
   if (drain_deadline_ && now >= *drain_deadline_) {
     for (const auto& [id, slot] : book_.Sessions()) {
       if (auto session = ClaimForEnd(id)) {
-        Log("drain timeout: ending session " + id.str());
+        NodeLog(log::Level::kWarn, "node.drain_timeout", options_.id,
+                "drain timeout: ending session " + id.str(), {.session_id = id.str()});
         due.to_end.push_back(std::move(session));
       }
     }
@@ -810,8 +828,9 @@ void NodeAgent::FinishDrain() {
   bool was_registered = link_.registered();
   // Sent even when not registered: the hub may have taken a registration whose answer was lost.
   link_.Deregister();
-  Log(was_registered ? "drained; deregistered from " + options_.hub
-                     : "drained (never registered with " + options_.hub + ")");
+  NodeLog(log::Level::kInfo, "node.drained", options_.id,
+          was_registered ? "drained; deregistered from " + options_.hub
+                         : "drained (never registered with " + options_.hub + ")");
   MutexLock lock(mu_);
   done_ = true;
   wake_.notify_all();

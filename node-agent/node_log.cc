@@ -1,9 +1,11 @@
 #include "node-agent/node_log.h"
 
-#include <cstdio>
-
 namespace gridhub::node {
 
-void NodeLog(const std::string& line) { std::fprintf(stderr, "gridhub node: %s\n", line.c_str()); }
+void NodeLog(log::Level level, std::string_view event, std::string_view node_id,
+             std::string_view message, log::Fields fields) {
+  fields.node_id = node_id;
+  log::Write(level, event, message, fields);
+}
 
 }  // namespace gridhub::node

@@ -113,6 +113,9 @@ config::ReloadReport CompareNodeSettings(const config::Settings& before,
   check(!SameSlots(b.slots, a.slots), "node.slots", reload.needs_restart);
   check(b.max_upload != a.max_upload, "node.max-upload", reload.needs_restart);
   if (scope == ReloadScope::kStandaloneNode) return reload;
+  // The command applies these itself (log::Configure) before it reports the reload.
+  check(before.log.format != after.log.format, "log.format", reload.applied);
+  check(before.log.level != after.log.level, "log.level", reload.applied);
   const config::HubSettings& bh = before.hub;
   const config::HubSettings& ah = after.hub;
   check(bh.registration_secret != ah.registration_secret, "hub.registration-secret",

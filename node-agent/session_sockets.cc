@@ -40,8 +40,11 @@ std::string NoTargetMessage(const SessionId& id, SocketKind kind) {
 }  // namespace
 
 SessionSockets::SessionSockets(const Clock& clock, http::HttpClient& client,
-                               ActivityCallback on_activity)
-    : clock_(clock), client_(client), on_activity_(std::move(on_activity)) {}
+                               ActivityCallback on_activity, std::string node_id)
+    : clock_(clock),
+      client_(client),
+      node_id_(std::move(node_id)),
+      on_activity_(std::move(on_activity)) {}
 
 SessionSockets::~SessionSockets() { EndAll(); }
 
@@ -156,7 +159,9 @@ void SessionSockets::ResolveBrowserEndpoint(const SessionId& id, SocketEndpoint 
                                        : Result<std::string>(InvalidArgument(FailureText(answer)));
         if (!path.ok()) {
           Release(id, key);
-          NodeLog("cdp socket of session " + id.str() + ": " + url + ": " + path.error().message);
+          NodeLog(log::Level::kWarn, "node.devtools_unavailable", node_id_,
+                  "cdp socket of session " + id.str() + ": " + url + ": " + path.error().message,
+                  {.session_id = id.str()});
           return SendError(responder, ErrorCode::kUnavailable,
                            "the browser's DevTools endpoint did not answer " + url + ": " +
                                path.error().message);
@@ -217,12 +222,14 @@ void SessionSockets::OpenTunnel(const SessionId& id, uint64_t key, SocketKind ki
       .request_head = std::move(head),
       .upstream = {upstream.host, upstream.port},
       .events = {.on_handshake =
-                     [what, target = upstream.HostPort() + upstream.path](
-                         bool upgraded, int status, const std::string& reason) {
+                     [what, target = upstream.HostPort() + upstream.path, node = node_id_,
+                      session = id.str()](bool upgraded, int status, const std::string& reason) {
                        if (upgraded) return;
-                       NodeLog(what + ": " + target + " refused the upgrade (" +
-                               (status != 0 ? "HTTP " + std::to_string(status) + ", " : "") +
-                               reason + ")");
+                       NodeLog(log::Level::kWarn, "node.websocket_refused", node,
+                               what + ": " + target + " refused the upgrade (" +
+                                   (status != 0 ? "HTTP " + std::to_string(status) + ", " : "") +
+                                   reason + ")",
+                               {.session_id = session});
                      },
                  .on_bytes = [this, id](tunnel::Direction, size_t) { OnBytes(id); },
                  .on_closed = [this, id, key] { Release(id, key); }}};

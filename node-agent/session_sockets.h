@@ -50,7 +50,9 @@ class SessionSockets {
   // Socket traffic touches the idle clock at most this often per session.
   static constexpr std::chrono::seconds kActivityPeriod{1};
 
-  SessionSockets(const Clock& clock, http::HttpClient& client, ActivityCallback on_activity);
+  // `node_id` names the node in this class's log lines.
+  SessionSockets(const Clock& clock, http::HttpClient& client, ActivityCallback on_activity,
+                 std::string node_id = "");
   ~SessionSockets();  // closes every tunnel
   SessionSockets(const SessionSockets&) = delete;
   SessionSockets& operator=(const SessionSockets&) = delete;
@@ -120,6 +122,7 @@ class SessionSockets {
 
   const Clock& clock_;
   http::HttpClient& client_;
+  const std::string node_id_;
   const ActivityCallback on_activity_;
 
   mutable Mutex mu_;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
 #include "tunnel/handshake.h"
 
 namespace gridhub::tunnel {
@@ -93,7 +94,7 @@ void Tunnel::Report(bool upgraded, int status, const std::string& reason) {
   try {
     events_.on_handshake(upgraded, status, reason);
   } catch (...) {
-    std::fputs("gridhub: tunnel on_handshake failed\n", stderr);
+    log::Error("tunnel.callback_failed", "tunnel on_handshake failed");
   }
 }
 
@@ -258,7 +259,7 @@ Tunnel::Flushed Tunnel::Flush(RelayBuffer& buffer, Endpoint& to, Direction direc
     try {
       events_.on_bytes(direction, relayed);
     } catch (...) {
-      std::fputs("gridhub: tunnel on_bytes failed\n", stderr);
+      log::Error("tunnel.callback_failed", "tunnel on_bytes failed");
     }
   }
   return Flushed::kOk;

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "common/mutex.h"
 #include "tunnel/tunnel.h"
 
@@ -246,7 +247,7 @@ void TunnelPump::State::Finish(TunnelId id) {
   try {
     on_closed();
   } catch (...) {
-    std::fputs("gridhub: tunnel on_closed failed\n", stderr);
+    log::Error("tunnel.callback_failed", "tunnel on_closed failed");
   }
 }
 
