@@ -114,6 +114,20 @@ std::optional<std::string> NodeCallRefusal(const Credentials& credentials, const
   return std::nullopt;
 }
 
+Status RefuseSite(std::string why) {
+  return Error{
+      ErrorCode::kForbidden,
+      "refused: " + why + "; admin and node calls are not taken from another site's web page"};
+}
+
+// The host:port of an Origin ("http://h:1" -> "h:1"); "" when it has no scheme.
+std::string_view OriginHost(std::string_view origin) {
+  const size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = origin.substr(scheme + 3);
+  return rest.substr(0, rest.find('/'));
+}
+
 Status Refuse(std::string why) { return Error{ErrorCode::kUnauthorized, std::move(why)}; }
 
 Status FromRefusal(std::optional<std::string> why) {
@@ -121,6 +135,21 @@ Status FromRefusal(std::optional<std::string> why) {
 }
 
 }  // namespace
+
+Status CheckSite(Access access, const RequestSite& site) {
+  if (access != Access::kAdmin && access != Access::kNodeDrain && access != Access::kNode) {
+    return Status::Ok();
+  }
+  if (http::EqualsIgnoreCase(site.sec_fetch_site, "cross-site")) {
+    return RefuseSite("the browser marked this request cross-site (Sec-Fetch-Site)");
+  }
+  if (site.origin.empty()) return Status::Ok();
+  const std::string_view host = OriginHost(site.origin);
+  if (host.empty() || site.host.empty() || !http::EqualsIgnoreCase(host, site.host)) {
+    return RefuseSite("its Origin is not this hub's address (Host)");
+  }
+  return Status::Ok();
+}
 
 Status CheckAccess(Access access, const Credentials& credentials, const Caller& caller) {
   constexpr const char* kClientRefusal = "missing or wrong client token";

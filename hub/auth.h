@@ -57,4 +57,19 @@ enum class Access {
 // reason the 401 gives (never a secret's value).
 Status CheckAccess(Access access, const Credentials& credentials, const Caller& caller);
 
+// What a browser says about where a request comes from (Fetch metadata and Origin), from the
+// request's headers; empty when not sent (WebDriver clients and node agents send neither).
+struct RequestSite {
+  std::string_view sec_fetch_site;  // "same-origin", "same-site", "cross-site", "none"
+  std::string_view origin;          // "http://host:port", or "null"
+  std::string_view host;            // the Host header
+};
+
+// Whether an `access` call may come from `site`. Admin, drain and node calls are refused
+// (kForbidden) when a browser says they come from another site — `Sec-Fetch-Site: cross-site`,
+// or an Origin whose host:port is not the request's Host — because the loopback rule (no
+// token, a caller on this machine) would otherwise let any web page an operator opens on this
+// machine drain nodes, clear the queue or register a node. Other calls are not checked.
+Status CheckSite(Access access, const RequestSite& site);
+
 }  // namespace gridhub::hub

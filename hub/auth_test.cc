@@ -163,5 +163,32 @@ TEST(AuthTest, TheRegistryIsShownToClientsAndToNodes) {
       CheckAccess(Access::kClientOrNode, {.registration_secret = "reg"}, From(kRemote)).ok());
 }
 
+TEST(AuthTest, AdminDrainAndNodeCallsFromAnotherSiteAreRefused) {
+  for (Access access : {Access::kAdmin, Access::kNodeDrain, Access::kNode}) {
+    EXPECT_EQ(CheckSite(access, {.sec_fetch_site = "cross-site"}).error().code,
+              ErrorCode::kForbidden);
+    EXPECT_EQ(CheckSite(access, {.sec_fetch_site = "Cross-Site", .host = "hub:4444"}).error().code,
+              ErrorCode::kForbidden);
+    for (std::string_view origin :
+         {"http://evil.example", "null", "http://hub:4445", "http://hub:4444.evil", "hub:4444"}) {
+      EXPECT_FALSE(CheckSite(access, {.origin = origin, .host = "hub:4444"}).ok()) << origin;
+    }
+    EXPECT_FALSE(CheckSite(access, {.origin = "http://hub:4444"}).ok());  // no Host to match
+  }
+}
+
+TEST(AuthTest, SameOriginCallsAndNonBrowserClientsPassTheSiteCheck) {
+  EXPECT_TRUE(CheckSite(Access::kAdmin, {}).ok());  // curl, bindings, node agents
+  EXPECT_TRUE(
+      CheckSite(Access::kAdmin,
+                {.sec_fetch_site = "same-origin", .origin = "http://Hub:4444", .host = "hub:4444"})
+          .ok());
+  EXPECT_TRUE(
+      CheckSite(Access::kNodeDrain, {.origin = "https://hub:4444/", .host = "hub:4444"}).ok());
+  // Client and open calls are not checked here.
+  EXPECT_TRUE(CheckSite(Access::kClient, {.sec_fetch_site = "cross-site"}).ok());
+  EXPECT_TRUE(CheckSite(Access::kOpen, {.origin = "http://evil.example", .host = "h"}).ok());
+}
+
 }  // namespace
 }  // namespace gridhub::hub

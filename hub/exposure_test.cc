@@ -18,11 +18,12 @@ constexpr const char* kUri = "http://10.9.8.7:5555";
 
 GridSnapshot Sample() {
   GridSnapshot snapshot;
-  GridSnapshot::SlotView slot{"s0",
-                              "chrome",
-                              {{"browserName", "chrome"}, {"secret:stereo", "stereo-value"}},
-                              2,
-                              {{kSessionId, {{"secret:cap", "cap-value"}}, 1.5, "chrome"}}};
+  GridSnapshot::SlotView slot{
+      "s0",
+      "chrome",
+      {{"browserName", "chrome"}, {"secret:stereo", "stereo-value"}},
+      2,
+      {{kSessionId, {{"secret:cap", "cap-value"}}, 1.5, "chrome", "", nullptr}}};
   snapshot.nodes.push_back(std::make_shared<const GridSnapshot::NodeView>(
       GridSnapshot::NodeView{"node-1", kUri, Availability::kUp, {slot}}));
   auto queue = std::make_shared<GridSnapshot::QueueView>();

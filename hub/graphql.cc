@@ -263,7 +263,8 @@ bool Project(const json& value, const std::vector<Field>& selection, const std::
 const json& SchemaTree() {
   static const json* const kTree = [] {
     GridSnapshot sample;
-    GridSnapshot::SlotView slot{"s", "l", json::object(), 1, {{"id", json::object(), 0, "l"}}};
+    GridSnapshot::SlotView slot{
+        "s", "l", json::object(), 1, {{"id", json::object(), 0, "l", "", nullptr}}};
     sample.nodes.push_back(std::make_shared<const GridSnapshot::NodeView>(
         GridSnapshot::NodeView{"n", "http://n", Availability::kUp, {slot}}));
     auto queue = std::make_shared<GridSnapshot::QueueView>();

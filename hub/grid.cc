@@ -321,6 +321,7 @@ void Grid::SyncMetricLabelsLocked() {
   std::set<std::string> declared = nodes_.DeclaredLabels();
   for (const auto& [label, cap] : settings_.queue.concurrency_caps) declared.insert(label);
   metrics_.SetDeclaredLabels(declared);
+  declared_labels_ = std::make_shared<const std::set<std::string>>(std::move(declared));
 }
 
 Error Grid::RefusalLocked(const queue::Refused& refused, const Waiter& waiter,
@@ -361,8 +362,8 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   waiter->label = CountingLabelLocked(*waiter, pool);
   std::string metric_label = metrics_.RecordRequest(waiter->label);
   if (shutting_down_) {
-    metrics_.RecordOutcome(metric_label, metrics::Outcome::kFailed, Duration::zero());
-    return Error{ErrorCode::kSessionNotCreated, "the hub is shutting down"};
+    return RefuseLocked({ErrorCode::kSessionNotCreated, "the hub is shutting down"}, metric_label,
+                        waiter->run_id);
   }
   const matching::LabelKey* restriction =
       waiter->restriction.has_value() ? &*waiter->restriction : nullptr;
@@ -380,9 +381,7 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
                                   .satisfiable = satisfiable,
                                   .servable_now = servable_now});
   if (auto* refused = std::get_if<queue::Refused>(&admitted)) {
-    Error error = RefusalLocked(*refused, *waiter, pool);
-    metrics_.RecordOutcome(metric_label, metrics::OutcomeFor(error.code), Duration::zero());
-    return error;
+    return RefuseLocked(RefusalLocked(*refused, *waiter, pool), metric_label, waiter->run_id);
   }
   const auto& enqueued = std::get<queue::Enqueued>(admitted);
   NoteLabelUseLocked(*waiter);
@@ -399,6 +398,18 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   return id;
 }
 
+Error Grid::RefuseLocked(Error error, const std::string& metric_label, const std::string& run_id) {
+  const metrics::Outcome outcome = metrics::OutcomeFor(error.code);
+  metrics_.RecordOutcome(metric_label, outcome, Duration::zero());
+  NoteEventLocked({.kind = outcome == metrics::Outcome::kFailed ? GridEventKind::kFailed
+                                                                : GridEventKind::kRefused,
+                   .label = metric_label,
+                   .run_id = run_id,
+                   .reason = std::string(metrics::OutcomeName(outcome)),
+                   .message = error.message});
+  return error;
+}
+
 Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id, bool no_wait,
                                ReplyTarget target, std::string public_base) {
   MutexLock lock(mu_);
@@ -407,6 +418,7 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
   Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
   if (!admitted.ok()) {
     effects.replies.push_back({std::move(target), admitted.error(), SessionId()});
+    FlushEventsLocked(&effects);
     return effects;
   }
   effects.reschedule = true;  // a new deadline
@@ -427,6 +439,7 @@ Effects Grid::SubmitNewSession(matching::NewSessionSpec spec, std::string run_id
     RemoveWaiterLocked(*admitted);
   }
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 
@@ -450,7 +463,7 @@ void Grid::DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::s
 }
 
 void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
-  RecordOutcomeLocked(waiter, metrics::OutcomeFor(error.code));
+  RecordOutcomeLocked(waiter, metrics::OutcomeFor(error.code), error.message);
   if (error.code == ErrorCode::kTimeout && !waiter.has_responder && !waiter.ticket_id.empty()) {
     // An expired ticket is simply gone (DESIGN §4: 404 on GET and take); only a request that
     // failed otherwise (node failures, unsatisfiable, cleared) keeps its error for one take.
@@ -461,10 +474,47 @@ void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects
   DeliverFailureLocked(waiter, error, effects);
 }
 
-void Grid::RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) {
+void Grid::RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome, std::string_view message) {
   if (waiter.outcome_recorded) return;
   waiter.outcome_recorded = true;
   metrics_.RecordOutcome(waiter.metric_label, outcome, clock_.Now() - waiter.enqueued_at);
+  GridEventKind kind = GridEventKind::kRefused;  // queue_full, run_limit, unsatisfiable, no_wait
+  switch (outcome) {
+    case metrics::Outcome::kSuccess:
+      return;  // AcceptSessionLocked tells it, with the session and node
+    case metrics::Outcome::kTimeout:
+      kind = GridEventKind::kTimedOut;
+      break;
+    case metrics::Outcome::kCancelled:
+      kind = GridEventKind::kCancelled;
+      break;
+    case metrics::Outcome::kFailed:
+      kind = GridEventKind::kFailed;
+      break;
+    default:
+      break;
+  }
+  NoteEventLocked({.kind = kind,
+                   .label = waiter.metric_label,
+                   .run_id = waiter.run_id,
+                   .node_id = waiter.creating ? waiter.node_id : std::string(),
+                   .reason = std::string(metrics::OutcomeName(outcome)),
+                   .message = std::string(message)});
+}
+
+void Grid::NoteEventLocked(GridEvent event) {
+  event.at = clock_.Now();
+  events_.push_back(std::move(event));
+}
+
+void Grid::FlushEventsLocked(Effects* effects) {
+  if (events_.empty()) return;
+  if (effects == nullptr) {  // not expected: every public operation passes its own
+    events_.clear();
+    return;
+  }
+  for (GridEvent& event : events_) effects->events.push_back(std::move(event));
+  events_.clear();
 }
 
 void Grid::RemoveWaiterLocked(RequestId id) {
@@ -528,6 +578,7 @@ Effects Grid::OnCreateResult(RequestId request, const NodeId& node_id, const std
   }
   effects.Append(DispatchLocked());
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 
@@ -568,6 +619,12 @@ void Grid::AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAns
     session.capabilities = value["capabilities"];
   }
   slot.sessions.push_back(session.id);
+  NoteEventLocked({.kind = GridEventKind::kGranted,
+                   .label = waiter.metric_label,
+                   .run_id = waiter.run_id,
+                   .session_id = session.id.str(),
+                   .node_id = node.id,
+                   .message = "session on node " + node.id + ", slot " + slot.id});
   sessions_.Add(std::move(session));
   DeliverSessionLocked(waiter, *answer.session_id, Dump(body), effects);
   RemoveWaiterLocked(waiter.id);
@@ -587,10 +644,10 @@ void Grid::RetryOrFailLocked(Waiter& waiter, const NodeId& failed_node, SteadyTi
     return;
   }
   const bool late = now > waiter.deadline;
-  if (late) RecordOutcomeLocked(waiter, metrics::Outcome::kTimeout);
   std::string message = late ? "timed out after queue.timeout; last attempt: " + waiter.last_failure
                              : waiter.last_failure + " (gave up after queue.retry-limit = " +
                                    std::to_string(settings_.queue.retry_limit) + " retries)";
+  if (late) RecordOutcomeLocked(waiter, metrics::Outcome::kTimeout, message);
   FailWaiterLocked(waiter, {late ? ErrorCode::kTimeout : ErrorCode::kSessionNotCreated, message},
                    effects);
   RemoveWaiterLocked(waiter.id);
@@ -620,15 +677,16 @@ Effects Grid::OnDisconnect(uint64_t connection_id) {
   auto w = waiters_.find(id);
   if (w == waiters_.end()) return effects;
   w->second->has_responder = false;
-  if (CancelWaiterLocked(id)) PublishLocked();
+  if (CancelWaiterLocked(id, "the client disconnected while waiting")) PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 
-bool Grid::CancelWaiterLocked(RequestId id) {
+bool Grid::CancelWaiterLocked(RequestId id, std::string_view why) {
   auto w = waiters_.find(id);
   if (w == waiters_.end()) return false;
   Waiter& waiter = *w->second;
-  RecordOutcomeLocked(waiter, metrics::Outcome::kCancelled);
+  RecordOutcomeLocked(waiter, metrics::Outcome::kCancelled, why);
   if (waiter.creating) {
     waiter.abandoned = true;  // the creation result deletes the session and frees the slot
     return false;
@@ -641,9 +699,10 @@ bool Grid::CancelWaiterLocked(RequestId id) {
 Effects Grid::OnReplyUndelivered(const SessionId& session) {
   MutexLock lock(mu_);
   Effects effects;
-  EndSessionLocked(session, &effects, /*delete_on_node=*/true);
+  EndSessionLocked(session, &effects, /*delete_on_node=*/true, "undelivered");
   effects.Append(DispatchLocked());
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 

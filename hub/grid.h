@@ -131,6 +131,7 @@ struct SessionRoute {
   std::string label;       // the queue label it counts under
   std::string run_id;
   std::string last_event;  // the eventType of its last POST /se/event ("" = none)
+  std::shared_ptr<SessionActivity> activity;  // the session's own (session_activity.h)
 };
 
 // How a new-session request is answered: held HTTP request (W3C) or an asynchronous ticket.
@@ -217,6 +218,11 @@ class Grid {
   nlohmann::json SeleniumQueueJson();
   // Fails every waiter with `session not created`; returns how many.
   size_t ClearQueue(Effects* effects);
+  // An operator cancels one waiter (DELETE /queue/{id}, `id` as GET /queue shows it): its
+  // client gets `session not created` "cancelled by an operator" (a ticket keeps that error
+  // for one take), counted as cancelled. kNotFound when no such request waits; a request
+  // whose session is already being created is no longer waiting.
+  Status CancelWaiter(const std::string& id, Effects* effects);
 
   // --- configuration ---------------------------------------------------------------------------
   // Applies the queue and matching sections and the hub section (tokens, secret, slot
@@ -285,6 +291,9 @@ class Grid {
   // Why the queue refused `waiter`, in words that say which setting did it.
   Error RefusalLocked(const queue::Refused& refused, const Waiter& waiter,
                       std::span<const matching::Stereotype* const> pool) const REQUIRES(mu_);
+  // A request refused at admission (no waiter is kept): counted, and an event.
+  Error RefuseLocked(Error error, const std::string& metric_label, const std::string& run_id)
+      REQUIRES(mu_);
   Result<queue::RequestId> AdmitLocked(matching::NewSessionSpec spec, std::string run_id,
                                        bool no_wait, SteadyTime* deadline) REQUIRES(mu_);
   void FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) REQUIRES(mu_);
@@ -295,8 +304,15 @@ class Grid {
                           std::span<const matching::Stereotype* const> pool) const REQUIRES(mu_);
   bool RejectUnsatisfiableLocked(Effects* effects) REQUIRES(mu_);
   // Counts the request's outcome once; later calls for the same waiter are no-ops, so the
-  // first place that decides (e.g. "cancelled" before the W3C error is sent) wins.
-  void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome) REQUIRES(mu_);
+  // first place that decides (e.g. "cancelled" before the W3C error is sent) wins. That first
+  // time an outcome other than success is also an event (`message` is what the client hears).
+  void RecordOutcomeLocked(Waiter& waiter, metrics::Outcome outcome, std::string_view message = {})
+      REQUIRES(mu_);
+  // Events for the operator (grid_event.h) collect here while an operation runs; the public
+  // operation hands them over in its Effects at its end (FlushEventsLocked), so the helpers
+  // that decide need no Effects of their own.
+  void NoteEventLocked(GridEvent event) REQUIRES(mu_);
+  void FlushEventsLocked(Effects* effects) REQUIRES(mu_);
   // The label `waiter` is counted under (see kUndeclaredLabel); its restriction is resolved.
   std::string CountingLabelLocked(const Waiter& waiter,
                                   std::span<const matching::Stereotype* const> pool) const
@@ -311,12 +327,18 @@ class Grid {
   // The client gave up on waiter `id` (disconnect, ticket deleted or abandoned): counted as
   // cancelled and removed from the queue — unless its session is being created, in which case
   // it is only marked abandoned and the creation result deletes the session. True if removed.
-  bool CancelWaiterLocked(queue::RequestId id) REQUIRES(mu_);
-  void EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node)
+  // `why` is the event's message ("the client disconnected").
+  bool CancelWaiterLocked(queue::RequestId id, std::string_view why) REQUIRES(mu_);
+  // `why` is the session_ended event's reason: deleted, node_ended, node_down, node_removed,
+  // replaced, undelivered, ticket_deleted, ticket_expired.
+  void EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node,
+                        std::string_view why) REQUIRES(mu_);
+  // Every removal from sessions_ goes through here, so TakeEndedSessions sees it (and the
+  // operator a session_ended event).
+  std::optional<SessionEntry> RemoveSessionLocked(const SessionId& id, std::string_view why)
       REQUIRES(mu_);
-  // Every removal from sessions_ goes through here, so TakeEndedSessions sees it.
-  std::optional<SessionEntry> RemoveSessionLocked(const SessionId& id) REQUIRES(mu_);
-  void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) REQUIRES(mu_);
+  void DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node,
+                              std::string_view why) REQUIRES(mu_);
   // The creation outcome's steps. Why a reported session id is not taken ("" if it is).
   std::string RefusedSessionLocked(const CreateAnswer& answer) const REQUIRES(mu_);
   // Created and wanted: routes the session and answers the waiter.
@@ -346,14 +368,17 @@ class Grid {
   // remove a draining node that is left empty (`node` is then gone).
   bool ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& listed,
                                SteadyTime previous_heartbeat, SteadyTime now) REQUIRES(mu_);
-  // REQUIRES: the node exists.
-  void DrainLocked(const NodeId& node_id) REQUIRES(mu_);
+  // REQUIRES: the node exists. `why` is the node_draining event's message.
+  void DrainLocked(const NodeId& node_id, std::string_view why) REQUIRES(mu_);
   void RemoveNodeIfDrainedLocked(const NodeId& node_id) REQUIRES(mu_);
   // Republishes the snapshot at the end of a public operation that changed something. Only the
   // parts that changed are rebuilt: the queue view when queue_view_dirty_, and each node's view
   // when it no longer matches the node; the rest is shared with the previous snapshot.
   void PublishLocked() REQUIRES(mu_);
   std::shared_ptr<const GridSnapshot::NodeView> NodeViewLocked(Node& node, SteadyTime now)
+      REQUIRES(mu_);
+  // The waiter as the console lists it, made on first use and kept with the waiter.
+  std::shared_ptr<const GridSnapshot::WaiterView> WaiterViewLocked(Waiter& waiter, SteadyTime now)
       REQUIRES(mu_);
 
   const Clock& clock_;
@@ -370,6 +395,7 @@ class Grid {
   // answered, and the session is deleted whenever the node reports it.
   std::set<std::pair<SteadyTime, queue::RequestId>> creating_deadlines_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
+  std::vector<GridEvent> events_ GUARDED_BY(mu_);  // see NoteEventLocked
   std::vector<SessionId> ended_sessions_ GUARDED_BY(mu_);
   std::atomic<bool> has_ended_sessions_{false};  // lets TakeEndedSessions skip the lock
   SelfAddress self_ GUARDED_BY(mu_);
@@ -396,6 +422,9 @@ class Grid {
   // The waiters as the snapshot shows them (not creating), and whether they changed since:
   // set wherever a waiter arrives, leaves, or starts or stops creating its session.
   std::shared_ptr<const GridSnapshot::QueueView> queue_view_ GUARDED_BY(mu_);
+  // What SyncMetricLabelsLocked last declared, as the snapshot shows it.
+  std::shared_ptr<const std::set<std::string>> declared_labels_ GUARDED_BY(mu_) =
+      std::make_shared<const std::set<std::string>>();
   bool queue_view_dirty_ GUARDED_BY(mu_) = true;
 
   metrics::HubMetrics metrics_;  // thread-safe on its own

@@ -37,7 +37,8 @@ struct Grid::Waiter {
   std::string metric_label;    // fixed at arrival ("other" if undeclared)
   bool wait_observed = false;  // gridhub_queue_wait_seconds, first grant
   bool outcome_recorded = false;
-  std::string public_base;  // the request's PUBLIC, for its CreateJob
+  std::string public_base;                               // the request's PUBLIC, for its CreateJob
+  std::shared_ptr<const GridSnapshot::WaiterView> view;  // see Grid::WaiterViewLocked
 };
 
 // A new-session answer as the client receives it.

@@ -29,7 +29,8 @@ std::optional<SessionRoute> Grid::FindSession(const SessionId& id) {
                       .sockets = session->sockets,
                       .label = session->label,
                       .run_id = session->run_id,
-                      .last_event = session->last_event};
+                      .last_event = session->last_event,
+                      .activity = session->activity};
 }
 
 std::optional<SessionRoute> Grid::NoteSessionEvent(const SessionId& id, std::string event_type) {
@@ -38,6 +39,7 @@ std::optional<SessionRoute> Grid::NoteSessionEvent(const SessionId& id, std::str
   if (session == nullptr) return std::nullopt;
   session->last_event = std::move(event_type);
   session->last_event_at = clock_.Now();
+  session->activity->NoteEvent(session->last_event, session->last_event_at);
   const Node* node = nodes_.Find(session->node);
   return SessionRoute{.node_id = session->node,
                       .node_uri = node != nullptr ? node->uri : "",
@@ -53,11 +55,17 @@ std::vector<SessionId> Grid::TakeEndedSessions() {
   return std::exchange(ended_sessions_, {});
 }
 
-std::optional<SessionEntry> Grid::RemoveSessionLocked(const SessionId& id) {
+std::optional<SessionEntry> Grid::RemoveSessionLocked(const SessionId& id, std::string_view why) {
   std::optional<SessionEntry> session = sessions_.Remove(id);
   if (session.has_value()) {
     ended_sessions_.push_back(id);
     has_ended_sessions_.store(true, std::memory_order_release);
+    NoteEventLocked({.kind = GridEventKind::kSessionEnded,
+                     .label = session->label,
+                     .run_id = session->run_id,
+                     .session_id = id.str(),
+                     .node_id = session->node.str(),
+                     .reason = std::string(why)});
   }
   return session;
 }
@@ -65,14 +73,16 @@ std::optional<SessionEntry> Grid::RemoveSessionLocked(const SessionId& id) {
 Effects Grid::EndSession(const SessionId& session) {
   MutexLock lock(mu_);
   Effects effects;
-  EndSessionLocked(session, &effects, /*delete_on_node=*/false);
+  EndSessionLocked(session, &effects, /*delete_on_node=*/false, "deleted");
   effects.Append(DispatchLocked());
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 
-void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node) {
-  std::optional<SessionEntry> session = RemoveSessionLocked(session_id);
+void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool delete_on_node,
+                            std::string_view why) {
+  std::optional<SessionEntry> session = RemoveSessionLocked(session_id, why);
   if (!session.has_value()) return;
   queue_.OnSessionEnded(session->label);
   if (Node* found = nodes_.Find(session->node)) {
@@ -84,13 +94,14 @@ void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool 
   RemoveNodeIfDrainedLocked(session->node);
 }
 
-void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node) {
+void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_node,
+                                  std::string_view why) {
   std::vector<SessionId> ids;
   for (const Slot& slot : node.slots) {
     ids.insert(ids.end(), slot.sessions.begin(), slot.sessions.end());
   }
   for (const SessionId& id : ids) {
-    std::optional<SessionEntry> session = RemoveSessionLocked(id);
+    std::optional<SessionEntry> session = RemoveSessionLocked(id, why);
     if (!session.has_value()) continue;
     queue_.OnSessionEnded(session->label);
     if (delete_on_node) effects->deletes.push_back({node.uri, id});
@@ -100,6 +111,10 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
 
 void Grid::RemoveNodeIfDrainedLocked(const NodeId& node_id) {
   if (nodes_.RemoveIfDrained(node_id)) {
+    NoteEventLocked({.kind = GridEventKind::kNodeRemoved,
+                     .node_id = node_id.str(),
+                     .reason = "drained",
+                     .message = "node " + node_id.str() + " left the grid after draining"});
     sessions_.ForgetNode(node_id);
     ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
@@ -154,10 +169,17 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
   const NodeId node_id(node->id);
   Node& added = *node;
   // Re-registration (agent or hub restarted): sessions whose slot is gone end.
+  const bool known = nodes_.Find(node_id) != nullptr;
   for (const SessionId& dropped : nodes_.Put(std::move(node), now)) {
-    if (std::optional<SessionEntry> s = RemoveSessionLocked(dropped))
+    if (std::optional<SessionEntry> s = RemoveSessionLocked(dropped, "replaced"))
       queue_.OnSessionEnded(s->label);
   }
+  NoteEventLocked({.kind = GridEventKind::kNodeUp,
+                   .node_id = node_id.str(),
+                   .reason = known ? "re-registered" : "registered",
+                   .message = "node " + node_id.str() + " at " + added.uri + " " +
+                              (known ? "registered again" : "registered") + " with " +
+                              std::to_string(added.slots.size()) + " slot(s)"});
   AdoptSessionsLocked(added, registration.sessions, now);
   PoolChangedLocked();
   json result = NodeRegistry::NodeJson(added, now);
@@ -165,6 +187,7 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
   effects->Append(DispatchLocked());
   RemoveNodeIfDrainedLocked(node_id);
   PublishLocked();
+  FlushEventsLocked(effects);
   return result;
 }
 
@@ -214,6 +237,10 @@ std::optional<HeartbeatAnswer> Grid::Heartbeat(const NodeId& id, const Heartbeat
   NodeRegistry::Beat beat = NodeRegistry::Heartbeat(node, now);
   bool changed = false;
   if (beat.came_back) {
+    NoteEventLocked({.kind = GridEventKind::kNodeUp,
+                     .node_id = id.str(),
+                     .reason = "heartbeat",
+                     .message = "node " + id.str() + " is heartbeating again"});
     if (node.drain_requested) PoolChangedLocked();  // a DRAINING node leaves the pool
     effects->reschedule = true;
     changed = true;
@@ -222,13 +249,14 @@ std::optional<HeartbeatAnswer> Grid::Heartbeat(const NodeId& id, const Heartbeat
   }
   found = nodes_.Find(id);  // ending its last session may have removed it
   if (report.draining && found != nullptr && !found->drain_requested) {
-    DrainLocked(id);  // the agent drains on its own (signal, drain-after-sessions)
+    DrainLocked(id, "the node drains itself");  // a signal, drain-after-sessions
     changed = true;
   }
   if (changed) {
     effects->Append(DispatchLocked());
     PublishLocked();
   }
+  FlushEventsLocked(effects);
   found = nodes_.Find(id);  // ending its last session may have removed it
   return HeartbeatAnswer{found == nullptr ? Availability::kDraining : found->availability,
                          UnknownSessionsLocked(id, report)};
@@ -260,7 +288,9 @@ bool Grid::ReconcileSessionsLocked(Node& node, const std::vector<SessionId>& lis
     if (present.count(id.str()) > 0) continue;
     if (s.started < previous_heartbeat && now - s.started >= kHeartbeatGrace) gone.push_back(id);
   }
-  for (const SessionId& id : gone) EndSessionLocked(id, nullptr, /*delete_on_node=*/false);
+  for (const SessionId& id : gone) {
+    EndSessionLocked(id, nullptr, /*delete_on_node=*/false, "node_ended");
+  }
   return !gone.empty();
 }
 
@@ -268,25 +298,34 @@ bool Grid::Deregister(const NodeId& node_id, Effects* effects) {
   MutexLock lock(mu_);
   std::unique_ptr<Node> node = nodes_.Remove(node_id);
   if (node == nullptr) return false;
-  DropNodeSessionsLocked(*node, effects, /*delete_on_node=*/false);
+  DropNodeSessionsLocked(*node, effects, /*delete_on_node=*/false, "node_removed");
+  NoteEventLocked({.kind = GridEventKind::kNodeRemoved,
+                   .node_id = node_id.str(),
+                   .reason = "deregistered",
+                   .message = "node " + node_id.str() + " deregistered"});
   sessions_.ForgetNode(node_id);
   PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
   effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released
   PublishLocked();
+  FlushEventsLocked(effects);
   return true;
 }
 
 bool Grid::Drain(const NodeId& node_id, Effects* effects) {
   MutexLock lock(mu_);
   if (nodes_.Find(node_id) == nullptr) return false;
-  DrainLocked(node_id);
+  DrainLocked(node_id, "drain requested through the API");
   effects->Append(DispatchLocked());
   PublishLocked();
+  FlushEventsLocked(effects);
   return true;
 }
 
-void Grid::DrainLocked(const NodeId& node_id) {
+void Grid::DrainLocked(const NodeId& node_id, std::string_view why) {
   NodeRegistry::Drain(*nodes_.Find(node_id));
+  NoteEventLocked({.kind = GridEventKind::kNodeDraining,
+                   .node_id = node_id.str(),
+                   .message = "node " + node_id.str() + " is draining: " + std::string(why)});
   RemoveNodeIfDrainedLocked(node_id);
   // Its slots left the pool: a waiter only it could serve may now fall back to a parent label.
   PoolChangedLocked();
@@ -298,9 +337,14 @@ Effects Grid::OnProbeResult(const NodeId& node_id, bool answered) {
   if (nodes_.Find(node_id) == nullptr) return effects;
   effects.reschedule = true;  // its next probe
   if (nodes_.OnProbeResult(node_id, answered, clock_.Now())) {
+    NoteEventLocked({.kind = GridEventKind::kNodeUp,
+                     .node_id = node_id.str(),
+                     .reason = "probe",
+                     .message = "node " + node_id.str() + " answers its health probe again"});
     effects.Append(DispatchLocked());
     PublishLocked();
   }
+  FlushEventsLocked(&effects);
   return effects;
 }
 

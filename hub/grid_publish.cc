@@ -33,12 +33,19 @@ void Grid::PublishLocked() {
         view->waiting_by_label[waiter->label]++;
       }
     }
+    view->waiting.reserve(view->requests.size());
+    for (const queue::WaiterInfo& info : queue_.Snapshot()) {
+      auto w = waiters_.find(info.id);
+      if (w == waiters_.end()) continue;
+      view->waiting.push_back({WaiterViewLocked(*w->second, now), info.position});
+    }
     queue_view_ = std::move(view);
     queue_view_dirty_ = false;
   }
   snapshot->queue = queue_view_;
   snapshot->concurrency_caps = settings_.queue.concurrency_caps;
   snapshot->concurrency_default = settings_.queue.concurrency_default;
+  snapshot->declared_labels = declared_labels_;
   snapshot->nodes.reserve(nodes_.nodes().size());
   for (const auto& [id, node] : nodes_.nodes()) {
     snapshot->nodes.push_back(NodeViewLocked(*node, now));
@@ -73,12 +80,30 @@ std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, S
       const SessionEntry* s = sessions_.Find(session_id);
       // Not expected; such an id is not shown, and the view is simply rebuilt next time.
       if (s == nullptr) continue;
-      slot_view.sessions.push_back(
-          {session_id.str(), s->capabilities, WallSeconds(s->started, now), s->label});
+      slot_view.sessions.push_back({session_id.str(), s->capabilities, WallSeconds(s->started, now),
+                                    s->label, s->run_id, s->activity});
     }
     view->slots.push_back(std::move(slot_view));
   }
   node.view = view;
+  return view;
+}
+
+std::shared_ptr<const GridSnapshot::WaiterView> Grid::WaiterViewLocked(Waiter& waiter,
+                                                                       SteadyTime now) {
+  if (waiter.view != nullptr) return waiter.view;
+  auto view = std::make_shared<GridSnapshot::WaiterView>();
+  view->id = std::to_string(waiter.id);
+  view->label = waiter.label;
+  view->run_id = waiter.run_id;
+  view->enqueued_at = WallSeconds(waiter.enqueued_at, now);
+  view->ticket = !waiter.ticket_id.empty();
+  if (!waiter.spec.candidates.empty()) {
+    const matching::CapabilityDigest& digest = waiter.spec.candidates.front().digest();
+    view->browser_name = digest.browser_name;
+    view->browser_version = digest.browser_version;
+  }
+  waiter.view = view;
   return view;
 }
 

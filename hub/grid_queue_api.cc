@@ -21,7 +21,10 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
   SteadyTime deadline;
   bool no_wait = spec.no_wait;
   Result<RequestId> admitted = AdmitLocked(std::move(spec), std::move(run_id), no_wait, &deadline);
-  if (!admitted.ok()) return admitted.error();
+  if (!admitted.ok()) {
+    FlushEventsLocked(effects);
+    return admitted.error();
+  }
   Waiter& waiter = *waiters_[*admitted];
   waiter.public_base = std::move(public_base);
   const TicketBook::Ticket& ticket =
@@ -35,6 +38,7 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
   effects->reschedule = true;
   effects->Append(DispatchLocked());
   PublishLocked();
+  FlushEventsLocked(effects);
   return result;
 }
 
@@ -80,13 +84,14 @@ Status Grid::DeleteTicket(const std::string& id, std::string_view token, Effects
   if (!found.ok()) return found.error();
   const TicketBook::Ticket& ticket = **found;
   if (ticket.state == TicketState::kWaiting) {
-    CancelWaiterLocked(ticket.request);
+    CancelWaiterLocked(ticket.request, "its ticket was deleted");
   } else if (ticket.state == TicketState::kReady) {
-    EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true);
+    EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true, "ticket_deleted");
     effects->Append(DispatchLocked());
   }
   tickets_.Erase(id);
   PublishLocked();
+  FlushEventsLocked(effects);
   return Status::Ok();
 }
 
@@ -134,14 +139,37 @@ size_t Grid::ClearQueue(Effects* effects) {
   for (RequestId id : cleared) {
     auto w = waiters_.find(id);
     if (w == waiters_.end()) continue;
-    RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled);
-    FailWaiterLocked(*w->second,
-                     {ErrorCode::kSessionNotCreated, "the queue was cleared by an administrator"},
-                     effects);
+    const Error cleared_error{ErrorCode::kSessionNotCreated,
+                              "the queue was cleared by an administrator"};
+    RecordOutcomeLocked(*w->second, metrics::Outcome::kCancelled, cleared_error.message);
+    FailWaiterLocked(*w->second, cleared_error, effects);
     RemoveWaiterLocked(id);
   }
   PublishLocked();
+  FlushEventsLocked(effects);
   return cleared.size();
+}
+
+Status Grid::CancelWaiter(const std::string& id, Effects* effects) {
+  MutexLock lock(mu_);
+  const Error unknown{ErrorCode::kNotFound, "no waiting request " + id};
+  RequestId request = 0;
+  for (char c : id) {
+    // The ids are the decimal request ids GET /queue shows; anything else names none.
+    if (c < '0' || c > '9' || request > (UINT64_MAX - 9) / 10) return unknown;
+    request = request * 10 + static_cast<RequestId>(c - '0');
+  }
+  auto w = waiters_.find(request);
+  if (id.empty() || w == waiters_.end() || w->second->creating) return unknown;
+  Waiter& waiter = *w->second;
+  const Error cancelled{ErrorCode::kSessionNotCreated, "cancelled by an operator"};
+  RecordOutcomeLocked(waiter, metrics::Outcome::kCancelled, cancelled.message);
+  queue_.Cancel(request);
+  FailWaiterLocked(waiter, cancelled, effects);
+  RemoveWaiterLocked(request);
+  PublishLocked();
+  FlushEventsLocked(effects);
+  return Status::Ok();
 }
 
 }  // namespace gridhub::hub

@@ -11,10 +11,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "hub/session_activity.h"
 
 namespace gridhub::hub {
 
@@ -27,6 +29,9 @@ struct GridSnapshot {
     nlohmann::json capabilities;
     double started_at = 0;  // Unix seconds
     std::string label;      // the request label (what caps and metrics count by)
+    std::string run_id;
+    // Last command and session event (session_activity.h): live, shared with the session.
+    std::shared_ptr<const SessionActivity> activity;
   };
   struct SlotView {
     std::string id;
@@ -44,12 +49,30 @@ struct GridSnapshot {
 
   // What the waiting requests contribute; rebuilt only when a waiter arrives, leaves, or is
   // granted or sent back to wait, and otherwise shared by consecutive snapshots.
+  // A waiting request as the console lists it; made once per waiter, when first published.
+  struct WaiterView {
+    std::string id;  // the request id GET /queue shows and DELETE /queue/{id} takes
+    std::string label;
+    std::string run_id;
+    double enqueued_at = 0;  // Unix seconds
+    bool ticket = false;     // an asynchronous ticket, not a held POST /session
+    std::string browser_name;
+    std::string browser_version;
+  };
+  struct QueuedWaiter {
+    std::shared_ptr<const WaiterView> waiter;
+    size_t position = 1;  // within its label, 1 = next
+  };
+
   struct QueueView {
     // Each waiter's capabilities (its first merged candidate) as a JSON string, for GraphQL's
     // sessionQueueRequests; shared with the waiter, so building copies pointers only.
     std::vector<std::shared_ptr<const std::string>> requests;
     // For GET /metrics: waiters by request label.
     std::map<std::string, size_t> waiting_by_label;
+    // For the console: every waiter, in service order (labels round-robin from the next one
+    // served, each label first-come first-served).
+    std::vector<QueuedWaiter> waiting;
   };
 
   // One view per node, shared with the grid's own copy until that node changes, so publishing
@@ -61,6 +84,10 @@ struct GridSnapshot {
   // For GET /metrics: the concurrency caps in force.
   std::map<std::string, int> concurrency_caps;
   int concurrency_default = 0;
+  // The labels some slot or cap declares now (metric labels: anything else counts as
+  // "other"). Never null.
+  std::shared_ptr<const std::set<std::string>> declared_labels =
+      std::make_shared<const std::set<std::string>>();
 };
 
 // How much a read-only view shows. kCounts is for a caller without the client token when one

@@ -26,6 +26,7 @@ Effects Grid::Reconfigure(const config::Settings& settings) {
   Effects effects = DispatchLocked();
   effects.reschedule = true;
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 
@@ -48,7 +49,12 @@ Effects Grid::Tick() {
   // Silent for node-timeout: its slots leave the pool and its sessions are dropped; waiters
   // stay queued for other nodes.
   for (Node* down : nodes_.MarkSilentDown(now)) {
-    DropNodeSessionsLocked(*down, &effects, /*delete_on_node=*/true);
+    NoteEventLocked({.kind = GridEventKind::kNodeDown,
+                     .node_id = down->id,
+                     .reason = "silent",
+                     .message = "node " + down->id + " is DOWN: no heartbeat or probe answer for " +
+                                Seconds(settings_.hub.node_timeout) + " (hub.node-timeout)"});
+    DropNodeSessionsLocked(*down, &effects, /*delete_on_node=*/true, "node_down");
     changed = true;
   }
   for (ProbeJob& probe : nodes_.DueProbes(now)) effects.probes.push_back(std::move(probe));
@@ -57,6 +63,7 @@ Effects Grid::Tick() {
     effects.Append(DispatchLocked());
     PublishLocked();
   }
+  FlushEventsLocked(&effects);
   return effects;
 }
 
@@ -102,11 +109,13 @@ bool Grid::ExpireTicketsLocked(Effects* effects) {
   std::vector<TicketBook::Lapsed> lapsed = tickets_.ExpireDue();
   for (const TicketBook::Lapsed& ticket : lapsed) {
     if (ticket.state == TicketState::kWaiting) {
-      CancelWaiterLocked(ticket.request);
+      CancelWaiterLocked(ticket.request,
+                         "its ticket was abandoned (no call within "
+                         "queue.abandon-after)");
       continue;
     }
     if (ticket.state == TicketState::kReady) {
-      EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true);
+      EndSessionLocked(ticket.session, effects, /*delete_on_node=*/true, "ticket_expired");
     }
     RemoveWaiterLocked(ticket.request);
   }
@@ -143,6 +152,7 @@ Effects Grid::Shutdown() {
     }
   }
   PublishLocked();
+  FlushEventsLocked(&effects);
   return effects;
 }
 

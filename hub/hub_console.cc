@@ -1,12 +1,16 @@
 // HubService: the operator's console (DESIGN 4c, docs/console.md) — its static files, built
-// into the binary by console/, and the redirect of a browser's GET / to them.
+// into the binary by console/, the redirect of a browser's GET / to them, the page's data
+// (GET /ui/api/state, console_view.h) and the stores it is built from: the events every
+// Execute carries out (also logged here, one line each), the refusal tally, the history.
 
 #include <string>
 #include <string_view>
 
+#include "common/log.h"
 #include "console/assets.h"
 #include "http/http_types.h"
 #include "http/w3c_error.h"
+#include "hub/console_view.h"
 #include "hub/hub_service.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
@@ -36,6 +40,29 @@ void SendUnknown(http::Responder& responder, const http::ServerRequest& request)
   responder.Send(http::HttpStatus(error.code), http::W3CErrorBody(error));
 }
 
+// WARN for what an operator may have to act on; the rest is the grid's ordinary life.
+log::Level LevelOf(GridEventKind kind) {
+  switch (kind) {
+    case GridEventKind::kRefused:
+    case GridEventKind::kTimedOut:
+    case GridEventKind::kFailed:
+    case GridEventKind::kNodeDown:
+      return log::Level::kWarn;
+    default:
+      return log::Level::kInfo;
+  }
+}
+
+// The log line's sentence: the event's own, or one made of its ids.
+std::string LogMessage(const GridEvent& event) {
+  if (!event.message.empty()) return event.message;
+  std::string text(GridEventName(event.kind));
+  if (!event.session_id.empty()) text += " session " + event.session_id;
+  if (!event.node_id.empty()) text += " on node " + event.node_id;
+  if (!event.reason.empty()) text += " (" + event.reason + ")";
+  return text;
+}
+
 void Redirect(http::Responder& responder, std::string location) {
   http::Headers headers = StaticHeaders();
   headers.emplace_back("Location", std::move(location));
@@ -51,6 +78,10 @@ void HubService::AddConsoleRoutes() {
     if (!WantsHtml(call.request.Header("Accept"))) return SendUnknown(call.responder, call.request);
     Redirect(call.responder, "/ui/");
   });
+  // Open like /status, and like it answers by the caller's credentials: without the client
+  // token (when one is set) readiness only.
+  routes_.Add({"GET", "HEAD"}, "/ui/api/state", Access::kOpen,
+              [this](const Call& call) { ConsoleState(call); });
   // Static files are open: they hold no grid data (the page reads /ui/api/state, which is
   // guarded by what the caller shows).
   routes_.Add({"GET", "HEAD"}, "/ui/**", Access::kOpen,
@@ -71,6 +102,51 @@ void HubService::ServeConsoleFile(const Call& call) {
   const console::Asset* asset = console::FindAsset(path);
   if (asset == nullptr) return SendUnknown(call.responder, call.request);
   call.responder.Send(200, std::string(asset->bytes), StaticHeaders(), asset->content_type);
+}
+
+void HubService::ConsoleState(const Call& call) {
+  const std::shared_ptr<const Credentials> held = credentials();
+  ConsoleViewer viewer{.authorized = Check(Access::kClient, call.request).ok(),
+                       .admin = Check(Access::kAdmin, call.request).ok(),
+                       .client_token_required = !held->client_token.empty(),
+                       .admin_token_set = !held->admin_token.empty()};
+  const std::shared_ptr<const GridSnapshot> snapshot = grid_.snapshot();
+  ConsoleInputs in{.snapshot = *snapshot, .now = clock_.Now(), .viewer = viewer};
+  if (viewer.authorized) {  // the rest is not even copied for a caller who may not see it
+    in.events = events_.Recent();
+    in.history = history_.Points();
+    in.history_interval = history_.interval();
+    in.refusals = refusals_.Snapshot();
+  }
+  http::Headers headers = StaticHeaders();
+  call.responder.Send(
+      200, ConsoleStateJson(in).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      headers);
+}
+
+void HubService::RecordEvents(const std::vector<GridEvent>& events) {
+  for (const GridEvent& event : events) {
+    const std::string name = "grid." + std::string(GridEventName(event.kind));
+    log::Write(LevelOf(event.kind), name, LogMessage(event),
+               {.label = event.label,
+                .run_id = event.run_id,
+                .session_id = event.session_id,
+                .node_id = event.node_id});
+    // Refusals, timeouts, cancellations and failures carry their outcome name as reason.
+    if (event.kind != GridEventKind::kGranted && event.kind != GridEventKind::kSessionEnded) {
+      refusals_.Count(event.label, event.reason);
+    }
+    events_.Add(event);
+  }
+}
+
+void HubService::SampleHistory() {
+  history_.SampleIfDue(clock_.Now(), [this] {
+    const std::shared_ptr<const GridSnapshot> snapshot = grid_.snapshot();
+    // The tally follows the declared labels, as the metrics' series do.
+    refusals_.Retain(*snapshot->declared_labels);
+    return LoadByLabel(*snapshot);
+  });
 }
 
 }  // namespace gridhub::hub

@@ -210,6 +210,8 @@ void HubService::Stop() {
 // Effects and time
 
 void HubService::Execute(Effects effects) {
+  // Before the replies: a client that hears its answer and then looks at the console finds it.
+  RecordEvents(effects.events);
   for (Reply& reply : effects.replies) {
     auto* responder = static_cast<http::Responder*>(reply.target.handle.get());
     HttpAnswer answer = W3CAnswer(reply.outcome);
@@ -274,7 +276,12 @@ void HubService::Poke() {
 void HubService::TimerLoop() {
   while (true) {
     Execute(grid_.Tick());
+    SampleHistory();
     std::optional<SteadyTime> next = grid_.NextWake();
+    if (std::optional<SteadyTime> sample = history_.NextDue();
+        !next || (sample && *sample < *next)) {
+      next = sample;
+    }
     MutexLock lock(timer_mu_);
     if (stopping_) return;
     if (poked_) {
@@ -328,8 +335,14 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (routed.error.code == ErrorCode::kUnknownMethod) headers.emplace_back("Allow", routed.allow);
     return SendError(responder, routed.error, 0, headers);
   }
-  if (Status allowed = Check(refused_path ? *routed.path_access : routed.row->access, request);
-      !allowed.ok()) {
+  const Access access = refused_path ? *routed.path_access : routed.row->access;
+  if (Status site = CheckSite(access, {.sec_fetch_site = request.Header("Sec-Fetch-Site"),
+                                       .origin = request.Header("Origin"),
+                                       .host = request.Header("Host")});
+      !site.ok()) {
+    return SendError(responder, site.error());
+  }
+  if (Status allowed = Check(access, request); !allowed.ok()) {
     if (routed.row != nullptr) CountRefusedUpgrade(request, routed.match);
     // RFC 9110: a 401 names the scheme to use.
     return SendError(responder, allowed.error(), 0,
@@ -456,6 +469,14 @@ void HubService::AddQueueRoutes() {
     HttpAnswer answer = TakeAnswer(std::move(taken));
     call.responder.Send(answer.status, std::move(answer.body), headers);
   });
+  // An operator cancels one waiter by the id GET /queue and /ui/api/state show.
+  routes_.Add({"DELETE"}, "/queue/{request}", Access::kAdmin, [this](const Call& call) {
+    Effects effects;
+    Status cancelled = grid_.CancelWaiter(std::string(call.match.Param("request")), &effects);
+    Execute(std::move(effects));
+    if (!cancelled.ok()) return SendError(call.responder, cancelled.error());
+    call.responder.Send(204, "", {}, "");
+  });
   routes_.Add({"POST"}, "/queue/requests/{ticket}/heartbeat", Access::kClient,
               [this](const Call& call) {
                 Status beat = grid_.TicketHeartbeat(std::string(call.match.Param("ticket")),
@@ -542,6 +563,8 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
     if (!value.empty()) headers.emplace_back(name, std::string(value));
   }
   std::string node_id = route->node_id.str();
+  // "Since last command" for the console: a relaxed store into the session's own record.
+  if (route->activity != nullptr) route->activity->NoteCommand(started);
   client_.Send(
       {.method = request.method,
        .url = route->node_uri + node_path + request.query,

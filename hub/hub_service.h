@@ -2,7 +2,7 @@
 
 // The hub as a service: the HTTP API of DESIGN §4 over a Grid, the outbound calls to nodes,
 // and one timer thread that sleeps until the next deadline (queue timeout, node timeout,
-// health probe, ticket expiry) or until something changes — there is no polling interval.
+// health probe, ticket expiry, the console's 5 s history sample) or until something changes.
 //
 //   config::Settings settings = ...;   // server.port 0 picks a free port
 //   SteadyClock clock;
@@ -35,7 +35,10 @@
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "hub/auth.h"
+#include "hub/console_history.h"
+#include "hub/event_log.h"
 #include "hub/grid.h"
+#include "hub/refusal_tally.h"
 #include "hub/router.h"
 #include "hub/session_sockets.h"
 #include "tunnel/tunnel_pump.h"
@@ -116,9 +119,14 @@ class HubService {
   void AddAdminRoutes();
 
   // --- the console (hub_console.cc) -------------------------------------------------------
-  // GET / from a browser, /ui and its static files (console/assets.h).
+  // GET / from a browser, /ui and its static files (console/assets.h), GET /ui/api/state.
   void AddConsoleRoutes();
   static void ServeConsoleFile(const Call& call);
+  void ConsoleState(const Call& call);
+  // Every event of an Execute: into the console's ring and tally, and one log line each.
+  void RecordEvents(const std::vector<GridEvent>& events);
+  // The console's history sample, when one is due (the timer thread).
+  void SampleHistory();
 
   // --- WebSockets and session events (hub_sockets.cc) ---------------------------------------
   // A creation in flight, as the answer's callbacks need it.
@@ -171,6 +179,10 @@ class HubService {
   // Set once the grid knows the hub's own address; registrations wait for it.
   std::atomic<bool> accepting_nodes_{false};
   SessionSockets sockets_;
+  // The console's own stores (thread-safe; never behind the Grid's lock).
+  EventLog events_;
+  ConsoleHistory history_;
+  RefusalTally refusals_;
   // Last: destroyed first, so its on_closed callbacks still find sockets_ and grid_.
   std::unique_ptr<tunnel::TunnelPump> pump_;
 };

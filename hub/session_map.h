@@ -13,6 +13,7 @@
 //
 // Not thread-safe: the Grid uses it under Grid::mu_.
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/strong_id.h"
+#include "hub/session_activity.h"
 #include "hub/socket_answer.h"
 
 namespace gridhub::hub {
@@ -36,6 +38,8 @@ struct SessionEntry {
   SocketOffer sockets;     // what its new-session answer offered over WebSockets
   std::string last_event;  // the eventType of its last POST /se/event ("" = none)
   SteadyTime last_event_at;
+  // Last command and last event for the console, stamped without the Grid's lock. Never null.
+  std::shared_ptr<SessionActivity> activity = std::make_shared<SessionActivity>();
 };
 
 class SessionMap {
