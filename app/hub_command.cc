@@ -22,6 +22,8 @@ int RunHub(const config::Settings& settings, std::function<Result<config::Settin
   hub::HubService hub(settings, clock);
   if (Failed("hub", hub.Start())) return 1;
   Announce("hub.started", "gridhub hub listening on " + hub.url());
+  // A line of its own: scripts read the URL at the end of the line above.
+  Announce("hub.console", "gridhub hub console: " + hub.url() + "/ui/");
   config::Settings current = settings;  // what runs, compared with each reload
   auto reload_now = [&] {
     if (!reload) return;

@@ -110,6 +110,8 @@ int RunStandalone(const config::Settings& settings, config::Settings current,
   Announce("standalone.started", "point WebDriver clients at " + ClientUrl(settings, hub.port()) +
                                      " (driver logs in " + node.agent().work_dir() + ")");
   Announce("standalone.started", node::IdleTimeoutLine(settings.node.session_timeout));
+  Announce("standalone.console",
+           "gridhub standalone console: " + ClientUrl(settings, hub.port()) + "/ui/");
 
   const Running running{hub, node.agent(), load, generated_secret};
   WaitForStop(signals, {.reload = [&] { current = Reload(running, current); },
