@@ -355,6 +355,12 @@ class SecretTest(LogTestCase):
         for p in (hub, node):
             self.assertTrue(all(line.startswith("{") for line in p.err_lines()))
             p.events()  # every line parses
+        # The node's lines name it, and the session a line is about.
+        sessions = [e for e in node.events() if e["event"].startswith("node.session_")]
+        self.assertEqual(len(sessions), 4, node.events())  # two sessions started and ended
+        for e in sessions:
+            self.assertEqual(e["node_id"], "n-secret", e)
+            self.assertIn(e["session_id"], e["message"])
 
     def check_standalone(self, log):
         creds = self.credentials()
