@@ -26,19 +26,25 @@ void Grid::PublishLocked() {
   snapshot->queue_size = queue_.size();
   if (queue_view_dirty_ || queue_view_ == nullptr) {
     auto view = std::make_shared<GridSnapshot::QueueView>();
-    view->requests.reserve(waiters_.size());
-    for (const auto& [id, waiter] : waiters_) {
-      if (!waiter->creating && waiter->caps_string) {
-        view->requests.push_back(waiter->caps_string);
-        view->waiting_by_label[waiter->label]++;
-      }
-    }
-    view->waiting.reserve(view->requests.size());
-    for (const queue::WaiterInfo& info : queue_.Snapshot()) {
-      auto w = waiters_.find(info.id);
-      if (w == waiters_.end()) continue;
-      view->waiting.push_back({WaiterViewLocked(*w->second, now), info.position});
-    }
+    view->requests.reserve(queue_.size());
+    view->waiting.reserve(queue_.size());
+    // One walk in service order, which lists each label's waiters together: the per-label
+    // count is looked up once per label, not once per waiter.
+    std::string_view counted_label;
+    size_t* count = nullptr;
+    queue_.ForEachWaiter([&](RequestId id, std::string_view label, size_t position)
+                             NO_THREAD_SAFETY_ANALYSIS {  // runs inside PublishLocked
+                               auto w = waiters_.find(id);
+                               if (w == waiters_.end() || !w->second->caps_string) return;
+                               Waiter& waiter = *w->second;
+                               view->requests.push_back(waiter.caps_string);
+                               view->waiting.push_back({WaiterViewLocked(waiter, now), position});
+                               if (count == nullptr || label != counted_label) {
+                                 counted_label = label;
+                                 count = &view->waiting_by_label[waiter.label];
+                               }
+                               ++*count;
+                             });
     queue_view_ = std::move(view);
     queue_view_dirty_ = false;
   }

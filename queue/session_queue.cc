@@ -422,6 +422,19 @@ std::vector<WaiterInfo> SessionQueue::Snapshot() const {
   return out;
 }
 
+void SessionQueue::ForEachWaiter(
+    const std::function<void(RequestId, std::string_view, size_t)>& visit) const {
+  if (ready_.empty()) return;
+  const size_t start = ReadyIndexAfter(cursor_);
+  for (size_t k = 0; k < ready_.size(); ++k) {
+    const Label& label = *ready_[(start + k) % ready_.size()];
+    size_t position = 1;
+    for (const Request* r = label.head; r != nullptr; r = r->next) {
+      visit(r->id, label.name, position++);
+    }
+  }
+}
+
 void SessionQueue::Reconfigure(const QueueOptions& options) {
   options_ = options;
   for (auto& [name, label] : labels_) label.cap = CapFromOptions(name);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -202,6 +203,11 @@ class SessionQueue {
   // All waiters in service order: labels in round-robin order starting with the next label to
   // be served, each label's waiters first-come first-served.
   std::vector<WaiterInfo> Snapshot() const;
+  // The same walk without copying anything: `visit(id, label, position)` for every waiter, in
+  // Snapshot() order. For the hub's snapshot, rebuilt under its lock whenever a waiter comes
+  // or goes. `visit` must not change the queue.
+  void ForEachWaiter(
+      const std::function<void(RequestId, std::string_view label, size_t position)>& visit) const;
 
   // Applies new limits at once, keeping every waiter, grant and active count. A raised cap
   // lets waiters be granted at the next Dispatch; a lowered cap or max-per-label evicts nothing.

@@ -383,6 +383,26 @@ TEST(SessionQueueTest, SnapshotListsWaitersInServiceOrder) {
   EXPECT_EQ(snapshot[1].position, 1u);
 }
 
+TEST(SessionQueueTest, ForEachWaiterWalksTheSnapshotsOrder) {
+  FakeClock clock;
+  SessionQueue queue(clock, {});
+  Admit(queue, "A");
+  Admit(queue, "A");
+  Admit(queue, "B");
+  Admit(queue, "C");
+  ASSERT_EQ(queue.Dispatch(std::vector<SlotId>{"s"}, kAnySlot).size(), 1u);
+  std::vector<WaiterInfo> snapshot = queue.Snapshot();
+  size_t k = 0;
+  queue.ForEachWaiter([&](RequestId id, std::string_view label, size_t position) {
+    ASSERT_LT(k, snapshot.size());
+    EXPECT_EQ(id, snapshot[k].id);
+    EXPECT_EQ(label, snapshot[k].label);
+    EXPECT_EQ(position, snapshot[k].position);
+    ++k;
+  });
+  EXPECT_EQ(k, 3u);
+}
+
 TEST(SessionQueueTest, ClearCancelsEveryWaiterButNotGrants) {
   FakeClock clock;
   SessionQueue queue(clock, {});
