@@ -5,7 +5,6 @@ import {el, reconcile, setAttr, setText} from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WINDOW_SECONDS = 15 * 60;
-const MIN_SPAN_SECONDS = 60;
 const WIDTH = 900;
 const HEIGHT = 100;
 
@@ -20,11 +19,14 @@ function series(points, label, field) {
   return points.map((p) => ({at: p.at, value: p.labels?.[label]?.[field] ?? 0}));
 }
 
-// The time axis covers the last 15 minutes, or less while the hub has not been up that long
-// (at least a minute), so that a young hub's first samples are not a sliver at the right edge.
+// The time axis covers the last 15 minutes, or less while the hub has not been up that long,
+// so that a young hub's first samples are not a sliver at the right edge. Spans are multiples
+// of three, so the ticks at thirds fall on round times.
+const SPANS = [60, 3 * 60, 6 * 60, 9 * 60, WINDOW_SECONDS];
+
 function span(points, now) {
-  const first = points.length ? points[0].at : now;
-  return Math.min(WINDOW_SECONDS, Math.max(MIN_SPAN_SECONDS, now - first));
+  const age = points.length ? now - points[0].at : 0;
+  return SPANS.find((s) => s >= age) ?? WINDOW_SECONDS;
 }
 
 function ago(seconds) {

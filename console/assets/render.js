@@ -268,7 +268,10 @@ function eventItem(event, now) {
                    event.nodeId && `node ${event.nodeId}`,
                    event.sessionId && `session ${shortId(event.sessionId)}`,
                    event.runId && `run ${event.runId}`].filter(Boolean).join(' · ');
-  const detail = [event.reason, event.message].filter(Boolean).join(': ');
+  const detail = event.reason || event.message ?
+      el('span', {class: 'event-detail'},
+         event.reason ? el('span', {class: 'reason'}, event.reason) : null,
+         event.message || null) : null;
   const tone = EVENT_TONE[event.kind] ?? 'info';
   return el('li', {class: 'event', dataset: {kind: event.kind, tone}},
             el('time', {datetime: new Date(event.at * 1000).toISOString(),
@@ -276,7 +279,7 @@ function eventItem(event, now) {
             el('span', {class: 'kind'}, event.kind.replace('_', ' ')),
             el('span', {class: 'event-text'},
                el('span', {class: 'event-subject'}, subject),
-               detail ? el('span', {class: 'event-detail'}, detail) : null));
+               detail));
 }
 
 export function renderEvents(state) {

@@ -454,7 +454,7 @@ class ConsoleTest(unittest.TestCase):
                             FRESH, session_id)
         self.assertLess(took, FRESH)
 
-    # --- client token ------------------------------------------------------------------------------
+    # --- client token --------------------------------------------------------------------------
 
     def test_client_token_shows_readiness_only(self):
         client = "cli-" + uuid.uuid4().hex
