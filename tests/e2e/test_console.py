@@ -93,6 +93,49 @@ def png_ink(data):
     return width, height, len(counts), (total - background) / total
 
 
+# --- WCAG AA contrast, measured in the page ---------------------------------------------------
+
+# Every visible element with text of its own: its colour against the background it is drawn on
+# (translucent layers blended down to the first opaque one), at least 4.5:1, or 3:1 for large
+# text (24 px, or 18.66 px bold). Disabled controls are exempt, as WCAG says.
+CONTRAST_JS = r"""
+const parse = (s) => {
+  const m = /rgba?\(([^)]+)\)/.exec(s);
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const luminance = (c) => {
+  const f = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+};
+const background = (el) => {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  let base = layers.length && layers[layers.length - 1][3] >= 1 ? layers.pop() : [255, 255, 255];
+  for (const c of layers.reverse()) base = [0, 1, 2].map((i) => base[i] * (1 - c[3]) + c[i] * c[3]);
+  return base;
+};
+const low = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (el.closest('svg, .visually-hidden, button:disabled, [hidden]')) continue;
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const style = getComputedStyle(el);
+  if (!own || !el.getClientRects().length || style.visibility === 'hidden') continue;
+  const a = luminance(parse(style.color)) + 0.05, b = luminance(background(el)) + 0.05;
+  const ratio = Math.max(a, b) / Math.min(a, b);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  const text = el.textContent.trim().slice(0, 40);
+  if (ratio < (large ? 3 : 4.5)) low.push(`${text}: ${ratio.toFixed(2)}`);
+}
+return low;
+"""
+
+
 # --- the page, as the browser sees it ---------------------------------------------------------
 
 
@@ -241,6 +284,12 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual([e for e in entries if e.get("level") in ("SEVERE", "WARNING")], [],
                          "the browser console must stay free of errors and warnings")
 
+    def assert_contrast(self, page):
+        for scheme in ("light", "dark"):
+            page.viewport(1280, 800, scheme=scheme)
+            self.assertEqual(page.js(CONTRAST_JS), [], f"text below WCAG AA contrast ({scheme})")
+        page.viewport(1280, 800)
+
     def assert_not_blank(self, data, width, height):
         w, h, colours, ink = png_ink(data)
         self.assertEqual((w, h), (width, height))
@@ -268,8 +317,10 @@ class ConsoleTest(unittest.TestCase):
                 self.check_chart(page)
                 self.check_hostile_text(page)
                 self.take_screenshots(page, "console")
+                self.assert_contrast(page)
                 self.assert_console_clean(page)
                 self.check_admin(grid, page, admin, waiter)
+                self.assert_contrast(page)
                 self.check_session_disappears(grid, page, session_id)
                 self.assert_console_clean(page)
             finally:
