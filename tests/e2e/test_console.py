@@ -22,6 +22,7 @@ import zlib
 import harness  # first: it puts tests/integration and tests/clients/python on sys.path
 import hubtest
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -449,6 +450,7 @@ class ConsoleTest(unittest.TestCase):
                           "  : !(e.getAttribute('aria-label') || e.textContent.trim()))"
                           ".map((e) => e.outerHTML)")
         self.assertEqual(unnamed, [], "every visible control has a label or a name")
+        self.check_keyboard(grid, page)
         auth = {"Authorization": f"Bearer {admin}"}
 
         # Change chrome's cap to 3 through the row's form.
@@ -496,6 +498,28 @@ class ConsoleTest(unittest.TestCase):
                   "?.textContent === 'fake-chrome'", "the node under Draining")
         self.assertFalse(page.js("return document.getElementById('alert').hidden === false"),
                          page.js("return document.getElementById('alert-text').textContent"))
+
+    def check_keyboard(self, grid, page):
+        """Tab reaches a Drain button with a visible focus ring; Enter opens the confirm dialog
+        with the focus on Cancel; Escape backs out and nothing is drained."""
+        page.js("document.activeElement.blur(); window.scrollTo(0, 0)")
+        keys = ActionChains(page.driver)
+        for _ in range(100):
+            keys.send_keys(Keys.TAB).perform()
+            if page.js("return document.activeElement.dataset.action === 'drain'"):
+                break
+        else:
+            self.fail("Tab never reached a Drain button")
+        style, width = page.js("const s = getComputedStyle(document.activeElement);"
+                               "return [s.outlineStyle, parseFloat(s.outlineWidth)]")
+        self.assertNotEqual(style, "none", "the focused button shows a focus ring")
+        self.assertGreaterEqual(width, 2)
+        keys.send_keys(Keys.ENTER).perform()
+        page.wait("return document.getElementById('confirm').open", "the confirm dialog")
+        self.assertEqual(page.js("return document.activeElement.id"), "confirm-cancel")
+        keys.send_keys(Keys.ESCAPE).perform()
+        page.wait("return !document.getElementById('confirm').open", "the dialog closed")
+        self.assertEqual({n["availability"] for n in grid.nodes()}, {"UP"})
 
     def check_session_disappears(self, grid, page, session_id):
         status, body = harness.http_json("DELETE", f"{grid.url}/session/{session_id}")
