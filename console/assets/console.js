@@ -212,14 +212,15 @@ async function call(method, path, body) {
   return response.status === 204 ? null : response.json().catch(() => null);
 }
 
-async function act(button, work, done) {
+// Runs one admin call: `what` names it in the error ("Draining node x"), `done` is the notice.
+async function act(button, work, what, done) {
   button.disabled = true;
   try {
     await work();
     $('alert').hidden = true;
     notice(done);
   } catch (error) {
-    showAlert(`${done.replace(/\.$/, '')} failed — ${error.message || error}`);
+    showAlert(`${what} failed — ${error.message || error}`);
   } finally {
     button.disabled = false;
     poll();
@@ -231,14 +232,14 @@ async function onDrain(button) {
   if (!await confirmAction(`Drain node ${id}?`, `${id} takes no new sessions and leaves the ` +
                            'grid once its running sessions have ended.', 'Drain node')) return;
   await act(button, () => call('POST', `/nodes/${encodeURIComponent(id)}/drain`),
-            `Node ${id} is draining.`);
+            `Draining node ${id}`, `Node ${id} is draining.`);
 }
 
 async function onClear(button) {
   const waiting = (page.state?.queue ?? []).reduce((n, g) => n + (g.waiters ?? []).length, 0);
   if (!await confirmAction('Clear the whole queue?', `All ${waiting} waiting requests fail ` +
                            'with "session not created".', 'Clear queue')) return;
-  await act(button, () => call('DELETE', '/queue'), 'Queue cleared.');
+  await act(button, () => call('DELETE', '/queue'), 'Clearing the queue', 'Queue cleared.');
 }
 
 async function onCancel(button) {
@@ -246,7 +247,7 @@ async function onCancel(button) {
   if (!await confirmAction(`Cancel waiter ${waiter}?`, `Request ${waiter} (${label}) fails ` +
                            'with "cancelled by an operator".', 'Cancel waiter')) return;
   await act(button, () => call('DELETE', `/queue/${encodeURIComponent(waiter)}`),
-            `Waiter ${waiter} cancelled.`);
+            `Cancelling waiter ${waiter}`, `Waiter ${waiter} cancelled.`);
 }
 
 // The caps map is read from the effective settings and written back whole with one label
@@ -260,14 +261,16 @@ async function onCap(form) {
     showAlert(`The cap for ${label} must be a whole number (0 or empty = no cap).`);
     return;
   }
-  await act(form.querySelector('button'), async () => {
+  const write = async () => {
     const current = await call('GET', '/admin/config');
     const settings = current?.value ?? current ?? {};
     const caps = {...(settings.queue?.['concurrency-caps'] ?? {})};
     caps[label] = cap;
     await call('PUT', '/admin/config', {queue: {'concurrency-caps': caps}});
     input.value = '';
-  }, cap === 0 ? `Cap of ${label} removed.` : `Cap of ${label} set to ${cap}.`);
+  };
+  const done = cap === 0 ? `Cap of ${label} removed.` : `Cap of ${label} set to ${cap}.`;
+  await act(form.querySelector('button'), write, `Setting the cap of ${label}`, done);
 }
 
 function onClick(event) {

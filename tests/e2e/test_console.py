@@ -478,6 +478,27 @@ class ConsoleTest(unittest.TestCase):
         self.assertIn("cancelled by an operator", body["value"]["message"])
         page.wait("return document.querySelectorAll('.waiter').length === 0", "an empty queue")
 
+        # A refused action is shown: this waiter is cancelled by someone else while the
+        # operator's confirm dialog is open, so the page's DELETE finds no such waiter (404).
+        gone = Waiter(grid, "chrome", "run-gone")
+        page.wait("return document.querySelectorAll('.waiter').length === 1", "the next waiter")
+        page.driver.find_element(By.CSS_SELECTOR, "[data-action=cancel]").click()
+        page.wait("return document.getElementById('confirm').open", "the confirm dialog")
+        waiter_id = queue_ids(grid, "chrome")[0]
+        status, _ = harness.http_json("DELETE", f"{grid.url}/queue/{waiter_id}", headers=auth)
+        self.assertEqual(status, 204)
+        self.assertEqual(gone.result()[0], 500)
+        page.confirm()
+        alert, _ = page.wait("const a = document.getElementById('alert');"
+                             "return !a.hidden && a.textContent", "the error shown")
+        self.assertIn(f"Cancelling waiter {waiter_id} failed", alert)
+        self.assertIn("404", alert)
+        # The browser logs the refused call; that one entry is expected, nothing else.
+        logged = page.driver.get_log("browser")
+        self.assertEqual(len(logged), 1, logged)
+        self.assertIn(f"/queue/{waiter_id}", logged[0]["message"])
+        page.driver.find_element(By.ID, "alert-close").click()
+
         # Clear the queue: a second waiter fails with the administrator's message.
         second = Waiter(grid, "chrome", "run-cleared")
         page.wait("return document.querySelectorAll('.waiter').length === 1", "the next waiter")
