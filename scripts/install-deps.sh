@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real browsers and clients for end-to-end tests
   chromium chromium-driver python3 python3-selenium curl
+  # the console in Firefox too (e2e_console_firefox, driven over WebDriver BiDi by puppeteer-core)
+  firefox-esr
   # remote-caller tests run a client in a network namespace (ip netns, veth)
   iproute2
   # issue 11's client tests: nginx as a reverse proxy in front of the hub, Ruby's Selenium

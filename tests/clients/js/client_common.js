@@ -79,4 +79,4 @@ function runClient(body) {
       });
 }
 
-module.exports = {CHROMIUM, chromeArgs, expectEqual, pollUntil, runClient, withTimeout};
+module.exports = {CHROMIUM, chromeArgs, expectEqual, parseFlags, pollUntil, runClient, withTimeout};
