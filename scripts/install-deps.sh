@@ -25,6 +25,9 @@ packages=(
   prometheus
   # the Debian package and its test (tests/package): dpkg-shlibdeps, systemd-analyze, strace
   dpkg-dev systemd strace
+  # issue 13: several hubs share state on Redis (redis/ links hiredis; its tests start their own
+  # redis-server on a free port)
+  redis-server libhiredis-dev
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -40,17 +43,19 @@ if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # Debian's prometheus package enables and starts a service on :9090. The tests run their own
-  # Prometheus on a free port; keep the packaged one stopped and off so nothing else scrapes or
-  # listens (only when this script installed it: an operator's own service is left alone).
-  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  # Debian's prometheus and redis-server packages enable and start a service (on :9090 and
+  # :6379). The tests run their own Prometheus and redis-server on free ports; keep the packaged
+  # ones stopped and off so nothing else scrapes, listens or holds state (only when this script
+  # installed the package: an operator's own service is left alone).
+  for service in prometheus redis-server; do
+    [[ " ${missing[*]} " == *" $service "* ]] || continue
     if [[ -d /run/systemd/system ]]; then
-      $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-    elif [[ -x /etc/init.d/prometheus ]]; then
-      $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-      $SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true
+      $SUDO systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/$service ]]; then
+      $SUDO "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d "$service" disable >/dev/null 2>&1 || true
     fi
-  fi
+  done
 else
   echo "install-deps: all packages present"
 fi
