@@ -7,7 +7,9 @@ import json
 import time
 import unittest
 
+import netns
 from hubtest import AsyncRequest, HubTestCase, call, call_json, caps, wait_for
+from test_security_nodes import hub_port, remote_calls
 
 CHROME = {"browserName": "chrome"}
 SECURITY_HEADERS = {
@@ -26,6 +28,10 @@ def state(hub, headers=None):
 
 def sessions_in(body):
     return [s for n in body["nodes"] for slot in n["slots"] for s in slot["sessions"]]
+
+
+def node_id_of(hub):
+    return call_json("GET", hub.url + "/status")[1]["value"]["nodes"][0]["id"]
 
 
 def label_row(body, label):
@@ -270,6 +276,56 @@ class ConsoleFilesTest(HubTestCase):
         status, body = call_json("GET", hub.url + "/", None, {"Accept": "application/json"})
         self.assertEqual(status, 404)
         self.assertEqual(body["value"]["error"], "unknown command")
+
+
+class ConsoleFromAnotherHostTest(HubTestCase):
+    """The console as an operator's browser on another machine reaches it: from a network
+    namespace that cannot reach this host's loopback, through the hub's own address."""
+
+    def test_page_and_state_from_another_host_and_admin_only_with_the_token(self):
+        admin = "adm-remote-console"
+        with netns.Namespace() as ns:
+            open_hub = self.start_hub("--server.host", "0.0.0.0")
+            node = self.start_node()
+            open_hub.register(node)
+            status, created = open_hub.new_session(CHROME)
+            self.assertEqual(status, 200, created)
+            remote = f"http://{ns.host_ip}:{hub_port(open_hub)}"
+            page, script, data, drain = remote_calls(ns, [
+                ("GET", remote + "/ui/", None, {}),
+                ("GET", remote + "/ui/console.js", None, {}),
+                ("GET", remote + "/ui/api/state", None, {}),
+                ("POST", remote + "/nodes/" + node_id_of(open_hub) + "/drain", None, {}),
+            ])
+            self.assertEqual(page[0], 200)
+            self.assertIn("console.js", page[1])
+            self.assertEqual(script[0], 200)
+            # The page asks the hub it came from: no address of this host is written into it.
+            for text in (page[1], script[1]):
+                self.assertNotIn("127.0.0.1", text)
+                self.assertNotIn("localhost", text)
+            self.assertEqual(data[0], 200, data[1])
+            body = json.loads(data[1])
+            # No tokens: a remote viewer sees the grid but may not administer it (admin calls
+            # without a token are taken from loopback only), and the drain is refused.
+            self.assertEqual(body["viewer"]["authorized"], True)
+            self.assertEqual(body["viewer"]["admin"], False)
+            self.assertIn(created["value"]["sessionId"], [s["id"] for s in sessions_in(body)])
+            self.assertEqual(drain[0], 401, drain[1])
+            self.assertEqual(call_json("GET", open_hub.url + "/status")[1]["value"]["nodes"][0]
+                             ["availability"], "UP")
+
+            guarded = self.start_hub("--server.host", "0.0.0.0", "--hub.admin-token", admin)
+            remote = f"http://{ns.host_ip}:{hub_port(guarded)}"
+            bearer = {"Authorization": "Bearer " + admin}
+            without, wrong, right = remote_calls(ns, [
+                ("GET", remote + "/ui/api/state", None, {}),
+                ("GET", remote + "/ui/api/state", None, {"Authorization": "Bearer nope"}),
+                ("GET", remote + "/ui/api/state", None, bearer),
+            ])
+            self.assertEqual(json.loads(without[1])["viewer"]["admin"], False)
+            self.assertEqual(json.loads(wrong[1])["viewer"]["admin"], False)
+            self.assertEqual(json.loads(right[1])["viewer"]["admin"], True)
 
 
 if __name__ == "__main__":
