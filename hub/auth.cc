@@ -136,10 +136,12 @@ Status FromRefusal(std::optional<std::string> why) {
 
 }  // namespace
 
+bool SiteMatters(Access access) {
+  return access == Access::kAdmin || access == Access::kNodeDrain || access == Access::kNode;
+}
+
 Status CheckSite(Access access, const RequestSite& site) {
-  if (access != Access::kAdmin && access != Access::kNodeDrain && access != Access::kNode) {
-    return Status::Ok();
-  }
+  if (!SiteMatters(access)) return Status::Ok();
   if (http::EqualsIgnoreCase(site.sec_fetch_site, "cross-site")) {
     return RefuseSite("the browser marked this request cross-site (Sec-Fetch-Site)");
   }

@@ -72,4 +72,8 @@ struct RequestSite {
 // machine drain nodes, clear the queue or register a node. Other calls are not checked.
 Status CheckSite(Access access, const RequestSite& site);
 
+// Whether CheckSite looks at the site at all for `access`: the caller reads the three headers
+// only then, so a proxied command (kClient) pays nothing for the check.
+bool SiteMatters(Access access);
+
 }  // namespace gridhub::hub

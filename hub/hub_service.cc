@@ -336,11 +336,13 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     return SendError(responder, routed.error, 0, headers);
   }
   const Access access = refused_path ? *routed.path_access : routed.row->access;
-  if (Status site = CheckSite(access, {.sec_fetch_site = request.Header("Sec-Fetch-Site"),
-                                       .origin = request.Header("Origin"),
-                                       .host = request.Header("Host")});
-      !site.ok()) {
-    return SendError(responder, site.error());
+  if (SiteMatters(access)) {
+    if (Status site = CheckSite(access, {.sec_fetch_site = request.Header("Sec-Fetch-Site"),
+                                         .origin = request.Header("Origin"),
+                                         .host = request.Header("Host")});
+        !site.ok()) {
+      return SendError(responder, site.error());
+    }
   }
   if (Status allowed = Check(access, request); !allowed.ok()) {
     if (routed.row != nullptr) CountRefusedUpgrade(request, routed.match);
