@@ -8,6 +8,7 @@ kills the node, then kills each child's process group. Nothing is looked up by n
 
 import os
 import signal
+import subprocess
 
 
 def children_of(pid):
@@ -41,3 +42,16 @@ def kill_with_children(process, timeout=10):
                 os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def stop_gracefully(process, timeout=15, sig=signal.SIGTERM):
+    """Sends `sig` (SIGTERM) and waits up to `timeout` seconds; a process still running then is
+    killed with its children (kill_with_children), so a stuck one leaves nothing behind."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    kill_with_children(process)

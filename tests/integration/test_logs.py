@@ -21,7 +21,7 @@ import unittest
 import uuid
 
 from hubtest import HubTestCase, GRIDHUB, START_TIMEOUT, call, call_json, caps, wait_for
-from process_tree import kill_with_children
+from process_tree import stop_gracefully
 from test_node import fake_slot, free_port
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARN|ERROR) \S+")
@@ -88,12 +88,7 @@ class LoggedProcess:
         self.process.send_signal(signal.SIGHUP)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                kill_with_children(self.process)
+        stop_gracefully(self.process)
         for reader in self._readers:
             reader.join(timeout=5)
         self.process.stdout.close()

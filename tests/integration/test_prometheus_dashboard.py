@@ -23,6 +23,7 @@ import unittest
 import urllib.parse
 
 import wsclient
+from process_tree import stop_gracefully
 from hubtest import AsyncRequest, HubTestCase, call, call_json, wait_for
 
 PROMETHEUS = shutil.which("prometheus")
@@ -96,13 +97,7 @@ class Prometheus:
         return float(data["result"][0]["value"][1])
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_gracefully(self.process)
         self._reader.join(timeout=5)
         self.process.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
