@@ -175,6 +175,10 @@ class ConsolePage:
     def open(self, url):
         self.driver.get(url)
 
+    def press(self, key):
+        """One key ("Tab", "Enter", "Escape") to whatever has the focus."""
+        ActionChains(self.driver).send_keys(getattr(Keys, key.upper())).perform()
+
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)
 
@@ -418,7 +422,7 @@ class ConsoleTest(unittest.TestCase):
                          0)
         self.assertIsNone(page.js("return window.__pwned ?? null"))
 
-    def take_screenshots(self, page, prefix):
+    def take_screenshots(self, page, prefix, dark=True):
         for width, height, mobile, name in ((1280, 800, False, "desktop"),
                                             (390, 844, True, "phone")):
             page.viewport(width, height, mobile)
@@ -430,8 +434,9 @@ class ConsoleTest(unittest.TestCase):
             data, path = page.screenshot(f"{prefix}-{name}.png")
             print(f"screenshot: {path}")
             self.assert_not_blank(data, width, height)
-        page.viewport(1280, 800, scheme="dark")
-        page.screenshot(f"{prefix}-desktop-dark.png")
+        if dark:  # a page that can switch the colour scheme (Chromium through CDP)
+            page.viewport(1280, 800, scheme="dark")
+            page.screenshot(f"{prefix}-desktop-dark.png")
         page.viewport(1280, 800)
 
     # --- admin -----------------------------------------------------------------------------------
@@ -524,9 +529,8 @@ class ConsoleTest(unittest.TestCase):
         """Tab reaches a Drain button with a visible focus ring; Enter opens the confirm dialog
         with the focus on Cancel; Escape backs out and nothing is drained."""
         page.js("document.activeElement.blur(); window.scrollTo(0, 0)")
-        keys = ActionChains(page.driver)
         for _ in range(100):
-            keys.send_keys(Keys.TAB).perform()
+            page.press("Tab")
             if page.js("return document.activeElement.dataset.action === 'drain'"):
                 break
         else:
@@ -535,10 +539,10 @@ class ConsoleTest(unittest.TestCase):
                                "return [s.outlineStyle, parseFloat(s.outlineWidth)]")
         self.assertNotEqual(style, "none", "the focused button shows a focus ring")
         self.assertGreaterEqual(width, 2)
-        keys.send_keys(Keys.ENTER).perform()
+        page.press("Enter")
         page.wait("return document.getElementById('confirm').open", "the confirm dialog")
         self.assertEqual(page.js("return document.activeElement.id"), "confirm-cancel")
-        keys.send_keys(Keys.ESCAPE).perform()
+        page.press("Escape")
         page.wait("return !document.getElementById('confirm').open", "the dialog closed")
         self.assertEqual({n["availability"] for n in grid.nodes()}, {"UP"})
 

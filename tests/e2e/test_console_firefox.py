@@ -95,6 +95,9 @@ class FirefoxPage:
             f.write(data)
         return data, path
 
+    def press(self, key):
+        self.call("press", key=key)
+
     def click(self, selector):
         self.call("click", selector=selector)
 
@@ -132,6 +135,11 @@ class FirefoxConsoleTest(unittest.TestCase):
     check_chart = Checks.check_chart
     check_hostile_text = Checks.check_hostile_text
     check_session_disappears = Checks.check_session_disappears
+    check_keyboard = Checks.check_keyboard
+
+    def take_screenshots(self, page):
+        # puppeteer cannot switch Firefox's colour scheme: light only.
+        test_console.ConsoleTest.take_screenshots(self, page, "console-firefox", dark=False)
 
     def assert_browser_clean(self, page):
         seen = page.events()
@@ -173,42 +181,6 @@ class FirefoxConsoleTest(unittest.TestCase):
                 page.quit()
         self.assertFalse(os.path.exists(page.profile_dir), "the Firefox profile is left behind")
         self.assertFalse(harness.is_alive(page.firefox_pid), "Firefox is still running")
-
-    def take_screenshots(self, page):
-        for width, height, mobile, name in ((1280, 800, False, "desktop"),
-                                            (390, 844, True, "phone")):
-            page.viewport(width, height, mobile)
-            page.wait("return window.innerWidth === arguments[0]", f"a {width} px wide viewport",
-                      5, width)
-            overflow = page.js("return document.documentElement.scrollWidth"
-                               " - document.documentElement.clientWidth")
-            self.assertEqual(overflow, 0, f"the page scrolls sideways at {width} px")
-            data, path = page.screenshot(f"console-firefox-{name}.png")
-            print(f"screenshot: {path}")
-            self.assert_not_blank(data, width, height)
-        page.viewport(1280, 800)
-
-    def check_keyboard(self, grid, page):
-        """test_console's keyboard path, with Firefox's keys: Tab reaches a Drain button with a
-        visible focus ring; Enter opens the confirm dialog with the focus on Cancel; Escape
-        backs out and nothing is drained."""
-        page.js("document.activeElement.blur(); window.scrollTo(0, 0)")
-        for _ in range(100):
-            page.call("press", key="Tab")
-            if page.js("return document.activeElement.dataset.action === 'drain'"):
-                break
-        else:
-            self.fail("Tab never reached a Drain button")
-        style, width = page.js("const s = getComputedStyle(document.activeElement);"
-                               "return [s.outlineStyle, parseFloat(s.outlineWidth)]")
-        self.assertNotEqual(style, "none", "the focused button shows a focus ring")
-        self.assertGreaterEqual(width, 2)
-        page.call("press", key="Enter")
-        page.wait("return document.getElementById('confirm').open", "the confirm dialog")
-        self.assertEqual(page.js("return document.activeElement.id"), "confirm-cancel")
-        page.call("press", key="Escape")
-        page.wait("return !document.getElementById('confirm').open", "the dialog closed")
-        self.assertEqual({n["availability"] for n in grid.nodes()}, {"UP"})
 
     def check_admin(self, grid, page, admin, waiter):
         """The admin token shows the controls; the keyboard path; the cap form sets a cap;
