@@ -4,6 +4,8 @@
 #include <cctype>
 #include <limits>
 
+#include "redis/redis_url.h"
+
 namespace gridhub::config::detail {
 namespace {
 
@@ -157,6 +159,47 @@ KeySpec SlotSelectionKey() {
   return spec;
 }
 
+// A value that may hold a password inside: a string shows its URL user-info redacted; anything
+// else (a list given by mistake) is hidden whole if it could hold one.
+json RedactUrlValue(const json& value) {
+  if (value.is_string()) return json(RedactUserInfo(value.get<std::string>()));
+  return value.dump().find('@') == std::string::npos ? value : json("<redacted>");
+}
+
+// hub.state: `memory`, or a redis URL checked here by the same pure parser the store uses, so
+// a typo stops start-up instead of the first connection attempt.
+KeySpec StateKey() {
+  KeySpec spec{.name = "hub.state",
+               .value_kind = "memory|URL",
+               .help =
+                   "where the grid's state lives: memory (one hub) or "
+                   "redis://[[user]:password@]host[:port][/db] (several hubs)"};
+  spec.apply = [](const json& value, Settings& s) -> std::optional<Problem> {
+    std::optional<Problem> problem;
+    std::optional<std::string> text = Text(value, "memory or a redis:// URL", problem);
+    if (!text) return problem;
+    std::string trimmed(Trim(*text));
+    std::string lower = trimmed;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower == "memory") {
+      s.hub.state = "memory";
+      return std::nullopt;
+    }
+    if (!lower.starts_with("redis")) {
+      return Bad("must be memory or redis://[[user]:password@]host[:port][/db]");
+    }
+    // RedisUrl's messages never quote the password.
+    Result<redis::RedisUrl> url = redis::RedisUrl::Parse(trimmed);
+    if (!url.ok()) return Bad(url.error().message);
+    s.hub.state = std::move(trimmed);
+    return std::nullopt;
+  };
+  spec.get = [](const Settings& s) { return json(s.hub.state); };
+  spec.redact = RedactUrlValue;
+  return spec;
+}
+
 // A byte count with K, M, G suffixes.
 template <typename S>
 KeySpec SizeKey(std::string name, Field<S, size_t> field, Zero zero, std::string help) {
@@ -287,6 +330,11 @@ std::vector<KeySpec> HubKeys() {
               "build WebSocket URLs from Forwarded / X-Forwarded-* headers (behind a proxy)"),
       IntKey("hub.websockets-per-session", Field{&Settings::hub, &H::websockets_per_session}, 1,
              100000, "open BiDi/CDP sockets per session; one more gets 429"),
+      StateKey(),
+      DurationKey("hub.peer-timeout", Field{&Settings::hub, &H::peer_timeout}, Zero::kRefused,
+                  "with hub.state redis: a hub whose presence is not refreshed this long is dead "
+                  "(its waiters leave the queue)",
+                  "0 would declare every other hub dead at once"),
   };
 }
 

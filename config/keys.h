@@ -34,6 +34,9 @@ struct KeySpec {
   // Parses, validates and stores `value`; on a problem leaves `settings` untouched.
   std::function<std::optional<Problem>(const nlohmann::json& value, Settings& settings)> apply;
   std::function<nlohmann::json(const Settings& settings)> get;
+  // For a value with a password inside (hub.state's redis URL): how ToJson(kRedact), Describe
+  // and error lines show it. Null: shown as is, or "<redacted>" whole when kSecret.
+  std::function<nlohmann::json(const nlohmann::json& value)> redact;
 };
 
 // Sections in YAML order; `metrics` exists but has no keys yet.

@@ -48,9 +48,10 @@ Error ValueError(std::string_view key, const json& value, const Problem& problem
   // A token given with the wrong type is still a token: the line names the key, not the value.
   const KeySpec* spec = FindKey(key);
   const bool secret = spec != nullptr && spec->secrecy == detail::Secrecy::kSecret;
+  json shown = problem.value.value_or(value);
+  if (spec != nullptr && spec->redact) shown = spec->redact(shown);
   std::string line = std::string(key) + problem.path + " = " +
-                     (secret ? "<redacted>" : ShowValue(problem.value.value_or(value))) + ": " +
-                     problem.why;
+                     (secret ? "<redacted>" : ShowValue(shown)) + ": " + problem.why;
   if (!origin.empty()) line += " (" + std::string(origin) + ")";
   return InvalidArgument(std::move(line));
 }
@@ -291,6 +292,7 @@ json ToJson(const Settings& settings, Tokens tokens) {
         !value.get_ref<const std::string&>().empty()) {
       value = "<redacted>";
     }
+    if (tokens == Tokens::kRedact && spec.redact) value = spec.redact(value);
     out[spec.name.substr(0, dot)][spec.name.substr(dot + 1)] = std::move(value);
   }
   return out;

@@ -62,6 +62,12 @@ struct HubSettings {
   bool trust_forwarded = false;
   // Open BiDi/CDP sockets per session; one more is refused with 429.
   int websockets_per_session = 10;
+  // Where the grid's state lives (DESIGN.md §8): "memory" (one hub; no Redis code runs) or a
+  // redis://[[user]:password@]host[:port][/db] URL that redis::RedisUrl::Parse accepted at
+  // load time, as written (trimmed). It holds the password: log RedisUrl::Redacted(), never it.
+  std::string state = "memory";
+  // With a redis state: a hub whose presence is not refreshed for this long counts as dead.
+  Duration peer_timeout = 10s;
 };
 
 struct QueueSettings {
@@ -151,7 +157,7 @@ Result<std::string> NormalizeLabel(std::string_view text);
 Result<Settings> ApplyAdminPatch(const Settings& current, const nlohmann::json& patch);
 
 // YAML-shaped JSON of the settings; durations as "300s". With kRedact, non-empty tokens and
-// the registration secret read "<redacted>".
+// the registration secret read "<redacted>", and so does the password in hub.state's URL.
 enum class Tokens { kShow, kRedact };
 nlohmann::json ToJson(const Settings& settings, Tokens tokens);
 // Overload kept for callers of the original API; true means redact.

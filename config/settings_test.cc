@@ -122,6 +122,8 @@ TEST(LoadSettingsTest, DefaultsFollowTheContract) {
   EXPECT_EQ(s->server.idle_timeout, 300s);
   EXPECT_EQ(s->hub.node_timeout, 30s);
   EXPECT_EQ(s->hub.slot_selection, SlotSelection::kSpread);
+  EXPECT_EQ(s->hub.state, "memory");
+  EXPECT_EQ(s->hub.peer_timeout, 10s);
   EXPECT_EQ(s->queue.timeout, 300s);
   EXPECT_EQ(s->queue.max_per_label, 100u);
   EXPECT_EQ(s->queue.max_per_run, 5u);
@@ -172,6 +174,8 @@ std::vector<KeyCase> EveryKey() {
       {"hub.public-url", "https://grid.example.com/wd/hub", "https://grid.example.com/wd/hub"},
       {"hub.trust-forwarded", "true", true},
       {"hub.websockets-per-session", "3", 3},
+      {"hub.state", "redis://10.0.0.5:6380/2", "redis://10.0.0.5:6380/2"},
+      {"hub.peer-timeout", "3s", "3s"},
       {"queue.timeout", "2m", "120s"},
       {"queue.max-per-label", "7", 7},
       {"queue.max-per-run", "2", 2},
@@ -617,6 +621,121 @@ TEST(LoadSettingsTest, ATokenOfTheWrongTypeIsNotShownInTheError) {
   EXPECT_NE(s.error().message.find("hub.admin-token = <redacted>: wrong type"), std::string::npos)
       << s.error().message;
   EXPECT_EQ(s.error().message.find("s3cr3t"), std::string::npos) << s.error().message;
+}
+
+// hub.state (DESIGN.md §8): every URL form RedisUrl::Parse takes is kept as written (trimmed).
+TEST(HubStateTest, AcceptsMemoryAndEveryRedisUrlForm) {
+  struct Case {
+    std::string text;
+    std::string want;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"memory", "memory"},
+                         {" MEMORY ", "memory"},
+                         {"redis://localhost", "redis://localhost"},
+                         {"redis://h:6380", "redis://h:6380"},
+                         {"redis://h/3", "redis://h/3"},
+                         {"redis://h:6380/0", "redis://h:6380/0"},
+                         {"redis://:pw@h", "redis://:pw@h"},
+                         {"redis://user:pw@h:1/15", "redis://user:pw@h:1/15"},
+                         {"redis://:p%40ss@[::1]:7000", "redis://:p%40ss@[::1]:7000"},
+                         {" redis://10.0.0.5 ", "redis://10.0.0.5"}}) {
+    Result<Settings> s = Load("", {}, {"--hub.state", c.text});
+    ASSERT_TRUE(s.ok()) << c.text << ": " << s.error().message;
+    EXPECT_EQ(s->hub.state, c.want) << c.text;
+  }
+}
+
+TEST(HubStateTest, RefusesAnythingElseNamingKeyValueAndReason) {
+  struct Case {
+    std::string text;
+    std::string want;  // a part of the one error line
+  };
+  for (const Case& c : std::vector<Case>{
+           {"memroy", R"(hub.state = "memroy": must be memory or redis://)"},
+           {"http://h:6379", R"(hub.state = "http://h:6379": must be memory or redis://)"},
+           {"redis:/h", R"(hub.state = "redis:/h": redis URL: must start with redis://)"},
+           {"rediss://h", R"(hub.state = "rediss://h": redis URL: TLS (rediss://) is not)"},
+           {"redis://h:0",
+            R"(hub.state = "redis://h:0": redis URL: port must be 1-65535, got '0')"},
+           {"redis://h:70000", "port must be 1-65535, got '70000'"},
+           {"redis://h:", "empty port after ':'"},
+           {"redis://h/x", "database after '/' must be a number"},
+           {"redis://", "no host"}}) {
+    Result<Settings> s = Load("", {"GRIDHUB_HUB_STATE=" + c.text});
+    ASSERT_FALSE(s.ok()) << c.text;
+    EXPECT_NE(s.error().message.find(c.want), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("(env GRIDHUB_HUB_STATE)"), std::string::npos);
+    EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << s.error().message;
+  }
+  EXPECT_FALSE(Load("hub:\n  state: \"\"\n").ok());
+  EXPECT_FALSE(Load("hub:\n  state: [memory]\n").ok());
+}
+
+TEST(HubStateTest, EnvironmentBeatsTheFileAndAFlagBeatsBoth) {
+  const std::string yaml = "hub:\n  state: memory\n";
+  Result<Settings> env = Load(yaml, {"GRIDHUB_HUB_STATE=redis://:pw@store:6380"});
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  EXPECT_EQ(env->hub.state, "redis://:pw@store:6380");
+  EXPECT_EQ(env->sources.at("hub.state"), Source::kEnv);
+  Result<Settings> flag =
+      Load(yaml, {"GRIDHUB_HUB_STATE=redis://store"}, {"--hub.state=redis://other/1"});
+  ASSERT_TRUE(flag.ok()) << flag.error().message;
+  EXPECT_EQ(flag->hub.state, "redis://other/1");
+  EXPECT_EQ(flag->sources.at("hub.state"), Source::kFlag);
+}
+
+// The password must not reach any printout: ToJson(kRedact) (GET /admin/config), Describe
+// (check-config), and the error line of a refused URL.
+TEST(HubStateTest, ThePasswordIsRedactedInEveryPrintout) {
+  Settings s = *Load("hub:\n  state: redis://alice:s3cret@store:6380/2\n");
+  EXPECT_EQ(ToJson(s, Tokens::kShow)["hub"]["state"], "redis://alice:s3cret@store:6380/2");
+  json redacted = ToJson(s, Tokens::kRedact);
+  EXPECT_EQ(redacted["hub"]["state"], "redis://alice:<redacted>@store:6380/2");
+  EXPECT_EQ(redacted.dump().find("s3cret"), std::string::npos);
+  EXPECT_EQ(ToJson(s, true).dump().find("s3cret"), std::string::npos);
+  std::string text = Describe(s);
+  EXPECT_NE(text.find(R"(hub.state = "redis://alice:<redacted>@store:6380/2")"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  EXPECT_EQ(ToJson(*Load(""), Tokens::kRedact)["hub"]["state"], "memory");
+
+  for (const std::string& bad :
+       {"redis://:s3cret@store:x", "redis://:s3cret@store/x", "redis://:s3c@ret@store:0",
+        "redis://s3cret@store", "redis://:s3cret%zz@store", "mysql://root:s3cret@store"}) {
+    Result<Settings> refused = Load("", {}, {"--hub.state", bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().message.find("s3c"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("<redacted>@store"), std::string::npos)
+        << refused.error().message;
+  }
+  Result<Settings> listed = Load("hub:\n  state: [\"redis://:s3cret@h\"]\n");
+  ASSERT_FALSE(listed.ok());
+  EXPECT_EQ(listed.error().message.find("s3cret"), std::string::npos) << listed.error().message;
+}
+
+TEST(HubStateTest, NeitherKeyCanBeChangedAtRunTime) {
+  for (const json& patch :
+       {json{{"hub", {{"state", "redis://h"}}}}, json{{"hub", {{"peer-timeout", "5s"}}}}}) {
+    Result<Settings> next = ApplyAdminPatch(*Load(""), patch);
+    ASSERT_FALSE(next.ok()) << patch.dump();
+    EXPECT_NE(next.error().message.find("cannot be changed at run time"), std::string::npos)
+        << next.error().message;
+  }
+}
+
+TEST(PeerTimeoutTest, DefaultsToTenSecondsAndRefusesZeroAndNegative) {
+  EXPECT_EQ(Load("")->hub.peer_timeout, 10s);
+  EXPECT_EQ(Load("", {"GRIDHUB_HUB_PEER_TIMEOUT=2500ms"})->hub.peer_timeout, 2500ms);
+  Result<Settings> zero = Load("hub:\n  peer-timeout: 0s\n");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find(R"(hub.peer-timeout = "0s": must be more than 0)"),
+            std::string::npos)
+      << zero.error().message;
+  Result<Settings> negative = Load("", {}, {"--hub.peer-timeout", "-1s"});
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("negative duration"), std::string::npos)
+      << negative.error().message;
 }
 
 TEST(LoadSettingsTest, LogDefaultsToInfoText) {

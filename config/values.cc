@@ -143,6 +143,21 @@ std::optional<std::string> HttpUrlProblem(std::string_view text) {
 
 bool IsHttpUrl(std::string_view text) { return !HttpUrlProblem(text); }
 
+std::string RedactUserInfo(std::string_view text) {
+  const size_t at = text.rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  // A "://" after the last '@' is no scheme of this URL: all before the '@' is then hidden.
+  const size_t scheme_end = text.substr(0, at).find("://");
+  const size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const std::string_view user_info = text.substr(start, at - start);
+  const size_t colon = user_info.find(':');
+  std::string out(text.substr(0, start));
+  if (colon != std::string_view::npos) out += std::string(user_info.substr(0, colon)) + ":";
+  out += "<redacted>";
+  out += text.substr(at);
+  return out;
+}
+
 Parsed<std::map<std::string, int>> CapsFromJson(const json& value) {
   if (value.is_string() && Trim(value.get_ref<const std::string&>()).starts_with('{')) {
     // An environment variable or flag may carry the map form as JSON or flow YAML.

@@ -56,6 +56,12 @@ Parsed<std::vector<SlotConfig>> SlotsFromJson(const nlohmann::json& value);
 std::optional<std::string> HttpUrlProblem(std::string_view text);
 bool IsHttpUrl(std::string_view text);  // !HttpUrlProblem(text)
 
+// `text` with the password of a URL's user-info shown as <redacted>, whether or not the URL
+// parses (a refused value is still printed): "redis://u:s3cret@h" -> "redis://u:<redacted>@h".
+// Everything before the last '@' after the scheme counts as user-info, as RedisUrl::Parse reads
+// it; user-info without ':' is redacted whole (it may be a password written without the ':').
+std::string RedactUserInfo(std::string_view text);
+
 }  // namespace gridhub::config::detail
 
 namespace gridhub::config {

@@ -120,5 +120,25 @@ TEST(SizeFromTextTest, OneBoundWhateverTheUnit) {
   EXPECT_FALSE(detail::SizeFromText("18446744073709551615k").ok());
 }
 
+TEST(RedactUserInfoTest, HidesThePasswordWhetherOrNotTheUrlParses) {
+  struct Case {
+    std::string text;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"redis://h:6379/1", "redis://h:6379/1"},
+           {"memory", "memory"},
+           {"redis://:pw@h", "redis://:<redacted>@h"},
+           {"redis://user:pw@h:1/2", "redis://user:<redacted>@h:1/2"},
+           {"redis://pw@h", "redis://<redacted>@h"},
+           {"redis://:p@w:x@h:0", "redis://:<redacted>@h:0"},  // the last '@' ends it, as in Parse
+           {"redis://:pw@", "redis://:<redacted>@"},
+           {"user:pw@h", "user:<redacted>@h"},
+           {"a@b://h", "<redacted>@b://h"},  // an '@' before the scheme is not user-info
+       }) {
+    EXPECT_EQ(detail::RedactUserInfo(c.text), c.want) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace gridhub::config
