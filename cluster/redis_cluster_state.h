@@ -20,6 +20,10 @@
 //   a command then ends before the lease can lapse on the server and pass to another hub. Every
 //   hub forgets the leader (on_leader_changed(nullopt)) at the same moment.
 //
+// Start() fails (naming the store) when the store cannot be reached then, and starts nothing;
+// after it, the store counts as up, and on_store_state reports changes only. The first round
+// (and so on_elected) follows on the keeper thread at once. Stop() fires no callback.
+//
 // The epoch key detects a Redis that lost its data: each round compares it with the one this
 // hub saw; missing or different means on_store_reset (once), a new epoch and, if needed, a new
 // peer secret (SET NX, then read back: every hub ends up with the same). on_session_ended comes

@@ -33,7 +33,6 @@ constexpr milliseconds kPatience(5000);
 
 // One hub's ClusterState and everything its callbacks reported.
 struct TestHub {
-  std::unique_ptr<ClusterState> state;
   std::mutex mu;
   std::condition_variable cv;
   int elected = 0;
@@ -43,6 +42,8 @@ struct TestHub {
   std::vector<bool> store_states;
   std::vector<std::string> ended;
   std::vector<std::string> settings;
+  // Last, so it stops (and joins the threads calling back) before the rest is destroyed.
+  std::unique_ptr<ClusterState> state;
 
   ClusterCallbacks Callbacks() {
     auto note = [this](auto change) {
