@@ -536,10 +536,10 @@ Effects Grid::OnCreateResult(RequestId request, const NodeId& node_id, const std
   MutexLock lock(mu_);
   Effects effects;
   effects.reschedule = true;  // a retried waiter's deadline, or a ticket's ready-ttl
-  nodes_.ReleaseReservation(node_id, slot_id);
   const SteadyTime now = clock_.Now();
   auto w = waiters_.find(request);
   Waiter* waiter = w == waiters_.end() ? nullptr : w->second.get();
+  if (waiter == nullptr || !waiter->orphaned) nodes_.ReleaseReservation(node_id, slot_id);
   if (waiter != nullptr) creating_deadlines_.erase({waiter->deadline, request});
   Node* node = nodes_.Find(node_id);
   Slot* slot = node == nullptr ? nullptr : node->FindSlot(slot_id);
@@ -625,6 +625,7 @@ void Grid::AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAns
                    .session_id = session.id.str(),
                    .node_id = node.id,
                    .message = "session on node " + node.id + ", slot " + slot.id});
+  JournalSessionLocked(session, node);
   sessions_.Add(std::move(session));
   DeliverSessionLocked(waiter, *answer.session_id, Dump(body), effects);
   RemoveWaiterLocked(waiter.id);

@@ -41,6 +41,7 @@
 #include "hub/node_registry.h"
 #include "hub/node_uri.h"
 #include "hub/session_map.h"
+#include "hub/session_record.h"
 #include "hub/socket_answer.h"
 #include "hub/ticket_book.h"
 #include "matching/capabilities.h"
@@ -113,6 +114,23 @@ struct Effects {
   }
 };
 
+// A change the dispatcher hub writes to the shared store (cluster/cluster_state.h), so that the
+// other hubs route to the grid's sessions and a new dispatcher can take over. Recorded only
+// while the store journal runs (Grid::StartStoreJournal), in the order the changes happened
+// under the Grid's lock; a single hub never starts it and records nothing.
+struct StoreChange {
+  enum class Kind {
+    kNodePut,       // node_id registered (again): ClusterState::PutNode(node_id, registration)
+    kNodeRemoved,   // node_id left (deregistered, drained): DeleteNode
+    kSessionPut,    // session started or adopted: PutRoute(session.id, RouteToJson(session))
+    kSessionEnded,  // session.id (only that is set) ended: EndRoute
+  };
+  Kind kind = Kind::kSessionPut;
+  NodeId node_id;
+  std::string registration;  // kNodePut: the body the node registered with, as the caller gave it
+  SessionRecord session;
+};
+
 // What the hub answers a node's heartbeat.
 struct HeartbeatAnswer {
   Availability availability = Availability::kUp;  // after the heartbeat
@@ -120,18 +138,6 @@ struct HeartbeatAnswer {
   // another node), in the order listed. The hub changes nothing for them; the node ends those
   // whose creation answer it sent long enough ago (docs/nodes.md "Heartbeats").
   std::vector<SessionId> unknown_sessions;
-};
-
-// Where a session's commands go.
-struct SessionRoute {
-  NodeId node_id;
-  std::string node_uri;
-  bool bare_node = false;  // a bare WebDriver server ("healthCheck": "status"), not an agent
-  SocketOffer sockets;     // what the new-session answer offered
-  std::string label;       // the queue label it counts under
-  std::string run_id;
-  std::string last_event;  // the eventType of its last POST /se/event ("" = none)
-  std::shared_ptr<SessionActivity> activity;  // the session's own (session_activity.h)
 };
 
 // How a new-session request is answered: held HTTP request (W3C) or an asynchronous ticket.
@@ -188,7 +194,19 @@ class Grid {
   // A POST /nodes body, already checked by ParseNodeRegistration (node_registration.h).
   // Returns the node as GET /nodes shows it. kInvalidArgument when the uri is the hub's own
   // address; kConflict when the id is live under another uri (see DESIGN 7a).
-  Result<nlohmann::json> RegisterNode(NodeRegistration registration, Effects* effects);
+  // `registration_json` is the body as the node sent it ("" = not kept): the store journal
+  // hands it back (kNodePut) for a new dispatcher to register the node again from.
+  Result<nlohmann::json> RegisterNode(NodeRegistration registration, Effects* effects,
+                                      std::string registration_json = {});
+  // A new dispatcher takes over (DESIGN §8): the node as the store keeps it (its body, parsed
+  // into `registration`) with the sessions the store's routes place on it, each counted under
+  // its recorded label and run id, exactly as if this hub had granted it. The store's routes
+  // are the truth: registration.sessions is ignored, and a record's node id and uri are this
+  // node's. A record already live is skipped; one for which the node has no room is not
+  // adopted and is reported kSessionEnded to the journal (its route must go). Errors and
+  // result as RegisterNode.
+  Result<nlohmann::json> AdoptNode(NodeRegistration registration, std::string registration_json,
+                                   std::vector<SessionRecord> sessions, Effects* effects);
   // The answer to a heartbeat; nullopt for an unknown node (the agent should register again).
   // A drained node that already left answers kDraining, so that its agent does not register
   // again. Sessions routed to the node that `report` no longer lists are ended (see
@@ -238,6 +256,26 @@ class Grid {
 
   // Fails every waiter and refuses new work ("hub is shutting down").
   Effects Shutdown();
+
+  // --- several hubs (DESIGN §8) ------------------------------------------------------------------
+  // Records StoreChanges from now on (until Abdicate). What was pending is dropped, and the
+  // journal starts with the whole grid: kNodePut for every node registered with its body,
+  // kSessionPut for every session — what a new dispatcher or an emptied store needs.
+  void StartStoreJournal();
+  // The changes since the last call, oldest first; empty while the journal is off. The order
+  // holds across calls only if one caller at a time takes and applies them (e.g. under a mutex
+  // of its own, held until the store's writes are done).
+  std::vector<StoreChange> TakeStoreChanges();
+  // This hub stops being the dispatcher (the lease is lost or handed over). Every waiter is
+  // answered `why` — pass ErrorCode::kUnavailable (W3C 502), the one code no other waiter
+  // reply carries, so that a forwarding hub can tell "re-submit to the new dispatcher" from
+  // a real refusal — and its ticket is dropped; no outcome is counted (it is re-submitted).
+  // Nodes and sessions are forgotten without any DeleteJob or event and are not listed by
+  // TakeEndedSessions: the sessions live on and other hubs keep routing to them. Creations in
+  // flight are deleted on the node when their answer comes (their client was answered). The
+  // journal stops (a deposed hub must not write the store); the snapshot is republished
+  // empty. Afterwards the Grid works as a fresh one would (RegisterNode, AdoptNode, ...).
+  Effects Abdicate(const Error& why);
 
   std::shared_ptr<const GridSnapshot> snapshot() const;
 
@@ -359,8 +397,21 @@ class Grid {
   // Registration parts: the checked registration made into a Node (no lock needed; its slots
   // and uri are moved out of `registration`), then merged.
   static std::unique_ptr<Node> NodeFrom(NodeRegistration& registration);
-  void AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted, SteadyTime now)
-      REQUIRES(mu_);
+  // RegisterNode and AdoptNode: `from_store` says the records come from the store (see
+  // AdoptNode) rather than from the node's own "sessions".
+  Result<nlohmann::json> RegisterLocked(std::unique_ptr<Node> node,
+                                        std::vector<SessionRecord> adopted, bool from_store,
+                                        Effects* effects) REQUIRES(mu_);
+  // A record with an empty label counts under its slot's label.
+  void AdoptSessionsLocked(Node& node, std::vector<SessionRecord> adopted, bool from_store,
+                           SteadyTime now) REQUIRES(mu_);
+  // The store journal (StartStoreJournal): each a no-op while it is off.
+  void JournalLocked(StoreChange change) REQUIRES(mu_);
+  void JournalSessionLocked(const SessionEntry& session, const Node& node) REQUIRES(mu_);
+  void JournalNodeLocked(const Node& node) REQUIRES(mu_);
+  // Abdicate's steps: the waiters answered, then nodes and sessions forgotten.
+  void AbdicateWaitersLocked(const Error& why, Effects* effects) REQUIRES(mu_);
+  void ForgetGridLocked() REQUIRES(mu_);
   // What the heartbeat lists that the hub does not route to `node` (HeartbeatAnswer).
   std::vector<SessionId> UnknownSessionsLocked(const NodeId& node,
                                                const HeartbeatReport& report) const REQUIRES(mu_);
@@ -397,6 +448,8 @@ class Grid {
   bool shutting_down_ GUARDED_BY(mu_) = false;
   std::vector<GridEvent> events_ GUARDED_BY(mu_);  // see NoteEventLocked
   std::vector<SessionId> ended_sessions_ GUARDED_BY(mu_);
+  bool journal_on_ GUARDED_BY(mu_) = false;
+  std::vector<StoreChange> journal_ GUARDED_BY(mu_);
   std::atomic<bool> has_ended_sessions_{false};  // lets TakeEndedSessions skip the lock
   SelfAddress self_ GUARDED_BY(mu_);
   // The registration grace runs from created_at_; grace_checked_ once its end was handled.

@@ -1,9 +1,9 @@
 #pragma once
 
 // The Grid's private parts shared by its files (grid.cc: admission, dispatch, the creation
-// outcome; grid_nodes.cc; grid_queue_api.cc; grid_time.cc; grid_publish.cc): the record of one
-// new-session request while it waits or its session is being created, guarded by Grid::mu_
-// like everything else the Grid holds, and small helpers. Included only by hub/grid*.cc.
+// outcome; grid_nodes.cc; grid_queue_api.cc; grid_time.cc; grid_publish.cc; grid_store.cc): the
+// record of one new-session request while it waits or its session is being created, guarded by
+// Grid::mu_ like everything else the Grid holds, and small helpers. Included only by hub/grid*.cc.
 
 #include <memory>
 #include <optional>
@@ -28,7 +28,11 @@ struct Grid::Waiter {
   std::string ticket_id;
   uint64_t connection_id = 0;
   bool abandoned = false;  // client gone while its session was being created
-  std::string node_id;     // while creating
+  // Its node was forgotten (Abdicate) while the session was being created: its reservation
+  // went with the node, so the creation result must not release one (on a node registered
+  // since under the same id it would be another creation's).
+  bool orphaned = false;
+  std::string node_id;  // while creating
   std::string slot_id;
   std::set<std::string> failed_nodes;
   std::string last_failure;

@@ -58,6 +58,7 @@ std::vector<SessionId> Grid::TakeEndedSessions() {
 std::optional<SessionEntry> Grid::RemoveSessionLocked(const SessionId& id, std::string_view why) {
   std::optional<SessionEntry> session = sessions_.Remove(id);
   if (session.has_value()) {
+    JournalLocked({.kind = StoreChange::Kind::kSessionEnded, .session = {.id = id}});
     ended_sessions_.push_back(id);
     has_ended_sessions_.store(true, std::memory_order_release);
     NoteEventLocked({.kind = GridEventKind::kSessionEnded,
@@ -115,6 +116,7 @@ void Grid::RemoveNodeIfDrainedLocked(const NodeId& node_id) {
                      .node_id = node_id.str(),
                      .reason = "drained",
                      .message = "node " + node_id.str() + " left the grid after draining"});
+    JournalLocked({.kind = StoreChange::Kind::kNodeRemoved, .node_id = node_id});
     sessions_.ForgetNode(node_id);
     ++compat_generation_;  // its unit ids may come back with other stereotypes
   }
@@ -153,10 +155,31 @@ std::unique_ptr<Grid::Node> Grid::NodeFrom(NodeRegistration& registration) {
   return node;
 }
 
-Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects) {
+Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects,
+                                std::string registration_json) {
   std::unique_ptr<Node> node = NodeFrom(registration);
-
+  node->registration_json = std::move(registration_json);
+  std::vector<SessionRecord> adopted;
+  adopted.reserve(registration.sessions.size());
+  for (AdoptedSession& s : registration.sessions) {
+    adopted.push_back({.id = std::move(s.id),
+                       .slot_id = s.slot.value_or(SlotId()),
+                       .capabilities = std::move(s.capabilities)});
+  }
   MutexLock lock(mu_);
+  return RegisterLocked(std::move(node), std::move(adopted), /*from_store=*/false, effects);
+}
+
+Result<json> Grid::AdoptNode(NodeRegistration registration, std::string registration_json,
+                             std::vector<SessionRecord> sessions, Effects* effects) {
+  std::unique_ptr<Node> node = NodeFrom(registration);
+  node->registration_json = std::move(registration_json);
+  MutexLock lock(mu_);
+  return RegisterLocked(std::move(node), std::move(sessions), /*from_store=*/true, effects);
+}
+
+Result<json> Grid::RegisterLocked(std::unique_ptr<Node> node, std::vector<SessionRecord> adopted,
+                                  bool from_store, Effects* effects) {
   if (shutting_down_) return Error{ErrorCode::kUnavailable, "the hub is shutting down"};
   if (IsOwnAddress(node->parsed_uri, self_)) {
     return Error{ErrorCode::kInvalidArgument,
@@ -180,7 +203,8 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
                    .message = "node " + node_id.str() + " at " + added.uri + " " +
                               (known ? "registered again" : "registered") + " with " +
                               std::to_string(added.slots.size()) + " slot(s)"});
-  AdoptSessionsLocked(added, registration.sessions, now);
+  JournalNodeLocked(added);
+  AdoptSessionsLocked(added, std::move(adopted), from_store, now);
   PoolChangedLocked();
   json result = NodeRegistry::NodeJson(added, now);
   effects->reschedule = true;  // its node-timeout or first probe
@@ -191,34 +215,50 @@ Result<json> Grid::RegisterNode(NodeRegistration registration, Effects* effects)
   return result;
 }
 
-void Grid::AdoptSessionsLocked(Node& node, const std::vector<AdoptedSession>& adopted,
+namespace {
+
+// Where an adopted session goes: the slot it names if that has room, else the first with room.
+NodeRegistry::Slot* AdoptionSlot(NodeRegistry::Node& node, const SlotId& named) {
+  NodeRegistry::Slot* slot = named.empty() ? nullptr : node.FindSlot(named);
+  if (slot != nullptr && slot->Free() > 0) return slot;
+  for (NodeRegistry::Slot& candidate : node.slots) {
+    if (candidate.Free() > 0) return &candidate;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void Grid::AdoptSessionsLocked(Node& node, std::vector<SessionRecord> adopted, bool from_store,
                                SteadyTime now) {
-  // Sessions the agent reports that the hub does not know (the hub restarted): adopt them. A
-  // session id live anywhere already keeps its route.
-  for (const AdoptedSession& entry : adopted) {
+  // Sessions the hub does not know (the hub restarted, or took over as dispatcher): adopt them.
+  // A session id live anywhere already keeps its route.
+  for (SessionRecord& entry : adopted) {
     if (sessions_.Contains(entry.id)) continue;
-    Slot* slot = entry.slot.has_value() ? node.FindSlot(*entry.slot) : nullptr;
-    if (slot == nullptr || slot->Free() == 0) {
-      slot = nullptr;
-      for (Slot& candidate : node.slots) {
-        if (candidate.Free() > 0) {
-          slot = &candidate;
-          break;
-        }
-      }
+    Slot* slot = AdoptionSlot(node, entry.slot_id);
+    if (slot == nullptr) {
+      // No room: this hub will not route it, so neither may the others.
+      if (from_store)
+        JournalLocked({.kind = StoreChange::Kind::kSessionEnded, .session = {.id = entry.id}});
+      continue;
     }
-    if (slot == nullptr) continue;
-    // The request label it was granted under is gone with the old hub (gridhub:* keys never
-    // reach the node), so it counts under its slot's label: the label a request by browser
-    // name has on an unlabelled slot, and the exact label of a labelled one.
-    SessionEntry session{.id = entry.id,
+    // From the store, the label it was granted under. From the node, that label is gone with
+    // the old hub (gridhub:* keys never reach the node), so it counts under its slot's label:
+    // the label a request by browser name has on an unlabelled slot, and the exact label of a
+    // labelled one.
+    std::string label =
+        entry.label.empty() ? slot->stereotype.label().str() : std::move(entry.label);
+    SessionEntry session{.id = std::move(entry.id),
                          .node = NodeId(node.id),
                          .slot = SlotId(slot->id),
-                         .label = slot->stereotype.label().str(),
-                         .capabilities = entry.capabilities,
-                         .started = now};
+                         .label = std::move(label),
+                         .capabilities = std::move(entry.capabilities),
+                         .started = now,
+                         .run_id = std::move(entry.run_id),
+                         .sockets = std::move(entry.sockets)};
     slot->sessions.push_back(session.id);
     queue_.OnSessionAdopted(session.label);  // released by EndSession like any other
+    JournalSessionLocked(session, node);
     sessions_.Add(std::move(session));
   }
 }
@@ -303,6 +343,7 @@ bool Grid::Deregister(const NodeId& node_id, Effects* effects) {
                    .node_id = node_id.str(),
                    .reason = "deregistered",
                    .message = "node " + node_id.str() + " deregistered"});
+  JournalLocked({.kind = StoreChange::Kind::kNodeRemoved, .node_id = node_id});
   sessions_.ForgetNode(node_id);
   PoolChangedLocked();  // its labels may leave the pool: trailing fallback may now apply
   effects->Append(DispatchLocked());  // caps of the dropped sessions' labels were released

@@ -70,6 +70,8 @@ class NodeRegistry {
     SteadyTime next_probe;
     SteadyTime idle_since;
     std::vector<Slot> slots;
+    // The body it registered with, kept for the store journal ("" = not given: single hub).
+    std::string registration_json;
     int failures_in_row = 0;                   // creations failed since the last success
     std::optional<SteadyTime> cooldown_until;  // its slots are not offered before then
     // What the last snapshot showed of it; the Grid reuses it while it still matches.
