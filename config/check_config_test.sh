@@ -32,6 +32,7 @@ cases=(
   'syntax_error.yaml|not valid YAML'
   'slot_without_driver.yaml|node.slots[0] = '
   'does_not_exist.yaml|cannot read file'
+  "bad_state.yaml|hub.state = \"redis://alice:<redacted>@store.example:99999/1\": redis URL: port"
 )
 for case in "${cases[@]}"; do
   file=${case%%|*}
@@ -42,6 +43,14 @@ for case in "${cases[@]}"; do
   [[ $(wc -l <<<"$err") -eq 1 ]] || fail "$file: want one line, got: $err"
   [[ $err == *"$want"* ]] || fail "$file: error '$err' lacks '$want'"
 done
+
+# The Redis password never reaches a printout: not the error line, not the effective settings.
+err=$("$gridhub" check-config "$dir/testdata/bad_state.yaml" 2>&1)
+[[ $err != *s3cret* ]] || fail "bad_state.yaml: the password is printed: $err"
+out=$(GRIDHUB_HUB_STATE='redis://:s3cret@store:6380/2' "$gridhub" check-config "$dir/hub.yaml" 2>&1)
+grep -q '^hub.state = "redis://:<redacted>@store:6380/2" *(env)$' <<<"$out" ||
+  fail "hub.state not shown redacted from env: $out"
+[[ $out != *s3cret* ]] || fail "check-config printed the Redis password: $out"
 
 # A bad flag value is refused the same way.
 err=$("$gridhub" check-config "$dir/hub.yaml" --server.port 70000 2>&1 >/dev/null)
