@@ -700,7 +700,7 @@ TEST(HubStateTest, ThePasswordIsRedactedInEveryPrintout) {
   EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
   EXPECT_EQ(ToJson(*Load(""), Tokens::kRedact)["hub"]["state"], "memory");
 
-  for (const std::string& bad :
+  for (const char* bad :
        {"redis://:s3cret@store:x", "redis://:s3cret@store/x", "redis://:s3c@ret@store:0",
         "redis://s3cret@store", "redis://:s3cret%zz@store", "mysql://root:s3cret@store"}) {
     Result<Settings> refused = Load("", {}, {"--hub.state", bad});
