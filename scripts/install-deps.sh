@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build clang libclang-rt-14-dev g++ pkg-config clang-format
+  cmake ninja-build clang lld libclang-rt-14-dev g++ pkg-config clang-format
   # sanitizer reports with file:line (ASAN/TSAN find llvm-symbolizer on PATH)
   llvm
   # libraries
