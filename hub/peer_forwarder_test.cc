@@ -42,19 +42,33 @@ class FakeLeader {
     std::lock_guard<std::mutex> lock(mu_);
     return parked_;
   }
-  int status = 200;
-  http::Headers headers;
-  std::string body = R"({"value":{"ready":true}})";
+  // What the leader answers. Under mu_: the server thread reads it, and the socket between
+  // them is no ordering TSan can see.
+  void SetAnswer(int status, std::string body, http::Headers headers = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    body_ = std::move(body);
+    headers_ = std::move(headers);
+  }
 
  private:
   void OnRequest(http::ServerRequest request, http::Responder responder) {
+    int status = 0;
+    std::string body;
+    http::Headers headers;
     {
       std::lock_guard<std::mutex> lock(mu_);
       parked_ = responder;
+      status = status_;
+      body = body_;
+      headers = headers_;
     }
     received_.set_value(request);
     if (!park_) responder.Send(status, body, headers, "application/x-test");
   }
+  int status_ = 200;
+  http::Headers headers_;
+  std::string body_ = R"({"value":{"ready":true}})";
   const bool park_;
   std::mutex mu_;
   http::Responder parked_;
@@ -159,14 +173,13 @@ TEST(PeerForwarderTest, ForwardsEndToEndHeadersAndThePeerHeaders) {
 
 TEST(PeerForwarderTest, RelaysStatusHeadersAndBody) {
   FakeLeader leader;
-  leader.status = 429;
-  leader.body = R"({"value":{"error":"session not created"}})";
-  leader.headers = {{"Retry-After", "3"}, {"X-Gridhub-Internal", "x"}};
+  const std::string body = R"({"value":{"error":"session not created"}})";
+  leader.SetAnswer(429, body, {{"Retry-After", "3"}, {"X-Gridhub-Internal", "x"}});
   FrontHub front(leader.hub(), ClientCall());
   http::HttpClient client;
   http::ClientResponse response = client.SendSync({.url = front.url() + "/status"});
   EXPECT_EQ(response.status, 429);
-  EXPECT_EQ(response.body, leader.body);
+  EXPECT_EQ(response.body, body);
   EXPECT_EQ(http::FindHeader(response.headers, "Retry-After"), "3");
   EXPECT_EQ(http::FindHeader(response.headers, "Content-Type"), "application/x-test");
   EXPECT_EQ(http::FindHeader(response.headers, "X-Gridhub-Internal"), "");
@@ -203,8 +216,7 @@ TEST(PeerForwarderTest, LeaderDownHandsTheUnansweredResponderBack) {
 
 TEST(PeerForwarderTest, NotLeaderAnswerIsLeaderLostToo) {
   FakeLeader leader;
-  leader.status = 503;
-  leader.headers = {{"X-Gridhub-Not-Leader", "1"}};
+  leader.SetAnswer(503, R"({"value":{"ready":true}})", {{"X-Gridhub-Not-Leader", "1"}});
   FrontHub front(leader.hub(), ClientCall(/*resubmit=*/true));
   std::promise<http::ClientResponse> answered;
   front.client().Send({.method = "POST", .url = front.url() + "/session", .body = "{}"},
