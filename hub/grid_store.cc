@@ -94,10 +94,8 @@ void Grid::AbdicateWaitersLocked(const Error& why, Effects* effects) {
     }
   }
   // Every ticket goes: waiting ones with their waiters, finished ones (whose sessions this hub
-  // no longer routes) too. Lapsing them all at once with zero limits keeps TicketBook as is.
-  tickets_.set_limits({});
-  tickets_.ExpireDue();
-  tickets_.set_limits(TicketLimits(settings_.queue));
+  // no longer routes) too.
+  tickets_.Clear();
 }
 
 void Grid::ForgetGridLocked() {

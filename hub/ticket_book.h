@@ -97,6 +97,8 @@ class TicketBook {
   // Hands a finished ticket's outcome over once and forgets it.
   Taken Take(const std::string& id, std::string_view token);
   void Erase(const std::string& id) { tickets_.erase(id); }
+  // Every ticket goes, whatever its state (the hub stops being the dispatcher).
+  void Clear() { tickets_.clear(); }
 
   // Removes every ticket whose deadline (see Limits) has come; returns them.
   std::vector<Lapsed> ExpireDue();
