@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures (once, or again when the settings below change) and builds gridhub with Ninja into
-# ./build, warnings as errors. Prefers clang, which also gives the libFuzzer targets and
-# -Wthread-safety checks; falls back to the default compiler. Arguments go to `cmake --build`.
+# ./build, warnings as errors. Prefers clang, which also gives -Wthread-safety checks; falls
+# back to the default compiler. (The libFuzzer targets are built by scripts/test.sh's ASan
+# build, not here.) Arguments go to `cmake --build`.
 # Debug info is line tables only (-gline-tables-only): stack traces, sanitizer reports and
 # gdb's backtraces still name function, file and line, for a fifth less compile time and half
 # the object size of full -g (no variables or types for a debugger to print; configure a build
