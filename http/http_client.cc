@@ -59,6 +59,12 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return line.size();
 }
 
+// Called by curl about once a second, and on progress, for a transfer that can be cancelled.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel->load(std::memory_order_relaxed) ? 1 : 0;  // non-zero aborts the transfer
+}
+
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
@@ -149,6 +155,12 @@ void Configure(CURL* easy, HttpClient::Transfer& transfer) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA,
+                     const_cast<std::atomic<bool>*>(request.cancel.get()));
+  }
   if (request.method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
@@ -244,6 +256,9 @@ void HttpClient::Run() {
         response.body_too_large = true;
         std::string().swap(response.body);  // give the memory back now
         response.error = "answer larger than " + std::to_string(transfer->max_body) + " bytes";
+      } else if (result == CURLE_ABORTED_BY_CALLBACK) {
+        response.status = 0;
+        response.error = "cancelled";
       } else {
         response.status = 0;
         response.error = transfer->error_buffer[0] != '\0'

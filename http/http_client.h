@@ -9,6 +9,7 @@
 //               [](ClientResponse response) { /* runs on the client's thread */ });
 //   ClientResponse status = client.SendSync({.url = uri + "/status"});
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -31,6 +32,10 @@ struct ClientRequest {
   // Largest answer body read; beyond it the transfer is aborted, its connection dropped, and
   // the response has status 0 and body_too_large. 0 = no limit.
   size_t max_response_body = 0;
+  // Set to true (from any thread) to abandon the transfer: within about a second it ends with
+  // status 0 and error "cancelled", and its connection is closed — so a peer holding the
+  // other end (a dispatcher hub holding a waiter) sees the client leave. Null: never.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 struct ClientResponse {
