@@ -33,6 +33,7 @@ std::string ClusterKeys::Settings() { return Key("settings"); }
 std::string ClusterKeys::Epoch() { return Key("epoch"); }
 std::string ClusterKeys::PeerSecret() { return Key("peer-secret"); }
 std::string ClusterKeys::EndedChannel() { return Key("ended"); }
+std::string ClusterKeys::RouteChannel() { return Key("routes"); }
 std::string ClusterKeys::SettingsChannel() { return Key("settings"); }
 
 std::string ClusterKeys::LeaseOwner(const PeerHub& hub) { return hub.id + " " + hub.url; }

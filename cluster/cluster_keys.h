@@ -42,6 +42,8 @@ class ClusterKeys {
   static std::string Epoch();
   static std::string PeerSecret();
   static std::string EndedChannel();
+  // Payload = the route JSON (its sessionId inside): every hub caches the route at once.
+  static std::string RouteChannel();
   // A channel and a key may share a name: Redis keeps the two apart.
   static std::string SettingsChannel();
 

@@ -43,6 +43,8 @@ struct ClusterCallbacks {
   std::function<void(std::string_view why)> on_deposed;
   // The leader seen by this hub changed (nullopt: none known right now).
   std::function<void(const std::optional<PeerHub>& leader)> on_leader_changed;
+  // A route was stored (PutRoute, any hub): cache it (`route_json` as given to PutRoute).
+  std::function<void(const std::string& route_json)> on_route_stored;
   // A session ended somewhere in the grid: drop cached routes, close its sockets here.
   std::function<void(const std::string& session_id)> on_session_ended;
   // Another hub published runtime settings (PublishSettings): apply them here.

@@ -209,7 +209,8 @@ Status RedisClusterState::Start(ClusterCallbacks callbacks) {
   }
   subscriber_ = std::make_unique<redis::RedisSubscriber>(redis::SubscriberOptions{
       .url = options_.url,
-      .channels = {ClusterKeys::EndedChannel(), ClusterKeys::SettingsChannel()},
+      .channels = {ClusterKeys::EndedChannel(), ClusterKeys::SettingsChannel(),
+                   ClusterKeys::RouteChannel()},
       .on_message = [this](const redis::PubSubMessage& m) { OnMessage(m); },
       .on_state = [this](redis::LinkState s, std::string_view) { OnSubscriberState(s); },
       .connect_timeout = options_.command_timeout});
@@ -418,6 +419,10 @@ void RedisClusterState::OnMessage(const redis::PubSubMessage& message) const {
     if (callbacks_.on_session_ended) callbacks_.on_session_ended(message.payload);
     return;
   }
+  if (message.channel == ClusterKeys::RouteChannel()) {
+    if (callbacks_.on_route_stored) callbacks_.on_route_stored(message.payload);
+    return;
+  }
   if (message.channel != ClusterKeys::SettingsChannel()) return;
   std::optional<std::pair<std::string, std::string>> parsed =
       ClusterKeys::ParseSettingsMessage(message.payload);
@@ -437,8 +442,12 @@ void RedisClusterState::OnSubscriberState(redis::LinkState) {
 // --- routes, nodes, settings ---------------------------------------------------------------
 
 Status RedisClusterState::PutRoute(const std::string& session_id, const std::string& route_json) {
-  Result<redis::Reply> reply = Call({"SET", ClusterKeys::Route(session_id), route_json});
-  if (!reply.ok()) return reply.error();
+  // One round trip; every hub caches the route from the message, so commands through any hub
+  // keep working while the store is unreachable.
+  Result<std::vector<redis::Reply>> replies =
+      CallAll({{"SET", ClusterKeys::Route(session_id), route_json},
+               {"PUBLISH", ClusterKeys::RouteChannel(), route_json}});
+  if (!replies.ok()) return replies.error();
   return Status::Ok();
 }
 
