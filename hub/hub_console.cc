@@ -81,7 +81,7 @@ void HubService::AddConsoleRoutes() {
   // Open like /status, and like it answers by the caller's credentials: without the client
   // token (when one is set) readiness only.
   routes_.Add({"GET", "HEAD"}, "/ui/api/state", Access::kOpen,
-              [this](const Call& call) { ConsoleState(call); });
+              AtDispatcher([this](const Call& call) { ConsoleState(call); }));
   // Static files are open: they hold no grid data (the page reads /ui/api/state, which is
   // guarded by what the caller shows).
   routes_.Add({"GET", "HEAD"}, "/ui/**", Access::kOpen,

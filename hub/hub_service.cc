@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "http/json_body.h"
 #include "http/w3c_error.h"
 #include "hub/auth.h"
@@ -23,6 +24,7 @@
 #include "hub/public_url.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
+#include "hub/send_answer.h"
 #include "matching/capabilities.h"
 
 namespace gridhub::hub {
@@ -48,20 +50,10 @@ bool Truthy(std::string_view value) {
          http::EqualsIgnoreCase(value, "yes");
 }
 
-void SendError(http::Responder& responder, const Error& error, int status = 0,
-               const http::Headers& headers = {}) {
-  responder.Send(status != 0 ? status : http::HttpStatus(error.code), http::W3CErrorBody(error),
-                 headers);
-}
-
 // The Grid holds a new-session request's responder opaquely until it answers (see Reply).
 ReplyTarget TargetOf(http::Responder responder) {
   uint64_t connection = responder.connection_id();
   return {std::make_shared<http::Responder>(std::move(responder)), connection};
-}
-
-void SendJson(http::Responder& responder, int status, const json& body) {
-  responder.Send(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 // Every call on a ticket names the ticket's token (DESIGN 7a).
@@ -149,10 +141,17 @@ Status HubService::Start() {
       [this](http::ServerRequest request, http::Responder responder) {
         Handle(std::move(request), std::move(responder));
       },
-      [this](uint64_t connection) { Execute(grid_.OnDisconnect(connection)); });
+      [this](uint64_t connection) {
+        if (cluster_ready_.load(std::memory_order_acquire)) dispatcher_->OnDisconnect(connection);
+        Execute(grid_.OnDisconnect(connection));
+      });
   Status started = server_->Start();
   if (!started.ok()) return started;
   grid_.SetSelfAddress(OwnAddresses(server.host, port()));
+  if (Status joined = StartCluster(); !joined.ok()) {
+    server_->Stop();
+    return joined;
+  }
   accepting_nodes_.store(true);
   started_ = true;
   timer_ = std::thread([this] { TimerLoop(); });
@@ -200,6 +199,12 @@ void HubService::Stop() {
     }
     timer_cv_.notify_all();
     if (timer_.joinable()) timer_.join();
+    // Several hubs: the lease goes first, so another hub takes over, and the waiters held
+    // here for other hubs are handed back to be re-submitted there rather than failed.
+    if (cluster_ != nullptr) {
+      cluster_->Stop();
+      Execute(grid_.Abdicate({ErrorCode::kUnavailable, "hub " + hub_id_ + " is stopping"}));
+    }
     Execute(grid_.Shutdown());
     server_->Stop();
     client_.Stop();
@@ -210,12 +215,23 @@ void HubService::Stop() {
 // Effects and time
 
 void HubService::Execute(Effects effects) {
+  // Several hubs: the store learns of new routes before their clients hear of them, so a
+  // client's next command through another hub finds its session.
+  if (store_writer_ != nullptr) store_writer_->Write([this] { return grid_.TakeStoreChanges(); });
   // Before the replies: a client that hears its answer and then looks at the console finds it.
   RecordEvents(effects.events);
   for (Reply& reply : effects.replies) {
     auto* responder = static_cast<http::Responder*>(reply.target.handle.get());
     HttpAnswer answer = W3CAnswer(reply.outcome);
-    bool delivered = responder != nullptr && responder->Send(answer.status, std::move(answer.body));
+    http::Headers headers;
+    if (cluster_ != nullptr && !reply.outcome.ok() &&
+        reply.outcome.error().code == ErrorCode::kUnavailable) {
+      // Abdicate's answer: the forwarding hub keeps its client waiting and re-submits.
+      answer.status = 503;
+      headers.emplace_back(std::string(kNotLeaderHeader), "1");
+    }
+    bool delivered =
+        responder != nullptr && responder->Send(answer.status, std::move(answer.body), headers);
     if (!delivered && !reply.session.empty()) {
       // The client left just as its session was created: nobody will ever use it.
       Execute(grid_.OnReplyUndelivered(reply.session));
@@ -315,6 +331,7 @@ Status HubService::Check(Access access, const http::ServerRequest& request) cons
 }
 
 Exposure HubService::ExposureFor(const http::ServerRequest& request) const {
+  if (std::optional<PeerCaller> peer = PeerOf(request)) return peer->exposure;
   return Check(Access::kClient, request).ok() ? Exposure::kFull : Exposure::kCounts;
 }
 
@@ -335,6 +352,11 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     if (routed.error.code == ErrorCode::kUnknownMethod) headers.emplace_back("Allow", routed.allow);
     return SendError(responder, routed.error, 0, headers);
   }
+  // Another hub of the grid checked this caller already (peer_headers.h); the address it
+  // comes from is the peer's, so the loopback rule must not apply to it.
+  if (routed.row != nullptr && PeerOf(request).has_value()) {
+    return routed.row->handler(Call{request, routed.match, responder, routed.row->access});
+  }
   const Access access = refused_path ? *routed.path_access : routed.row->access;
   if (SiteMatters(access)) {
     if (Status site = CheckSite(access, {.sec_fetch_site = request.Header("Sec-Fetch-Site"),
@@ -350,7 +372,7 @@ void HubService::Handle(http::ServerRequest request, http::Responder responder) 
     return SendError(responder, allowed.error(), 0,
                      {{"WWW-Authenticate", "Bearer realm=\"gridhub\""}});
   }
-  routed.row->handler(Call{request, routed.match, responder});
+  routed.row->handler(Call{request, routed.match, responder, access});
 }
 
 void HubService::AddRoutes() {
@@ -364,9 +386,11 @@ void HubService::AddRoutes() {
 
 // The W3C endpoints and the open probes (DESIGN §4).
 void HubService::AddW3CRoutes() {
-  routes_.Add({"POST"}, "/session", Access::kClient, [this](const Call& call) {
-    NewSession(call.request, call.match.legacy, call.responder);
-  });
+  routes_.Add(
+      {"POST"}, "/session", Access::kClient,
+      AtDispatcher(
+          [this](const Call& call) { NewSession(call.request, call.match.legacy, call.responder); },
+          DispatcherCall::kHeld));
   routes_.Add({"GET", "POST", "DELETE"}, "/session/{session}/**", Access::kClient,
               [this](const Call& call) {
                 const std::vector<std::string_view>& p = call.match.segments;
@@ -379,8 +403,15 @@ void HubService::AddW3CRoutes() {
                 }
                 // The node sees the path from /session on, as routed (the query string as
                 // received).
-                Proxy(call.request, JoinSegments(p, 0), std::string(p[1]),
-                      p.size() == 2 && call.request.method == "DELETE", call.responder);
+                const bool ends = p.size() == 2 && call.request.method == "DELETE";
+                // Several hubs: a session this hub cannot place (its route not stored yet, or
+                // the store just emptied) may still be the dispatcher's.
+                if (cluster_ready_.load() && !cluster_->IsLeader() &&
+                    !PeerOf(call.request).has_value() && cluster_->Leader().has_value() &&
+                    !FindRoute(SessionId(std::string(p[1]))).has_value()) {
+                  return ForwardToDispatcher(call, DispatcherCall::kPlain);
+                }
+                Proxy(call.request, JoinSegments(p, 0), std::string(p[1]), ends, call.responder);
               });
   // Open like /status: scrapers carry no client token (DESIGN §4).
   routes_.Add({"GET"}, "/metrics", Access::kOpen, [this](const Call& call) {
@@ -391,120 +422,139 @@ void HubService::AddW3CRoutes() {
     call.responder.Send(200, std::move(text), {}, metrics::kContentType);
   });
   // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
-  routes_.Add({"GET", "HEAD"}, "/status", Access::kOpen, [this](const Call& call) {
-    SendJson(call.responder, 200, StatusJson(*grid_.snapshot(), ExposureFor(call.request)));
-  });
+  routes_.Add({"GET", "HEAD"}, "/status", Access::kOpen,
+              AtDispatcher(
+                  [this](const Call& call) {
+                    SendJson(call.responder, 200,
+                             StatusJson(*grid_.snapshot(), ExposureFor(call.request)));
+                  },
+                  DispatcherCall::kStatus));
   // Open like /status (DESIGN 7a): without the client token it answers counts only.
-  routes_.Add({"POST"}, "/graphql", Access::kOpen, [this](const Call& call) {
-    // As Selenium does: query errors are GraphQL errors in a 200; only a body that is not a
-    // {"query": ...} object is a 400.
-    Result<json> parsed = http::ParseJsonBody(call.request.body);
-    bool well_formed = parsed.ok() && parsed->is_object() && parsed->contains("query") &&
-                       (*parsed)["query"].is_string();
-    SendJson(call.responder, well_formed ? 200 : 400,
-             AnswerGraphql(*grid_.snapshot(), call.request.body, url(), ExposureFor(call.request)));
-  });
+  routes_.Add({"POST"}, "/graphql", Access::kOpen, AtDispatcher([this](const Call& call) {
+                // As Selenium does: query errors are GraphQL errors in a 200; only a body that is
+                // not a
+                // {"query": ...} object is a 400.
+                Result<json> parsed = http::ParseJsonBody(call.request.body);
+                bool well_formed = parsed.ok() && parsed->is_object() &&
+                                   parsed->contains("query") && (*parsed)["query"].is_string();
+                SendJson(call.responder, well_formed ? 200 : 400,
+                         AnswerGraphql(*grid_.snapshot(), call.request.body, url(),
+                                       ExposureFor(call.request)));
+              }));
 }
 
 // The node API (DESIGN §4 "Nodes").
 void HubService::AddNodeRoutes() {
   // The registry names URIs and session ids: guarded like the queue when a client token is set
   // (a node's own credentials also show it).
-  routes_.Add({"GET"}, "/nodes", Access::kClientOrNode,
-              [this](const Call& call) { SendJson(call.responder, 200, grid_.NodesJson()); });
-  routes_.Add({"POST"}, "/nodes", Access::kNode,
-              [this](const Call& call) { RegisterNode(call.request, call.responder); });
-  routes_.Add({"DELETE"}, "/nodes/{node}", Access::kNode, [this](const Call& call) {
-    std::string node_id(call.match.Param("node"));
-    Effects effects;
-    bool found = grid_.Deregister(NodeId(node_id), &effects);
-    Execute(std::move(effects));
-    if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
-    call.responder.Send(204, "", {}, "");
-  });
-  routes_.Add({"POST"}, "/nodes/{node}/heartbeat", Access::kNode, [this](const Call& call) {
-    Heartbeat(call.request, std::string(call.match.Param("node")), call.responder);
-  });
-  routes_.Add({"POST"}, "/nodes/{node}/drain", Access::kNodeDrain, [this](const Call& call) {
-    std::string node_id(call.match.Param("node"));
-    Effects effects;
-    bool found = grid_.Drain(NodeId(node_id), &effects);
-    Execute(std::move(effects));
-    if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
-    SendJson(call.responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
-  });
+  routes_.Add({"GET"}, "/nodes", Access::kClientOrNode, AtDispatcher([this](const Call& call) {
+                SendJson(call.responder, 200, grid_.NodesJson());
+              }));
+  routes_.Add({"POST"}, "/nodes", Access::kNode, AtDispatcher([this](const Call& call) {
+                RegisterNode(call.request, call.responder);
+              }));
+  routes_.Add({"DELETE"}, "/nodes/{node}", Access::kNode, AtDispatcher([this](const Call& call) {
+                std::string node_id(call.match.Param("node"));
+                Effects effects;
+                bool found = grid_.Deregister(NodeId(node_id), &effects);
+                Execute(std::move(effects));
+                if (!found)
+                  return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
+                call.responder.Send(204, "", {}, "");
+              }));
+  routes_.Add({"POST"}, "/nodes/{node}/heartbeat", Access::kNode,
+              AtDispatcher([this](const Call& call) {
+                Heartbeat(call.request, std::string(call.match.Param("node")), call.responder);
+              }));
+  routes_.Add(
+      {"POST"}, "/nodes/{node}/drain", Access::kNodeDrain, AtDispatcher([this](const Call& call) {
+        std::string node_id(call.match.Param("node"));
+        Effects effects;
+        bool found = grid_.Drain(NodeId(node_id), &effects);
+        Execute(std::move(effects));
+        if (!found) return SendError(call.responder, {ErrorCode::kNotFound, "no node " + node_id});
+        SendJson(call.responder, 200, {{"value", {{"id", node_id}, {"availability", "DRAINING"}}}});
+      }));
 }
 
 // The queue and the ticket API; every call on a ticket proves it is the ticket's holder
 // (X-Queue-Token, DESIGN 7a).
 void HubService::AddQueueRoutes() {
-  routes_.Add({"GET"}, "/queue", Access::kClient,
-              [this](const Call& call) { SendJson(call.responder, 200, grid_.QueueJson()); });
-  routes_.Add({"DELETE"}, "/queue", Access::kAdmin, [this](const Call& call) {
-    Effects effects;
-    size_t count = grid_.ClearQueue(&effects);
-    Execute(std::move(effects));
-    SendJson(call.responder, 200, {{"value", count}, {"cleared", count}});
-  });
-  routes_.Add({"POST"}, "/queue/requests", Access::kClient, [this](const Call& call) {
-    CreateTicket(call.request, call.match.legacy, call.responder);
-  });
-  routes_.Add({"GET"}, "/queue/requests/{ticket}", Access::kClient, [this](const Call& call) {
-    Result<json> status =
-        grid_.TicketStatus(std::string(call.match.Param("ticket")), QueueToken(call.request));
-    if (!status.ok()) return SendError(call.responder, status.error());
-    SendJson(call.responder, 200, *status);
-  });
-  routes_.Add({"DELETE"}, "/queue/requests/{ticket}", Access::kClient, [this](const Call& call) {
-    Effects effects;
-    Status deleted = grid_.DeleteTicket(std::string(call.match.Param("ticket")),
-                                        QueueToken(call.request), &effects);
-    Execute(std::move(effects));
-    if (!deleted.ok()) return SendError(call.responder, deleted.error());
-    call.responder.Send(204, "", {}, "");
-  });
-  routes_.Add({"POST"}, "/queue/requests/{ticket}/take", Access::kClient, [this](const Call& call) {
-    TicketBook::Taken taken =
-        grid_.TakeTicket(std::string(call.match.Param("ticket")), QueueToken(call.request));
-    http::Headers headers;
-    if (taken.outcome == TakeOutcome::kWaiting) headers.emplace_back("Retry-After", "1");
-    HttpAnswer answer = TakeAnswer(std::move(taken));
-    call.responder.Send(answer.status, std::move(answer.body), headers);
-  });
+  routes_.Add({"GET"}, "/queue", Access::kClient, AtDispatcher([this](const Call& call) {
+                SendJson(call.responder, 200, grid_.QueueJson());
+              }));
+  routes_.Add({"DELETE"}, "/queue", Access::kAdmin, AtDispatcher([this](const Call& call) {
+                Effects effects;
+                size_t count = grid_.ClearQueue(&effects);
+                Execute(std::move(effects));
+                SendJson(call.responder, 200, {{"value", count}, {"cleared", count}});
+              }));
+  routes_.Add({"POST"}, "/queue/requests", Access::kClient, AtDispatcher([this](const Call& call) {
+                CreateTicket(call.request, call.match.legacy, call.responder);
+              }));
+  routes_.Add(
+      {"GET"}, "/queue/requests/{ticket}", Access::kClient, AtDispatcher([this](const Call& call) {
+        Result<json> status =
+            grid_.TicketStatus(std::string(call.match.Param("ticket")), QueueToken(call.request));
+        if (!status.ok()) return SendError(call.responder, status.error());
+        SendJson(call.responder, 200, *status);
+      }));
+  routes_.Add({"DELETE"}, "/queue/requests/{ticket}", Access::kClient,
+              AtDispatcher([this](const Call& call) {
+                Effects effects;
+                Status deleted = grid_.DeleteTicket(std::string(call.match.Param("ticket")),
+                                                    QueueToken(call.request), &effects);
+                Execute(std::move(effects));
+                if (!deleted.ok()) return SendError(call.responder, deleted.error());
+                call.responder.Send(204, "", {}, "");
+              }));
+  routes_.Add({"POST"}, "/queue/requests/{ticket}/take", Access::kClient,
+              AtDispatcher([this](const Call& call) {
+                TicketBook::Taken taken = grid_.TakeTicket(std::string(call.match.Param("ticket")),
+                                                           QueueToken(call.request));
+                http::Headers headers;
+                if (taken.outcome == TakeOutcome::kWaiting)
+                  headers.emplace_back("Retry-After", "1");
+                HttpAnswer answer = TakeAnswer(std::move(taken));
+                call.responder.Send(answer.status, std::move(answer.body), headers);
+              }));
   // An operator cancels one waiter by the id GET /queue and /ui/api/state show.
-  routes_.Add({"DELETE"}, "/queue/{request}", Access::kAdmin, [this](const Call& call) {
-    Effects effects;
-    Status cancelled = grid_.CancelWaiter(std::string(call.match.Param("request")), &effects);
-    Execute(std::move(effects));
-    if (!cancelled.ok()) return SendError(call.responder, cancelled.error());
-    call.responder.Send(204, "", {}, "");
-  });
+  routes_.Add(
+      {"DELETE"}, "/queue/{request}", Access::kAdmin, AtDispatcher([this](const Call& call) {
+        Effects effects;
+        Status cancelled = grid_.CancelWaiter(std::string(call.match.Param("request")), &effects);
+        Execute(std::move(effects));
+        if (!cancelled.ok()) return SendError(call.responder, cancelled.error());
+        call.responder.Send(204, "", {}, "");
+      }));
   routes_.Add({"POST"}, "/queue/requests/{ticket}/heartbeat", Access::kClient,
-              [this](const Call& call) {
+              AtDispatcher([this](const Call& call) {
                 Status beat = grid_.TicketHeartbeat(std::string(call.match.Param("ticket")),
                                                     QueueToken(call.request));
                 if (!beat.ok()) return SendError(call.responder, beat.error());
                 call.responder.Send(204, "", {}, "");
-              });
+              }));
 }
 
 // Selenium's queue view, and the admin calls.
 void HubService::AddAdminRoutes() {
-  routes_.Add({"GET"}, "/se/grid/newsessionqueue/queue", Access::kClient, [this](const Call& call) {
-    SendJson(call.responder, 200, grid_.SeleniumQueueJson());
-  });
+  routes_.Add({"GET"}, "/se/grid/newsessionqueue/queue", Access::kClient,
+              AtDispatcher([this](const Call& call) {
+                SendJson(call.responder, 200, grid_.SeleniumQueueJson());
+              }));
   routes_.Add({"DELETE"}, "/se/grid/newsessionqueue/queue", Access::kAdmin,
-              [this](const Call& call) {
+              AtDispatcher([this](const Call& call) {
                 Effects effects;
                 size_t count = grid_.ClearQueue(&effects);
                 Execute(std::move(effects));
                 SendJson(call.responder, 200, {{"value", count}});
-              });
+              }));
   routes_.Add({"GET"}, "/admin/config", Access::kAdmin, [this](const Call& call) {
     SendJson(call.responder, 200, config::ToJson(grid_.settings(), config::Tokens::kRedact));
   });
-  routes_.Add({"PUT"}, "/admin/config", Access::kAdmin,
-              [this](const Call& call) { PutAdminConfig(call.request, call.responder); });
+  routes_.Add({"PUT"}, "/admin/config", Access::kAdmin, AtDispatcher([this](const Call& call) {
+                PutAdminConfig(call.request, call.responder);
+              }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -550,7 +600,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
                        const std::string& session_id, bool ends_session,
                        http::Responder responder) {
   const SteadyTime started = clock_.Now();
-  std::optional<SessionRoute> route = grid_.FindSession(SessionId(session_id));
+  std::optional<SessionRoute> route = FindRoute(SessionId(session_id));
   if (!route.has_value()) {
     grid_.metrics().RecordCommand(http::HttpStatus(ErrorCode::kInvalidSessionId),
                                   clock_.Now() - started);
@@ -579,7 +629,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
         // The slot is free before the client hears that its session ended, so a client that
         // deletes and at once asks again (or reads /status) sees it free.
         Effects ended;
-        if (ends_session) ended = grid_.EndSession(SessionId(session_id));
+        if (ends_session) ended = EndRoutedSession(SessionId(session_id));
         const bool too_large = response.body_too_large || response.body.size() > max_body;
         const bool relayed = response.transport_ok() && !too_large;
         grid_.metrics().RecordCommand(
@@ -612,7 +662,9 @@ void HubService::RegisterNode(const http::ServerRequest& request, http::Responde
   Result<NodeRegistration> registration = ParseNodeRegistration(*body);
   if (!registration.ok()) return SendError(responder, registration.error());
   Effects effects;
-  Result<json> node = grid_.RegisterNode(std::move(*registration), &effects);
+  // The body is kept only for several hubs: a new dispatcher registers the node from it.
+  Result<json> node = grid_.RegisterNode(std::move(*registration), &effects,
+                                         cluster_ != nullptr ? request.body : std::string());
   Execute(std::move(effects));
   if (!node.ok()) return SendError(responder, node.error());
   SendJson(responder, 201, {{"value", *node}});
@@ -665,6 +717,12 @@ void HubService::PutAdminConfig(const http::ServerRequest& request, http::Respon
   Result<config::Settings> updated = config::ApplyAdminPatch(grid_.settings(), *patch);
   if (!updated.ok()) return SendError(responder, updated.error());
   Execute(grid_.Reconfigure(*updated));
+  if (cluster_ready_.load(std::memory_order_acquire)) {
+    // Every other hub applies the same patch within a second (on_settings).
+    if (Status shared = cluster_->PublishSettings(patch->dump()); !shared.ok()) {
+      log::Warn("cluster.settings_not_shared", shared.error().message);
+    }
+  }
   SendJson(responder, 200, config::ToJson(*updated, config::Tokens::kRedact));
 }
 

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/cluster_state.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/mutex.h"
@@ -36,11 +37,16 @@
 #include "http/http_server.h"
 #include "hub/auth.h"
 #include "hub/console_history.h"
+#include "hub/dispatcher_client.h"
 #include "hub/event_log.h"
 #include "hub/grid.h"
+#include "hub/peer_forwarder.h"
+#include "hub/peer_headers.h"
 #include "hub/refusal_tally.h"
+#include "hub/route_cache.h"
 #include "hub/router.h"
 #include "hub/session_sockets.h"
+#include "hub/store_writer.h"
 #include "tunnel/tunnel_pump.h"
 
 namespace gridhub::hub {
@@ -109,6 +115,7 @@ class HubService {
     const http::ServerRequest& request;
     const RouteMatch& match;
     http::Responder& responder;
+    Access access = Access::kOpen;  // the route's, as checked
   };
   using RouteHandler = std::function<void(const Call&)>;
   // Fills routes_, once, in the constructor: every route of docs/api.md is one row.
@@ -117,6 +124,32 @@ class HubService {
   void AddNodeRoutes();
   void AddQueueRoutes();
   void AddAdminRoutes();
+
+  // --- several hubs on one store (hub_cluster.cc, DESIGN §8) -------------------------------
+  // With hub.state other than memory: joins the grid's store (fails fast when it cannot be
+  // reached). REQUIRES: the server is listening (the hub's own URL is known).
+  Status StartCluster();
+  cluster::ClusterCallbacks ClusterCallbacks();
+  // Where this hub's peers reach it: server.host, or for a wildcard host the machine's first
+  // non-loopback IPv4 address.
+  std::string PeerUrl() const;
+  // The peer headers of `request`, when another hub of the grid sent it (the secret matches).
+  std::optional<PeerCaller> PeerOf(const http::ServerRequest& request) const;
+  // How a dispatcher call is handed over when this hub cannot answer it itself.
+  enum class DispatcherCall { kPlain, kHeld, kStatus };
+  // Wraps a route that only the dispatcher can answer: on a hub that is not it (or a held
+  // call, on any hub), the call is forwarded there; a peer's call reaching a hub that is no
+  // longer the dispatcher is answered 503 + X-Gridhub-Not-Leader.
+  RouteHandler AtDispatcher(RouteHandler handler, DispatcherCall kind = DispatcherCall::kPlain);
+  void ForwardToDispatcher(const Call& call, DispatcherCall kind);
+  // The session's route: this hub's Grid, else (several hubs) the store's.
+  std::optional<SessionRoute> FindRoute(const SessionId& session);
+  void OnSettingsPublished(const std::string& patch_json);
+  // The client's DELETE of `session` was answered by its node: the Grid frees its slot; a
+  // session this hub only knew from the store loses its stored route.
+  Effects EndRoutedSession(const SessionId& session);
+  // A new-session answer relayed from the dispatcher found its client gone: ended there.
+  void EndUndelivered(const std::string& answer);
 
   // --- the console (hub_console.cc) -------------------------------------------------------
   // GET / from a browser, /ui and its static files (console/assets.h), GET /ui/api/state.
@@ -183,6 +216,14 @@ class HubService {
   EventLog events_;
   ConsoleHistory history_;
   RefusalTally refusals_;
+  // Several hubs (hub_cluster.cc): set once by StartCluster, before cluster_ready_.
+  std::string hub_id_;
+  std::unique_ptr<cluster::ClusterState> cluster_;
+  std::unique_ptr<RouteCache> route_cache_;
+  std::unique_ptr<StoreWriter> store_writer_;
+  std::unique_ptr<PeerForwarder> forwarder_;
+  std::unique_ptr<DispatcherClient> dispatcher_;
+  std::atomic<bool> cluster_ready_{false};
   // Last: destroyed first, so its on_closed callbacks still find sockets_ and grid_.
   std::unique_ptr<tunnel::TunnelPump> pump_;
 };

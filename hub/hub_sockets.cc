@@ -89,6 +89,10 @@ std::string Printable(std::string_view text) {
 std::string HubService::PublicBaseFor(const http::ServerRequest& request, bool legacy,
                                       std::string_view remote_url) const {
   const config::HubSettings& hub = initial_settings_.hub;
+  // Forwarded by another hub of the grid: the URLs point at the hub the client talks to.
+  if (std::optional<PeerCaller> peer = PeerOf(request); peer && !peer->public_base.empty()) {
+    return peer->public_base;
+  }
   std::optional<PublicBase> base =
       ChoosePublicBase({.configured = hub.public_url,
                         .remote_url = remote_url,
@@ -152,7 +156,7 @@ void HubService::AddSocketRoutes() {
   routes_.Add({"GET"}, "/devtools/{session}", Access::kClient,
               [this](const Call& call) { Upgrade(call, SocketKind::kCdp); });
   routes_.Add({"POST"}, "/session/{session}/se/event", Access::kClient,
-              [this](const Call& call) { SessionEventCall(call); });
+              AtDispatcher([this](const Call& call) { SessionEventCall(call); }));
 }
 
 void HubService::CountRefusedUpgrade(const http::ServerRequest& request, const RouteMatch& match) {
@@ -189,7 +193,7 @@ void HubService::Upgrade(const Call& call, SocketKind kind) {
   }
   // Looked up once the socket is booked: a session that ended before is refused here, one that
   // ends after has its booked sockets closed (CloseEndedSessionSockets).
-  std::optional<SessionRoute> route = grid_.FindSession(id);
+  std::optional<SessionRoute> route = FindRoute(id);
   std::optional<UpstreamPlan> plan;
   if (route.has_value()) plan = PlanUpstream(*route, session, kind);
   if (!plan.has_value()) {

@@ -81,7 +81,8 @@ void PeerForwarder::Forward(const http::ServerRequest& request, const cluster::P
                                .headers = std::move(headers),
                                .body = request.body,
                                .timeout = call.timeout,
-                               .max_response_body = call.max_response_body};
+                               .max_response_body = call.max_response_body,
+                               .cancel = call.cancel};
   client_.Send(std::move(outbound),
                [this, leader, call = std::move(call), responder = std::move(responder),
                 done = std::move(done)](http::ClientResponse response) mutable {
@@ -113,8 +114,11 @@ void PeerForwarder::Answer(const cluster::PeerHub& leader, const PeerCall& call,
     outcome = ForwardOutcome::kFailed;
   } else {
     std::string content_type(http::FindHeader(response.headers, "Content-Type"));
+    const bool success = response.status >= 200 && response.status < 300;
+    std::string kept = success && call.undelivered ? response.body : std::string();
     sent = responder.Send(response.status, std::move(response.body),
                           RelayedHeaders(response.headers), content_type);
+    if (!sent && success && call.undelivered) call.undelivered(kept);
   }
   if (!sent) outcome = ForwardOutcome::kClientGone;
   if (done) done(outcome, std::move(responder));

@@ -20,8 +20,10 @@
 // HttpClient cannot cancel a transfer: a client that leaves while its call is forwarded only
 // makes the relay fail (kClientGone) once the leader answers or the timeout passes.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "cluster/cluster_state.h"
@@ -50,6 +52,12 @@ struct PeerCall {
   std::chrono::milliseconds timeout = std::chrono::seconds(30);
   // Largest leader answer relayed (server.max-body); 0 = no limit.
   size_t max_response_body = 0;
+  // Set to abandon the call (its client left): the connection to the leader closes, so the
+  // leader withdraws the waiter it held for it (http_client.h). Null: never.
+  std::shared_ptr<const std::atomic<bool>> cancel;
+  // A 2xx answer the client could not be sent (it left just then) is handed here: for a new
+  // session, the caller ends that session again through the leader.
+  std::function<void(const std::string& body)> undelivered;
 };
 
 class PeerForwarder {

@@ -1,0 +1,73 @@
+#pragma once
+
+// Dispatcher calls of a hub in a grid of several hubs (DESIGN §8): which hub is the dispatcher
+// now, and the calls held for this hub's clients while they wait there. A call goes out through
+// PeerForwarder (peer_forwarder.h). A *held* call (a new session, which may wait minutes) that
+// loses its dispatcher — the connection fails, or the dispatcher answers that it no longer is
+// one — is not answered: it is parked, and sent again to the next dispatcher (SetLeader) in the
+// order the calls first arrived here. While no dispatcher is known, held calls are parked;
+// FailParked answers them (the store is unreachable: they fail at once).
+//
+//   DispatcherClient dispatcher(forwarder);
+//   dispatcher.SetLeader(state.Leader());                          // on_leader_changed
+//   dispatcher.Forward(request, std::move(call), std::move(responder));
+//   dispatcher.OnDisconnect(connection_id);   // the client left: its call is abandoned
+//
+// Thread-safe.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "cluster/cluster_state.h"
+#include "common/mutex.h"
+#include "common/result.h"
+#include "http/http_server.h"
+#include "hub/peer_forwarder.h"
+
+namespace gridhub::hub {
+
+class DispatcherClient {
+ public:
+  // `forwarder` must outlive this object.
+  explicit DispatcherClient(PeerForwarder& forwarder) : forwarder_(forwarder) {}
+
+  // Sends every parked call to `leader` (when there is one).
+  void SetLeader(const std::optional<cluster::PeerHub>& leader);
+  std::optional<cluster::PeerHub> leader() const;
+
+  // `call.resubmit_on_loss` marks a held call. Without a known dispatcher a held call is
+  // parked; another is answered 503.
+  void Forward(const http::ServerRequest& request, PeerCall call, http::Responder responder);
+  void OnDisconnect(uint64_t connection_id);
+  // Answers every parked call with `error` (HTTP status by its code).
+  void FailParked(const Error& error);
+  // Held calls in flight or parked.
+  size_t held() const;
+
+ private:
+  struct Pending {
+    uint64_t order = 0;
+    http::ServerRequest request;  // kept for a re-submission
+    PeerCall call;
+    http::Responder responder;
+    std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  };
+  void Send(std::shared_ptr<Pending> pending, const cluster::PeerHub& leader);
+  void Done(std::shared_ptr<Pending> pending, ForwardOutcome outcome, http::Responder responder);
+
+  PeerForwarder& forwarder_;
+  mutable Mutex mu_;
+  std::optional<cluster::PeerHub> leader_ GUARDED_BY(mu_);
+  uint64_t next_order_ GUARDED_BY(mu_) = 1;
+  // Held calls by arrival order, in flight or parked; parked_ holds the ones waiting for a
+  // dispatcher, by_connection_ finds a client's call when it leaves.
+  std::map<uint64_t, std::shared_ptr<Pending>> held_ GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<Pending>> parked_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, uint64_t> by_connection_ GUARDED_BY(mu_);
+};
+
+}  // namespace gridhub::hub

@@ -1,0 +1,316 @@
+"""Several real hubs on one real Redis (hub.state: redis://...): one queue with one hub's
+rules, sessions and tickets usable from any hub, settings shared, and the faults of
+docs/scale-out.md (a hub killed, Redis stopped and started, Redis flushed).
+
+Every process (redis-server, three `gridhub hub`, fake nodes) is started by the test on free
+loopback ports and stopped by pid. Skipped when /usr/bin/redis-server is missing.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from hubtest import AsyncRequest, FakeNode, HubTestCase, call_json, wait_for
+
+REDIS_SERVER = "/usr/bin/redis-server"
+PEER_TIMEOUT = "2s"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A scratch redis-server: no persistence, its own directory, stopped by pid."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="gridhub-redis-")
+        self.port = free_port()
+        self.process = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.ping, 10, "redis-server to answer PING")
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def command(self, *words):
+        payload = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            s.sendall(payload.encode())
+            return s.recv(4096)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ConcurrencyNode(FakeNode):
+    """A fake node that records the highest number of live sessions it saw per label."""
+
+    def __init__(self, create_delay=0.05):
+        super().__init__()
+        self.create_delay = create_delay
+        self.highest = {}
+
+    def note(self):
+        with self.lock:
+            live = len([s for s in self.created if s not in self.deleted])
+            self.highest["all"] = max(self.highest.get("all", 0), live)
+
+
+@unittest.skipUnless(os.path.exists(REDIS_SERVER), "redis-server is not installed")
+class ClusterTest(HubTestCase):
+    def setUp(self):
+        super().setUp()
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.remove)
+
+    def start_cluster(self, n=3, *flags):
+        return [self.start_hub("--hub.state", self.redis.url, "--hub.peer-timeout", PEER_TIMEOUT,
+                               *flags) for _ in range(n)]
+
+    def occupy(self, hub, always):
+        status, body = hub.new_session(always, timeout=10)
+        self.assertEqual(status, 200, body)
+        return body["value"]["sessionId"]
+
+    def release(self, hub, sid):
+        status, body = call_json("DELETE", f"{hub.url}/session/{sid}")
+        self.assertEqual(status, 200, body)
+
+    def wait_leader(self, hubs):
+        # A hub without a dispatcher answers /status itself, without the grid's "nodes".
+        def one_ready():
+            return all("nodes" in call_json("GET", h.url + "/status")[1]["value"] for h in hubs)
+        wait_for(one_ready, 15, "every hub to be ready (a dispatcher elected)")
+
+    # --- one queue, one hub's rules ------------------------------------------------------
+    def served_order(self, entry, submit_via):
+        """Occupies the one slot, queues the requests through `submit_via` hubs in turn, frees
+        the slot once per request and returns the names in the order they were served."""
+        node = self.start_node()
+        entry.register(node, slots=[{"id": "s", "label": "a:x",
+                                     "stereotype": {"browserName": "chrome"}}])
+        sid = self.occupy(entry, {"browserName": "chrome", "gridhub:label": "a:x"})
+        plan = (("A1", "a"), ("B1", "a:x"), ("A2", "a"), ("A3", "a"), ("B2", "a:x"))
+        waiters = []
+        for i, (name, label) in enumerate(plan):
+            hub = submit_via[i % len(submit_via)]
+            req = AsyncRequest(hub.new_session, {"browserName": "chrome", "gridhub:label": label,
+                                                 "se:name": name}, timeout=30)
+            waiters.append((name, req, hub))
+            entry.wait_queue_length(len(waiters))
+        order = []
+        for _ in plan:
+            self.release(entry, sid)
+
+            def served():
+                for name, req, _ in waiters:
+                    if req.done() and name not in order:
+                        return name
+                return None
+
+            name = wait_for(served, 10, "the next waiter to be served")
+            order.append(name)
+            status, body = dict((n, r) for n, r, _ in waiters)[name].result()
+            self.assertEqual(status, 200, body)
+            sid = body["value"]["sessionId"]
+        self.release(entry, sid)
+        return order
+
+    def test_service_order_across_hubs_is_one_hubs_order(self):
+        single = self.start_hub()
+        expected = self.served_order(single, [single])
+        hubs = self.start_cluster()
+        self.wait_leader(hubs)
+        self.assertEqual(self.served_order(hubs[0], hubs), expected)
+
+    def test_caps_hold_across_hubs_under_load(self):
+        hubs = self.start_cluster(3, "--queue.concurrency-caps", "chrome=2")
+        self.wait_leader(hubs)
+        node = ConcurrencyNode()
+        self._nodes.append(node)
+        hubs[0].register(node, slots=[{"id": "s", "maxSessions": 6, "label": "chrome",
+                                       "stereotype": {"browserName": "chrome"}}])
+        errors = []
+
+        def client(i):
+            hub = hubs[i % 3]
+            for _ in range(4):
+                status, body = hub.new_session({"browserName": "chrome"}, timeout=30)
+                if status != 200:
+                    errors.append((status, body))
+                    return
+                node.note()
+                other = hubs[(i + 1) % 3]
+                if call_json("DELETE", f"{other.url}/session/{body['value']['sessionId']}")[0] != 200:
+                    errors.append(("delete", body))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(9)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertLessEqual(node.highest["all"], 2)
+        self.assertEqual(node.live_sessions(), [])
+        wait_for(lambda: all(not h.busy_slots() for h in hubs), 5, "every slot free")
+
+    def test_queue_full_is_exact_across_hubs(self):
+        hubs = self.start_cluster(3, "--queue.max-per-label", "3")
+        self.wait_leader(hubs)
+        node = self.start_node()
+        hubs[0].register(node)
+        sid = self.occupy(hubs[0], {"browserName": "chrome"})
+        waiters = []
+        for i in range(3):
+            waiters.append(AsyncRequest(hubs[i].new_session, {"browserName": "chrome"},
+                                        timeout=30))
+            hubs[(i + 1) % 3].wait_queue_length(i + 1)
+        for hub in hubs:
+            status, body = hub.new_session({"browserName": "chrome"})
+            self.assertEqual(status, 500, body)
+            self.assertIn("queue full", body["value"]["message"])
+        self.release(hubs[2], sid)
+        for req in waiters:
+            status, body = req.result(30)
+            self.assertEqual(status, 200, body)
+            self.release(hubs[1], body["value"]["sessionId"])
+
+    # --- any hub for any call --------------------------------------------------------------
+    def test_session_ticket_and_settings_work_from_any_hub(self):
+        a, b, c = self.start_cluster()
+        self.wait_leader([a, b, c])
+        node = self.start_node()
+        a.register(node)
+        sid = self.occupy(a, {"browserName": "chrome"})
+        status, body = call_json("POST", f"{b.url}/session/{sid}/url", {"url": "about:blank"})
+        self.assertEqual(status, 200, body)
+        self.assertIn((("POST", f"/session/{sid}/url")), [(m, p) for m, p, _ in node.commands])
+        self.release(c, sid)
+        self.assertEqual(node.live_sessions(), [])
+
+        status, ticket = call_json("POST", f"{a.url}/queue/requests",
+                                   {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}})
+        self.assertEqual(status, 201, ticket)
+        token = {"X-Queue-Token": ticket["token"]}
+
+        def taken():
+            status, answer = call_json("POST", f"{c.url}/queue/requests/{ticket['id']}/take",
+                                       None, token)
+            return answer if status == 200 else None
+
+        answer = wait_for(taken, 10, "the ticket to be taken at another hub")
+        self.release(b, answer["value"]["sessionId"])
+
+        status, body = call_json("PUT", f"{b.url}/admin/config",
+                                 {"queue": {"max-per-label": 7}})
+        self.assertEqual(status, 200, body)
+
+        def applied_on_a():
+            status, cfg = call_json("GET", f"{a.url}/admin/config")
+            return status == 200 and cfg["queue"]["max-per-label"] == 7
+
+        wait_for(applied_on_a, 1.0, "the setting changed on B to apply on A")
+
+    # --- faults ----------------------------------------------------------------------------
+    def test_a_killed_hub_leaks_nothing_and_its_sessions_live_on(self):
+        hubs = self.start_cluster()
+        self.wait_leader(hubs)
+        node = self.start_node()
+        hubs[1].register(node, slots=[{"id": "s", "maxSessions": 2,
+                                       "stereotype": {"browserName": "chrome"}}])
+        for victim_index in (0, 1, 2):
+            victim = hubs[victim_index]
+            if victim.process.poll() is not None:
+                continue
+            sid = self.occupy(victim, {"browserName": "chrome"})
+            victim.crash_ok = True
+            victim.process.send_signal(signal.SIGKILL)
+            victim.process.wait(10)
+            alive = [h for h in hubs if h.process.poll() is None]
+            if not alive:
+                break
+            status, body = call_json("GET", f"{alive[0].url}/session/{sid}/url")
+            self.assertEqual(status, 200, body)
+            self.release(alive[0], sid)
+            status, body = alive[-1].new_session({"browserName": "chrome"}, timeout=30)
+            self.assertEqual(status, 200, body)
+            self.release(alive[0], body["value"]["sessionId"])
+            break
+        self.assertEqual(node.live_sessions(), [])
+
+    def test_redis_stopped_and_started(self):
+        a, b = self.start_cluster(2)
+        self.wait_leader([a, b])
+        node = self.start_node()
+        a.register(node)
+        sid = self.occupy(a, {"browserName": "chrome"})
+        self.redis.stop()
+
+        def not_ready():
+            status, body = call_json("GET", f"{b.url}/status")
+            return not body["value"]["ready"] and "redis" in body["value"]["message"].lower()
+
+        wait_for(not_ready, 15, "/status to say not ready because of Redis")
+        status, body = b.new_session({"browserName": "chrome"}, timeout=10)
+        self.assertEqual(status, 500, body)
+        self.assertEqual(body["value"]["error"], "session not created")
+        self.assertIn("redis", body["value"]["message"].lower())
+        status, body = call_json("GET", f"{b.url}/session/{sid}/url")
+        self.assertEqual(status, 200, body)
+
+        self.redis.start()
+        self.wait_leader([a, b])
+        self.release(b, sid)
+        status, body = b.new_session({"browserName": "chrome"}, timeout=30)
+        self.assertEqual(status, 200, body)
+        self.release(a, body["value"]["sessionId"])
+
+    def test_flushall_is_survived(self):
+        a, b = self.start_cluster(2)
+        self.wait_leader([a, b])
+        node = self.start_node()
+        a.register(node, slots=[{"id": "s", "maxSessions": 2,
+                                 "stereotype": {"browserName": "chrome"}}])
+        sid = self.occupy(a, {"browserName": "chrome"})
+        self.assertIn(b"OK", self.redis.command("FLUSHALL"))
+        self.wait_leader([a, b])
+        status, body = call_json("GET", f"{b.url}/session/{sid}/url")
+        self.assertEqual(status, 200, body)
+        status, body = b.new_session({"browserName": "chrome"}, timeout=30)
+        self.assertEqual(status, 200, body)
+        self.release(a, body["value"]["sessionId"])
+        self.release(b, sid)
+        self.assertEqual(node.live_sessions(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
