@@ -94,9 +94,15 @@ class RedisClusterState final : public ClusterState {
   Result<std::optional<std::string>> StoredSettings() override;
 
  private:
+  // kForbidden (a refused login) stays what it is; anything else is the store unavailable.
   Error StoreError(const Error& e) const {
-    return Error{ErrorCode::kUnavailable, store_ + ": " + e.message};
+    const ErrorCode code =
+        e.code == ErrorCode::kForbidden ? ErrorCode::kForbidden : ErrorCode::kUnavailable;
+    return Error{code, store_ + ": " + e.message};
   }
+  // A store reached but refusing this hub (a wrong password, no password given, a bad
+  // database): waiting will not mend it.
+  static bool Refused(const Error& e) { return e.code == ErrorCode::kForbidden; }
   // An I/O error or an error reply, as an Error naming the store.
   Result<redis::Reply> Checked(Result<redis::Reply> reply, std::string_view command) const;
   Result<std::vector<redis::Reply>> Checked(Result<std::vector<redis::Reply>> replies,
@@ -157,8 +163,9 @@ Result<redis::Reply> RedisClusterState::Checked(Result<redis::Reply> reply,
                                                 std::string_view command) const {
   if (!reply.ok()) return StoreError(reply.error());
   if (reply->is_error()) {
-    return Error{ErrorCode::kUnavailable,
-                 store_ + ": " + std::string(command) + " answered " + reply->ToString()};
+    const ErrorCode code =
+        reply->str().starts_with("NOAUTH") ? ErrorCode::kForbidden : ErrorCode::kUnavailable;
+    return Error{code, store_ + ": " + std::string(command) + " answered " + reply->ToString()};
   }
   return reply;
 }
@@ -198,14 +205,23 @@ Result<std::optional<std::string>> RedisClusterState::GetString(const std::strin
 Status RedisClusterState::Start(ClusterCallbacks callbacks) {
   if (started_) return Error{ErrorCode::kInternal, store_ + ": started twice"};
   callbacks_ = std::move(callbacks);
-  // The epoch, the peer secret and the presence now, so a bad URL or password fails the start
-  // with a reason, and PeerSecret() and PeerAlive(self) hold before the hub serves any call.
-  if (Status s = SyncEpoch(); !s.ok()) return s;
-  if (Status s = RefreshPresence(); !s.ok()) return s;
   {
     MutexLock lock(mu_);
     stopping_ = false;
     subscriber_reported_ = false;
+    store_down_.reset();
+  }
+  // The epoch, the peer secret and the presence now, so that PeerSecret() and PeerAlive(self)
+  // hold before the hub serves any call. A store that refuses this hub fails the start with
+  // the reason; one that does not answer yet does not: the hub starts not ready (Health()
+  // says why, PeerSecret() is empty, so no peer call is believed) and the keeper joins the
+  // grid when the store answers, as after an outage.
+  Status synced = SyncEpoch();
+  if (synced.ok()) synced = RefreshPresence();
+  if (!synced.ok()) {
+    if (Refused(synced.error())) return synced;
+    MutexLock lock(mu_);
+    store_down_ = synced.error().message;
   }
   subscriber_ = std::make_unique<redis::RedisSubscriber>(redis::SubscriberOptions{
       .url = options_.url,

@@ -311,14 +311,43 @@ TEST_F(RedisClusterStateTest, PeerIsNotAliveOncePresenceIsOlderThanPeerTimeout) 
   EXPECT_TRUE(a.PeerAlive("hub-1"));
 }
 
-TEST_F(RedisClusterStateTest, StartFailsNamingTheStoreWhenItIsUnreachable) {
+TEST_F(RedisClusterStateTest, StartsNotReadyWhileTheStoreIsDownAndJoinsWhenItAnswers) {
   server_.Kill();
-  std::unique_ptr<ClusterState> state = MakeRedisClusterState(Options("hub-x"));
-  Status started = state->Start({});
-  ASSERT_FALSE(started.ok());
-  EXPECT_NE(started.error().message.find("state store redis://127.0.0.1:"), std::string::npos)
-      << started.error().message;
-  state->Stop();  // nothing to stop; must not hang or crash
+  TestHub hub;
+  hub.state = MakeRedisClusterState(Options("hub-x"));
+  ASSERT_TRUE(hub.state->Start(hub.Callbacks()).ok());
+  Status health = hub.state->Health();
+  ASSERT_FALSE(health.ok());
+  EXPECT_NE(health.error().message.find("state store redis://127.0.0.1:"), std::string::npos)
+      << health.error().message;
+  // No secret yet, so no peer call can be believed; no dispatcher.
+  EXPECT_EQ(hub.state->PeerSecret(), "");
+  EXPECT_FALSE(hub.state->IsLeader());
+  EXPECT_FALSE(hub.state->Leader().has_value());
+
+  ASSERT_TRUE(server_.Restart()) << server_.last_error();
+  EXPECT_TRUE(hub.WaitFor([&] { return hub.elected == 1; }));
+  EXPECT_TRUE(hub.state->Health().ok());
+  EXPECT_EQ(hub.state->PeerSecret(), Get(ClusterKeys::PeerSecret()).value_or("missing"));
+  EXPECT_TRUE(hub.WaitFor([&] { return hub.store_states == std::vector<bool>{true}; }));
+  EXPECT_EQ(hub.resets, 0);  // a first contact is no store reset
+}
+
+TEST_F(RedisClusterStateTest, StartFailsNamingTheStoreWhenItRefusesTheLogin) {
+  RedisServer guarded({.password = "right-one"});
+  ASSERT_TRUE(guarded.Start()) << guarded.last_error();
+  for (const std::string& password : {std::string("wrong-one"), std::string()}) {
+    RedisClusterOptions options = Options("hub-x");
+    options.url = guarded.url();
+    options.url.password = password;
+    std::unique_ptr<ClusterState> state = MakeRedisClusterState(options);
+    Status started = state->Start({});
+    ASSERT_FALSE(started.ok()) << "password '" << password << "'";
+    EXPECT_EQ(started.error().code, ErrorCode::kForbidden);
+    EXPECT_NE(started.error().message.find("state store redis://"), std::string::npos)
+        << started.error().message;
+    state->Stop();  // nothing to stop; must not hang or crash
+  }
 }
 
 }  // namespace

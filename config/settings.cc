@@ -258,6 +258,16 @@ Result<Settings> ApplyAdminPatch(const Settings& current, const json& patch) {
   return next;
 }
 
+json AdminPatchOf(const Settings& settings) {
+  json patch = json::object();
+  for (const KeySpec& spec : detail::Keys()) {
+    if (spec.runtime != detail::Runtime::kAdmin) continue;
+    size_t dot = spec.name.find('.');
+    patch[spec.name.substr(0, dot)][spec.name.substr(dot + 1)] = spec.get(settings);
+  }
+  return patch;
+}
+
 std::string FormatDuration(Duration d) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

@@ -156,6 +156,11 @@ Result<std::string> NormalizeLabel(std::string_view text);
 // names the key; nothing is applied), then returns `current` with the patch applied.
 Result<Settings> ApplyAdminPatch(const Settings& current, const nlohmann::json& patch);
 
+// The patch for ApplyAdminPatch that sets every key PUT /admin/config may change to its value
+// in `settings`. One hub of several publishes it after a SIGHUP, so that the others run the
+// same runtime settings (what a single hub's SIGHUP does to itself).
+nlohmann::json AdminPatchOf(const Settings& settings);
+
 // YAML-shaped JSON of the settings; durations as "300s". With kRedact, non-empty tokens and
 // the registration secret read "<redacted>", and so does the password in hub.state's URL.
 enum class Tokens { kShow, kRedact };

@@ -776,6 +776,31 @@ TEST(ApplyAdminPatchTest, AppliesQueueMatchingAndSlotSelection) {
   EXPECT_EQ(next->queue.max_per_run, 5u);
 }
 
+TEST(ApplyAdminPatchTest, AdminPatchOfCarriesEveryRuntimeKeyAndNothingElse) {
+  Settings changed = *Load("");
+  changed.queue.max_per_label = 9;
+  changed.queue.max_per_run = 2;
+  changed.queue.concurrency_caps = {{"chrome", 3}};
+  changed.queue.timeout = 45s;
+  changed.matching.wildcards = true;
+  changed.hub.slot_selection = SlotSelection::kPack;
+  changed.hub.admin_token = "not-shared";
+  json patch = AdminPatchOf(changed);
+  // Applied to a hub running the defaults, it gives that hub the same runtime settings.
+  Result<Settings> next = ApplyAdminPatch(*Load(""), patch);
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->queue.max_per_label, 9u);
+  EXPECT_EQ(next->queue.max_per_run, 2u);
+  EXPECT_EQ(next->queue.concurrency_caps, (std::map<std::string, int>{{"chrome", 3}}));
+  EXPECT_EQ(next->queue.timeout, 45s);
+  EXPECT_TRUE(next->matching.wildcards);
+  EXPECT_EQ(next->hub.slot_selection, SlotSelection::kPack);
+  // Tokens and restart-only keys are never in it.
+  EXPECT_TRUE(next->hub.admin_token.empty());
+  EXPECT_FALSE(patch.dump().find("not-shared") != std::string::npos);
+  EXPECT_FALSE(patch.contains("server"));
+}
+
 TEST(ApplyAdminPatchTest, RefusesTheWholePatchNamingTheKey) {
   struct Case {
     json patch;

@@ -76,6 +76,13 @@ Status HubService::StartCluster() {
   if (Status s = cluster_->Start(ClusterCallbacks()); !s.ok()) return s;
   dispatcher_->SetLeader(cluster_->Leader());
   cluster_ready_.store(true, std::memory_order_release);
+  if (Status health = cluster_->Health(); !health.ok()) {
+    // Unreachable, not refused (that failed Start): serve as not ready until it answers.
+    log::Warn("cluster.store_down", "hub " + hub_id_ + " started without its state store (" +
+                                        health.error().message +
+                                        "); not ready until the store answers");
+    return Status::Ok();
+  }
   log::Info("cluster.joined", "hub " + hub_id_ + " joined the grid on " + url->Redacted());
   return Status::Ok();
 }
@@ -213,6 +220,14 @@ Effects HubService::EndRoutedSession(const SessionId& session) {
     }
   }
   return ended;
+}
+
+void HubService::ShareSettings(const json& patch) {
+  if (!cluster_ready_.load(std::memory_order_acquire)) return;
+  // Every other hub applies the same patch within a second (on_settings).
+  if (Status shared = cluster_->PublishSettings(patch.dump()); !shared.ok()) {
+    log::Warn("cluster.settings_not_shared", shared.error().message);
+  }
 }
 
 void HubService::OnSettingsPublished(const std::string& patch_json) {

@@ -174,6 +174,9 @@ void HubService::Reconfigure(const config::Settings& settings) {
     credentials_ = std::move(fresh);
   }
   Execute(grid_.Reconfigure(settings));
+  // A SIGHUP on one hub of several: the others take its runtime settings too (tokens and
+  // restart-only keys stay each hub's own).
+  ShareSettings(config::AdminPatchOf(settings));
 }
 
 std::shared_ptr<const Credentials> HubService::credentials() const {
@@ -717,12 +720,7 @@ void HubService::PutAdminConfig(const http::ServerRequest& request, http::Respon
   Result<config::Settings> updated = config::ApplyAdminPatch(grid_.settings(), *patch);
   if (!updated.ok()) return SendError(responder, updated.error());
   Execute(grid_.Reconfigure(*updated));
-  if (cluster_ready_.load(std::memory_order_acquire)) {
-    // Every other hub applies the same patch within a second (on_settings).
-    if (Status shared = cluster_->PublishSettings(patch->dump()); !shared.ok()) {
-      log::Warn("cluster.settings_not_shared", shared.error().message);
-    }
-  }
+  ShareSettings(*patch);
   SendJson(responder, 200, config::ToJson(*updated, config::Tokens::kRedact));
 }
 

@@ -144,6 +144,8 @@ class HubService {
   void ForwardToDispatcher(const Call& call, DispatcherCall kind);
   // The session's route: this hub's Grid, else (several hubs) the store's.
   std::optional<SessionRoute> FindRoute(const SessionId& session);
+  // Publishes a runtime-settings patch to the other hubs of the grid (none with hub.state: memory).
+  void ShareSettings(const nlohmann::json& patch);
   void OnSettingsPublished(const std::string& patch_json);
   // The client's DELETE of `session` was answered by its node: the Grid frees its slot; a
   // session this hub only knew from the store loses its stored route.

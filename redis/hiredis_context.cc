@@ -17,8 +17,9 @@ timeval ToTimeval(std::chrono::milliseconds d) {
   return tv;
 }
 
-Error RedisError(const RedisUrl& url, std::string_view what) {
-  return Error{ErrorCode::kUnavailable, "Redis at " + url.Address() + ": " + std::string(what)};
+Error RedisError(const RedisUrl& url, std::string_view what,
+                 ErrorCode code = ErrorCode::kUnavailable) {
+  return Error{code, "Redis at " + url.Address() + ": " + std::string(what)};
 }
 
 // AUTH and SELECT, whose error replies become Errors: a connection that is not logged in or
@@ -31,13 +32,18 @@ Status LogIn(redisContext& c, const RedisUrl& url, std::chrono::milliseconds tim
     Result<Reply> reply = RoundTrip(c, url, timeout, auth);
     if (!reply.ok()) return reply.error();
     // The reply text ("WRONGPASS invalid username-password pair") never holds the password.
-    if (reply->is_error()) return RedisError(url, "AUTH refused: " + reply->str());
+    // kForbidden, not kUnavailable: a wrong password is the configuration's fault, and waiting
+    // for Redis to come back will not mend it.
+    if (reply->is_error()) {
+      return RedisError(url, "AUTH refused: " + reply->str(), ErrorCode::kForbidden);
+    }
   }
   if (url.db != 0) {
     Result<Reply> reply = RoundTrip(c, url, timeout, {"SELECT", std::to_string(url.db)});
     if (!reply.ok()) return reply.error();
     if (reply->is_error()) {
-      return RedisError(url, "SELECT " + std::to_string(url.db) + " refused: " + reply->str());
+      return RedisError(url, "SELECT " + std::to_string(url.db) + " refused: " + reply->str(),
+                        ErrorCode::kForbidden);
     }
   }
   return Status::Ok();

@@ -177,6 +177,7 @@ TEST(RedisConnectionPasswordTest, LogsInWithThePasswordAndNeverShowsIt) {
   Status wrong = RedisConnection({.url = wrong_url}).Connect();
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.error().message.find("AUTH refused"), std::string::npos) << wrong.error().message;
+  EXPECT_EQ(wrong.error().code, ErrorCode::kForbidden);  // not "try again later"
   EXPECT_EQ(wrong.error().message.find("battery-staple"), std::string::npos);
 
   RedisUrl none = server.url();
