@@ -223,48 +223,9 @@ void HubService::Execute(Effects effects) {
   if (store_writer_ != nullptr) store_writer_->Write([this] { return grid_.TakeStoreChanges(); });
   // Before the replies: a client that hears its answer and then looks at the console finds it.
   RecordEvents(effects.events);
-  for (Reply& reply : effects.replies) {
-    auto* responder = static_cast<http::Responder*>(reply.target.handle.get());
-    HttpAnswer answer = W3CAnswer(reply.outcome);
-    http::Headers headers;
-    if (cluster_ != nullptr && !reply.outcome.ok() &&
-        reply.outcome.error().code == ErrorCode::kUnavailable) {
-      // Abdicate's answer: the forwarding hub keeps its client waiting and re-submits.
-      answer.status = 503;
-      headers.emplace_back(std::string(kNotLeaderHeader), "1");
-    }
-    bool delivered =
-        responder != nullptr && responder->Send(answer.status, std::move(answer.body), headers);
-    if (!delivered && !reply.session.empty()) {
-      // The client left just as its session was created: nobody will ever use it.
-      Execute(grid_.OnReplyUndelivered(reply.session));
-    }
-  }
+  SendReplies(effects.replies);
   const http::Headers node_headers = NodeHeaders();
-  for (CreateJob& job : effects.creates) {
-    json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
-    PendingCreate pending{.request = job.request,
-                          .node_id = job.node_id,
-                          .node_uri = job.node_uri,
-                          .slot_id = job.slot_id,
-                          .public_base = std::move(job.public_base),
-                          .bare_node = job.bare_node};
-    http::Headers headers = node_headers;
-    headers.emplace_back("Content-Type", std::string(kJson));
-    // The slot is decided once, here: the node agent creates the session in exactly this slot,
-    // so /status and the node always agree on where a session lives.
-    headers.emplace_back("X-Gridhub-Slot", job.slot_id.str());
-    client_.Send({.method = "POST",
-                  .url = job.node_uri + "/session",
-                  .headers = std::move(headers),
-                  .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
-                  .timeout = job.timeout},
-                 [this, pending = std::move(pending)](http::ClientResponse response) {
-                   // Classified (and its socket URLs rewritten) here, outside the grid's lock:
-                   // the node's body is untrusted.
-                   OnCreateAnswer(pending, ClassifyCreateAnswer(response));
-                 });
-  }
+  for (CreateJob& job : effects.creates) StartCreate(job, node_headers);
   for (DeleteJob& job : effects.deletes) {
     client_.Send({.method = "DELETE",
                   .url = job.node_uri + "/session/" + job.session_id.str(),
@@ -282,6 +243,51 @@ void HubService::Execute(Effects effects) {
   }
   CloseEndedSessionSockets();
   if (effects.reschedule) Poke();
+}
+
+void HubService::SendReplies(std::vector<Reply>& replies) {
+  for (Reply& reply : replies) {
+    auto* responder = static_cast<http::Responder*>(reply.target.handle.get());
+    HttpAnswer answer = W3CAnswer(reply.outcome);
+    http::Headers headers;
+    if (cluster_ != nullptr && !reply.outcome.ok() &&
+        reply.outcome.error().code == ErrorCode::kUnavailable) {
+      // Abdicate's answer: the forwarding hub keeps its client waiting and re-submits.
+      answer.status = 503;
+      headers.emplace_back(std::string(kNotLeaderHeader), "1");
+    }
+    bool delivered =
+        responder != nullptr && responder->Send(answer.status, std::move(answer.body), headers);
+    if (!delivered && !reply.session.empty()) {
+      // The client left just as its session was created: nobody will ever use it.
+      Execute(grid_.OnReplyUndelivered(reply.session));
+    }
+  }
+}
+
+void HubService::StartCreate(CreateJob& job, const http::Headers& node_headers) {
+  json body = {{"capabilities", {{"alwaysMatch", std::move(job.capabilities)}}}};
+  PendingCreate pending{.request = job.request,
+                        .node_id = job.node_id,
+                        .node_uri = job.node_uri,
+                        .slot_id = job.slot_id,
+                        .public_base = std::move(job.public_base),
+                        .bare_node = job.bare_node};
+  http::Headers headers = node_headers;
+  headers.emplace_back("Content-Type", std::string(kJson));
+  // The slot is decided once, here: the node agent creates the session in exactly this slot,
+  // so /status and the node always agree on where a session lives.
+  headers.emplace_back("X-Gridhub-Slot", job.slot_id.str());
+  client_.Send({.method = "POST",
+                .url = job.node_uri + "/session",
+                .headers = std::move(headers),
+                .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
+                .timeout = job.timeout},
+               [this, pending = std::move(pending)](http::ClientResponse response) {
+                 // Classified (and its socket URLs rewritten) here, outside the grid's lock:
+                 // the node's body is untrusted.
+                 OnCreateAnswer(pending, ClassifyCreateAnswer(response));
+               });
 }
 
 void HubService::Poke() {

@@ -76,6 +76,9 @@ class HubService {
   // Routes by routes_: the one place that answers 400, 404, 405 and 401.
   void Handle(http::ServerRequest request, http::Responder responder);
   void Execute(Effects effects);
+  void SendReplies(std::vector<Reply>& replies);
+  // Asks the job's node to create the session in the slot the Grid chose.
+  void StartCreate(CreateJob& job, const http::Headers& node_headers);
   void Poke();
   void TimerLoop();
 
