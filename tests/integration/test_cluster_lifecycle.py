@@ -84,7 +84,9 @@ class ClusterReloadTest(HubTestCase):
         self.assertIn("state store", body["value"]["message"])
 
         self.redis.start()
-        wait_for(lambda: call_json("GET", f"{a.url}/status")[1]["value"].get("ready"), 15,
+        # The dispatcher's own /status (with the grid's nodes) once the hub leads again; its
+        # "ready" then says whether any node is registered, as on a single hub.
+        wait_for(lambda: "nodes" in call_json("GET", f"{a.url}/status")[1]["value"], 15,
                  "the hub to join the grid once Redis answers")
         node = self.start_node()
         a.register(node)
