@@ -2,9 +2,16 @@
 // into the binary by console/, the redirect of a browser's GET / to them, the page's data
 // (GET /ui/api/state, console_view.h) and the stores it is built from: the events every
 // Execute carries out (also logged here, one line each), the refusal tally, the history.
+// Several hubs: the dispatcher builds the page's data (the route is forwarded there); the
+// other hubs send it the last-command times of the sessions they proxy (ActivityRelay).
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/log.h"
 #include "console/assets.h"
@@ -12,8 +19,10 @@
 #include "http/w3c_error.h"
 #include "hub/console_view.h"
 #include "hub/hub_service.h"
+#include "hub/peer_headers.h"
 #include "hub/request_path.h"
 #include "hub/router.h"
+#include "hub/send_answer.h"
 
 namespace gridhub::hub {
 
@@ -27,6 +36,10 @@ http::Headers StaticHeaders() {
           {"X-Frame-Options", "DENY"},
           {"Cache-Control", "no-cache"}};
 }
+
+// A stamp older than this is no "last command" worth showing (and bounds what a peer sends).
+constexpr std::chrono::milliseconds kMaxActivityAge = std::chrono::hours(1);
+constexpr std::chrono::milliseconds kActivityTimeout{1000};
 
 bool WantsHtml(std::string_view accept) {
   for (size_t at = 0; at + 9 <= accept.size(); ++at) {
@@ -82,6 +95,9 @@ void HubService::AddConsoleRoutes() {
   // token (when one is set) readiness only.
   routes_.Add({"GET", "HEAD"}, "/ui/api/state", Access::kOpen,
               AtDispatcher([this](const Call& call) { ConsoleState(call); }));
+  // Several hubs: the other hubs' last-command times for the sessions they proxy.
+  routes_.Add({"POST"}, "/peer/activity", Access::kOpen,
+              FromPeerAtDispatcher([this](const Call& call) { TakeActivity(call); }));
   // Static files are open: they hold no grid data (the page reads /ui/api/state, which is
   // guarded by what the caller shows).
   routes_.Add({"GET", "HEAD"}, "/ui/**", Access::kOpen,
@@ -147,6 +163,52 @@ void HubService::SampleHistory() {
     refusals_.Retain(*snapshot->declared_labels);
     return LoadByLabel(*snapshot);
   });
+}
+
+void HubService::FlushActivity() {
+  std::vector<std::pair<std::string, Duration>> batch = activity_.TakeIfDue(clock_.Now());
+  if (batch.empty() || !cluster_ready_.load(std::memory_order_acquire)) return;
+  std::optional<cluster::PeerHub> leader = cluster_->Leader();
+  // Lost, not queued: a console stamp is not worth holding for a dispatcher to come.
+  if (!leader.has_value() || cluster_->IsLeader()) return;
+  nlohmann::json sessions = nlohmann::json::array();
+  for (const auto& [session, ago] : batch) {
+    sessions.push_back(
+        {{"id", session},
+         {"agoMs", std::chrono::duration_cast<std::chrono::milliseconds>(ago).count()}});
+  }
+  http::Headers headers = {{"Content-Type", "application/json"}};
+  AddPeerHeaders(headers, {.hub_id = hub_id_, .access = Access::kOpen}, cluster_->PeerSecret());
+  client_.Send({.method = "POST",
+                .url = leader->url + "/peer/activity",
+                .headers = std::move(headers),
+                .body = nlohmann::json{{"sessions", std::move(sessions)}}.dump(),
+                .timeout = kActivityTimeout},
+               [](http::ClientResponse) {});
+}
+
+void HubService::TakeActivity(const Call& call) {
+  const nlohmann::json body = nlohmann::json::parse(call.request.body, nullptr, false);
+  if (!body.is_object() || !body.contains("sessions") || !body["sessions"].is_array()) {
+    return SendError(call.responder, InvalidArgument("expected {\"sessions\": [...]}"));
+  }
+  const SteadyTime now = clock_.Now();
+  size_t stamped = 0;
+  for (const nlohmann::json& entry : body["sessions"]) {
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_string() ||
+        !entry.contains("agoMs") || !entry["agoMs"].is_number_unsigned()) {
+      continue;
+    }
+    const std::string id = entry["id"].get<std::string>();
+    const std::chrono::milliseconds ago(static_cast<int64_t>(
+        std::min(entry["agoMs"].get<uint64_t>(), static_cast<uint64_t>(kMaxActivityAge.count()))));
+    if (!IsValidSessionId(id)) continue;
+    std::optional<SessionRoute> route = grid_.FindSession(SessionId(id));
+    if (!route.has_value() || route->activity == nullptr) continue;
+    route->activity->NoteCommandIfLater(now - ago);
+    ++stamped;
+  }
+  SendJson(call.responder, 200, {{"value", {{"stamped", stamped}}}});
 }
 
 }  // namespace gridhub::hub

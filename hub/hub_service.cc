@@ -18,7 +18,6 @@
 #include "hub/create_answer.h"
 #include "hub/graphql.h"
 #include "hub/grid_snapshot.h"
-#include "hub/metrics_gauges.h"
 #include "hub/node_registration.h"
 #include "hub/outcome_http.h"
 #include "hub/public_url.h"
@@ -108,6 +107,9 @@ HubService::HubService(config::Settings settings, const Clock& clock)
       grid_(clock, ids_, initial_settings_),
       credentials_(std::make_shared<const Credentials>(Credentials{
           settings.hub.admin_token, settings.hub.client_token, settings.hub.registration_secret})),
+      grid_gauges_(clock, std::chrono::seconds(1),
+                   [this](GridGaugeSource::Reply reply) { FetchGridGauges(std::move(reply)); }),
+      activity_(std::chrono::seconds(1)),
       pump_(std::make_unique<tunnel::TunnelPump>()) {
   AddRoutes();
 }
@@ -302,10 +304,10 @@ void HubService::TimerLoop() {
   while (true) {
     Execute(grid_.Tick());
     SampleHistory();
+    FlushActivity();
     std::optional<SteadyTime> next = grid_.NextWake();
-    if (std::optional<SteadyTime> sample = history_.NextDue();
-        !next || (sample && *sample < *next)) {
-      next = sample;
+    for (std::optional<SteadyTime> due : {history_.NextDue(), activity_.NextDue()}) {
+      if (!next || (due && *due < *next)) next = due;
     }
     MutexLock lock(timer_mu_);
     if (stopping_) return;
@@ -391,6 +393,7 @@ void HubService::AddRoutes() {
   AddQueueRoutes();
   AddAdminRoutes();
   AddConsoleRoutes();
+  AddMetricsRoutes();
 }
 
 // The W3C endpoints and the open probes (DESIGN §4).
@@ -422,14 +425,6 @@ void HubService::AddW3CRoutes() {
                 }
                 Proxy(call.request, JoinSegments(p, 0), std::string(p[1]), ends, call.responder);
               });
-  // Open like /status: scrapers carry no client token (DESIGN §4).
-  routes_.Add({"GET"}, "/metrics", Access::kOpen, [this](const Call& call) {
-    metrics::GridGauges gauges = GaugesFromSnapshot(*grid_.snapshot());
-    gauges.websockets_bidi = sockets_.open(SocketKind::kBidi);
-    gauges.websockets_cdp = sockets_.open(SocketKind::kCdp);
-    std::string text = grid_.metrics().Render(gauges);
-    call.responder.Send(200, std::move(text), {}, metrics::kContentType);
-  });
   // HEAD (curl -I) arrives as GET: http/ sends the GET's headers without its body.
   routes_.Add({"GET", "HEAD"}, "/status", Access::kOpen,
               AtDispatcher(
@@ -624,8 +619,13 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
     if (!value.empty()) headers.emplace_back(name, std::string(value));
   }
   std::string node_id = route->node_id.str();
-  // "Since last command" for the console: a relaxed store into the session's own record.
+  // "Since last command" for the console: a relaxed store into the session's own record. Off
+  // the dispatcher (several hubs) the console is the dispatcher's: it hears of it in a batch.
   if (route->activity != nullptr) route->activity->NoteCommand(started);
+  if (cluster_ready_.load(std::memory_order_acquire) && !cluster_->IsLeader() &&
+      activity_.Note(session_id, started)) {
+    Poke();
+  }
   client_.Send(
       {.method = request.method,
        .url = route->node_uri + node_path + request.query,

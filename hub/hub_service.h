@@ -35,11 +35,13 @@
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "hub/activity_relay.h"
 #include "hub/auth.h"
 #include "hub/console_history.h"
 #include "hub/dispatcher_client.h"
 #include "hub/event_log.h"
 #include "hub/grid.h"
+#include "hub/grid_gauge_source.h"
 #include "hub/peer_forwarder.h"
 #include "hub/peer_headers.h"
 #include "hub/refusal_tally.h"
@@ -156,6 +158,18 @@ class HubService {
   // A new-session answer relayed from the dispatcher found its client gone: ended there.
   void EndUndelivered(const std::string& answer);
 
+  // A route only the hubs of the grid call, and only at the dispatcher: 404 for any other
+  // caller (as for a route that does not exist), 503 + X-Gridhub-Not-Leader off the dispatcher.
+  RouteHandler FromPeerAtDispatcher(RouteHandler handler);
+
+  // --- GET /metrics (hub_metrics_routes.cc) ------------------------------------------------
+  void AddMetricsRoutes();
+  void ServeMetrics(const Call& call);
+  // The grid's gauges from this hub's snapshot (HubMetrics::RenderGridGauges).
+  std::string GridGaugesText();
+  // GridGaugeSource's fetch: GET /peer/grid-gauges at the dispatcher.
+  void FetchGridGauges(GridGaugeSource::Reply reply);
+
   // --- the console (hub_console.cc) -------------------------------------------------------
   // GET / from a browser, /ui and its static files (console/assets.h), GET /ui/api/state.
   void AddConsoleRoutes();
@@ -165,6 +179,10 @@ class HubService {
   void RecordEvents(const std::vector<GridEvent>& events);
   // The console's history sample, when one is due (the timer thread).
   void SampleHistory();
+  // Several hubs: the last-command times this hub noted, sent to the dispatcher when due (the
+  // timer thread), and taken there (POST /peer/activity).
+  void FlushActivity();
+  void TakeActivity(const Call& call);
 
   // --- WebSockets and session events (hub_sockets.cc) ---------------------------------------
   // A creation in flight, as the answer's callbacks need it.
@@ -221,6 +239,10 @@ class HubService {
   EventLog events_;
   ConsoleHistory history_;
   RefusalTally refusals_;
+  // Several hubs, off the dispatcher: the grid's gauges for /metrics, and the last-command
+  // times for the dispatcher's console. Idle with hub.state: memory.
+  GridGaugeSource grid_gauges_;
+  ActivityRelay activity_;
   // Several hubs (hub_cluster.cc): set once by StartCluster, before cluster_ready_.
   std::string hub_id_;
   std::unique_ptr<cluster::ClusterState> cluster_;

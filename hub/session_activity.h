@@ -33,6 +33,15 @@ class SessionActivity {
   void NoteCommand(SteadyTime at) {
     last_command_.store(at.time_since_epoch().count(), std::memory_order_relaxed);
   }
+  // A command another hub proxied (several hubs: ActivityRelay), reported late: kept only if
+  // it is later than what is there, so it never hides a newer command proxied here.
+  void NoteCommandIfLater(SteadyTime at) {
+    const Duration::rep want = at.time_since_epoch().count();
+    Duration::rep seen = last_command_.load(std::memory_order_relaxed);
+    while (seen < want &&
+           !last_command_.compare_exchange_weak(seen, want, std::memory_order_relaxed)) {
+    }
+  }
   std::optional<SteadyTime> last_command() const {
     const Duration::rep ticks = last_command_.load(std::memory_order_relaxed);
     if (ticks == kNever) return std::nullopt;

@@ -64,6 +64,65 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   return {std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
 }
 
+// The gauges of the grid, from labels already folded (FoldLabels) and the rest of `gauges`.
+std::vector<prometheus::MetricFamily> GridFamilies(
+    const std::map<std::string, GridGauges::PerLabel>& by_metric_label, const GridGauges& gauges) {
+  prometheus::MetricFamily queue =
+      GaugeFamily("gridhub_queue_length", "New-session requests waiting, by request label.");
+  prometheus::MetricFamily limit = GaugeFamily(
+      "gridhub_label_concurrency_limit", "Most active sessions allowed per label (0 = none).");
+  prometheus::MetricFamily slots = GaugeFamily(
+      "gridhub_slots", "Session units by slot label: available (free on UP nodes) and busy.");
+  prometheus::MetricFamily utilization =
+      GaugeFamily("gridhub_slot_utilization_ratio", "Busy / (busy + available) per slot label.");
+  prometheus::MetricFamily active =
+      GaugeFamily("gridhub_sessions_active", "Running sessions, by request label.");
+  for (const auto& [name, v] : by_metric_label) {
+    queue.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.queue_length)));
+    auto cap = gauges.concurrency_caps.find(name);
+    int cap_value = cap != gauges.concurrency_caps.end() ? cap->second : gauges.concurrency_default;
+    limit.metric.push_back(GaugeSample({{"label", name}}, std::max(cap_value, 0)));
+    slots.metric.push_back(GaugeSample({{"label", name}, {"state", "available"}},
+                                       static_cast<double>(v.slots_available)));
+    slots.metric.push_back(
+        GaugeSample({{"label", name}, {"state", "busy"}}, static_cast<double>(v.slots_busy)));
+    const size_t total = v.slots_available + v.slots_busy;
+    utilization.metric.push_back(GaugeSample(
+        {{"label", name}},
+        total == 0 ? 0.0 : static_cast<double>(v.slots_busy) / static_cast<double>(total)));
+    active.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.sessions_active)));
+  }
+  prometheus::MetricFamily nodes =
+      GaugeFamily("gridhub_nodes", "Registered nodes by availability.");
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "up"}}, static_cast<double>(gauges.nodes_up)));
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "draining"}}, static_cast<double>(gauges.nodes_draining)));
+  nodes.metric.push_back(
+      GaugeSample({{"availability", "down"}}, static_cast<double>(gauges.nodes_down)));
+  std::vector<prometheus::MetricFamily> families;
+  for (prometheus::MetricFamily* family : {&queue, &limit, &slots, &utilization, &active, &nodes}) {
+    families.push_back(std::move(*family));
+  }
+  return families;
+}
+
+prometheus::MetricFamily SocketFamily(size_t bidi, size_t cdp) {
+  prometheus::MetricFamily sockets =
+      GaugeFamily("gridhub_websockets_open", "WebSocket tunnels open through the hub, by kind.");
+  sockets.metric.push_back(GaugeSample({{"kind", "bidi"}}, static_cast<double>(bidi)));
+  sockets.metric.push_back(GaugeSample({{"kind", "cdp"}}, static_cast<double>(cdp)));
+  return sockets;
+}
+
+void AppendProcessFamilies(std::vector<prometheus::MetricFamily>& families) {
+  if (std::optional<ProcessStats> stats = ReadProcessStats()) {
+    for (prometheus::MetricFamily& family : ProcessFamilies(*stats)) {
+      families.push_back(std::move(family));
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view GridhubVersion() { return GRIDHUB_VERSION; }
@@ -290,7 +349,7 @@ void HubMetrics::RecordSessionEvent(std::string_view metric_label, std::string_v
   SeriesForLocked(metric_label).events[SessionEventIndex(event_type)]->Increment();
 }
 
-std::string HubMetrics::Render(const GridGauges& gauges) {
+std::map<std::string, GridGauges::PerLabel> HubMetrics::FoldLabels(const GridGauges& gauges) const {
   // Every declared label gets every gauge, at 0 when nothing is there, like its counters.
   std::map<std::string, GridGauges::PerLabel> by_metric_label;
   {
@@ -304,58 +363,47 @@ std::string HubMetrics::Render(const GridGauges& gauges) {
     sum.slots_busy += values.slots_busy;
     sum.sessions_active += values.sessions_active;
   }
+  return by_metric_label;
+}
 
-  prometheus::MetricFamily queue =
-      GaugeFamily("gridhub_queue_length", "New-session requests waiting, by request label.");
-  prometheus::MetricFamily limit = GaugeFamily(
-      "gridhub_label_concurrency_limit", "Most active sessions allowed per label (0 = none).");
-  prometheus::MetricFamily slots = GaugeFamily(
-      "gridhub_slots", "Session units by slot label: available (free on UP nodes) and busy.");
-  prometheus::MetricFamily utilization =
-      GaugeFamily("gridhub_slot_utilization_ratio", "Busy / (busy + available) per slot label.");
-  prometheus::MetricFamily active =
-      GaugeFamily("gridhub_sessions_active", "Running sessions, by request label.");
-  for (const auto& [name, v] : by_metric_label) {
-    queue.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.queue_length)));
-    auto cap = gauges.concurrency_caps.find(name);
-    int cap_value = cap != gauges.concurrency_caps.end() ? cap->second : gauges.concurrency_default;
-    limit.metric.push_back(GaugeSample({{"label", name}}, std::max(cap_value, 0)));
-    slots.metric.push_back(GaugeSample({{"label", name}, {"state", "available"}},
-                                       static_cast<double>(v.slots_available)));
-    slots.metric.push_back(
-        GaugeSample({{"label", name}, {"state", "busy"}}, static_cast<double>(v.slots_busy)));
-    const size_t total = v.slots_available + v.slots_busy;
-    utilization.metric.push_back(GaugeSample(
-        {{"label", name}},
-        total == 0 ? 0.0 : static_cast<double>(v.slots_busy) / static_cast<double>(total)));
-    active.metric.push_back(GaugeSample({{"label", name}}, static_cast<double>(v.sessions_active)));
-  }
-  prometheus::MetricFamily nodes =
-      GaugeFamily("gridhub_nodes", "Registered nodes by availability.");
-  nodes.metric.push_back(
-      GaugeSample({{"availability", "up"}}, static_cast<double>(gauges.nodes_up)));
-  nodes.metric.push_back(
-      GaugeSample({{"availability", "draining"}}, static_cast<double>(gauges.nodes_draining)));
-  nodes.metric.push_back(
-      GaugeSample({{"availability", "down"}}, static_cast<double>(gauges.nodes_down)));
-
-  prometheus::MetricFamily sockets =
-      GaugeFamily("gridhub_websockets_open", "WebSocket tunnels open through the hub, by kind.");
-  sockets.metric.push_back(
-      GaugeSample({{"kind", "bidi"}}, static_cast<double>(gauges.websockets_bidi)));
-  sockets.metric.push_back(
-      GaugeSample({{"kind", "cdp"}}, static_cast<double>(gauges.websockets_cdp)));
+std::string HubMetrics::Render(const GridGauges& gauges) {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (prometheus::MetricFamily* family :
-       {&queue, &limit, &slots, &utilization, &active, &nodes, &sockets}) {
-    families.push_back(std::move(*family));
+  for (prometheus::MetricFamily& family : GridFamilies(FoldLabels(gauges), gauges)) {
+    families.push_back(std::move(family));
   }
-  if (std::optional<ProcessStats> stats = ReadProcessStats()) {
-    for (prometheus::MetricFamily& family : ProcessFamilies(*stats)) {
-      families.push_back(std::move(family));
+  families.push_back(SocketFamily(gauges.websockets_bidi, gauges.websockets_cdp));
+  AppendProcessFamilies(families);
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+std::string HubMetrics::RenderGridGauges(const GridGauges& gauges) {
+  return prometheus::TextSerializer().Serialize(GridFamilies(FoldLabels(gauges), gauges));
+}
+
+std::string HubMetrics::RenderHub(const HubView& hub, std::string_view grid_text) {
+  const std::string hub_id(hub.hub_id);
+  std::vector<prometheus::MetricFamily> own = registry_->Collect();
+  prometheus::MetricFamily dispatcher = GaugeFamily(
+      "gridhub_dispatcher", "1 on the hub that runs the grid's queue now, else 0 (several hubs).");
+  dispatcher.metric.push_back(GaugeSample({}, hub.dispatcher ? 1 : 0));
+  own.push_back(std::move(dispatcher));
+  std::vector<prometheus::MetricFamily> tail = {
+      SocketFamily(hub.websockets_bidi, hub.websockets_cdp)};
+  for (std::vector<prometheus::MetricFamily>* part : {&own, &tail}) {
+    for (prometheus::MetricFamily& family : *part) {
+      for (prometheus::ClientMetric& metric : family.metric) {
+        metric.label.insert(metric.label.begin(), {"hub", hub_id});
+      }
     }
   }
-  return prometheus::TextSerializer().Serialize(families);
+  // process_* keep the standard shape every exporter has: the scrape's instance tells hubs
+  // apart, and gridhub_build_info{hub} maps a hub id to its instance.
+  AppendProcessFamilies(tail);
+  prometheus::TextSerializer serializer;
+  std::string text = serializer.Serialize(own);
+  text += grid_text;
+  text += serializer.Serialize(tail);
+  return text;
 }
 
 }  // namespace gridhub::metrics

@@ -153,6 +153,23 @@ class HubMetrics {
   // the declared labels; the gauges of any other label are summed under "other".
   std::string Render(const GridGauges& gauges);
 
+  // Several hubs on one store (docs/scale-out.md). The grid's own gauges alone — queue
+  // length, caps, slots, utilisation, active sessions, nodes — as Render() shows them: what
+  // the dispatcher answers the other hubs, whose /metrics show the whole grid from it.
+  std::string RenderGridGauges(const GridGauges& gauges);
+  // What this hub is in a grid of several hubs.
+  struct HubView {
+    std::string_view hub_id;
+    bool dispatcher = false;
+    size_t websockets_bidi = 0;
+    size_t websockets_cdp = 0;
+  };
+  // One hub's /metrics among several: its own counters, histograms, gridhub_build_info,
+  // gridhub_websockets_open and gridhub_dispatcher, every series with hub="<id>", then
+  // `grid_text` (RenderGridGauges of the dispatcher, unlabelled: the same grid from every
+  // hub; "" when it could not be had) and the process_* metrics, as Render() orders them.
+  std::string RenderHub(const HubView& hub, std::string_view grid_text);
+
  private:
   struct LabelSeries {
     prometheus::Counter* requests = nullptr;
@@ -163,6 +180,9 @@ class HubMetrics {
   };
 
   void AddWebSocketCounters();
+  // The gauges' labels by metric label: every declared one (at 0 when absent), undeclared
+  // ones summed under "other".
+  std::map<std::string, GridGauges::PerLabel> FoldLabels(const GridGauges& gauges) const;
   LabelSeries& SeriesLocked(std::string_view label) REQUIRES(mu_);
   const LabelSeries& SeriesForLocked(std::string_view metric_label) REQUIRES(mu_);
   prometheus::Counter& CommandCounter(int http_status);

@@ -310,5 +310,71 @@ TEST(HubMetricsTest, OutcomesComeFromErrorCodes) {
   EXPECT_EQ(OutcomeName(Outcome::kCancelled), "cancelled");
 }
 
+// Several hubs: the dispatcher's grid gauges, spliced into another hub's own series.
+TEST(HubMetricsTest, GridGaugesAloneAreTheGaugeLinesOfRender) {
+  HubMetrics metrics("t");
+  metrics.SetDeclaredLabels({"chrome"});
+  GridGauges gauges;
+  gauges.labels["chrome"] = {.queue_length = 2, .slots_available = 1, .slots_busy = 1};
+  gauges.labels["made-up"] = {.queue_length = 1};
+  gauges.nodes_up = 1;
+  const std::string grid = metrics.RenderGridGauges(gauges);
+  const std::string whole = metrics.Render(gauges);
+  EXPECT_NE(whole.find(grid), std::string::npos) << grid;
+  auto samples = Samples(grid);
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"chrome\"}"), 2);
+  EXPECT_EQ(Value(samples, "gridhub_queue_length{label=\"other\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_nodes{availability=\"up\"}"), 1);
+  for (const auto& [series, value] : samples) {
+    EXPECT_TRUE(series.starts_with("gridhub_queue_length") ||
+                series.starts_with("gridhub_label_concurrency_limit") ||
+                series.starts_with("gridhub_slot") ||
+                series.starts_with("gridhub_sessions_active") ||
+                series.starts_with("gridhub_nodes"))
+        << series;
+  }
+}
+
+TEST(HubMetricsTest, OneHubOfSeveralLabelsItsOwnSeriesAndNotTheGrids) {
+  HubMetrics dispatcher("t");
+  dispatcher.SetDeclaredLabels({"chrome"});
+  GridGauges gauges;
+  gauges.labels["chrome"] = {.slots_busy = 3, .sessions_active = 3};
+  const std::string grid = dispatcher.RenderGridGauges(gauges);
+
+  HubMetrics front("t");  // no slot here: the grid's labels come with the dispatcher's text
+  front.RecordCommand(200, milliseconds(2));
+  front.RecordWebSocketUpgrade(WebSocketKind::kCdp, UpgradeOutcome::kOk);
+  const std::string text =
+      front.RenderHub({.hub_id = "hub-b", .dispatcher = false, .websockets_cdp = 1}, grid);
+  auto samples = Samples(text);
+  EXPECT_EQ(Value(samples, "gridhub_commands_total{hub=\"hub-b\",class=\"2xx\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_command_duration_seconds_count{hub=\"hub-b\"}"), 1);
+  EXPECT_EQ(Value(samples,
+                  "gridhub_websocket_upgrades_total{hub=\"hub-b\",kind=\"cdp\","
+                  "outcome=\"ok\"}"),
+            1);
+  EXPECT_EQ(Value(samples, "gridhub_websockets_open{hub=\"hub-b\",kind=\"cdp\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_dispatcher{hub=\"hub-b\"}"), 0);
+  EXPECT_EQ(Value(samples, "gridhub_build_info{hub=\"hub-b\",version=\"t\"}"), 1);
+  EXPECT_EQ(Value(samples, "gridhub_sessions_active{label=\"chrome\"}"), 3);
+  EXPECT_EQ(Value(samples, "gridhub_slots{label=\"chrome\",state=\"busy\"}"), 3);
+  for (const auto& [series, value] : samples) {
+    const bool labelled = series.find("hub=\"hub-b\"") != std::string::npos;
+    const bool own = !series.starts_with("process_") && grid.find(series) == std::string::npos;
+    EXPECT_EQ(labelled, own) << series;
+  }
+  // Each family once (Prometheus refuses a scrape that names one twice).
+  std::istringstream lines(text);
+  std::set<std::string> types;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# TYPE ")) EXPECT_TRUE(types.insert(line).second) << line;
+  }
+  // Without the dispatcher's text the grid's gauges are absent, not zero.
+  auto alone = Samples(front.RenderHub({.hub_id = "hub-b"}, ""));
+  EXPECT_EQ(alone.count("gridhub_sessions_active{label=\"other\"}"), 0u);
+  EXPECT_EQ(Value(alone, "gridhub_websockets_open{hub=\"hub-b\",kind=\"bidi\"}"), 0);
+}
+
 }  // namespace
 }  // namespace gridhub::metrics
