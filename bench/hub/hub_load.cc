@@ -2,6 +2,7 @@
 // handle) and runs requests back to back.
 //
 //   hub_load sessions URL CONCURRENCY SECONDS   # create+delete cycles; prints cycles/s, p50, p99
+//     (URL may be a comma-separated list: client thread t then uses URL number t % count)
 //   hub_load commands URL SESSION CONCURRENCY COUNT  # GET URL/session/SESSION/url; prints p50 µs
 
 #include <curl/curl.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,7 +73,17 @@ std::string SessionIdOf(const std::string& body) {
   return body.substr(at, body.find('"', at) - at);
 }
 
-int Sessions(const std::string& url, int concurrency, double seconds) {
+std::vector<std::string> SplitUrls(const std::string& list) {
+  std::vector<std::string> urls;
+  std::stringstream in(list);
+  for (std::string url; std::getline(in, url, ',');) {
+    if (!url.empty()) urls.push_back(url);
+  }
+  return urls;
+}
+
+int Sessions(const std::string& url_list, int concurrency, double seconds) {
+  const std::vector<std::string> urls = SplitUrls(url_list);
   std::atomic<bool> stop{false};
   std::atomic<long> failures{0};
   std::mutex mu;
@@ -80,7 +92,8 @@ int Sessions(const std::string& url, int concurrency, double seconds) {
   const std::string caps = R"({"capabilities":{"alwaysMatch":{"browserName":"chrome"}}})";
   auto start = Clock::now();
   for (int t = 0; t < concurrency; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
+      const std::string& url = urls[t % urls.size()];
       Client client;
       std::vector<double> mine;
       while (!stop.load()) {
