@@ -635,10 +635,10 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
        .max_response_body = initial_settings_.server.max_body},
       [this, responder, session_id, ends_session, node_id, started,
        max_body = initial_settings_.server.max_body](http::ClientResponse response) mutable {
-        // The slot is free before the client hears that its session ended, so a client that
-        // deletes and at once asks again (or reads /status) sees it free.
-        Effects ended;
-        if (ends_session) ended = EndRoutedSession(SessionId(session_id));
+        // The slot is free, and the end is in the console's log, before the client hears that
+        // its session ended, so a client that deletes and at once asks again (or reads
+        // /status or /ui) sees it.
+        if (ends_session) Execute(EndRoutedSession(SessionId(session_id)));
         const bool too_large = response.body_too_large || response.body.size() > max_body;
         const bool relayed = response.transport_ok() && !too_large;
         grid_.metrics().RecordCommand(
@@ -656,7 +656,6 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
           std::string content_type(http::FindHeader(response.headers, "Content-Type"));
           responder.Send(response.status, std::move(response.body), {}, content_type);
         }
-        Execute(std::move(ended));
       });
 }
 
