@@ -3,72 +3,50 @@ rules, sessions and tickets usable from any hub, settings shared, and the faults
 docs/scale-out.md (a hub killed, Redis stopped and started, Redis flushed).
 
 Every process (redis-server, three `gridhub hub`, fake nodes) is started by the test on free
-loopback ports and stopped by pid. Skipped when /usr/bin/redis-server is missing.
+loopback ports and stopped by pid. Skipped when /usr/bin/redis-server is missing; the case of a
+client in another network (netns.py) is skipped, with the reason, without root or `ip netns`.
 """
 
+import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import unittest
 
+import netns
 from hubtest import AsyncRequest, FakeNode, HubTestCase, call_json, wait_for
+from redis_process import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = "/usr/bin/redis-server"
 PEER_TIMEOUT = "2s"
+PEER_TIMEOUT_S = 2.0
+CHROME = {"browserName": "chrome"}
+PYTHON = "/usr/bin/python3"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A scratch redis-server: no persistence, its own directory, stopped by pid."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="gridhub-redis-")
-        self.port = free_port()
-        self.process = None
-        self.start()
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.ping, 10, "redis-server to answer PING")
-
-    def ping(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def command(self, *words):
-        payload = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-            s.sendall(payload.encode())
-            return s.recv(4096)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def remove(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+# Runs inside a network namespace: makes a session through one hub (argv[1]), sends a command
+# and deletes it through another (argv[2]); prints {"create"|"command"|"delete": [status, body]}.
+# No proxy from the environment: the client must reach the hubs itself.
+REMOTE_SESSION_CLIENT = r"""
+import json, sys, urllib.error, urllib.request
+create_via, drive_via = sys.argv[1], sys.argv[2]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def call(method, url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with opener.open(request, timeout=20) as response:
+            return [response.status, json.loads(response.read() or b"null")]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode("utf-8", "replace")]
+out = {"create": call("POST", create_via + "/session",
+                      {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}})}
+if out["create"][0] == 200:
+    sid = out["create"][1]["value"]["sessionId"]
+    out["command"] = call("POST", f"{drive_via}/session/{sid}/url", {"url": "about:blank"})
+    out["delete"] = call("DELETE", f"{drive_via}/session/{sid}")
+print(json.dumps(out))
+"""
 
 
 class ConcurrencyNode(FakeNode):
@@ -110,6 +88,13 @@ class ClusterTest(HubTestCase):
         def one_ready():
             return all("nodes" in call_json("GET", h.url + "/status")[1]["value"] for h in hubs)
         wait_for(one_ready, 15, "every hub to be ready (a dispatcher elected)")
+
+    def dispatcher_of(self, hubs):
+        """The hub of `hubs` that holds the dispatcher lease (waits for one to hold it)."""
+        def holder():
+            url = self.redis.leader_url()
+            return next((h for h in hubs if h.url == url), None)
+        return wait_for(holder, 15, "a hub of the test to hold the dispatcher lease")
 
     # --- one queue, one hub's rules ------------------------------------------------------
     def served_order(self, entry, submit_via):
@@ -239,6 +224,37 @@ class ClusterTest(HubTestCase):
             return status == 200 and cfg["queue"]["max-per-label"] == 7
 
         wait_for(applied_on_a, 1.0, "the setting changed on B to apply on A")
+
+    def test_a_client_in_another_network_needs_no_route_but_the_hubs(self):
+        # The client runs in a namespace of its own and reaches only the two front hubs bound
+        # to the host end of the veth pair: the dispatcher and the node listen on loopback,
+        # which is the namespace's own there. A hub that handed the client a node address or
+        # sent it elsewhere than through itself would make the client fail.
+        with netns.Namespace() as ns:
+            [dispatcher] = self.start_cluster(1)
+            self.wait_leader([dispatcher])
+            a, b = [self.start_hub("--hub.state", self.redis.url, "--hub.peer-timeout",
+                                   PEER_TIMEOUT, "--server.host", ns.host_ip) for _ in range(2)]
+            self.wait_leader([dispatcher, a, b])
+            self.assertIs(self.dispatcher_of([dispatcher, a, b]), dispatcher)
+            self.assertTrue(a.url.startswith(f"http://{ns.host_ip}:"), a.url)
+            node = self.start_node()
+            dispatcher.register(node)
+            done = ns.run([PYTHON, "-c", REMOTE_SESSION_CLIENT, a.url, b.url], timeout=60)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            out = json.loads(done.stdout)
+            status, body = out["create"]
+            self.assertEqual(status, 200, out)
+            sid = body["value"]["sessionId"]
+            self.assertEqual(node.created, [sid])
+            status, body = out["command"]
+            self.assertEqual(status, 200, out)
+            self.assertEqual((body["value"]["method"], body["value"]["path"]),
+                             ("POST", f"/session/{sid}/url"))
+            self.assertEqual(out["delete"][0], 200, out)
+            self.assertEqual(node.live_sessions(), [])
+            wait_for(lambda: not a.busy_slots(), 5, "the slot to be free on every hub")
+            self.assertEqual(b.busy_slots(), [])
 
     # --- faults ----------------------------------------------------------------------------
     def test_a_killed_hub_leaks_nothing_and_its_sessions_live_on(self):
