@@ -7,10 +7,12 @@ loopback ports and stopped by pid. Skipped when /usr/bin/redis-server is missing
 client in another network (netns.py) is skipped, with the reason, without root or `ip netns`.
 """
 
+import http.client
 import json
 import os
 import signal
 import threading
+import time
 import unittest
 
 import netns
@@ -282,6 +284,87 @@ class ClusterTest(HubTestCase):
             self.release(alive[0], body["value"]["sessionId"])
             break
         self.assertEqual(node.live_sessions(), [])
+
+    def kill_one_under_load(self, choose_victim):
+        """Three slots busy (two with sessions the victim made), four clients waiting on each
+        hub; the victim gets SIGKILL. Its waiters must leave the queue within hub.peer-timeout,
+        every other waiter must be served, its sessions must stay usable, no slot may leak."""
+        hubs = self.start_cluster()
+        self.wait_leader(hubs)
+        victim = choose_victim(hubs, self.dispatcher_of(hubs))
+        survivors = [h for h in hubs if h is not victim]
+        node = self.start_node()
+        survivors[0].register(node, slots=[{"id": f"s{i}", "stereotype": CHROME}
+                                           for i in range(3)])
+        made_by_victim = [self.occupy(victim, CHROME) for _ in range(2)]
+        made_elsewhere = self.occupy(survivors[0], CHROME)
+        outcomes = {}
+        lock = threading.Lock()
+
+        def client(i, hub, drive_via):
+            try:
+                status, body = hub.new_session(CHROME, timeout=60)
+            except (OSError, http.client.HTTPException):
+                outcome = "lost"  # its hub was killed under it
+            else:
+                outcome = (status, body)
+                if status == 200:
+                    sid = body["value"]["sessionId"]
+                    drove = call_json("GET", f"{drive_via.url}/session/{sid}/url")[0]
+                    ended = call_json("DELETE", f"{drive_via.url}/session/{sid}")[0]
+                    outcome = "served" if (drove, ended) == (200, 200) else (drove, ended)
+            with lock:
+                outcomes[i] = (hub, outcome)
+
+        threads = []
+        for i in range(12):
+            hub = hubs[i % 3]
+            drive_via = survivors[0] if hub is survivors[1] else survivors[1]
+            threads.append(threading.Thread(target=client, args=(i, hub, drive_via)))
+            threads[-1].start()
+        survivors[0].wait_queue_length(12, timeout=10)
+
+        victim.crash_ok = True
+        victim.process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.process.wait(10)
+
+        def only_survivors_wait():
+            try:
+                status, body = call_json("GET", survivors[1].url + "/queue", timeout=1)
+            except (OSError, http.client.HTTPException):
+                return False
+            return status == 200 and len(body["value"]) == 8
+
+        wait_for(only_survivors_wait, PEER_TIMEOUT_S + 1, "the killed hub's waiters to leave")
+        self.assertLessEqual(time.monotonic() - killed_at, PEER_TIMEOUT_S,
+                             "the killed hub's waiters left the queue after hub.peer-timeout")
+
+        for sid in made_by_victim:
+            status, body = call_json("GET", f"{survivors[1].url}/session/{sid}/url")
+            self.assertEqual(status, 200, body)
+            self.release(survivors[0], sid)
+        self.release(survivors[1], made_elsewhere)
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(outcomes), 12, "a client did not finish")
+        for hub, outcome in outcomes.values():
+            self.assertEqual(outcome, "lost" if hub is victim else "served")
+
+        def all_free():
+            status = survivors[1].status()
+            return len(status["nodes"][0]["slots"]) == 3 and not survivors[1].busy_slots()
+
+        wait_for(all_free, 5, "every slot to be free")
+        self.assertEqual(survivors[0].queue(), [])
+        self.assertEqual(node.live_sessions(), [])
+
+    def test_sigkill_of_the_dispatcher_under_load(self):
+        self.kill_one_under_load(lambda hubs, dispatcher: dispatcher)
+
+    def test_sigkill_of_a_front_hub_under_load(self):
+        self.kill_one_under_load(
+            lambda hubs, dispatcher: next(h for h in hubs if h is not dispatcher))
 
     def test_redis_stopped_and_started(self):
         a, b = self.start_cluster(2)
