@@ -73,6 +73,12 @@ Status HubService::StartCluster() {
   forwarder_ =
       std::make_unique<PeerForwarder>(client_, hub_id_, [this] { return cluster_->PeerSecret(); });
   dispatcher_ = std::make_unique<DispatcherClient>(*forwarder_);
+  // A front hub lost without closing its connections (its machine gone): its presence key
+  // lapses, and the waiters it forwarded here leave the queue at the next look.
+  peer_waiters_ = std::make_unique<PeerWaiters>(PeerWaiters::Options{
+      .period = peer_timeout / 2,
+      .alive = [this](const std::string& hub) { return cluster_->PeerAlive(hub); },
+      .withdraw = [this](uint64_t connection) { Execute(grid_.OnDisconnect(connection)); }});
   if (Status s = cluster_->Start(ClusterCallbacks()); !s.ok()) return s;
   dispatcher_->SetLeader(cluster_->Leader());
   cluster_ready_.store(true, std::memory_order_release);
@@ -140,11 +146,14 @@ HubService::RouteHandler HubService::AtDispatcher(RouteHandler handler, Dispatch
       return SendError(call.responder, {ErrorCode::kUnavailable, "the hub is starting"}, 503,
                        {{"Retry-After", "1"}});
     }
-    if (PeerOf(call.request).has_value()) {
-      if (cluster_->IsLeader()) return handler(call);
-      return SendError(call.responder,
-                       {ErrorCode::kUnavailable, "hub " + hub_id_ + " is not the dispatcher"}, 503,
-                       {{std::string(kNotLeaderHeader), "1"}});
+    if (std::optional<PeerCaller> peer = PeerOf(call.request)) {
+      if (!cluster_->IsLeader()) {
+        return SendError(call.responder,
+                         {ErrorCode::kUnavailable, "hub " + hub_id_ + " is not the dispatcher"},
+                         503, {{std::string(kNotLeaderHeader), "1"}});
+      }
+      if (kind == DispatcherCall::kHeld) peer_waiters_->Hold(peer->hub_id, call.responder);
+      return handler(call);
     }
     // A held call goes through the dispatcher client even on the dispatcher itself, so that
     // it is re-submitted, not failed, if this hub stops being the dispatcher while it waits.

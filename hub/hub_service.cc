@@ -144,7 +144,10 @@ Status HubService::Start() {
         Handle(std::move(request), std::move(responder));
       },
       [this](uint64_t connection) {
-        if (cluster_ready_.load(std::memory_order_acquire)) dispatcher_->OnDisconnect(connection);
+        if (cluster_ready_.load(std::memory_order_acquire)) {
+          dispatcher_->OnDisconnect(connection);
+          peer_waiters_->Forget(connection);
+        }
         Execute(grid_.OnDisconnect(connection));
       });
   Status started = server_->Start();
@@ -207,6 +210,7 @@ void HubService::Stop() {
     // Several hubs: the lease goes first, so another hub takes over, and the waiters held
     // here for other hubs are handed back to be re-submitted there rather than failed.
     if (cluster_ != nullptr) {
+      peer_waiters_->Stop();
       cluster_->Stop();
       Execute(grid_.Abdicate({ErrorCode::kUnavailable, "hub " + hub_id_ + " is stopping"}));
     }

@@ -44,6 +44,7 @@
 #include "hub/grid_gauge_source.h"
 #include "hub/peer_forwarder.h"
 #include "hub/peer_headers.h"
+#include "hub/peer_waiters.h"
 #include "hub/refusal_tally.h"
 #include "hub/route_cache.h"
 #include "hub/router.h"
@@ -250,6 +251,8 @@ class HubService {
   std::unique_ptr<StoreWriter> store_writer_;
   std::unique_ptr<PeerForwarder> forwarder_;
   std::unique_ptr<DispatcherClient> dispatcher_;
+  // On the dispatcher: the calls other hubs forwarded, watched for hubs that vanish.
+  std::unique_ptr<PeerWaiters> peer_waiters_;
   std::atomic<bool> cluster_ready_{false};
   // Last: destroyed first, so its on_closed callbacks still find sockets_ and grid_.
   std::unique_ptr<tunnel::TunnelPump> pump_;

@@ -366,6 +366,43 @@ class ClusterTest(HubTestCase):
         self.kill_one_under_load(
             lambda hubs, dispatcher: next(h for h in hubs if h is not dispatcher))
 
+    def test_a_front_hub_lost_without_a_word_loses_its_waiters(self):
+        # SIGSTOP: the hub's connections stay open, as when its machine is lost; only its
+        # presence key lapsing tells the dispatcher. The key lapses hub.peer-timeout after the
+        # hub last refreshed it and the dispatcher looks every half of that: 1.5 x at most.
+        hubs = self.start_cluster()
+        self.wait_leader(hubs)
+        dispatcher = self.dispatcher_of(hubs)
+        lost, other = [h for h in hubs if h is not dispatcher]
+        node = self.start_node()
+        dispatcher.register(node)
+        sid = self.occupy(other, CHROME)
+        stranded = [AsyncRequest(lost.new_session, CHROME, timeout=60) for _ in range(2)]
+        dispatcher.wait_queue_length(2)
+        served = AsyncRequest(other.new_session, CHROME, timeout=60)
+        dispatcher.wait_queue_length(3)
+        lost.process.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        try:
+            wait_for(lambda: len(dispatcher.queue()) == 1, PEER_TIMEOUT_S * 2,
+                     "the stopped hub's waiters to leave the queue")
+            self.assertLessEqual(time.monotonic() - stopped_at, PEER_TIMEOUT_S * 1.5 + 0.5)
+            # The slot goes to the other hub's waiter, queued after the lost ones.
+            self.release(other, sid)
+            status, body = served.result(30)
+            self.assertEqual(status, 200, body)
+            self.release(other, body["value"]["sessionId"])
+        finally:
+            lost.process.send_signal(signal.SIGCONT)
+        # Resumed, the hub relays what the dispatcher answered: the reason, not a hang.
+        for req in stranded:
+            status, body = req.result(30)
+            self.assertEqual(status, 500, body)
+            self.assertEqual(body["value"]["error"], "session not created", body)
+            self.assertIn("hub.peer-timeout", body["value"]["message"])
+        wait_for(lambda: not dispatcher.busy_slots(), 5, "every slot to be free")
+        self.assertEqual(node.live_sessions(), [])
+
     def test_redis_stopped_and_started(self):
         a, b = self.start_cluster(2)
         self.wait_leader([a, b])
