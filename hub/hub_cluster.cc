@@ -227,8 +227,40 @@ Effects HubService::EndRoutedSession(const SessionId& session) {
     if (Status s = cluster_->EndRoute(session.str()); !s.ok()) {
       log::Warn("cluster.end_route_failed", s.error().message);
     }
+    TellDispatcherEnded(session);
   }
   return ended;
+}
+
+void HubService::TellDispatcherEnded(const SessionId& session) {
+  // Besides EndRoute's message: pub/sub keeps nothing for a subscriber that is reconnecting
+  // (after Redis restarted, say), and a dispatcher that missed the message would hold the
+  // slot for good. A second notice of one end is a no-op there.
+  std::optional<cluster::PeerHub> leader = cluster_->Leader();
+  if (!leader.has_value() || cluster_->IsLeader()) return;
+  http::Headers headers = {{"Content-Type", "application/json"}};
+  AddPeerHeaders(headers, {.hub_id = hub_id_, .access = Access::kOpen}, cluster_->PeerSecret());
+  client_.Send({.method = "POST",
+                .url = leader->url + "/peer/ended",
+                .headers = std::move(headers),
+                .body = json{{"session", session.str()}}.dump(),
+                .timeout = std::chrono::seconds(5)},
+               [](http::ClientResponse) {});
+}
+
+void HubService::AddClusterRoutes() {
+  routes_.Add(
+      {"POST"}, "/peer/ended", Access::kOpen, FromPeerAtDispatcher([this](const Call& call) {
+        const json body = json::parse(call.request.body, nullptr, false);
+        const json* id = body.is_object() && body.contains("session") ? &body["session"] : nullptr;
+        if (id == nullptr || !id->is_string() || !IsValidSessionId(id->get<std::string>())) {
+          return SendError(call.responder, InvalidArgument("expected {\"session\": id}"));
+        }
+        const SessionId session(id->get<std::string>());
+        const bool known = grid_.FindSession(session).has_value();
+        if (known) Execute(grid_.EndSession(session));
+        SendJson(call.responder, 200, {{"ended", known}});
+      }));
 }
 
 void HubService::ShareSettings(const json& patch) {

@@ -398,6 +398,7 @@ void HubService::AddRoutes() {
   AddAdminRoutes();
   AddConsoleRoutes();
   AddMetricsRoutes();
+  AddClusterRoutes();
 }
 
 // The W3C endpoints and the open probes (DESIGN §4).

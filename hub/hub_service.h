@@ -156,6 +156,10 @@ class HubService {
   // The client's DELETE of `session` was answered by its node: the Grid frees its slot; a
   // session this hub only knew from the store loses its stored route.
   Effects EndRoutedSession(const SessionId& session);
+  // A front hub's notice to the dispatcher (POST /peer/ended) that a session ended through it.
+  void TellDispatcherEnded(const SessionId& session);
+  // Peer-only routes of several hubs that no other file owns (POST /peer/ended).
+  void AddClusterRoutes();
   // A new-session answer relayed from the dispatcher found its client gone: ended there.
   void EndUndelivered(const std::string& answer);
 

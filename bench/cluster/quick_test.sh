@@ -13,4 +13,4 @@ nginx=/usr/sbin/nginx
 [[ -x $nginx ]] || nginx=""
 CONCURRENCY=2 DEPTHS=20 GRANTS=50 CHURN_SECONDS=5 NGINX_BIN=$nginx "$here/run.sh" "$build" 1 1 | tee "$out"
 grids="memory redis1 redis2 redis3${nginx:+ nginx3}"
-python3 "$here/stats.py" check "$out" "$grids"
+/usr/bin/python3 "$here/stats.py" check "$out" "$grids"

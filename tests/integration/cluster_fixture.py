@@ -14,7 +14,7 @@ import unittest
 from hubtest import HubTestCase, call_json, wait_for
 
 REDIS_SERVER = "/usr/bin/redis-server"
-PEER_TIMEOUT = "2s"
+PEER_TIMEOUT = "4s"  # as test_cluster.py, and why
 JOINED = re.compile(r"hub (\S+) joined the grid on ")
 
 
