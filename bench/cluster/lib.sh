@@ -148,7 +148,7 @@ measure_sessions() {  # GRID CONCURRENCY ROUND
   out=$("$build/bench/hub/hub_load" sessions "$urls" "$2" "$seconds" || true)
   snapshot end "$dir"
   echo "$1 $out"
-  echo "sessions grid=$1 c=$2 round=$3 $out $(python3 "$here/stats.py" step "$dir" \
+  echo "sessions grid=$1 c=$2 round=$3 $out $(/usr/bin/python3 "$here/stats.py" step "$dir" \
     "$(sed -n 's/.*cycles=\([0-9]*\).*/\1/p' <<<"$out")")" >>"$tmp/results"
 }
 
@@ -163,7 +163,7 @@ measure_churn() {  # GRID WAITERS ROUNDS: one queue, ROUNDS timed rounds of gran
     [[ $line == churn* ]] || continue
     round=$(sed -n 's/.*round=\([0-9]*\).*/\1/p' <<<"$line")
     count=$(sed -n 's/.*grants=\([0-9]*\).*/\1/p' <<<"$line")
-    echo "churn grid=$1 $line $(python3 "$here/stats.py" step "$dir" "$count" "$round")" \
+    echo "churn grid=$1 $line $(/usr/bin/python3 "$here/stats.py" step "$dir" "$count" "$round")" \
       >>"$tmp/results"
   done <"$dir.out"
   grep -q "round=$3 " "$dir.out" || echo "churn grid=$1 waiters=$2 incomplete=1" >>"$tmp/results"
@@ -171,5 +171,5 @@ measure_churn() {  # GRID WAITERS ROUNDS: one queue, ROUNDS timed rounds of gran
 
 summarise() {  # RESULTS
   echo "# medians over rounds"
-  python3 "$here/stats.py" summary "$1"
+  /usr/bin/python3 "$here/stats.py" summary "$1"
 }
