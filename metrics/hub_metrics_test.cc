@@ -368,7 +368,9 @@ TEST(HubMetricsTest, OneHubOfSeveralLabelsItsOwnSeriesAndNotTheGrids) {
   std::istringstream lines(text);
   std::set<std::string> types;
   for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("# TYPE ")) EXPECT_TRUE(types.insert(line).second) << line;
+    if (line.starts_with("# TYPE ")) {
+      EXPECT_TRUE(types.insert(line).second) << line;
+    }
   }
   // Without the dispatcher's text the grid's gauges are absent, not zero.
   auto alone = Samples(front.RenderHub({.hub_id = "hub-b"}, ""));
