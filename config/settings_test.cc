@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -41,7 +42,9 @@ Result<Settings> Load(const std::string& yaml, std::vector<std::string> env = {}
   Env environment(std::move(env));
   LoadOptions options{.mode = mode, .flags = std::move(flags), .environ = environment.get()};
   if (!yaml.empty()) options.file = WriteYaml(yaml);
-  return LoadSettings(options);
+  Result<Settings> loaded = LoadSettings(options);
+  if (options.file) std::remove(options.file->c_str());  // read once; nothing left in /tmp
+  return loaded;
 }
 
 json Get(const Settings& settings, const std::string& key) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -338,6 +339,7 @@ TEST_F(NodeAgentTest, DriverAnswersOfTheWrongShapeFailTheSessionCleanly) {
   std::ofstream(answer_file, std::ios::trunc).flush();
   auto [id, caps] = NewSession();
   EXPECT_FALSE(id.empty());
+  std::remove(answer_file.c_str());
 }
 
 TEST_F(NodeAgentTest, HeartbeatReplyOfTheWrongShapeIsIgnored) {
