@@ -1,58 +1,16 @@
-"""Several real hubs on one scratch redis-server, for the test_cluster_*.py modules that do not
-own test_cluster.py: RedisServer (a redis-server on a free loopback port with its own
-directory, stopped by pid) and ClusterTestCase (starts N `gridhub hub` on it, waits for a
-dispatcher, names each hub's id from its log)."""
+"""Several real hubs on one scratch redis-server (redis_process.RedisServer), for the
+test_cluster_*.py modules other than test_cluster.py: ClusterTestCase starts N `gridhub hub` on
+it, waits for a dispatcher and names each hub's id from its log."""
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
 import unittest
 
 from hubtest import HubTestCase, call_json, wait_for
+from redis_process import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = "/usr/bin/redis-server"
 PEER_TIMEOUT = "4s"  # as test_cluster.py, and why
 JOINED = re.compile(r"hub (\S+) joined the grid on ")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A scratch redis-server: no persistence, its own directory, stopped by pid."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="gridhub-redis-")
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.ping, 10, "redis-server to answer PING")
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}"
-
-    def ping(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def remove(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @unittest.skipUnless(os.path.exists(REDIS_SERVER), "redis-server is not installed")

@@ -13,7 +13,8 @@ import tempfile
 import unittest
 
 from hubtest import HubTestCase, call_json, wait_for
-from test_cluster import PEER_TIMEOUT, REDIS_SERVER, RedisServer
+from cluster_fixture import PEER_TIMEOUT
+from redis_process import REDIS_SERVER, RedisServer
 
 
 @unittest.skipUnless(os.path.exists(REDIS_SERVER), "redis-server is not installed")
