@@ -28,6 +28,8 @@ packages=(
   # issue 13: several hubs share state on Redis (redis/ links hiredis; its tests start their own
   # redis-server on a free port)
   redis-server libhiredis-dev
+  # issue 14: bench/peer (its quick variant is a test) runs Selenium Grid's jar and wrk
+  default-jre-headless wrk
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -29,8 +29,9 @@ size_t Collect(char* data, size_t size, size_t count, void* user) {
 
 struct Client {
   CURL* easy = curl_easy_init();
-  curl_slist* headers =
-      curl_slist_append(curl_slist_append(nullptr, "Content-Type: application/json"), "Expect:");
+  // With the charset, as stock clients send it: Selenium Grid refuses JSON that names none.
+  curl_slist* headers = curl_slist_append(
+      curl_slist_append(nullptr, "Content-Type: application/json; charset=utf-8"), "Expect:");
   std::string body;
   ~Client() {
     curl_slist_free_all(headers);
@@ -65,11 +66,13 @@ double Percentile(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
+// The value of "sessionId", with or without spaces around the colon (Selenium Grid indents).
 std::string SessionIdOf(const std::string& body) {
-  const std::string key = "\"sessionId\":\"";
-  size_t at = body.find(key);
+  size_t at = body.find("\"sessionId\"");
   if (at == std::string::npos) return "";
-  at += key.size();
+  at = body.find('"', body.find(':', at));
+  if (at == std::string::npos) return "";
+  ++at;
   return body.substr(at, body.find('"', at) - at);
 }
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// New-session waiters for bench/peer/run.sh, on raw keep-alive-free HTTP (one connection each).
+//
+//   waiters.js queue URL BROWSER COUNT HOLD_MS
+//     COUNT requests for BROWSER, sent one by one (each once the previous one is written, with
+//     a 1 ms pause, so their order is the order the grid received them); each granted session
+//     is held HOLD_MS and deleted. Prints drain_s (first request to last delete), p50/p99 wait
+//     (request to answer) and inversions: the waiters that some later-sent waiter overtook,
+//     answered more than 2 ms before them (slack for answers that leave the grid together).
+//   waiters.js hold URL BROWSER COUNT
+//     COUNT requests that stay waiting (the grid's slots for BROWSER are taken); prints
+//     "held COUNT" once all are written, then keeps them until killed.
+'use strict';
+const http = require('http');
+
+function post(url, browser, onAnswer) {
+  const body = JSON.stringify({capabilities: {alwaysMatch: {browserName: browser}}});
+  const req = http.request(url + '/session', {
+    method: 'POST', agent: false,
+    headers: {'Content-Type': 'application/json; charset=utf-8',
+              'Content-Length': Buffer.byteLength(body)},
+  }, (res) => {
+    let text = '';
+    res.on('data', (d) => { text += d; });
+    res.on('end', () => onAnswer(res.statusCode, text));
+  });
+  req.on('error', (e) => onAnswer(0, String(e)));
+  req.end(body);
+  return new Promise((resolve) => req.on('finish', resolve));
+}
+
+function remove(url, id) {
+  return new Promise((resolve) => {
+    const req = http.request(`${url}/session/${id}`, {method: 'DELETE', agent: false}, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const now = () => Number(process.hrtime.bigint()) / 1e6;  // ms
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+// Waiters overtaken: scanning from the last sent, a waiter counts when a later-sent one was
+// answered more than 2 ms before it.
+function inversions(answered) {
+  let count = 0;
+  let earliestLater = Infinity;
+  for (let i = answered.length - 1; i >= 0; i--) {
+    if (earliestLater < answered[i] - 2) count++;
+    earliestLater = Math.min(earliestLater, answered[i]);
+  }
+  return count;
+}
+
+async function queue(url, browser, count, holdMs) {
+  const sent = new Array(count);
+  const answered = new Array(count);
+  const done = [];
+  let failures = 0;
+  const start = now();
+  for (let i = 0; i < count; i++) {
+    let finish;
+    done.push(new Promise((resolve) => { finish = resolve; }));
+    sent[i] = now();
+    await post(url, browser, async (status, text) => {
+      answered[i] = now();
+      const id = (text.match(/"sessionId"\s*:\s*"([^"]+)"/) || [])[1];
+      if (status !== 200 || !id) {
+        failures++;
+        return finish();
+      }
+      await pause(holdMs);
+      if ((await remove(url, id)) !== 200) failures++;
+      finish();
+    });
+    await pause(1);
+  }
+  await Promise.all(done);
+  const drain = (now() - start) / 1000;
+  const waits = answered.map((t, i) => t - sent[i]);
+  console.log(`queue waiters=${count} drain_s=${drain.toFixed(2)} ` +
+              `p50_wait_ms=${percentile(waits, 0.5).toFixed(0)} ` +
+              `p99_wait_ms=${percentile(waits, 0.99).toFixed(0)} ` +
+              `inversions=${inversions(answered)} failures=${failures}`);
+  return failures === 0 ? 0 : 1;
+}
+
+async function hold(url, browser, count) {
+  let answers = 0;
+  const writes = [];
+  for (let i = 0; i < count; i++) {
+    writes.push(post(url, browser, () => { answers++; }));
+    if (writes.length % 200 === 0) await Promise.all(writes.splice(0));
+  }
+  await Promise.all(writes);
+  console.log(`held ${count} answered_early=${answers}`);
+  setInterval(() => {}, 1 << 30);  // until killed
+}
+
+const [mode, url, browser, count, holdMs] = process.argv.slice(2);
+if (mode === 'queue' && holdMs !== undefined) {
+  queue(url, browser, Number(count), Number(holdMs)).then((code) => process.exit(code));
+} else if (mode === 'hold' && count !== undefined) {
+  hold(url, browser, Number(count));
+} else {
+  console.error('usage: waiters.js queue URL BROWSER COUNT HOLD_MS | hold URL BROWSER COUNT');
+  process.exit(2);
+}
