@@ -9,7 +9,8 @@
 //     answered more than 2 ms before them (slack for answers that leave the grid together).
 //   waiters.js hold URL BROWSER COUNT
 //     COUNT requests that stay waiting (the grid's slots for BROWSER are taken); prints
-//     "held COUNT" once all are written, then keeps them until killed.
+//     "held COUNT" once all are written, "answered" for each one answered (it should be none),
+//     and keeps them until killed.
 'use strict';
 const http = require('http');
 
@@ -97,7 +98,10 @@ async function hold(url, browser, count) {
   let answers = 0;
   const writes = [];
   for (let i = 0; i < count; i++) {
-    writes.push(post(url, browser, () => { answers++; }));
+    writes.push(post(url, browser, () => {
+      answers++;
+      console.log('answered');
+    }));
     if (writes.length % 200 === 0) await Promise.all(writes.splice(0));
   }
   await Promise.all(writes);
