@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <thread>
 
@@ -72,6 +74,17 @@ struct Gate {
 
 class ServerTransport;
 
+// An answer on its way to the socket: the head, and the body apart from it, so that a large
+// body is written from the string the handler gave (one writev per batch), never copied into
+// a head-and-body buffer or into Pistache's write queue.
+struct PendingWrite {
+  std::string head;
+  std::string body;
+  size_t written = 0;  // of head + body
+  bool close = false;  // the connection's final answer: shut our side once it is written
+  size_t size() const { return head.size() + body.size(); }
+};
+
 // One client connection. Created when it is accepted, on the reactor thread that owns it;
 // everything but `mu`'s fields and `gone` is touched only there.
 struct Connection {
@@ -97,6 +110,10 @@ struct Connection {
   std::string early;
   // A Detach waiting for earlier answers on this connection to be written.
   std::function<void(DetachedConnection)> parked_detach;
+  // Answers taken from the outbox and not yet wholly written, oldest first (ServerTransport's
+  // own write path: Flush). `want_write`: the descriptor is polled for writability too.
+  std::deque<PendingWrite> writes;
+  bool want_write = false;
 
   Mutex mu;
   int outstanding GUARDED_BY(mu) = 0;       // requests awaiting their answer
@@ -127,8 +144,14 @@ struct WireOptions {
   bool head = false;        // answer to HEAD: headers only
 };
 
-std::string Serialize(int status, std::string_view body, const Headers& headers,
-                      std::string_view content_type, const WireOptions& wire) {
+// An answer as it goes on the wire: the head, and the body kept apart from it (see PendingWrite).
+struct WireAnswer {
+  std::string head;
+  std::string body;
+};
+
+WireAnswer Serialize(int status, std::string body, const Headers& headers,
+                     std::string_view content_type, const WireOptions& wire) {
   if (status < 100 || status > 999) status = 500;
   const bool no_body = status < 200 || status == 204 || status == 304;
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
@@ -153,11 +176,11 @@ std::string Serialize(int status, std::string_view body, const Headers& headers,
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  if (!no_body && !wire.head) out.append(body);
-  return out;
+  if (no_body || wire.head) body.clear();
+  return {std::move(out), std::move(body)};
 }
 
-std::string ErrorAnswer(int status, ErrorCode code, std::string message) {
+WireAnswer ErrorAnswer(int status, ErrorCode code, std::string message) {
   return Serialize(status, W3CErrorBody({code, std::move(message)}), {},
                    "application/json; charset=utf-8", {.close = true});
 }
@@ -189,12 +212,20 @@ struct Callbacks {
 // one queue, so answers leave in the order they were given and the descriptor is used only on
 // the thread that may close it.
 struct Outgoing {
-  Outgoing(std::shared_ptr<Connection> c, std::string b, bool cl,
+  Outgoing(std::shared_ptr<Connection> c, std::string h, bool cl,
            std::function<void(DetachedConnection)> d = nullptr)
-      : connection(std::move(c)), bytes(std::move(b)), close(cl), detach(std::move(d)) {}
+      : connection(std::move(c)), head(std::move(h)), close(cl), detach(std::move(d)) {}
+  Outgoing(std::shared_ptr<Connection> c, WireAnswer answer, bool cl)
+      : connection(std::move(c)),
+        head(std::move(answer.head)),
+        body(std::move(answer.body)),
+        close(cl) {}
+
+  size_t size() const { return head.size() + body.size(); }
 
   std::shared_ptr<Connection> connection;
-  std::string bytes;
+  std::string head;
+  std::string body;
   bool close = false;
   // Set: not an answer but Responder::Detach's hand-off, ordered behind the answers before it.
   std::function<void(DetachedConnection)> detach;
@@ -202,9 +233,13 @@ struct Outgoing {
 
 class ServerHandler;
 
-// Pistache's TCP transport (reads, queued writes) plus what its HTTP endpoint would have
-// added, done our way: a tick that enforces our time limits on this thread's connections
-// (Pistache's own timers answer 408 to requests we hold on purpose) and the outbox above.
+// Pistache's TCP transport (accepting, reading) plus what its HTTP endpoint would have added,
+// done our way: a tick that enforces our time limits on this thread's connections (Pistache's
+// own timers answer 408 to requests we hold on purpose), the outbox above, and the writes.
+// Answers are written here, not through Pistache's asyncWrite, which copies every buffer it is
+// given (BufferHolder keeps a copy of the RawBuffer) and copies what is left again each time a
+// write would block, and which allocates a promise per write: a 5 MB screenshot went through
+// three or more copies. Flush writes the head and the handler's body string as they are.
 class ServerTransport final : public Pistache::Tcp::Transport {
  public:
   explicit ServerTransport(const std::shared_ptr<ServerHandler>& handler);
@@ -218,6 +253,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   void Post(Outgoing item);
   // Reactor thread: closes at once (the client is told nothing more).
   void Remove(const std::shared_ptr<Peer>& peer);
+  // Reactor thread: forgets answers that will never be written (the connection is going).
+  void DropWrites(const std::shared_ptr<Connection>& connection);
 
  private:
   void Drain();
@@ -225,6 +262,14 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   void HandOff(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer,
                std::function<void(DetachedConnection)> take);
   void Tick();
+  // Writes what the socket takes of `connection`'s pending answers; polls for writability
+  // while some remain. A write that fails drops them and closes the connection at the next
+  // tick (its reading side reports the client's end too).
+  void Flush(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer);
+  void WantWrite(const std::shared_ptr<Connection>& connection, Pistache::Fd fd, bool want);
+  // An answer wholly written: its accounting, the linger after a final one, a parked Detach.
+  void Written(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer,
+               const PendingWrite& write);
 
   std::shared_ptr<ServerHandler> handler_;
   std::shared_ptr<Callbacks> callbacks_;
@@ -273,7 +318,7 @@ struct Responder::Impl {
     }
   }
 
-  bool SendNow(int status, std::string_view body, const Headers& headers,
+  bool SendNow(int status, std::string body, const Headers& headers,
                std::string_view content_type) {
     {
       MutexLock lock(mu);
@@ -288,8 +333,9 @@ struct Responder::Impl {
     }
     ReaderMutexLock gate_lock(gate->mu);
     if (!gate->open || connection->gone.load()) return false;
-    connection->transport->Post(
-        {connection, Serialize(status, body, headers, content_type, options), options.close});
+    connection->transport->Post({connection,
+                                 Serialize(status, std::move(body), headers, content_type, options),
+                                 options.close});
     return true;
   }
 
@@ -313,7 +359,7 @@ struct Responder::Impl {
 bool Responder::Send(int status, std::string body, const Headers& headers,
                      std::string_view content_type) {
   if (impl_ == nullptr) return false;
-  return impl_->SendNow(status, body, headers, content_type);
+  return impl_->SendNow(status, std::move(body), headers, content_type);
 }
 
 bool Responder::Detach(std::function<void(DetachedConnection)> take) {
@@ -361,6 +407,11 @@ void ServerTransport::registerPoller(Pistache::Polling::Epoll& poller) {
 }
 
 void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
+  using Pistache::Polling::NotifyOn;
+  // The base sees every event but writability, which only our writes ask for: it would take a
+  // writable descriptor for one of its own queued writes and throw when it finds none.
+  std::vector<Pistache::Polling::Event> for_base;
+  for_base.reserve(fds.size());
   for (const auto& entry : fds) {
     if (entry.getTag() == outbox_.tag()) {
       Drain();
@@ -368,10 +419,20 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
       uint64_t expirations = 0;
       (void)!::read(timer_fd_, &expirations, sizeof expirations);
       Tick();
+    } else if (entry.isWritable()) {
+      auto it = peers.find(static_cast<Pistache::Fd>(entry.getTag().value()));
+      std::shared_ptr<Connection> connection =
+          it == peers.end() ? nullptr : ConnectionOf(it->second);
+      if (connection != nullptr) Flush(connection, it->second);
     }
+    if (!entry.isReadable() && !entry.isHangup()) continue;
+    Pistache::Polling::Event event(entry.getTag());
+    if (entry.isReadable()) event.flags.setFlag(NotifyOn::Read);
+    if (entry.isHangup()) event.flags.setFlag(NotifyOn::Hangup);
+    for_base.push_back(std::move(event));
   }
-  // The base ignores the two descriptors above: they are neither peers nor its timers.
-  Pistache::Tcp::Transport::onReady(fds);
+  // The base ignores the outbox and the timer: they are neither peers nor its timers.
+  Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(for_base)));
 }
 
 std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
@@ -381,7 +442,7 @@ std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
 
 void ServerTransport::Post(Outgoing item) {
   callbacks_->gate->WriteStarted();
-  item.connection->unwritten += item.bytes.size();
+  item.connection->unwritten += item.size();
   outbox_.push(std::move(item));
 }
 
@@ -409,7 +470,7 @@ void ServerTransport::Deliver(Outgoing item) {
   // The descriptor is checked against the peer on this thread, which alone closes it: an
   // answer for a closed connection can never reach a newer one that reuses its number.
   if (it == peers.end() || it->second != peer || connection->gone.load()) {
-    connection->unwritten -= item.bytes.size();
+    connection->unwritten -= item.size();
     gate->WriteFinished();
     return;
   }
@@ -418,27 +479,106 @@ void ServerTransport::Deliver(Outgoing item) {
     gate->WriteFinished();
     return;
   }
-  // Queued, not flushed here: Pistache writes it on this thread when its write queue is
-  // polled, before any newer connection could have taken over the descriptor. (Flushing from
-  // here could leave a writable event in the current batch with no write data, which Pistache
-  // treats as an assertion failure and throws from its reactor thread.)
-  const bool close = item.close;
-  if (close) connection->closing = true;
-  std::weak_ptr<Peer> weak = peer;
-  const size_t size = item.bytes.size();
-  auto done = [this, gate, connection, weak, close, size] {
-    connection->unwritten -= size;
-    if (close) BeginLinger(connection, weak);
-    if (connection->unwritten == 0 && connection->parked_detach) {
-      // Everything before the Detach is written: hand off now, through the outbox again (not
-      // from inside Pistache's write loop, which would go on using the descriptor).
-      Post({connection, "", false, std::move(connection->parked_detach)});
-      connection->parked_detach = nullptr;
+  if (item.close) connection->closing = true;
+  connection->writes.push_back(
+      {.head = std::move(item.head), .body = std::move(item.body), .close = item.close});
+  // Written now, on the thread that owns the descriptor, once the answers before it are.
+  if (connection->writes.size() == 1) Flush(connection, peer);
+}
+
+// Adds what is left of `part` to `parts` after skipping `*skip` of its bytes.
+void AddPart(const std::string& part, size_t* skip, std::vector<iovec>* parts) {
+  if (*skip >= part.size()) {
+    *skip -= part.size();
+    return;
+  }
+  parts->push_back({const_cast<char*>(part.data()) + *skip, part.size() - *skip});
+  *skip = 0;
+}
+
+// Answers sent in one sendmsg at most: pipelined answers leave together.
+constexpr size_t kWriteBatch = 16;
+
+void ServerTransport::Flush(const std::shared_ptr<Connection>& connection,
+                            const std::shared_ptr<Peer>& peer) {
+  std::deque<PendingWrite>& writes = connection->writes;
+  std::vector<iovec> parts;
+  while (!writes.empty()) {
+    if (writes.front().size() == 0) {  // a final answer with nothing more to say
+      PendingWrite done = std::move(writes.front());
+      writes.pop_front();
+      Written(connection, peer, done);
+      continue;
     }
-    gate->WriteFinished();
-  };
-  asyncWrite(peer->fd(), Pistache::RawBuffer(std::move(item.bytes), size))
-      .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
+    parts.clear();
+    size_t skip = writes.front().written;
+    for (size_t i = 0; i < writes.size() && i < kWriteBatch; ++i) {
+      AddPart(writes[i].head, &skip, &parts);
+      AddPart(writes[i].body, &skip, &parts);
+      if (writes[i].close) break;  // nothing goes after a final answer
+    }
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = parts.size();
+    // MSG_NOSIGNAL: a client that went away is an error here, not a SIGPIPE.
+    const ssize_t sent = ::sendmsg(peer->fd(), &message, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return WantWrite(connection, peer->fd(), true);
+    }
+    if (sent < 0) {
+      DropWrites(connection);
+      connection->closing = true;
+      connection->linger_until = SteadyClock::now();  // Tick closes it
+      return WantWrite(connection, peer->fd(), false);
+    }
+    size_t left = static_cast<size_t>(sent);
+    while (!writes.empty() && left >= writes.front().size() - writes.front().written) {
+      left -= writes.front().size() - writes.front().written;
+      PendingWrite done = std::move(writes.front());
+      writes.pop_front();
+      Written(connection, peer, done);
+    }
+    if (!writes.empty()) writes.front().written += left;
+  }
+  WantWrite(connection, peer->fd(), false);
+}
+
+void ServerTransport::WantWrite(const std::shared_ptr<Connection>& connection, Pistache::Fd fd,
+                                bool want) {
+  using Pistache::Polling::NotifyOn;
+  if (connection->want_write == want) return;
+  connection->want_write = want;
+  // As Pistache registered the descriptor (edge-triggered, reads and the peer's shutdown),
+  // plus writability while answers wait for room in the socket.
+  reactor()->modifyFd(key(), fd,
+                      want ? NotifyOn::Read | NotifyOn::Shutdown | NotifyOn::Write
+                           : NotifyOn::Read | NotifyOn::Shutdown,
+                      Pistache::Polling::Mode::Edge);
+}
+
+void ServerTransport::Written(const std::shared_ptr<Connection>& connection,
+                              const std::shared_ptr<Peer>& peer, const PendingWrite& write) {
+  connection->unwritten -= write.size();
+  callbacks_->gate->WriteFinished();
+  if (write.close) {
+    DropWrites(connection);  // answers given after the final one are never sent
+    BeginLinger(connection, peer);
+  }
+  if (connection->unwritten == 0 && connection->parked_detach) {
+    // Everything before the Detach is written: hand off now, through the outbox again, after
+    // this write loop is done with the descriptor.
+    Post({connection, "", false, std::move(connection->parked_detach)});
+    connection->parked_detach = nullptr;
+  }
+}
+
+void ServerTransport::DropWrites(const std::shared_ptr<Connection>& connection) {
+  for (const PendingWrite& write : connection->writes) {
+    connection->unwritten -= write.size();
+    callbacks_->gate->WriteFinished();
+  }
+  connection->writes.clear();
 }
 
 // Pistache 0.0.5 has no way to give a connection away: removePeer unregisters the descriptor
@@ -543,7 +683,9 @@ void ServerHandler::onConnection(const std::shared_ptr<Peer>& peer) {
 
 void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
   std::shared_ptr<Connection> connection = ConnectionOf(peer);
-  if (connection == nullptr || connection->gone.exchange(true)) return;
+  if (connection == nullptr) return;
+  own()->DropWrites(connection);
+  if (connection->gone.exchange(true)) return;
   if (!connection->refused) --callbacks_->open_connections;
   if (callbacks_->on_disconnect) {
     try {
@@ -739,8 +881,11 @@ class AcceptGuard final : public Pistache::Log::StringLogger {
     int fd =
         listening < 0 ? -1 : ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
-      static const std::string kBusy = ErrorAnswer(
-          503, ErrorCode::kUnavailable, "out of file descriptors; see server.max-connections");
+      static const std::string kBusy = [] {
+        WireAnswer answer = ErrorAnswer(503, ErrorCode::kUnavailable,
+                                        "out of file descriptors; see server.max-connections");
+        return answer.head + answer.body;
+      }();
       (void)!::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::shutdown(fd, SHUT_WR);
       ::close(fd);

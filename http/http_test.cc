@@ -156,6 +156,14 @@ class RawClient {
     }
     return received_;
   }
+  // Reads until `total` bytes came in all, the server closes, or `wait` passes.
+  std::string ReadAtLeast(size_t total, std::chrono::milliseconds wait = std::chrono::seconds(30)) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (received_.size() < total && !closed_ && std::chrono::steady_clock::now() < deadline) {
+      Read({}, std::chrono::milliseconds(100));
+    }
+    return received_;
+  }
   bool closed() const { return closed_; }
 
  private:
@@ -384,6 +392,57 @@ size_t OpenDescriptorsSettled(size_t expected) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return OpenDescriptors();
+}
+
+// Larger than what loopback's socket buffers hold at once: the server's writes block midway and
+// resume when the socket has room again.
+constexpr size_t kBlockingBody = size_t{32} << 20;
+
+std::string Pattern(size_t size) {
+  std::string body(size, '\0');
+  for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  return body;
+}
+
+RequestHandler BigAndSmall(const std::string* big) {
+  return [big](ServerRequest request, Responder responder) {
+    responder.Send(200, request.path == "/big" ? *big : "after", {}, "text/plain");
+  };
+}
+
+TEST(HttpServerTest, AnAnswerLargerThanTheSocketTakesArrivesWholeAndTheConnectionGoesOn) {
+  const std::string big = Pattern(kBlockingBody);
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1}, BigAndSmall(&big));
+  ASSERT_TRUE(server.Start().ok());
+  RawClient client(server.port());
+  client.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string head = "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n";
+  std::string received = client.Read(head, std::chrono::seconds(30));
+  const size_t body_at = received.find(head);
+  ASSERT_NE(body_at, std::string::npos);
+  // The rest of the body, then the answer to a request sent once it came.
+  received = client.ReadAtLeast(body_at + head.size() + big.size());
+  ASSERT_EQ(received.size(), body_at + head.size() + big.size());
+  EXPECT_TRUE(received.compare(body_at + head.size(), big.size(), big) == 0);
+  client.Send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(client.Read("after").substr(received.size(), 15), "HTTP/1.1 200 OK");
+  EXPECT_FALSE(client.closed());
+}
+
+TEST(HttpServerTest, AClientLeavingInTheMiddleOfAnAnswerLeavesNoDescriptorBehind) {
+  const std::string big = Pattern(kBlockingBody);
+  HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 1}, BigAndSmall(&big));
+  ASSERT_TRUE(server.Start().ok());
+  const size_t before = OpenDescriptors();
+  for (int round = 0; round < 3; ++round) {
+    RawClient client(server.port());
+    client.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_NE(client.Read("\r\n\r\n").find("HTTP/1.1 200"), std::string::npos);
+  }  // each closes with most of its answer unsent
+  EXPECT_EQ(OpenDescriptorsSettled(before), before);
+  RawClient after(server.port());
+  after.Send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(after.Read("after").find("after"), std::string::npos);
 }
 
 constexpr std::string_view kUpgradeHead =
