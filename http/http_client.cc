@@ -1,10 +1,14 @@
 #include "http/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <future>
-#include <map>
-#include <vector>
+#include <utility>
 
 namespace gridhub::http {
 
@@ -59,12 +63,6 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return line.size();
 }
 
-// Called by curl about once a second, and on progress, for a transfer that can be cancelled.
-int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
-  return cancel->load(std::memory_order_relaxed) ? 1 : 0;  // non-zero aborts the transfer
-}
-
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
@@ -75,20 +73,49 @@ void EnsureCurlGlobal() {
   (void)global;
 }
 
+void Wake(int wake_fd) {
+  const uint64_t one = 1;
+  // Cannot fail short of a full counter (2^64 - 2 wake-ups not yet read).
+  [[maybe_unused]] ssize_t written = ::write(wake_fd, &one, sizeof one);
+}
+
+// A transfer can be cancelled by a flag only (ClientRequest::cancel): the flags are read this
+// often, which bounds how late a cancel takes effect.
+constexpr auto kCancelSweep = std::chrono::milliseconds(250);
+
 }  // namespace
 
 HttpClient::HttpClient() {
   EnsureCurlGlobal();
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.fd = wake_fd_;
   CURLM* multi = curl_multi_init();
+  multi_ = multi;
+  if (epoll_fd_ < 0 || wake_fd_ < 0 || multi == nullptr ||
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) {
+    // Out of descriptors or memory: a client that cannot run fails every request at once.
+    MutexLock lock(mu_);
+    stopping_ = true;
+    return;
+  }
   // Enough cached connections that a hub talking to many nodes keeps them warm.
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 256L);
-  multi_ = multi;
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &HttpClient::OnSocket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &HttpClient::OnTimer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
   worker_ = std::thread([this] { Run(); });
 }
 
 HttpClient::~HttpClient() {
   Stop();
-  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  // Closes the cached connections, which curl reports to OnSocket: the epoll fd is still open.
+  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 void HttpClient::Stop() {
@@ -97,7 +124,7 @@ void HttpClient::Stop() {
     if (stopping_ && !worker_.joinable()) return;
     stopping_ = true;
   }
-  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  Wake(wake_fd_);
   if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id()) worker_.join();
 }
 
@@ -119,7 +146,7 @@ void HttpClient::Send(ClientRequest request, Callback done) {
     transfer->done(std::move(response));  // NOLINT(bugprone-use-after-move): not moved
     return;
   }
-  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  Wake(wake_fd_);
 }
 
 ClientResponse HttpClient::SendSync(ClientRequest request) {
@@ -155,12 +182,6 @@ void Configure(CURL* easy, HttpClient::Transfer& transfer) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  if (request.cancel != nullptr) {
-    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, OnProgress);
-    curl_easy_setopt(easy, CURLOPT_XFERINFODATA,
-                     const_cast<std::atomic<bool>*>(request.cancel.get()));
-  }
   if (request.method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
@@ -191,88 +212,223 @@ void Configure(CURL* easy, HttpClient::Transfer& transfer) {
 
 }  // namespace
 
-void HttpClient::Run() {
-  CURLM* multi = static_cast<CURLM*>(multi_);
-  std::map<CURL*, std::unique_ptr<Transfer>> active;
-  // Finished easy handles are reset and reused: cheaper than curl_easy_init per request.
-  std::vector<CURL*> idle;
-  bool stopping = false;
-  while (true) {
-    std::deque<std::unique_ptr<Transfer>> fresh;
-    {
-      MutexLock lock(mu_);
-      fresh.swap(incoming_);
-      stopping = stopping_;
-    }
-    if (stopping) {
-      std::vector<std::unique_ptr<Transfer>> pending;
-      for (auto& transfer : fresh) pending.push_back(std::move(transfer));
-      for (auto& [easy, transfer] : active) {
-        curl_multi_remove_handle(multi, easy);
-        pending.push_back(std::move(transfer));
-      }
-      active.clear();
-      for (auto& transfer : pending) {
-        ClientResponse response;
-        response.error = "client stopped";
-        transfer->done(std::move(response));
-      }
-      for (CURL* easy : idle) curl_easy_cleanup(easy);
-      return;
-    }
-    for (auto& transfer : fresh) {
-      if (idle.empty()) {
-        transfer->easy = curl_easy_init();
-      } else {
-        transfer->easy = idle.back();
-        idle.pop_back();
-        curl_easy_reset(transfer->easy);
-      }
-      Configure(transfer->easy, *transfer);
-      curl_multi_add_handle(multi, transfer->easy);
-      CURL* key = transfer->easy;
-      active.emplace(key, std::move(transfer));
-    }
-    int running = 0;
-    curl_multi_perform(multi, &running);
-    int queued = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-      if (message->msg != CURLMSG_DONE) continue;
-      CURL* easy = message->easy_handle;
-      // The message does not survive curl_multi_remove_handle: read it first.
-      const CURLcode result = message->data.result;
-      auto it = active.find(easy);
-      if (it == active.end()) continue;
-      std::unique_ptr<Transfer> transfer = std::move(it->second);
-      active.erase(it);
-      curl_multi_remove_handle(multi, easy);
-      ClientResponse& response = transfer->response;
-      if (result == CURLE_OK) {
-        long status = 0;
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-        response.status = static_cast<int>(status);
-      } else if (result == CURLE_FILESIZE_EXCEEDED || response.body_too_large) {
-        response.status = 0;
-        response.body_too_large = true;
-        std::string().swap(response.body);  // give the memory back now
-        response.error = "answer larger than " + std::to_string(transfer->max_body) + " bytes";
-      } else if (result == CURLE_ABORTED_BY_CALLBACK) {
-        response.status = 0;
-        response.error = "cancelled";
-      } else {
-        response.status = 0;
-        response.error = transfer->error_buffer[0] != '\0'
-                             ? std::string(transfer->error_buffer)
-                             : std::string(curl_easy_strerror(result));
-      }
-      if (idle.size() < 64) {
-        idle.push_back(transfer->easy);
-        transfer->easy = nullptr;
-      }
-      transfer->done(std::move(response));
-    }
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+namespace {
+
+// What the response says once curl has finished a transfer with `result`.
+void FillResponse(HttpClient::Transfer& transfer, CURLcode result) {
+  ClientResponse& response = transfer.response;
+  if (result == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &status);
+    response.status = static_cast<int>(status);
+  } else if (result == CURLE_FILESIZE_EXCEEDED || response.body_too_large) {
+    response.status = 0;
+    response.body_too_large = true;
+    std::string().swap(response.body);  // give the memory back now
+    response.error = "answer larger than " + std::to_string(transfer.max_body) + " bytes";
+  } else {
+    response.status = 0;
+    response.error = transfer.error_buffer[0] != '\0' ? std::string(transfer.error_buffer)
+                                                      : std::string(curl_easy_strerror(result));
   }
+}
+
+}  // namespace
+
+// curl says which sockets it wants watched, and for what. curl_multi_assign marks a socket as
+// already in the epoll set; a descriptor number curl closed and opened again arrives unmarked.
+int HttpClient::OnSocket(void*, int socket, int what, void* self, void* registered) {
+  auto* client = static_cast<HttpClient*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    ::epoll_ctl(client->epoll_fd_, EPOLL_CTL_DEL, socket, nullptr);
+    return 0;
+  }
+  epoll_event event{};
+  event.events =
+      ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+  event.data.fd = socket;
+  const int op = registered == nullptr ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  if (::epoll_ctl(client->epoll_fd_, op, socket, &event) != 0) {
+    ::epoll_ctl(client->epoll_fd_, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket,
+                &event);
+  }
+  if (registered == nullptr) curl_multi_assign(client->multi_, socket, client);
+  return 0;
+}
+
+// curl's one timer (connect and transfer timeouts, and "call me now" after a handle is added).
+int HttpClient::OnTimer(void*, long timeout_ms, void* self) {
+  auto* client = static_cast<HttpClient*>(self);
+  if (timeout_ms < 0) {
+    client->curl_timer_.reset();
+  } else {
+    client->curl_timer_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return 0;
+}
+
+void HttpClient::Run() {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  while (true) {
+    const int ready = ::epoll_wait(epoll_fd_, events, kMaxEvents, WaitMs(Clock::now()));
+    bool woken = false;
+    OnEvents(events, std::max(ready, 0), &woken);
+    if (woken && !StartIncoming()) return FailAll();
+    RunDueTimers(Clock::now());
+    CollectDone();
+    if (!cancellable_.empty() && next_sweep_ <= Clock::now()) SweepCancelled();
+  }
+}
+
+// Until curl's timer or the next cancel sweep, whichever comes first; -1: only an event.
+int HttpClient::WaitMs(Clock::time_point now) const {
+  std::optional<Clock::time_point> next = curl_timer_;
+  if (!cancellable_.empty() && (!next.has_value() || next_sweep_ < *next)) next = next_sweep_;
+  if (!next.has_value()) return -1;
+  if (*next <= now) return 0;
+  // Rounded up: waking a little early would only spin until the deadline.
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+  return static_cast<int>(std::min<int64_t>(wait, 60'000));
+}
+
+void HttpClient::OnEvents(const void* list, int count, bool* woken) {
+  const auto* events = static_cast<const epoll_event*>(list);
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  for (int i = 0; i < count; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == wake_fd_) {
+      uint64_t wakes = 0;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_, &wakes, sizeof wakes);
+      *woken = true;
+      continue;
+    }
+    // An error or hang-up is passed on as "readable and writable", never as CURL_CSELECT_ERR
+    // alone (curl would report only "select/poll returned error"): the read or write that
+    // follows tells curl what happened (reset, refused, closed).
+    const uint32_t what = events[i].events;
+    const bool broken = (what & (EPOLLERR | EPOLLHUP)) != 0;
+    const int bits = ((what & EPOLLIN) != 0 || broken ? CURL_CSELECT_IN : 0) |
+                     ((what & EPOLLOUT) != 0 || broken ? CURL_CSELECT_OUT : 0);
+    int running = 0;
+    curl_multi_socket_action(multi, fd, bits, &running);
+  }
+}
+
+bool HttpClient::StartIncoming() {
+  std::deque<std::unique_ptr<Transfer>> fresh;
+  {
+    MutexLock lock(mu_);
+    if (stopping_) return false;
+    fresh.swap(incoming_);
+  }
+  for (auto& transfer : fresh) Start(std::move(transfer));
+  return true;
+}
+
+void HttpClient::Start(std::unique_ptr<Transfer> transfer) {
+  CURL* easy = nullptr;
+  if (idle_.empty()) {
+    easy = curl_easy_init();
+  } else {
+    easy = idle_.back();
+    idle_.pop_back();
+    curl_easy_reset(easy);
+  }
+  transfer->easy = easy;
+  if (easy == nullptr) {
+    transfer->response.error = "out of memory";
+    return Complete(std::move(transfer));
+  }
+  Configure(easy, *transfer);
+  const CURLMcode added = curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+  if (added != CURLM_OK) {
+    transfer->response.error = curl_multi_strerror(added);
+    return Complete(std::move(transfer));
+  }
+  if (transfer->request.cancel != nullptr) {
+    if (cancellable_.empty()) next_sweep_ = Clock::now() + kCancelSweep;
+    cancellable_.insert(transfer.get());
+  }
+  active_.emplace(easy, std::move(transfer));
+}
+
+void HttpClient::RunDueTimers(Clock::time_point now) {
+  if (!curl_timer_.has_value() || *curl_timer_ > now) return;
+  // Cleared first: curl sets its next timer from inside the call when it needs one.
+  curl_timer_.reset();
+  int running = 0;
+  curl_multi_socket_action(static_cast<CURLM*>(multi_), CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+// Reads the flags of the cancellable transfers only (at most four times a second), and only
+// while there are any.
+void HttpClient::SweepCancelled() {
+  next_sweep_ = Clock::now() + kCancelSweep;
+  std::vector<Transfer*> cancelled;
+  for (Transfer* transfer : cancellable_) {
+    if (transfer->request.cancel->load(std::memory_order_relaxed)) cancelled.push_back(transfer);
+  }
+  for (Transfer* cancelled_transfer : cancelled) {
+    cancellable_.erase(cancelled_transfer);
+    auto it = active_.find(cancelled_transfer->easy);
+    std::unique_ptr<Transfer> transfer = std::move(it->second);
+    active_.erase(it);
+    // Removed before its answer is complete, the transfer's connection is closed (not cached).
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), transfer->easy);
+    transfer->response = ClientResponse{};
+    transfer->response.error = "cancelled";
+    Complete(std::move(transfer));
+  }
+}
+
+void HttpClient::CollectDone() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    // The message does not survive curl_multi_remove_handle: read it first.
+    const CURLcode result = message->data.result;
+    auto it = active_.find(easy);
+    if (it == active_.end()) continue;
+    std::unique_ptr<Transfer> transfer = std::move(it->second);
+    active_.erase(it);
+    cancellable_.erase(transfer.get());
+    curl_multi_remove_handle(multi, easy);
+    FillResponse(*transfer, result);
+    Complete(std::move(transfer));
+  }
+}
+
+// The easy handle (already out of the multi handle) is kept for reuse; then the callback.
+void HttpClient::Complete(std::unique_ptr<Transfer> transfer) {
+  if (transfer->easy != nullptr && idle_.size() < 64) {
+    idle_.push_back(transfer->easy);
+    transfer->easy = nullptr;
+  }
+  transfer->done(std::move(transfer->response));
+}
+
+void HttpClient::FailAll() {
+  std::deque<std::unique_ptr<Transfer>> pending;
+  {
+    MutexLock lock(mu_);
+    pending.swap(incoming_);
+  }
+  for (auto& [easy, transfer] : active_) {
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+    pending.push_back(std::move(transfer));
+  }
+  active_.clear();
+  cancellable_.clear();
+  for (auto& transfer : pending) {
+    ClientResponse response;
+    response.error = "client stopped";
+    transfer->done(std::move(response));
+  }
+  for (CURL* easy : idle_) curl_easy_cleanup(easy);
+  idle_.clear();
 }
 
 }  // namespace gridhub::http

@@ -7,11 +7,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "common/testing/loopback_sockets.h"
 #include "http/http_client.h"
@@ -644,6 +648,220 @@ TEST(W3CErrorTest, MapsCodesToStatusAndName) {
   EXPECT_EQ(body["value"]["error"], "session not created");
   EXPECT_EQ(body["value"]["message"], "waited 5s");
   EXPECT_TRUE(body["value"].contains("stacktrace"));
+}
+
+// --- HttpClient with many transfers in flight ---
+
+// A server that holds every request ("/<n>") until the test answers it, and remembers which
+// connection each came on and which connections closed.
+class HoldingServer {
+ public:
+  HoldingServer()
+      : server_(
+            {.host = "127.0.0.1", .port = 0, .threads = 2},
+            [this](ServerRequest request, Responder responder) {
+              std::lock_guard<std::mutex> lock(mu_);
+              held_.emplace(request.path, Held{request.connection_id, std::move(responder)});
+              changed_.notify_all();
+            },
+            [this](uint64_t connection) {
+              std::lock_guard<std::mutex> lock(mu_);
+              closed_.insert(connection);
+              changed_.notify_all();
+            }) {}
+  bool Start() { return server_.Start().ok(); }
+  std::string Url(size_t n) const { return http::Url(server_, "/" + std::to_string(n)); }
+  // Waits (at most 60 s) until `count` requests are held.
+  bool WaitHeld(size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(60), [&] { return held_.size() >= count; });
+  }
+  // Waits (at most 60 s) until request `n` is held.
+  bool WaitHeldRequest(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(60),
+                             [&] { return held_.count("/" + std::to_string(n)) != 0; });
+  }
+  // Waits (at most 30 s) until the connection request `n` came on is closed.
+  bool WaitClosed(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+      auto it = held_.find("/" + std::to_string(n));
+      return it != held_.end() && closed_.count(it->second.connection) != 0;
+    });
+  }
+  bool Closed(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_.count(held_.at("/" + std::to_string(n)).connection) != 0;
+  }
+  // Answers every held request with its own path.
+  void AnswerAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [path, held] : held_) held.responder.Send(200, path, {}, "text/plain");
+  }
+
+ private:
+  struct Held {
+    uint64_t connection = 0;
+    Responder responder;
+  };
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, Held> held_;
+  std::set<uint64_t> closed_;
+  HttpServer server_;
+};
+
+// What came back for each of `count` requests sent with Send.
+class Answers {
+ public:
+  explicit Answers(size_t count) : responses_(count) {}
+  HttpClient::Callback For(size_t n) {
+    return [this, n](ClientResponse response) {
+      std::lock_guard<std::mutex> lock(mu_);
+      responses_[n] = std::move(response);
+      ++done_;
+      changed_.notify_all();
+    };
+  }
+  bool WaitDone(size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(60), [&] { return done_ >= count; });
+  }
+  size_t done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  ClientResponse At(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return responses_[n];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<ClientResponse> responses_;
+  size_t done_ = 0;
+};
+
+TEST(HttpClientTest, ThousandsOfHeldTransfersAllComplete) {
+  RaiseOpenFilesLimit();
+  constexpr size_t kCount = 2000;
+  HoldingServer server;
+  ASSERT_TRUE(server.Start());
+  const size_t descriptors = OpenDescriptors();
+  Answers answers(kCount);
+  {
+    HttpClient client;
+    for (size_t i = 0; i < kCount; ++i) {
+      client.Send({.url = server.Url(i), .timeout = std::chrono::seconds(120)}, answers.For(i));
+    }
+    ASSERT_TRUE(server.WaitHeld(kCount));
+    EXPECT_EQ(answers.done(), 0u);  // all held at once: nothing answered yet
+    server.AnswerAll();
+    ASSERT_TRUE(answers.WaitDone(kCount));
+    for (size_t i = 0; i < kCount; ++i) {
+      ClientResponse response = answers.At(i);
+      ASSERT_EQ(response.status, 200) << i << ": " << response.error;
+      ASSERT_EQ(response.body, "/" + std::to_string(i));
+    }
+  }
+  // The client's epoll and wake descriptors and every connection are gone with it.
+  EXPECT_EQ(OpenDescriptorsSettled(descriptors), descriptors);
+}
+
+TEST(HttpClientTest, ConnectionsAreReused) {
+  std::set<uint64_t> connections;
+  std::mutex mu;
+  HttpServer echo({.host = "127.0.0.1", .port = 0, .threads = 1},
+                  [&](ServerRequest request, Responder responder) {
+                    {
+                      std::lock_guard<std::mutex> lock(mu);
+                      connections.insert(request.connection_id);
+                    }
+                    responder.Send(200, "ok");
+                  });
+  ASSERT_TRUE(echo.Start().ok());
+  HttpClient client;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(client.SendSync({.url = Url(echo, "/x")}).status, 200);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(connections.size(), 1u);
+}
+
+TEST(HttpClientTest, CancellingOneOfManyEndsItAloneAndClosesItsConnection) {
+  constexpr size_t kCount = 200;
+  constexpr size_t kCancelled = 17;
+  HoldingServer server;
+  ASSERT_TRUE(server.Start());
+  Answers answers(kCount);
+  HttpClient client;
+  std::vector<std::shared_ptr<std::atomic<bool>>> cancel;
+  for (size_t i = 0; i < kCount; ++i) {
+    cancel.push_back(std::make_shared<std::atomic<bool>>(false));
+    client.Send({.url = server.Url(i), .timeout = std::chrono::seconds(120), .cancel = cancel[i]},
+                answers.For(i));
+  }
+  ASSERT_TRUE(server.WaitHeld(kCount));
+  cancel[kCancelled]->store(true);
+  ASSERT_TRUE(answers.WaitDone(1));
+  EXPECT_EQ(answers.At(kCancelled).error, "cancelled");
+  EXPECT_EQ(answers.At(kCancelled).status, 0);
+  EXPECT_TRUE(server.WaitClosed(kCancelled));  // the peer sees the client leave
+  EXPECT_EQ(answers.done(), 1u);
+  EXPECT_FALSE(server.Closed(kCancelled + 1));
+  server.AnswerAll();
+  ASSERT_TRUE(answers.WaitDone(kCount));
+  for (size_t i = 0; i < kCount; ++i) {
+    if (i != kCancelled) EXPECT_EQ(answers.At(i).status, 200) << i << ": " << answers.At(i).error;
+  }
+}
+
+TEST(HttpClientTest, StopWithManyInFlightCompletesThemAllAndLeaksNoDescriptor) {
+  RaiseOpenFilesLimit();
+  constexpr size_t kCount = 1000;
+  HoldingServer server;
+  ASSERT_TRUE(server.Start());
+  const size_t descriptors = OpenDescriptors();
+  Answers answers(kCount + 1);
+  {
+    HttpClient client;
+    for (size_t i = 0; i < kCount; ++i) {
+      client.Send({.url = server.Url(i),
+                   .timeout = std::chrono::seconds(120),
+                   .cancel = std::make_shared<std::atomic<bool>>(false)},
+                  answers.For(i));
+    }
+    ASSERT_TRUE(server.WaitHeld(kCount));
+    client.Stop();
+    EXPECT_EQ(answers.done(), kCount);  // every callback ran before Stop returned
+    for (size_t i = 0; i < kCount; ++i) EXPECT_EQ(answers.At(i).error, "client stopped");
+    client.Send({.url = server.Url(kCount)}, answers.For(kCount));  // after Stop: at once
+    EXPECT_EQ(answers.At(kCount).error, "client stopped");
+  }
+  EXPECT_EQ(OpenDescriptorsSettled(descriptors), descriptors);
+}
+
+TEST(HttpClientTest, TimeoutsEndTheirTransfersAndSpareTheOthers) {
+  constexpr size_t kCount = 300;  // the last one has a long timeout
+  HoldingServer server;
+  ASSERT_TRUE(server.Start());
+  Answers answers(kCount);
+  HttpClient client;
+  for (size_t i = 0; i < kCount; ++i) {
+    auto timeout = i + 1 == kCount ? std::chrono::milliseconds(120'000)
+                                   : std::chrono::milliseconds(300 + i % 7);
+    client.Send({.url = server.Url(i), .timeout = timeout}, answers.For(i));
+  }
+  ASSERT_TRUE(answers.WaitDone(kCount - 1));
+  for (size_t i = 0; i + 1 < kCount; ++i) {
+    EXPECT_EQ(answers.At(i).status, 0);
+    EXPECT_NE(answers.At(i).error.find("timed out"), std::string::npos) << answers.At(i).error;
+  }
+  ASSERT_TRUE(server.WaitHeldRequest(kCount - 1));  // the last one is still held
+  EXPECT_EQ(answers.done(), kCount - 1);
+  server.AnswerAll();
+  ASSERT_TRUE(answers.WaitDone(kCount));
+  EXPECT_EQ(answers.At(kCount - 1).status, 200);
 }
 
 }  // namespace
