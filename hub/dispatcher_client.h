@@ -13,6 +13,15 @@
 //   dispatcher.Forward(request, std::move(call), std::move(responder));
 //   dispatcher.OnDisconnect(connection_id);   // the client left: its call is abandoned
 //
+// On the dispatcher itself, a held call still goes out through HTTP, to this same hub: that
+// costs one loopback connection (two descriptors) per waiter and a hop per answer, but no CPU
+// while it waits (HttpClient waits in epoll on ready sockets only and reads `cancel` flags on
+// a 250 ms sweep). An in-process path is not taken because a held call must survive this hub's
+// deposition: Grid::Abdicate answers every waiter kUnavailable through the waiter's own
+// responder, which for an in-process call is the client itself — the call would be failed,
+// not re-submitted. Telling those replies apart and handing the request back here instead
+// needs a change to the Grid's abdication and to the hub's take-over path, not to this class.
+//
 // Thread-safe.
 
 #include <atomic>

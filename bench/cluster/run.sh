@@ -8,7 +8,7 @@
 #     Redis commands per cycle (INFO commandstats, total calls over the step / cycles);
 #   - dispatch with a deep queue (queue_churn): DELETE -> grant of the label's oldest waiter, with
 #     WAITERS queued over 100 labels, its time, hub CPU and Redis commands per grant
-#     (memory and redis x3 only; a fresh grid for each depth, killed after it).
+#     (memory, redis x1 and redis x3; a fresh grid for each depth, killed after it).
 # Every figure is the median of ROUNDS rounds. Every process (redis-server with a scratch dir,
 # hubs, fake nodes, nginx) is started here on free loopback ports and stopped by pid.
 #
@@ -17,6 +17,8 @@
 #   DEPTHS="100 1000 10000"  waiters queued for the churn steps; each round at most GRANTS=1000
 #   grants and CHURN_SECONDS=10 seconds
 #   NGINX_BIN=/usr/sbin/nginx  (empty: skip the nginx grid; not NGINX, which nginx itself reads)
+#   GRIDS="memory redis1 redis2 redis3 nginx3"  grids of the throughput steps (empty: none)
+#   CHURN_GRIDS="memory redis1 redis3"  grids of the deep-queue steps (empty: none)
 # The quick variant (CTest, bench/cluster/CMakeLists.txt) runs
 #   CONCURRENCY=2 DEPTHS=20 GRANTS=50 bench/cluster/run.sh BUILD 1 1
 # and checks that every figure was printed.
@@ -31,6 +33,8 @@ depths=${DEPTHS:-100 1000 10000}
 grants=${GRANTS:-1000}
 churn_seconds=${CHURN_SECONDS:-10}
 labels=100
+grids=${GRIDS-memory redis1 redis2 redis3 nginx3}
+churn_grids=${CHURN_GRIDS-memory redis1 redis3}
 nginx_bin=${NGINX_BIN-/usr/sbin/nginx}
 redis_bin=${REDIS_SERVER:-/usr/bin/redis-server}
 tmp=$(mktemp -d)
@@ -43,7 +47,7 @@ trap cleanup EXIT
 start_fixtures
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 echo "# redis $redis_port (pid $redis_pid), fake nodes $fast_node $queue_node"
-for grid in memory redis1 redis2 redis3 nginx3; do
+for grid in $grids; do
   [[ $grid == nginx3 && -z $nginx_bin ]] && continue
   start_grid "$grid"
   for c in $concurrency; do
@@ -51,7 +55,7 @@ for grid in memory redis1 redis2 redis3 nginx3; do
   done
   stop_grid
 done
-for grid in memory redis3; do
+for grid in $churn_grids; do
   for w in $depths; do
     start_grid "$grid"
     measure_churn "$grid" "$w" "$rounds"

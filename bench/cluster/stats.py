@@ -84,12 +84,12 @@ def summary(path):
 
 
 def check(path, grids):
-    """Every grid has a complete sessions line; memory and redis3 a complete churn line."""
+    """Every grid has a complete sessions line; memory, redis1 and redis3 a complete churn line."""
     lines = [l.split() for l in open(path) if l.startswith(("sessions ", "churn "))]
     missing = []
     for grid in grids.split():
         wanted = [("sessions", ["rate", "p50", "hub_cpu_us", "redis_cmds"])]
-        if grid in ("memory", "redis3"):
+        if grid in ("memory", "redis1", "redis3"):
             wanted.append(("churn", ["rate", "p50", "p90", "hub_cpu_us", "redis_cmds"]))
         for kind, names in wanted:
             found = [w for w in lines if w[0] == kind and f"grid={grid}" in w]
