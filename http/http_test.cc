@@ -812,7 +812,9 @@ TEST(HttpClientTest, CancellingOneOfManyEndsItAloneAndClosesItsConnection) {
   server.AnswerAll();
   ASSERT_TRUE(answers.WaitDone(kCount));
   for (size_t i = 0; i < kCount; ++i) {
-    if (i != kCancelled) EXPECT_EQ(answers.At(i).status, 200) << i << ": " << answers.At(i).error;
+    if (i != kCancelled) {
+      EXPECT_EQ(answers.At(i).status, 200) << i << ": " << answers.At(i).error;
+    }
   }
 }
 
