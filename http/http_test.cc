@@ -690,6 +690,16 @@ class HoldingServer {
       return it != held_.end() && closed_.count(it->second.connection) != 0;
     });
   }
+  // Waits (at most 60 s) until every connection a held request came on is closed.
+  bool WaitAllClosed() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(60), [&] {
+      for (const auto& [path, held] : held_) {
+        if (closed_.count(held.connection) == 0) return false;
+      }
+      return true;
+    });
+  }
   bool Closed(size_t n) {
     std::lock_guard<std::mutex> lock(mu_);
     return closed_.count(held_.at("/" + std::to_string(n)).connection) != 0;
@@ -766,7 +776,9 @@ TEST(HttpClientTest, ThousandsOfHeldTransfersAllComplete) {
       ASSERT_EQ(response.body, "/" + std::to_string(i));
     }
   }
-  // The client's epoll and wake descriptors and every connection are gone with it.
+  // The client's epoll and wake descriptors and every connection are gone with it (the
+  // server's ends close after it sees the client's go).
+  EXPECT_TRUE(server.WaitAllClosed());
   EXPECT_EQ(OpenDescriptorsSettled(descriptors), descriptors);
 }
 
@@ -840,6 +852,7 @@ TEST(HttpClientTest, StopWithManyInFlightCompletesThemAllAndLeaksNoDescriptor) {
     client.Send({.url = server.Url(kCount)}, answers.For(kCount));  // after Stop: at once
     EXPECT_EQ(answers.At(kCount).error, "client stopped");
   }
+  EXPECT_TRUE(server.WaitAllClosed());
   EXPECT_EQ(OpenDescriptorsSettled(descriptors), descriptors);
 }
 
