@@ -15,7 +15,8 @@ const chrome = require('selenium-webdriver/chrome');
 async function startOnce(target, profile) {
   const options = new chrome.Options()
       .setChromeBinaryPath('/usr/bin/chromium')
-      .addArguments('--headless=new', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`);
+      .addArguments('--headless=new', '--no-sandbox', '--disable-gpu',
+                    `--user-data-dir=${profile}`);
   const builder = new Builder().forBrowser('chrome').setChromeOptions(options);
   if (target === 'direct') {
     builder.setChromeService(new chrome.ServiceBuilder('/usr/bin/chromedriver'));

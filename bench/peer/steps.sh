@@ -172,8 +172,9 @@ measure_held() {  # SYSTEM URL PID: RSS and /status time with $held_waiters wait
     record held_s "$system" "$(awk -v ms=$(($(now_ms) - begin_ms)) 'BEGIN { print ms / 1000 }')"
     sleep 1
     record rss_held_mib "$system" "$(mib VmRSS "$pid")"
-    record status_held_ms "$system" "$(curl -s -o /dev/null --max-time 10 -w '%{time_total}' \
-      "$target/status" | awk '{ printf "%.1f", $1 * 1000 }')"
+    record status_held_ms "$system" "$(curl -s -o /dev/null --max-time 10 \
+      -w '%{http_code} %{time_total}' "$target/status" |
+      awk '{ printf "%s%.1f", $1 == "200" ? "" : ">", $2 * 1000 }')"  # ">" marks no answer
     held=$((held_waiters - $(grep -c '^answered' "$tmp/hold.out" || true)))
   fi
   echo "  $system $held of $held_waiters waiters held"
@@ -195,7 +196,8 @@ measure_grid() {  # SYSTEM: every fake-node step on the grid at $url (process $s
 measure_chrome() {  # SYSTEM URL|direct
   local out value
   mkdir -p "$tmp/chrome"
-  out=$(node "$peer/chrome_start.js" "$2" "$chrome_sessions" "$tmp/chrome" 2>"$tmp/chrome.err" || true)
+  out=$(node "$peer/chrome_start.js" "$2" "$chrome_sessions" "$tmp/chrome" \
+    2>"$tmp/chrome.err" || true)
   echo "  $1 ${out:-FAILED $(tail -1 "$tmp/chrome.err")}"
   for value in $(sed -n 's/.*start_ms=//p' <<<"$out" | tr ',' ' '); do
     record chrome_start_ms "$1" "$value"

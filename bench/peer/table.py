@@ -6,7 +6,8 @@
 RESULTS has one line per measurement, "FIGURE SYSTEM ROUND VALUE" (systems: gridhub, selenium,
 nginx, direct). Each cell is the median over rounds (over every session for Chromium); the
 "added" rows are medians of each round's difference to the same round's no-hub figure. Ratios
-are gridhub's figure divided by the other system's. With --check, exits 1 naming every cell
+are gridhub's figure divided by the other system's; "> X" marks a cell where a measurement
+timed out after X (the ratio is then a bound too). With --check, exits 1 naming every cell
 that is missing or not a number (the quick variant's only assertion).
 """
 
@@ -52,17 +53,23 @@ def rows(held, queued):
     ]
 
 
+lower_bounds = set()  # (figure, system) with a measurement that only says "more than"
+
+
 def load(path):
     values = defaultdict(lambda: defaultdict(list))  # figure -> system -> [(round, value)]
     with open(path) as f:
         for line in f:
             words = line.split() + ["nan"]  # a step that printed nothing left no value
             figure, system, rnd, value = words[:4]
+            bound = value.startswith(">")  # no answer within that time
             try:
-                number = float(value)
+                number = float(value.lstrip(">"))
             except ValueError:
                 number = math.nan
             values[figure][system].append((rnd, number))
+            if bound:
+                lower_bounds.add((figure, system))
     return values
 
 
@@ -95,8 +102,9 @@ def table(values, held, queued):
     for label, figure, systems, fmt in rows(held, queued):
         cells = {s: cell(values, figure, s) for s in systems}
         missing += [f"{figure} {s}" for s, v in cells.items() if v is None]
-        shown = [("?" if cells[s] is None else fmt.format(cells[s])) if s in cells else "—"
-                 for s in SYSTEMS]
+        shown = [("?" if cells[s] is None else
+                  ("> " if (figure, s) in lower_bounds else "") + fmt.format(cells[s]))
+                 if s in cells else "—" for s in SYSTEMS]
         ratios = [ratio(cells.get("gridhub"), cells[s]) if s in cells else "—"
                   for s in ("selenium", "nginx", "direct")]
         lines.append(f"| {label} | " + " | ".join(shown + ratios) + " |")

@@ -2,11 +2,11 @@
 // New-session waiters for bench/peer/run.sh, on raw keep-alive-free HTTP (one connection each).
 //
 //   waiters.js queue URL BROWSER COUNT HOLD_MS
-//     COUNT requests for BROWSER, sent one by one (each once the previous one is written, with
-//     a 1 ms pause, so their order is the order the grid received them); each granted session
-//     is held HOLD_MS and deleted. Prints drain_s (first request to last delete), p50/p99 wait
-//     (request to answer) and inversions: the waiters that some later-sent waiter overtook,
-//     answered more than 2 ms before them (slack for answers that leave the grid together).
+//     COUNT requests for BROWSER, sent one by one (each once the previous one is written on its
+//     connected socket, then a 1 ms pause, so the grid receives them in order); each granted
+//     session is held HOLD_MS and deleted. Prints drain_s (first request to last delete),
+//     p50/p99 wait (request to answer) and inversions: the waiters that some later-sent waiter
+//     overtook by more than 7 places (8 slots) in the order of session creation on the node.
 //   waiters.js hold URL BROWSER COUNT
 //     COUNT requests that stay waiting (the grid's slots for BROWSER are taken); prints
 //     "held COUNT" once all are written, "answered" for each one answered (it should be none),
@@ -14,6 +14,8 @@
 'use strict';
 const http = require('http');
 
+// Resolves once the request is written on a connected socket, so that requests sent one after
+// another reach the grid's kernel in that order.
 function post(url, browser, onAnswer) {
   const body = JSON.stringify({capabilities: {alwaysMatch: {browserName: browser}}});
   const req = http.request(url + '/session', {
@@ -25,9 +27,14 @@ function post(url, browser, onAnswer) {
     res.on('data', (d) => { text += d; });
     res.on('end', () => onAnswer(res.statusCode, text));
   });
-  req.on('error', (e) => onAnswer(0, String(e)));
-  req.end(body);
-  return new Promise((resolve) => req.on('finish', resolve));
+  return new Promise((resolve) => {
+    req.on('error', (e) => {
+      onAnswer(0, String(e));
+      resolve();
+    });
+    req.on('socket', (socket) => socket.once('connect', () => req.end(body)));
+    req.on('finish', resolve);
+  });
 }
 
 function remove(url, id) {
@@ -49,14 +56,18 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-// Waiters overtaken: scanning from the last sent, a waiter counts when a later-sent one was
-// answered more than 2 ms before it.
-function inversions(answered) {
+// Waiters overtaken: scanning from the last sent, a waiter counts when a later-sent one got a
+// session more than SLOTS - 1 places before it. Places are the order the grid created the
+// sessions on the node (the fake node numbers them: fake1, fake2, ...), so the client's own
+// timing plays no part; the slack is the race between grants that are in flight together
+// (at most one per slot), which a FIFO queue does not order.
+const SLOTS = 8;
+function inversions(created) {
   let count = 0;
   let earliestLater = Infinity;
-  for (let i = answered.length - 1; i >= 0; i--) {
-    if (earliestLater < answered[i] - 2) count++;
-    earliestLater = Math.min(earliestLater, answered[i]);
+  for (let i = created.length - 1; i >= 0; i--) {
+    if (earliestLater < created[i] - (SLOTS - 1)) count++;
+    earliestLater = Math.min(earliestLater, created[i]);
   }
   return count;
 }
@@ -64,6 +75,7 @@ function inversions(answered) {
 async function queue(url, browser, count, holdMs) {
   const sent = new Array(count);
   const answered = new Array(count);
+  const created = new Array(count);  // the fake node's session number
   const done = [];
   let failures = 0;
   const start = now();
@@ -74,7 +86,8 @@ async function queue(url, browser, count, holdMs) {
     await post(url, browser, async (status, text) => {
       answered[i] = now();
       const id = (text.match(/"sessionId"\s*:\s*"([^"]+)"/) || [])[1];
-      if (status !== 200 || !id) {
+      created[i] = Number((/^fake(\d+)$/.exec(id || '') || [])[1]);
+      if (status !== 200 || !id || !created[i]) {
         failures++;
         return finish();
       }
@@ -90,7 +103,7 @@ async function queue(url, browser, count, holdMs) {
   console.log(`queue waiters=${count} drain_s=${drain.toFixed(2)} ` +
               `p50_wait_ms=${percentile(waits, 0.5).toFixed(0)} ` +
               `p99_wait_ms=${percentile(waits, 0.99).toFixed(0)} ` +
-              `inversions=${inversions(answered)} failures=${failures}`);
+              `inversions=${inversions(created)} failures=${failures}`);
   return failures === 0 ? 0 : 1;
 }
 
