@@ -29,6 +29,7 @@ std::optional<std::string> ClusterKeys::SessionOfRoute(std::string_view key) {
 }
 
 std::string ClusterKeys::Nodes() { return Key("nodes"); }
+std::string ClusterKeys::Tickets() { return Key("tickets"); }
 std::string ClusterKeys::Settings() { return Key("settings"); }
 std::string ClusterKeys::Epoch() { return Key("epoch"); }
 std::string ClusterKeys::PeerSecret() { return Key("peer-secret"); }

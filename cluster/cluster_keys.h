@@ -9,6 +9,7 @@
 //   ClusterKeys::Hub("h1")           "{gridhub}:hub:h1"          presence, value = its URL
 //   ClusterKeys::Route("s1")         "{gridhub}:route:s1"        a live session's route JSON
 //   ClusterKeys::Nodes()             "{gridhub}:nodes"           hash node id -> registration
+//   ClusterKeys::Tickets()           "{gridhub}:tickets"         hash ticket id -> ticket JSON
 //   ClusterKeys::Settings()          "{gridhub}:settings"        the runtime settings JSON
 //   ClusterKeys::Epoch()             "{gridhub}:epoch"           random; gone = Redis lost data
 //   ClusterKeys::PeerSecret()        "{gridhub}:peer-secret"     shared by every hub
@@ -38,6 +39,7 @@ class ClusterKeys {
   // The session id of a route key; nullopt for a key that is not one.
   static std::optional<std::string> SessionOfRoute(std::string_view key);
   static std::string Nodes();
+  static std::string Tickets();
   static std::string Settings();
   static std::string Epoch();
   static std::string PeerSecret();

@@ -11,7 +11,7 @@ namespace {
 TEST(ClusterKeysTest, EveryKeyAndChannelSharesOneHashTag) {
   for (const std::string& key :
        {ClusterKeys::Leader(), ClusterKeys::Hub("h1"), ClusterKeys::Route("s1"),
-        ClusterKeys::Nodes(), ClusterKeys::Settings(), ClusterKeys::Epoch(),
+        ClusterKeys::Nodes(), ClusterKeys::Tickets(), ClusterKeys::Settings(), ClusterKeys::Epoch(),
         ClusterKeys::PeerSecret(), ClusterKeys::EndedChannel(), ClusterKeys::SettingsChannel()}) {
     EXPECT_EQ(key.rfind("{gridhub}:", 0), 0u) << key;
   }
@@ -23,6 +23,7 @@ TEST(ClusterKeysTest, NamesTheDocumentedKeys) {
   EXPECT_EQ(ClusterKeys::Route("5f0c"), "{gridhub}:route:5f0c");
   EXPECT_EQ(ClusterKeys::RoutePattern(), "{gridhub}:route:*");
   EXPECT_EQ(ClusterKeys::Nodes(), "{gridhub}:nodes");
+  EXPECT_EQ(ClusterKeys::Tickets(), "{gridhub}:tickets");
   EXPECT_EQ(ClusterKeys::Settings(), "{gridhub}:settings");
   EXPECT_EQ(ClusterKeys::Epoch(), "{gridhub}:epoch");
   EXPECT_EQ(ClusterKeys::PeerSecret(), "{gridhub}:peer-secret");

@@ -89,6 +89,13 @@ class ClusterState {
   virtual Status DeleteNode(const std::string& node_id) = 0;
   virtual Result<std::vector<std::pair<std::string, std::string>>> Nodes() = 0;
 
+  // --- asynchronous tickets (one JSON object per open ticket, written by the leader) --------
+  // So that a ticket outlives its dispatcher: a new leader loads them all (Tickets(), not on
+  // any hot path) and serves them on. A put replaces the ticket's previous entry.
+  virtual Status PutTicket(const std::string& ticket_id, const std::string& ticket_json) = 0;
+  virtual Status DeleteTicket(const std::string& ticket_id) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> Tickets() = 0;
+
   // --- runtime settings ------------------------------------------------------------------
   // Stores and publishes the runtime part of the settings (config::ToJson, tokens shown);
   // every other hub gets on_settings within 1 s.

@@ -89,6 +89,9 @@ class RedisClusterState final : public ClusterState {
   Status PutNode(const std::string& node_id, const std::string& registration_json) override;
   Status DeleteNode(const std::string& node_id) override;
   Result<std::vector<std::pair<std::string, std::string>>> Nodes() override;
+  Status PutTicket(const std::string& ticket_id, const std::string& ticket_json) override;
+  Status DeleteTicket(const std::string& ticket_id) override;
+  Result<std::vector<std::pair<std::string, std::string>>> Tickets() override;
 
   Status PublishSettings(const std::string& settings_json) override;
   Result<std::optional<std::string>> StoredSettings() override;
@@ -111,6 +114,12 @@ class RedisClusterState final : public ClusterState {
   Result<std::vector<redis::Reply>> CallAll(const std::vector<Args>& commands) const
       EXCLUDES(data_mu_);
   Result<std::optional<std::string>> GetString(const std::string& key) EXCLUDES(data_mu_);
+  // The node registrations and the tickets: one hash each, field = id.
+  Status HashSet(const std::string& key, const std::string& field, const std::string& value)
+      EXCLUDES(data_mu_);
+  Status HashDelete(const std::string& key, const std::string& field) EXCLUDES(data_mu_);
+  Result<std::vector<std::pair<std::string, std::string>>> HashAll(const std::string& key)
+      EXCLUDES(data_mu_);
 
   // --- keeper thread (and Start/Stop while it is not running) ---
   void KeeperLoop() EXCLUDES(mu_);
@@ -512,26 +521,52 @@ Result<std::vector<std::pair<std::string, std::string>>> RedisClusterState::Rout
 
 Status RedisClusterState::PutNode(const std::string& node_id,
                                   const std::string& registration_json) {
-  Result<redis::Reply> reply = Call({"HSET", ClusterKeys::Nodes(), node_id, registration_json});
-  if (!reply.ok()) return reply.error();
-  return Status::Ok();
+  return HashSet(ClusterKeys::Nodes(), node_id, registration_json);
 }
 
 Status RedisClusterState::DeleteNode(const std::string& node_id) {
-  Result<redis::Reply> reply = Call({"HDEL", ClusterKeys::Nodes(), node_id});
+  return HashDelete(ClusterKeys::Nodes(), node_id);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> RedisClusterState::Nodes() {
+  return HashAll(ClusterKeys::Nodes());
+}
+
+Status RedisClusterState::PutTicket(const std::string& ticket_id, const std::string& ticket_json) {
+  return HashSet(ClusterKeys::Tickets(), ticket_id, ticket_json);
+}
+
+Status RedisClusterState::DeleteTicket(const std::string& ticket_id) {
+  return HashDelete(ClusterKeys::Tickets(), ticket_id);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> RedisClusterState::Tickets() {
+  return HashAll(ClusterKeys::Tickets());
+}
+
+Status RedisClusterState::HashSet(const std::string& key, const std::string& field,
+                                  const std::string& value) {
+  Result<redis::Reply> reply = Call({"HSET", key, field, value});
   if (!reply.ok()) return reply.error();
   return Status::Ok();
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> RedisClusterState::Nodes() {
-  Result<redis::Reply> reply = Call({"HGETALL", ClusterKeys::Nodes()});
+Status RedisClusterState::HashDelete(const std::string& key, const std::string& field) {
+  Result<redis::Reply> reply = Call({"HDEL", key, field});
   if (!reply.ok()) return reply.error();
-  std::vector<std::pair<std::string, std::string>> nodes;
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> RedisClusterState::HashAll(
+    const std::string& key) {
+  Result<redis::Reply> reply = Call({"HGETALL", key});
+  if (!reply.ok()) return reply.error();
+  std::vector<std::pair<std::string, std::string>> entries;
   const std::vector<redis::Reply>& flat = reply->elements();
   for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    nodes.emplace_back(flat[i].str(), flat[i + 1].str());
+    entries.emplace_back(flat[i].str(), flat[i + 1].str());
   }
-  return nodes;
+  return entries;
 }
 
 Status RedisClusterState::PublishSettings(const std::string& settings_json) {

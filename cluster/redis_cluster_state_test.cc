@@ -274,6 +274,29 @@ TEST_F(RedisClusterStateTest, NodesAreStoredForANewLeader) {
   EXPECT_EQ(*nodes, (std::vector<std::pair<std::string, std::string>>{{"n1", "{1b}"}}));
 }
 
+TEST_F(RedisClusterStateTest, TicketsAreStoredForANewLeader) {
+  StartHubs(2);
+  ClusterState& a = *hubs_[0]->state;
+  ClusterState& b = *hubs_[1]->state;
+  ASSERT_TRUE(a.PutTicket("t1", R"({"state":"waiting"})").ok());
+  ASSERT_TRUE(a.PutTicket("t2", R"({"state":"waiting"})").ok());
+  ASSERT_TRUE(a.PutTicket("t1", R"({"state":"ready"})").ok());  // replaces t1's entry
+  ASSERT_TRUE(a.DeleteTicket("t2").ok());
+  ASSERT_TRUE(a.DeleteTicket("t-never").ok());  // deleting what is gone is no error
+  // Another hub (the next leader) reads what the first wrote, in the one documented hash.
+  Result<std::vector<std::pair<std::string, std::string>>> tickets = b.Tickets();
+  ASSERT_TRUE(tickets.ok());
+  EXPECT_EQ(*tickets,
+            (std::vector<std::pair<std::string, std::string>>{{"t1", R"({"state":"ready"})"}}));
+  Result<redis::Reply> stored = redis_->Command("HGET", ClusterKeys::Tickets(), "t1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->str(), R"({"state":"ready"})");
+  // Tickets and nodes are kept apart.
+  Result<std::vector<std::pair<std::string, std::string>>> nodes = b.Nodes();
+  ASSERT_TRUE(nodes.ok());
+  EXPECT_TRUE(nodes->empty());
+}
+
 TEST_F(RedisClusterStateTest, SettingsReachOtherHubsButNotThePublisher) {
   StartHubs(2);
   TestHub& a = *hubs_[0];
