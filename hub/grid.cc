@@ -450,6 +450,7 @@ void Grid::DeliverFailureLocked(Waiter& waiter, const Error& error, Effects* eff
     return;
   }
   tickets_.Fail(waiter.ticket_id, error);
+  JournalTicketLocked(waiter.ticket_id);
 }
 
 void Grid::DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::string body,
@@ -460,6 +461,7 @@ void Grid::DeliverSessionLocked(Waiter& waiter, const SessionId& session, std::s
     return;
   }
   tickets_.Finish(waiter.ticket_id, session, std::move(body));
+  JournalTicketLocked(waiter.ticket_id);
 }
 
 void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects) {
@@ -468,6 +470,7 @@ void Grid::FailWaiterLocked(Waiter& waiter, const Error& error, Effects* effects
     // An expired ticket is simply gone (DESIGN §4: 404 on GET and take); only a request that
     // failed otherwise (node failures, unsatisfiable, cleared) keeps its error for one take.
     tickets_.Erase(waiter.ticket_id);
+    JournalTicketGoneLocked(waiter.ticket_id);
     waiter.ticket_id.clear();
     return;
   }

@@ -44,6 +44,7 @@
 #include "hub/session_record.h"
 #include "hub/socket_answer.h"
 #include "hub/ticket_book.h"
+#include "hub/ticket_record.h"
 #include "matching/capabilities.h"
 #include "matching/slot_matcher.h"
 #include "matching/stereotype.h"
@@ -120,15 +121,18 @@ struct Effects {
 // under the Grid's lock; a single hub never starts it and records nothing.
 struct StoreChange {
   enum class Kind {
-    kNodePut,       // node_id registered (again): ClusterState::PutNode(node_id, registration)
-    kNodeRemoved,   // node_id left (deregistered, drained): DeleteNode
-    kSessionPut,    // session started or adopted: PutRoute(session.id, RouteToJson(session))
-    kSessionEnded,  // session.id (only that is set) ended: EndRoute
+    kNodePut,        // node_id registered (again): ClusterState::PutNode(node_id, registration)
+    kNodeRemoved,    // node_id left (deregistered, drained): DeleteNode
+    kSessionPut,     // session started or adopted: PutRoute(session.id, RouteToJson(session))
+    kSessionEnded,   // session.id (only that is set) ended: EndRoute
+    kTicketPut,      // a ticket opened, finished or failed: PutTicket(ticket.id, TicketToJson)
+    kTicketRemoved,  // ticket.id (only that is set) was taken, deleted or lapsed: DeleteTicket
   };
   Kind kind = Kind::kSessionPut;
   NodeId node_id;
   std::string registration;  // kNodePut: the body the node registered with, as the caller gave it
   SessionRecord session;
+  TicketRecord ticket;
 };
 
 // What the hub answers a node's heartbeat.
@@ -260,8 +264,17 @@ class Grid {
   // --- several hubs (DESIGN §8) ------------------------------------------------------------------
   // Records StoreChanges from now on (until Abdicate). What was pending is dropped, and the
   // journal starts with the whole grid: kNodePut for every node registered with its body,
-  // kSessionPut for every session — what a new dispatcher or an emptied store needs.
+  // kSessionPut for every session, kTicketPut for every ticket — what a new dispatcher or an
+  // emptied store needs.
   void StartStoreJournal();
+  // A new dispatcher takes over the tickets the store keeps (after AdoptNode for every node,
+  // so that their sessions and slots are known), oldest sequence first. READY and FAILED ones
+  // come back as they were; their ready-ttl restarts now. A WAITING one is queued again from
+  // its capabilities under its id and token, as a request admitted now (queue.timeout
+  // restarts, like a held request its front hub re-submits), keeping its enqueue time; one
+  // the queue refuses now is FAILED with the refusal for its holder to take. A ticket already
+  // open, or whose capabilities no longer make a request, is skipped: returns how many were.
+  size_t AdoptTickets(std::vector<TicketRecord> tickets, Effects* effects);
   // The changes since the last call, oldest first; empty while the journal is off. The order
   // holds across calls only if one caller at a time takes and applies them (e.g. under a mutex
   // of its own, held until the store's writes are done).
@@ -269,7 +282,8 @@ class Grid {
   // This hub stops being the dispatcher (the lease is lost or handed over). Every waiter is
   // answered `why` — pass ErrorCode::kUnavailable (W3C 502), the one code no other waiter
   // reply carries, so that a forwarding hub can tell "re-submit to the new dispatcher" from
-  // a real refusal — and its ticket is dropped; no outcome is counted (it is re-submitted).
+  // a real refusal — and its ticket is dropped here (the store keeps it for the next
+  // dispatcher, AdoptTickets); no outcome is counted (it is re-submitted).
   // Nodes and sessions are forgotten without any DeleteJob or event and are not listed by
   // TakeEndedSessions: the sessions live on and other hubs keep routing to them. Creations in
   // flight are deleted on the node when their answer comes (their client was answered). The
@@ -409,6 +423,11 @@ class Grid {
   void JournalLocked(StoreChange change) REQUIRES(mu_);
   void JournalSessionLocked(const SessionEntry& session, const Node& node) REQUIRES(mu_);
   void JournalNodeLocked(const Node& node) REQUIRES(mu_);
+  // The ticket `id` as it is now (kTicketPut), or gone (kTicketRemoved).
+  void JournalTicketLocked(const std::string& id) REQUIRES(mu_);
+  void JournalTicketGoneLocked(const std::string& id) REQUIRES(mu_);
+  // AdoptTickets' step for one ticket; false if skipped.
+  bool AdoptTicketLocked(TicketRecord record, SteadyTime now) REQUIRES(mu_);
   // Abdicate's steps: the waiters answered, then nodes and sessions forgotten.
   void AbdicateWaitersLocked(const Error& why, Effects* effects) REQUIRES(mu_);
   void ForgetGridLocked() REQUIRES(mu_);

@@ -30,6 +30,7 @@ Result<json> Grid::CreateTicket(matching::NewSessionSpec spec, std::string run_i
   const TicketBook::Ticket& ticket =
       tickets_.Open(waiter.id, waiter.label, waiter.enqueued_at, waiter.deadline);
   waiter.ticket_id = ticket.id;
+  JournalTicketLocked(ticket.id);
   json result = {{"id", ticket.id},
                  {"token", ticket.token},
                  {"status", "waiting"},
@@ -66,6 +67,7 @@ TicketBook::Taken Grid::TakeTicket(const std::string& id, std::string_view token
   MutexLock lock(mu_);
   TicketBook::Taken taken = tickets_.Take(id, token);
   if (taken.outcome == TakeOutcome::kSession || taken.outcome == TakeOutcome::kFailed) {
+    JournalTicketGoneLocked(id);
     PublishLocked();
   }
   return taken;
@@ -90,6 +92,7 @@ Status Grid::DeleteTicket(const std::string& id, std::string_view token, Effects
     effects->Append(DispatchLocked());
   }
   tickets_.Erase(id);
+  JournalTicketGoneLocked(id);
   PublishLocked();
   FlushEventsLocked(effects);
   return Status::Ok();

@@ -1,6 +1,8 @@
 // Grid: what several hubs need of the dispatcher (DESIGN §8) — the store journal that the
 // leader writes to the shared store, and abdication when it stops being the leader.
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "hub/grid.h"
@@ -8,7 +10,28 @@
 
 namespace gridhub::hub {
 
+using nlohmann::json;
 using queue::RequestId;
+
+namespace {
+
+// The instant on the grid's clock that was Unix time `seconds` (WallSeconds' inverse): how a
+// ticket's enqueue time, written by another hub, is shown and measured here.
+SteadyTime SteadyFromWall(double seconds, SteadyTime now) {
+  const double wall_now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return now - std::chrono::duration_cast<Duration>(
+                   std::chrono::duration<double>(std::max(0.0, wall_now - seconds)));
+}
+
+// A waiting ticket's request as the store keeps it: its candidates, each already merged.
+json StoredCapabilities(const matching::NewSessionSpec& spec) {
+  json first = json::array();
+  for (const matching::Candidate& candidate : spec.candidates) first.push_back(candidate.json());
+  return {{"firstMatch", std::move(first)}};
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Store journal
@@ -39,6 +62,36 @@ void Grid::JournalNodeLocked(const Node& node) {
                       .registration = node.registration_json});
 }
 
+void Grid::JournalTicketLocked(const std::string& id) {
+  if (!journal_on_) return;  // a single hub copies nothing
+  const TicketBook::Ticket* ticket = tickets_.Get(id);
+  if (ticket == nullptr) return;
+  const SteadyTime now = clock_.Now();
+  TicketRecord record{.id = ticket->id,
+                      .token = ticket->token,
+                      .sequence = ticket->sequence,
+                      .label = ticket->label,
+                      .state = ticket->state,
+                      .enqueued_at = WallSeconds(ticket->enqueued_at, now),
+                      .deadline = WallSeconds(ticket->deadline, now),
+                      .session = ticket->session,
+                      .body = ticket->body,
+                      .error = ticket->error};
+  if (auto w = waiters_.find(ticket->request); w != waiters_.end()) {
+    record.run_id = w->second->run_id;
+    if (ticket->state == TicketState::kWaiting) {
+      record.capabilities = StoredCapabilities(w->second->spec);
+      record.public_base = w->second->public_base;
+    }
+  }
+  journal_.push_back({.kind = StoreChange::Kind::kTicketPut, .ticket = std::move(record)});
+}
+
+void Grid::JournalTicketGoneLocked(const std::string& id) {
+  if (!journal_on_ || id.empty()) return;
+  journal_.push_back({.kind = StoreChange::Kind::kTicketRemoved, .ticket = {.id = id}});
+}
+
 void Grid::StartStoreJournal() {
   MutexLock lock(mu_);
   journal_on_ = true;
@@ -49,11 +102,68 @@ void Grid::StartStoreJournal() {
       JournalSessionLocked(*sessions_.Find(session), *node);
     }
   }
+  for (const auto& [id, ticket] : tickets_.tickets()) JournalTicketLocked(id);
 }
 
 std::vector<StoreChange> Grid::TakeStoreChanges() {
   MutexLock lock(mu_);
   return std::exchange(journal_, {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets a previous dispatcher opened
+
+size_t Grid::AdoptTickets(std::vector<TicketRecord> tickets, Effects* effects) {
+  MutexLock lock(mu_);
+  std::stable_sort(
+      tickets.begin(), tickets.end(),
+      [](const TicketRecord& a, const TicketRecord& b) { return a.sequence < b.sequence; });
+  const SteadyTime now = clock_.Now();
+  size_t skipped = 0;
+  for (TicketRecord& record : tickets) {
+    if (!AdoptTicketLocked(std::move(record), now)) ++skipped;
+  }
+  effects->reschedule = true;  // new waiters' deadlines, the tickets' own
+  effects->Append(DispatchLocked());
+  PublishLocked();
+  FlushEventsLocked(effects);
+  return skipped;
+}
+
+bool Grid::AdoptTicketLocked(TicketRecord record, SteadyTime now) {
+  if (tickets_.Get(record.id) != nullptr) return false;
+  TicketBook::Ticket ticket{.id = std::move(record.id),
+                            .token = std::move(record.token),
+                            .sequence = record.sequence,
+                            .label = std::move(record.label),
+                            .state = record.state,
+                            .enqueued_at = SteadyFromWall(record.enqueued_at, now),
+                            .deadline = SteadyFromWall(record.deadline, now),
+                            .body = std::move(record.body),
+                            .error = std::move(record.error),
+                            .session = std::move(record.session)};
+  if (ticket.state == TicketState::kWaiting) {
+    Result<matching::NewSessionSpec> spec =
+        matching::ProcessNewSession(json{{"capabilities", std::move(record.capabilities)}});
+    if (!spec.ok()) return false;
+    SteadyTime deadline;
+    Result<RequestId> admitted =
+        AdmitLocked(std::move(*spec), std::move(record.run_id), /*no_wait=*/false, &deadline);
+    if (admitted.ok()) {
+      Waiter& waiter = *waiters_[*admitted];
+      waiter.public_base = std::move(record.public_base);
+      waiter.enqueued_at = ticket.enqueued_at;  // its wait counts from its first admission
+      waiter.ticket_id = ticket.id;
+      ticket.request = waiter.id;
+      ticket.label = waiter.label;
+      ticket.deadline = deadline;
+    } else {
+      ticket.state = TicketState::kFailed;  // its holder hears why on take
+      ticket.error = admitted.error();
+    }
+  }
+  tickets_.Adopt(std::move(ticket));
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,8 +203,8 @@ void Grid::AbdicateWaitersLocked(const Error& why, Effects* effects) {
       RemoveWaiterLocked(id);
     }
   }
-  // Every ticket goes: waiting ones with their waiters, finished ones (whose sessions this hub
-  // no longer routes) too.
+  // Every ticket goes from here: waiting ones with their waiters, finished ones (whose sessions
+  // this hub no longer routes) too. The store keeps them all for the next dispatcher.
   tickets_.Clear();
 }
 

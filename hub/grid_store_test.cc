@@ -8,6 +8,7 @@
 #include "hub/grid.h"
 #include "hub/grid_fakes.h"
 #include "hub/outcome_http.h"
+#include "hub/ticket_record.h"
 
 namespace gridhub::hub {
 namespace {
@@ -32,6 +33,55 @@ json Node(const std::string& id, int max_sessions, const std::string& label = "A
 }
 
 const json kUat = {{"browserName", "chrome"}, {"gridhub:label", "AppA:UAT"}};
+
+// What StoreWriter leaves in the store, as text: the changes applied in order.
+struct StoredGrid {
+  std::map<std::string, std::string> nodes;
+  std::map<std::string, std::string> routes;
+  std::map<std::string, std::string> tickets;
+
+  void Apply(const std::vector<StoreChange>& changes) {
+    for (const StoreChange& change : changes) {
+      switch (change.kind) {
+        case Kind::kNodePut:
+          nodes[change.node_id.str()] = change.registration;
+          break;
+        case Kind::kNodeRemoved:
+          nodes.erase(change.node_id.str());
+          break;
+        case Kind::kSessionPut:
+          routes[change.session.id.str()] = RouteToJson(change.session).dump();
+          break;
+        case Kind::kSessionEnded:
+          routes.erase(change.session.id.str());
+          break;
+        case Kind::kTicketPut:
+          tickets[change.ticket.id] = TicketToJson(change.ticket).dump();
+          break;
+        case Kind::kTicketRemoved:
+          tickets.erase(change.ticket.id);
+          break;
+      }
+    }
+  }
+  // The tickets as a new dispatcher reads them, newest first (the store keeps no order).
+  std::vector<TicketRecord> TicketRecords() const {
+    std::vector<TicketRecord> records;
+    for (const auto& [id, text] : tickets) {
+      Result<TicketRecord> record = TicketFromJson(json::parse(text));
+      EXPECT_TRUE(record.ok()) << text;
+      if (record.ok()) records.push_back(std::move(*record));
+    }
+    std::sort(records.begin(), records.end(),
+              [](const TicketRecord& a, const TicketRecord& b) { return a.sequence > b.sequence; });
+    return records;
+  }
+  std::vector<SessionRecord> RouteRecords() const {
+    std::vector<SessionRecord> records;
+    for (const auto& [id, text] : routes) records.push_back(*RouteFromJson(json::parse(text)));
+    return records;
+  }
+};
 
 class GridStoreTest : public ::testing::Test {
  protected:
@@ -58,6 +108,41 @@ class GridStoreTest : public ::testing::Test {
     CreateAnswer answer = Created(session);
     answer.sockets.bidi = true;
     grid_->OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, std::move(answer));
+  }
+
+  // A ticket for kUat: {id, token}.
+  std::pair<std::string, std::string> OpenTicket(Effects* effects) {
+    Result<json> ticket = grid_->CreateTicket(Spec(kUat), "run-t", effects, "http://front:4444");
+    EXPECT_TRUE(ticket.ok());
+    if (!ticket.ok()) return {};
+    return {(*ticket)["id"].get<std::string>(), (*ticket)["token"].get<std::string>()};
+  }
+  // n1 registered, the journal on, and a ticket READY with session s1 (taking the cap of 1).
+  std::pair<std::string, std::string> StartWithAReadyTicket(Effects* effects) {
+    Register(Node("n1", 2));
+    grid_->StartStoreJournal();
+    auto ticket = OpenTicket(effects);
+    const CreateJob job = effects->creates.at(0);
+    grid_->OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
+    return ticket;
+  }
+  // The grid's dispatcher dies; a fresh one (the same clock and ids) takes over what `store`
+  // holds, as TakeOver does. Returns AdoptTickets' count of skipped tickets.
+  size_t TakeOverFrom(const StoredGrid& store, Effects* effects) {
+    grid_->Abdicate({ErrorCode::kUnavailable, "killed"});
+    grid_ = std::make_unique<Grid>(clock_, ids_, settings_);
+    for (const auto& [id, body] : store.nodes) {
+      Result<NodeRegistration> node = ParseNodeRegistration(json::parse(body));
+      EXPECT_TRUE(node.ok());
+      std::vector<SessionRecord> sessions;
+      for (SessionRecord& r : store.RouteRecords()) {
+        if (r.node_id.str() == id) sessions.push_back(std::move(r));
+      }
+      EXPECT_TRUE(grid_->AdoptNode(std::move(*node), body, std::move(sessions), effects).ok());
+    }
+    size_t skipped = grid_->AdoptTickets(store.TicketRecords(), effects);
+    grid_->StartStoreJournal();
+    return skipped;
   }
 
   FakeClock clock_;
@@ -232,6 +317,184 @@ TEST_F(GridStoreTest, ACreationOrphanedByAbdicationFreesNoReservationOfTheNewNod
   grid_->OnCreateResult(old.request, old.node_id, old.node_uri, old.slot_id, Created("late"));
   // n1's only unit is still reserved for `fresh`.
   EXPECT_TRUE(grid_->SubmitNewSession(Spec(chrome), "", false, {}).creates.empty());
+}
+
+TEST_F(GridStoreTest, TicketsAreJournaledThroughTheirLifeOnlyWhileTheJournalRuns) {
+  Register(Node("n1", 2));
+  Effects effects;
+  auto [before_id, before_token] = OpenTicket(&effects);  // granted at once (cap 1)
+  EXPECT_TRUE(grid_->TakeStoreChanges().empty());         // a single hub records nothing
+  grid_->StartStoreJournal();
+  auto [waiting_id, waiting_token] = OpenTicket(&effects);  // the cap is taken: it waits
+  std::vector<StoreChange> changes = grid_->TakeStoreChanges();
+  ASSERT_EQ(changes.size(), 3u);  // node, the first (granted, still WAITING), the second
+  ASSERT_EQ(changes[1].kind, Kind::kTicketPut);
+  EXPECT_EQ(changes[1].ticket.id, before_id);
+  ASSERT_EQ(changes[2].kind, Kind::kTicketPut);
+  const TicketRecord& waiting = changes[2].ticket;
+  EXPECT_EQ(waiting.id, waiting_id);
+  EXPECT_EQ(waiting.token, waiting_token);
+  EXPECT_EQ(waiting.state, TicketState::kWaiting);
+  EXPECT_GT(waiting.sequence, changes[1].ticket.sequence);
+  EXPECT_EQ(waiting.label, "appa:uat");
+  EXPECT_EQ(waiting.run_id, "run-t");
+  EXPECT_EQ(waiting.public_base, "http://front:4444");
+  EXPECT_EQ(waiting.capabilities, json({{"firstMatch", {kUat}}}));
+  EXPECT_GT(waiting.deadline, waiting.enqueued_at);
+
+  // The granted one's session is created: its route, then the ticket READY.
+  ASSERT_EQ(effects.creates.size(), 1u);
+  const CreateJob& job = effects.creates[0];
+  grid_->OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("s1"));
+  changes = grid_->TakeStoreChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].kind, Kind::kSessionPut);
+  ASSERT_EQ(changes[1].kind, Kind::kTicketPut);
+  EXPECT_EQ(changes[1].ticket.state, TicketState::kReady);
+  EXPECT_EQ(changes[1].ticket.session, SessionId("s1"));
+  EXPECT_NE(changes[1].ticket.body.find("s1"), std::string::npos);
+
+  // Taken, deleted: gone from the store. A take that gets nothing removes nothing.
+  EXPECT_EQ(grid_->TakeTicket(waiting_id, waiting_token).outcome, TakeOutcome::kWaiting);
+  EXPECT_EQ(grid_->TakeTicket(before_id, "wrong").outcome, TakeOutcome::kWrongToken);
+  EXPECT_TRUE(grid_->TakeStoreChanges().empty());
+  EXPECT_EQ(grid_->TakeTicket(before_id, before_token).outcome, TakeOutcome::kSession);
+  ASSERT_TRUE(grid_->DeleteTicket(waiting_id, waiting_token, &effects).ok());
+  changes = grid_->TakeStoreChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].kind, Kind::kTicketRemoved);
+  EXPECT_EQ(changes[0].ticket.id, before_id);
+  EXPECT_EQ(changes[1].kind, Kind::kTicketRemoved);
+  EXPECT_EQ(changes[1].ticket.id, waiting_id);
+}
+
+TEST_F(GridStoreTest, LapsedAndTimedOutTicketsLeaveTheStoreAndFailedOnesKeepTheirError) {
+  settings_.queue.abandon_after = 10s;
+  settings_.queue.timeout = 15s;
+  grid_ = std::make_unique<Grid>(clock_, ids_, settings_);
+  Register(Node("n1", 2));
+  grid_->StartStoreJournal();
+  Effects effects;
+  auto [granted, granted_token] = OpenTicket(&effects);  // its creation never answers
+  auto [abandoned, abandoned_token] = OpenTicket(&effects);
+  auto [timed_out, timed_out_token] = OpenTicket(&effects);
+  auto [cancelled, cancelled_token] = OpenTicket(&effects);
+  StoredGrid store;
+  store.Apply(grid_->TakeStoreChanges());
+  ASSERT_EQ(store.tickets.size(), 4u);
+  // An operator cancels the last waiter: its ticket is FAILED, with why, for one take.
+  const json queue = grid_->QueueJson()["value"];
+  ASSERT_EQ(queue.size(), 3u);
+  ASSERT_TRUE(grid_->CancelWaiter(queue.back()["id"].get<std::string>(), &effects).ok());
+  store.Apply(grid_->TakeStoreChanges());
+  Result<TicketRecord> failed = TicketFromJson(json::parse(store.tickets.at(cancelled)));
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->state, TicketState::kFailed);
+  EXPECT_EQ(failed->error.code, ErrorCode::kSessionNotCreated);
+  EXPECT_EQ(failed->error.message, "cancelled by an operator");
+
+  clock_.Advance(8s);
+  ASSERT_TRUE(grid_->TicketHeartbeat(granted, granted_token).ok());
+  ASSERT_TRUE(grid_->TicketHeartbeat(timed_out, timed_out_token).ok());
+  clock_.Advance(4s);  // `abandoned` lapses
+  grid_->Tick();
+  store.Apply(grid_->TakeStoreChanges());
+  EXPECT_EQ(store.tickets.count(abandoned), 0u);
+  EXPECT_EQ(store.tickets.count(timed_out), 1u);
+  clock_.Advance(3s);  // queue.timeout: an expired ticket is simply gone, granted or waiting
+  grid_->Tick();
+  store.Apply(grid_->TakeStoreChanges());
+  EXPECT_EQ(store.tickets.count(timed_out), 0u);
+  EXPECT_EQ(store.tickets.count(granted), 0u);
+  EXPECT_EQ(store.tickets.count(cancelled), 1u);
+  EXPECT_EQ(grid_->TakeTicket(cancelled, cancelled_token).outcome, TakeOutcome::kFailed);
+  store.Apply(grid_->TakeStoreChanges());
+  EXPECT_TRUE(store.tickets.empty());
+}
+
+TEST_F(GridStoreTest, ANewDispatcherServesStoredTicketsInTheirOrderAndEndsALapsedOnesSession) {
+  settings_.queue.ready_ttl = 5s;  // well within hub.node-timeout: the node stays UP unheard
+  grid_ = std::make_unique<Grid>(clock_, ids_, settings_);
+  Effects effects;
+  auto [ready, ready_token] = StartWithAReadyTicket(&effects);
+  auto [first, first_token] = OpenTicket(&effects);    // waits: the cap of 1 is taken
+  auto [second, second_token] = OpenTicket(&effects);  // waits behind it
+  StoredGrid store;
+  store.Apply(grid_->TakeStoreChanges());
+
+  Effects adopted;
+  EXPECT_EQ(TakeOverFrom(store, &adopted), 0u);  // fed newest first
+  EXPECT_TRUE(adopted.creates.empty());          // s1 still holds the cap
+  Result<json> status = grid_->TicketStatus(first, first_token);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ((*status)["status"], "waiting");
+  EXPECT_EQ((*status)["position"], 1);
+  EXPECT_EQ((*grid_->TicketStatus(second, second_token))["position"], 2);
+  EXPECT_EQ(grid_->TicketStatus(second, "wrong").error().code, ErrorCode::kForbidden);
+  EXPECT_EQ((*grid_->TicketStatus(ready, ready_token))["status"], "ready");
+  // The new journal writes every ticket again (an emptied store is filled).
+  StoredGrid rewritten;
+  rewritten.Apply(grid_->TakeStoreChanges());
+  EXPECT_EQ(rewritten.tickets.size(), 3u);
+  EXPECT_EQ(rewritten.routes.size(), 1u);
+
+  // Nobody takes the ready one: at its ready-ttl (counted from the take-over) its adopted
+  // session ends on the node, and the cap goes to the oldest waiting ticket.
+  clock_.Advance(settings_.queue.ready_ttl - 1s);
+  ASSERT_TRUE(grid_->TicketHeartbeat(first, first_token).ok());
+  ASSERT_TRUE(grid_->TicketHeartbeat(second, second_token).ok());
+  EXPECT_TRUE(grid_->Tick().deletes.empty());
+  clock_.Advance(1s);
+  Effects lapsed = grid_->Tick();
+  ASSERT_EQ(lapsed.deletes.size(), 1u);
+  EXPECT_EQ(lapsed.deletes[0].session_id, SessionId("s1"));
+  ASSERT_EQ(lapsed.creates.size(), 1u);
+  EXPECT_EQ(grid_->TakeTicket(ready, ready_token).outcome, TakeOutcome::kUnknown);
+  const CreateJob next = lapsed.creates[0];
+  grid_->OnCreateResult(next.request, next.node_id, next.node_uri, next.slot_id, Created("s2"));
+  TicketBook::Taken taken = grid_->TakeTicket(first, first_token);
+  ASSERT_EQ(taken.outcome, TakeOutcome::kSession);
+  EXPECT_NE(taken.body.find("s2"), std::string::npos);
+  EXPECT_EQ(grid_->TakeTicket(second, second_token).outcome, TakeOutcome::kWaiting);
+  EXPECT_EQ(next.public_base, "http://front:4444");
+}
+
+TEST_F(GridStoreTest, ANewDispatcherHandsOverReadyAndFailedTicketsAndFailsWhatItCannotQueue) {
+  Effects effects;
+  auto [ready, ready_token] = StartWithAReadyTicket(&effects);
+  auto [waiting, waiting_token] = OpenTicket(&effects);
+  StoredGrid store;
+  store.Apply(grid_->TakeStoreChanges());
+  // A failed ticket and one that does not make a request any more, as another hub wrote them.
+  TicketRecord failed{.id = "failed",
+                      .token = "tok",
+                      .sequence = 1,
+                      .state = TicketState::kFailed,
+                      .error = {ErrorCode::kUnsatisfiable, "nothing serves it"}};
+  store.tickets["failed"] = TicketToJson(failed).dump();
+  TicketRecord broken = failed;
+  broken.id = "broken";
+  broken.state = TicketState::kWaiting;
+  broken.capabilities = {{"firstMatch", {{{"browserName", 7}}}}};
+  store.tickets["broken"] = TicketToJson(broken).dump();
+  // The new dispatcher's queue holds no waiter for the cap's label any more.
+  settings_.queue.max_per_label = 0;
+
+  Effects adopted;
+  EXPECT_EQ(TakeOverFrom(store, &adopted), 1u);  // "broken"
+  EXPECT_EQ(grid_->footprint().tickets, 3u);
+  TicketBook::Taken taken = grid_->TakeTicket(ready, ready_token);
+  ASSERT_EQ(taken.outcome, TakeOutcome::kSession);
+  EXPECT_NE(taken.body.find("s1"), std::string::npos);
+  EXPECT_TRUE(grid_->FindSession(SessionId("s1")).has_value());  // the session lives on
+  taken = grid_->TakeTicket("failed", "tok");
+  ASSERT_EQ(taken.outcome, TakeOutcome::kFailed);
+  EXPECT_EQ(taken.error.code, ErrorCode::kUnsatisfiable);
+  taken = grid_->TakeTicket(waiting, waiting_token);
+  ASSERT_EQ(taken.outcome, TakeOutcome::kFailed);
+  EXPECT_EQ(taken.error.code, ErrorCode::kQueueFull);
+  EXPECT_EQ(grid_->footprint().tickets, 0u);
+  EXPECT_EQ(grid_->footprint().waiters, 0u);
 }
 
 }  // namespace

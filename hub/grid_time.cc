@@ -108,6 +108,7 @@ bool Grid::ExpireTicketsLocked(Effects* effects) {
   // Abandoned waiters, ready sessions nobody took, failures nobody read.
   std::vector<TicketBook::Lapsed> lapsed = tickets_.ExpireDue();
   for (const TicketBook::Lapsed& ticket : lapsed) {
+    JournalTicketGoneLocked(ticket.id);
     if (ticket.state == TicketState::kWaiting) {
       CancelWaiterLocked(ticket.request,
                          "its ticket was abandoned (no call within "

@@ -521,6 +521,8 @@ void HubService::AddQueueRoutes() {
               AtDispatcher([this](const Call& call) {
                 TicketBook::Taken taken = grid_.TakeTicket(std::string(call.match.Param("ticket")),
                                                            QueueToken(call.request));
+                // Several hubs: the ticket leaves the store before its holder hears of it.
+                Execute(Effects{});
                 http::Headers headers;
                 if (taken.outcome == TakeOutcome::kWaiting)
                   headers.emplace_back("Retry-After", "1");

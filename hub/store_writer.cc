@@ -1,6 +1,7 @@
 #include "hub/store_writer.h"
 
 #include "common/log.h"
+#include "hub/ticket_record.h"
 
 namespace gridhub::hub {
 
@@ -26,6 +27,10 @@ Status StoreWriter::Apply(const StoreChange& change) {
       return state_.PutRoute(change.session.id.str(), RouteToJson(change.session).dump());
     case StoreChange::Kind::kSessionEnded:
       return state_.EndRoute(change.session.id.str());
+    case StoreChange::Kind::kTicketPut:
+      return state_.PutTicket(change.ticket.id, TicketToJson(change.ticket).dump());
+    case StoreChange::Kind::kTicketRemoved:
+      return state_.DeleteTicket(change.ticket.id);
   }
   return Status::Ok();
 }

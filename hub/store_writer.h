@@ -2,7 +2,9 @@
 
 // Writes the dispatcher's StoreChanges (grid.h) to the shared store, in the order the Grid made
 // them, before the replies they concern are sent: a client that hears "session created" and
-// sends its next command through another hub finds the route already stored.
+// sends its next command through another hub finds the route already stored, and a ticket its
+// holder took is gone from the store before the holder has the session (a new dispatcher
+// would otherwise adopt it and end the session when it lapsed).
 //
 //   StoreWriter writer(state);
 //   writer.Write([&] { return grid.TakeStoreChanges(); });   // in HubService::Execute

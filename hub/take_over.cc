@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "hub/node_registration.h"
 #include "hub/session_record.h"
+#include "hub/ticket_record.h"
 
 namespace gridhub::hub {
 namespace {
@@ -28,6 +29,26 @@ std::map<std::string, std::vector<SessionRecord>> RoutesByNode(
     by_node[record->node_id.str()].push_back(std::move(*record));
   }
   return by_node;
+}
+
+// The stored tickets that parse; the others are counted, and deleted from the store (no hub
+// could ever serve them, and nothing else would remove them).
+std::vector<TicketRecord> ParseTickets(
+    cluster::ClusterState& state, const std::vector<std::pair<std::string, std::string>>& stored,
+    size_t* skipped) {
+  std::vector<TicketRecord> tickets;
+  for (const auto& [id, text] : stored) {
+    Result<TicketRecord> record = TicketFromJson(json::parse(text, nullptr, false));
+    if (record.ok() && record->id == id) {
+      tickets.push_back(std::move(*record));
+      continue;
+    }
+    ++*skipped;
+    log::Warn("cluster.take_over", "stored ticket " + id + " skipped: " +
+                                       (record.ok() ? "its id differs" : record.error().message));
+    (void)state.DeleteTicket(id);
+  }
+  return tickets;
 }
 
 }  // namespace
@@ -61,6 +82,17 @@ Effects TakeOver(cluster::ClusterState& state, Grid& grid, TakeOverCount* count)
     }
     ++n.nodes;
     n.sessions += placed;
+  }
+  // After the nodes: a waiting ticket is queued again against the slots they brought back, and
+  // a ready one's session is theirs. The journal starts after, so that it writes them all.
+  if (auto tickets = state.Tickets(); tickets.ok()) {
+    std::vector<TicketRecord> records = ParseTickets(state, *tickets, &n.skipped);
+    const size_t stored = records.size();
+    const size_t refused = grid.AdoptTickets(std::move(records), &effects);
+    n.tickets += stored - refused;
+    n.skipped += refused;
+  } else {
+    log::Warn("cluster.take_over", tickets.error().message);
   }
   grid.StartStoreJournal();
   return effects;

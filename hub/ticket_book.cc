@@ -1,5 +1,6 @@
 #include "hub/ticket_book.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace gridhub::hub {
@@ -20,6 +21,7 @@ const TicketBook::Ticket& TicketBook::Open(queue::RequestId request, std::string
   Ticket ticket;
   ticket.id = ids_.NewId();
   ticket.token = ids_.NewId();
+  ticket.sequence = ++last_sequence_;
   ticket.request = request;
   ticket.label = std::move(label);
   ticket.last_activity = clock_.Now();
@@ -27,6 +29,20 @@ const TicketBook::Ticket& TicketBook::Open(queue::RequestId request, std::string
   ticket.deadline = deadline;
   std::string id = ticket.id;
   return tickets_.insert_or_assign(std::move(id), std::move(ticket)).first->second;
+}
+
+const TicketBook::Ticket* TicketBook::Adopt(Ticket ticket) {
+  if (tickets_.count(ticket.id) > 0) return nullptr;
+  last_sequence_ = std::max(last_sequence_, ticket.sequence);
+  ticket.last_activity = clock_.Now();
+  ticket.finished_at = ticket.last_activity;
+  std::string id = ticket.id;
+  return &tickets_.emplace(std::move(id), std::move(ticket)).first->second;
+}
+
+const TicketBook::Ticket* TicketBook::Get(const std::string& id) const {
+  auto t = tickets_.find(id);
+  return t == tickets_.end() ? nullptr : &t->second;
 }
 
 Result<TicketBook::Ticket*> TicketBook::Find(const std::string& id, std::string_view token) {
@@ -88,7 +104,7 @@ std::vector<TicketBook::Lapsed> TicketBook::ExpireDue() {
       ++t;
       continue;
     }
-    lapsed.push_back({ticket.request, ticket.state, ticket.session});
+    lapsed.push_back({ticket.id, ticket.request, ticket.state, ticket.session});
     t = tickets_.erase(t);
   }
   return lapsed;

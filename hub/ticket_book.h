@@ -20,6 +20,7 @@
 // Not thread-safe: the Grid uses it under Grid::mu_. Outcomes are values; hub/outcome_http.h
 // decides what HTTP status each gets.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,7 +56,10 @@ class TicketBook {
   struct Ticket {
     std::string id;
     std::string token;
-    queue::RequestId request = 0;
+    // The order tickets were opened in (1, 2, ...): a new dispatcher queues the waiting ones
+    // again in this order (Adopt).
+    uint64_t sequence = 0;
+    queue::RequestId request = 0;  // 0: none (a ticket adopted ready or failed)
     std::string label;
     TicketState state = TicketState::kWaiting;
     SteadyTime last_activity;
@@ -75,6 +79,7 @@ class TicketBook {
 
   // A ticket that lapsed and is gone; the caller cancels its waiter or ends its session.
   struct Lapsed {
+    std::string id;
     queue::RequestId request = 0;
     TicketState state = TicketState::kWaiting;
     SessionId session;  // state kReady
@@ -88,6 +93,10 @@ class TicketBook {
   // A new WAITING ticket for `request`, with a fresh id and token.
   const Ticket& Open(queue::RequestId request, std::string label, SteadyTime enqueued_at,
                      SteadyTime deadline);
+  // A ticket another dispatcher opened (its id, token, sequence, state and outcome as given),
+  // as if it had just been asked about or finished: its abandon-after or ready-ttl restarts
+  // now. Later tickets get later sequence numbers. Null if `ticket.id` is already open.
+  const Ticket* Adopt(Ticket ticket);
   // The ticket `id` if `token` is its own (its last activity is now): kNotFound for an
   // unknown id, else kForbidden for a wrong token.
   Result<Ticket*> Find(const std::string& id, std::string_view token);
@@ -97,6 +106,10 @@ class TicketBook {
   // Hands a finished ticket's outcome over once and forgets it.
   Taken Take(const std::string& id, std::string_view token);
   void Erase(const std::string& id) { tickets_.erase(id); }
+  // The ticket `id` without touching it (no token: for the hub's own bookkeeping), or null.
+  const Ticket* Get(const std::string& id) const;
+  // Every open ticket, by id.
+  const std::map<std::string, Ticket>& tickets() const { return tickets_; }
   // Every ticket goes, whatever its state (the hub stops being the dispatcher).
   void Clear() { tickets_.clear(); }
 
@@ -114,6 +127,7 @@ class TicketBook {
   IdSource& ids_;
   Limits limits_;
   std::map<std::string, Ticket> tickets_;
+  uint64_t last_sequence_ = 0;
 };
 
 }  // namespace gridhub::hub
