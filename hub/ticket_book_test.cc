@@ -123,5 +123,29 @@ TEST_F(TicketBookTest, NewLimitsApplyToTicketsAlreadyOpen) {
   EXPECT_EQ(book_.ExpireDue().size(), 1u);
 }
 
+TEST_F(TicketBookTest, AnAdoptedTicketKeepsItsIdentityAndItsDeadlineRestarts) {
+  TicketBook::Ticket stored{.id = "other-hub-ticket",
+                            .token = "its-token",
+                            .sequence = 41,
+                            .label = "chrome",
+                            .state = TicketState::kReady,
+                            .body = "{}",
+                            .session = SessionId("s1")};
+  clock_.Advance(1h);
+  const TicketBook::Ticket* adopted = book_.Adopt(stored);
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(adopted->sequence, 41u);
+  EXPECT_EQ(book_.Adopt(stored), nullptr);  // already open
+  ASSERT_TRUE(book_.Find("other-hub-ticket", "its-token").ok());
+  EXPECT_EQ(Open().sequence, 42u);  // after every adopted one
+  clock_.Advance(29s);
+  EXPECT_TRUE(book_.ExpireDue().empty());  // ready-ttl counts from the adoption
+  clock_.Advance(1s);
+  std::vector<TicketBook::Lapsed> lapsed = book_.ExpireDue();
+  ASSERT_EQ(lapsed.size(), 1u);
+  EXPECT_EQ(lapsed[0].id, "other-hub-ticket");
+  EXPECT_EQ(lapsed[0].session, SessionId("s1"));
+}
+
 }  // namespace
 }  // namespace gridhub::hub
