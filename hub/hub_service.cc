@@ -248,7 +248,7 @@ void HubService::Execute(Effects effects) {
                  });
   }
   CloseEndedSessionSockets();
-  if (effects.reschedule) Poke();
+  if (effects.reschedule) PokeIfSooner();
 }
 
 void HubService::SendReplies(std::vector<Reply>& replies) {
@@ -304,6 +304,22 @@ void HubService::Poke() {
   timer_cv_.notify_one();
 }
 
+void HubService::PokeIfSooner() {
+  // Most changes add a deadline later than the one the timer sleeps until (a new waiter's
+  // queue.timeout, minutes away): waking it for those cost two thread switches and two grid
+  // locks per new session for nothing.
+  std::optional<SteadyTime> next = grid_.NextWake();
+  MutexLock lock(timer_mu_);
+  if (!timer_waiting_) {
+    poked_ = true;  // between two looks at the grid: it finds this before it sleeps
+    return;
+  }
+  if (next.has_value() && (!timer_due_.has_value() || *next < *timer_due_)) {
+    poked_ = true;
+    timer_cv_.notify_one();
+  }
+}
+
 void HubService::TimerLoop() {
   while (true) {
     Execute(grid_.Tick());
@@ -321,6 +337,8 @@ void HubService::TimerLoop() {
     }
     // Until the grid's next deadline on its own clock (a FakeClock's Advance() wakes it too), or
     // until something changes.
+    timer_waiting_ = true;
+    timer_due_ = next;
     while (!poked_ && !stopping_ && (!next.has_value() || clock_.Now() < *next)) {
       if (next.has_value()) {
         clock_.WaitUntil(timer_mu_, timer_cv_, *next);
@@ -328,6 +346,7 @@ void HubService::TimerLoop() {
         timer_cv_.wait(timer_mu_);
       }
     }
+    timer_waiting_ = false;
     if (stopping_) return;
     poked_ = false;
   }

@@ -83,6 +83,8 @@ class HubService {
   // Asks the job's node to create the session in the slot the Grid chose.
   void StartCreate(CreateJob& job, const http::Headers& node_headers);
   void Poke();
+  // Poke, but only if the grid's next deadline now comes before the one the timer sleeps until.
+  void PokeIfSooner();
   void TimerLoop();
 
   // `legacy`: the request came in under /wd/hub (kept in the WebSocket URLs built from Host).
@@ -234,6 +236,9 @@ class HubService {
   std::condition_variable_any timer_cv_;
   bool poked_ GUARDED_BY(timer_mu_) = false;
   bool stopping_ GUARDED_BY(timer_mu_) = false;
+  // The timer thread is asleep until timer_due_ (nullopt: until poked); see PokeIfSooner.
+  bool timer_waiting_ GUARDED_BY(timer_mu_) = false;
+  std::optional<SteadyTime> timer_due_ GUARDED_BY(timer_mu_);
   std::thread timer_;
   std::once_flag stop_once_;
   bool started_ = false;

@@ -66,5 +66,40 @@ TEST(HubServiceTest, QueueTimeoutComesWhenTheInjectedClockReachesIt) {
   hub.Stop();
 }
 
+// The timer sleeps until its next deadline (here the console's next sample, 5 s away) and is
+// woken only by a change that brings a sooner one: a node registered with a 3 s node-timeout.
+std::string NodeAvailability(http::HttpClient& client, const std::string& url) {
+  json nodes = json::parse(client.SendSync({.url = url + "/nodes"}).body, nullptr, false);
+  if (!nodes.contains("value") || !nodes["value"].is_array() || nodes["value"].empty()) return "";
+  return nodes["value"][0].value("availability", "");
+}
+
+TEST(HubServiceTest, AChangeBringingASoonerDeadlineWakesTheSleepingTimer) {
+  FakeClock clock;
+  config::Settings settings = QueueTimeoutSettings();
+  settings.hub.node_timeout = 3s;
+  HubService hub(settings, clock);
+  ASSERT_TRUE(hub.Start().ok());
+  http::HttpClient client;
+  http::ClientResponse registered = client.SendSync(
+      {.method = "POST",
+       .url = hub.url() + "/nodes",
+       .headers = {{"Content-Type", "application/json"}},
+       .body = R"({"id": "n1", "uri": "http://192.0.2.1:5555", "healthCheck": "heartbeat",
+                   "slots": [{"stereotype": {"browserName": "chrome"}}]})"});
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  clock.Advance(2s);
+  EXPECT_EQ(NodeAvailability(client, hub.url()), "UP");
+  clock.Advance(1s);  // its node-timeout, before the timer's own next deadline
+  std::string availability;
+  for (int i = 0; i < 500 && availability != "DOWN"; ++i) {
+    availability = NodeAvailability(client, hub.url());
+    if (availability != "DOWN") std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(availability, "DOWN");
+  client.Stop();
+  hub.Stop();
+}
+
 }  // namespace
 }  // namespace gridhub::hub
