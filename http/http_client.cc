@@ -31,6 +31,21 @@ namespace {
 
 // Appends as the answer arrives (never reserving a declared length); returning less than was
 // offered makes curl abort the transfer and close its connection.
+// The declared Content-Length, when it is plain digits and at most `cap`; else 0.
+size_t DeclaredLength(const Headers& headers, size_t cap) {
+  std::string_view value = FindHeader(headers, "Content-Length");
+  if (value.empty() || value.size() > 18) return 0;
+  size_t length = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return 0;
+    length = length * 10 + static_cast<size_t>(c - '0');
+  }
+  return length <= cap ? length : 0;
+}
+
+// Beyond this a declared length is not trusted for a reservation (the body grows as it comes).
+constexpr size_t kMaxReserve = size_t{64} << 20;
+
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<HttpClient::Transfer*>(user);
   const size_t n = size * count;
@@ -38,6 +53,13 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   if (transfer->max_body != 0 && n > transfer->max_body - response.body.size()) {
     response.body_too_large = true;
     return 0;
+  }
+  if (response.body.empty()) {
+    // Made once at its full size: a 5 MB screenshot is copied once here, not again each time
+    // a growing string moves.
+    const size_t cap =
+        transfer->max_body != 0 ? std::min(transfer->max_body, kMaxReserve) : kMaxReserve;
+    response.body.reserve(DeclaredLength(response.headers, cap));
   }
   response.body.append(data, n);
   return n;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How many times the hub copies a large proxied answer in user space: runs `gridhub hub` with the
-# copy_count.so shim preloaded (it counts the bytes of every memcpy/memmove of 64 KiB or more),
+# copy_count.so shim preloaded (it counts the bytes of every memcpy/memmove of 4 KiB or more),
 # proxies COUNT screenshots of BYTES bytes (default 20 x 5 MiB) from gridhub_fake_node to curl,
 # and prints copied bytes / proxied bytes, net of a run that proxies no screenshot.
 # Usage: bench/hub/copies.sh [BUILD_DIR] [COUNT] [BYTES]   (GRIDHUB=path: another hub binary)
@@ -49,5 +49,5 @@ base=$(copied_with 0)
 with=$(copied_with "$count")
 awk -v base="$base" -v with="$with" -v n="$count" -v b="$bytes" 'BEGIN {
   printf "answer body %d bytes, %d answers proxied\n", b, n
-  printf "hub copies per answer (user space, memcpy/memmove >= 64 KiB): %.2f\n", (with - base) / (n * b)
+  printf "hub copies per answer (user space, memcpy/memmove >= 4 KiB): %.2f\n", (with - base) / (n * b)
 }'

@@ -1,5 +1,5 @@
 // An LD_PRELOAD shim for bench/hub/copies.sh: counts the bytes that memcpy and memmove calls of
-// at least 64 KiB move inside a process, and writes the totals to $GRIDHUB_COPY_COUNT_OUT when the
+// at least 4 KiB move inside a process, and writes the totals to $GRIDHUB_COPY_COUNT_OUT when the
 // process exits. Proxying one large answer through the hub, total / body size is how many times
 // the hub copied that body in user space (the kernel's copies into and out of sockets are not
 // counted). Calls that the compiler inlined or that libc makes internally are not seen; a body
@@ -14,7 +14,7 @@
 
 namespace {
 
-constexpr size_t kLarge = size_t{64} << 10;
+constexpr size_t kLarge = size_t{4} << 10;
 
 std::atomic<unsigned long long> large_bytes{0};
 std::atomic<unsigned long long> large_calls{0};
