@@ -331,6 +331,7 @@ void NodeAgent::HandleDrainRequest(const http::ServerRequest&, http::Responder r
 }
 
 void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder responder) {
+  SteadyTime asked_at = clock_.Now();
   Result<json> body = http::ParseJsonBody(request.body);
   if (!body.ok()) return SendError(responder, body.error());
   Result<matching::NewSessionSpec> spec = matching::ProcessNewSession(*body);
@@ -361,12 +362,14 @@ void NodeAgent::NewSession(const http::ServerRequest& request, http::Responder r
     session->sequence = ++next_sequence_;
     candidate = choice->candidate;
   }
-  tasks_.Run([this, session, candidate = std::move(spec->candidates[candidate]),
-              responder]() mutable { CreateSession(session, candidate, std::move(responder)); });
+  tasks_.Run(
+      [this, session, candidate = std::move(spec->candidates[candidate]), responder,
+       asked_at]() mutable { CreateSession(session, candidate, asked_at, std::move(responder)); });
 }
 
 void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
-                              const matching::Candidate& candidate, http::Responder responder) {
+                              const matching::Candidate& candidate, SteadyTime asked_at,
+                              http::Responder responder) {
   // ChooseSlot only picks slots whose stereotype parsed.
   json caps = DriverCapabilities(candidate, *slots_[session->slot].stereotype);
   std::weak_ptr<Session> weak = session;
@@ -396,9 +399,12 @@ void NodeAgent::CreateSession(const std::shared_ptr<Session>& session,
     if (sockets_added) sockets_.End(created->id);
     return FailCreation(session, published.error(), responder);
   }
+  // The phases let an operator (and bench/chromium/start.sh) see where a slow start went.
+  auto taken = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - asked_at);
   NodeLog(log::Level::kInfo, "node.session_started", options_.id,
           "session " + created->id.str() + " started on slot " + slots_[session->slot].id.str() +
-              " (" + started_on + ")",
+              " (" + started_on + ") in " + std::to_string(taken.count()) +
+              " ms: " + DescribeTimes(created->times),
           {.session_id = created->id.str()});
   Deliver(session, created->body, responder);
 }

@@ -167,8 +167,9 @@ class NodeAgent {
   void RouteSession(const std::string& path, http::ServerRequest request, http::Responder responder)
       EXCLUDES(mu_);
   void NewSession(const http::ServerRequest& request, http::Responder responder) EXCLUDES(mu_);
+  // `asked_at`: when the request came, for the node.session_started line's total.
   void CreateSession(const std::shared_ptr<Session>& session, const matching::Candidate& candidate,
-                     http::Responder responder) EXCLUDES(mu_);
+                     SteadyTime asked_at, http::Responder responder) EXCLUDES(mu_);
   // Makes a created session routable; an error when it may not be (stopping, driver gone).
   Status Publish(const std::shared_ptr<Session>& session, const CreatedSession& created)
       EXCLUDES(mu_);

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "http/json_body.h"
 #include "node-agent/answer_fields.h"
@@ -19,7 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::chrono::milliseconds kReadyPollInterval{50};
+constexpr std::chrono::microseconds kFirstReadyPoll{2000};
+constexpr std::chrono::microseconds kLongestReadyPoll{25000};
 constexpr std::chrono::seconds kStatusTimeout{2};
 constexpr std::chrono::seconds kDriverDeleteTimeout{20};
 // The most the node reads of a driver's /status or DELETE answer: small JSON objects.
@@ -38,7 +41,24 @@ fs::path SessionDir(const std::string& work_dir, uint64_t sequence) {
   return fs::path(work_dir) / ("session-" + std::to_string(sequence));
 }
 
+std::string Milliseconds(Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
 }  // namespace
+
+std::string DescribeTimes(const LaunchTimes& times) {
+  std::string out;
+  if (times.spawn > Duration::zero()) out += "spawn " + Milliseconds(times.spawn) + ", ";
+  if (times.ready > Duration::zero()) out += "driver ready " + Milliseconds(times.ready) + ", ";
+  return out + "create " + Milliseconds(times.create);
+}
+
+Duration ReadyPollDelay(int failed_polls) {
+  Duration delay = kFirstReadyPoll;
+  for (int i = 0; i < failed_polls && delay < kLongestReadyPoll; ++i) delay += delay / 2;
+  return std::min<Duration>(delay, kLongestReadyPoll);
+}
 
 std::string Backend::Describe() const {
   return process ? "driver pid " + std::to_string(process->pid()) + ", log " + log_path
@@ -92,6 +112,13 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
                                                const std::function<bool()>& cancelled,
                                                Backend& backend) {
   std::string who = "driver";
+  LaunchTimes times;
+  SteadyTime step = clock_.Now();
+  // The time since `step`, which moves on to now.
+  auto lap = [&] {
+    SteadyTime now = clock_.Now();
+    return now - std::exchange(step, now);
+  };
   if (!slot.relay.empty()) {
     // Relayed sessions get no local profile: the browser is not on this machine.
     backend.url = TrimSlash(slot.relay);
@@ -100,7 +127,9 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
     if (Status started = StartDriver(slot, sequence, std::move(on_exit), backend); !started.ok()) {
       return started.error();
     }
+    times.spawn = lap();
     if (Status ready = WaitReady(slot, cancelled, backend); !ready.ok()) return ready.error();
+    times.ready = lap();
     fs::path dir = fs::absolute(backend.session_dir);
     PrepareForBrowser(
         caps, {.user_data_dir = (dir / "profile").string(),
@@ -110,6 +139,10 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
   Result<http::ClientResponse> answer = AskForSession(backend, caps, who);
   if (!answer.ok()) return answer.error();
   Result<CreatedSession> created = ParseCreateAnswer(*answer);
+  if (created.ok()) {
+    times.create = lap();
+    created->times = times;
+  }
   if (created.ok() && slot.downloads) {
     created->body = WithDownloadsEnabled(created->body);
     created->capabilities["se:downloadsEnabled"] = true;
@@ -144,7 +177,7 @@ Status SessionLauncher::WaitReady(const config::SlotConfig& slot,
                                   const std::function<bool()>& cancelled, Backend& backend) {
   // Ready when /status answers 200; a driver that exits or stays silent fails the session.
   SteadyTime deadline = clock_.Now() + options_.driver_ready_timeout;
-  while (true) {
+  for (int failed = 0;; ++failed) {
     if (backend.process->exited()) {
       return NotCreated("driver " + slot.driver.front() + " exited during start-up");
     }
@@ -157,7 +190,9 @@ Status SessionLauncher::WaitReady(const config::SlotConfig& slot,
       return NotCreated("driver " + slot.driver.front() + " not ready after " +
                         ShortSeconds(options_.driver_ready_timeout));
     }
-    backend.process->WaitExit(kReadyPollInterval);
+    // Woken at once by the driver's exit.
+    backend.process->WaitExit(
+        std::chrono::duration_cast<std::chrono::milliseconds>(ReadyPollDelay(failed)));
   }
 }
 

@@ -57,6 +57,24 @@ TEST(DriverArgvTest, PlacesThePortOrAppendsIt) {
             (std::vector<std::string>{"appium", "-p", "4723"}));
 }
 
+TEST(ReadyPollDelayTest, StartsShortAndGrowsToACap) {
+  EXPECT_EQ(ReadyPollDelay(0), 2ms);
+  EXPECT_EQ(ReadyPollDelay(1), 3ms);
+  Duration previous = ReadyPollDelay(0);
+  for (int n = 1; n < 100; ++n) {
+    EXPECT_GE(ReadyPollDelay(n), previous) << n;
+    previous = ReadyPollDelay(n);
+  }
+  EXPECT_EQ(ReadyPollDelay(20), 25ms);
+  EXPECT_EQ(ReadyPollDelay(1 << 30), 25ms);
+}
+
+TEST(DescribeTimesTest, NamesEachPhaseThatRan) {
+  EXPECT_EQ(DescribeTimes({.spawn = 1500us, .ready = 9ms, .create = 480ms}),
+            "spawn 1 ms, driver ready 9 ms, create 480 ms");
+  EXPECT_EQ(DescribeTimes({.create = 30ms}), "create 30 ms");  // a relay
+}
+
 class SessionLauncherTest : public ::testing::Test {
  protected:
   void SetUp() override { std::filesystem::create_directories(work_ / "logs"); }
@@ -107,6 +125,70 @@ TEST_F(SessionLauncherTest, ANodeThatStopsCancelsTheReadinessWait) {
   EXPECT_EQ(created.error().message, "node is stopping");
   ASSERT_NE(backend.process, nullptr);  // left to the caller, who stops it
   launcher_.Stop(backend);
+  EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
+}
+
+// Sets an environment variable that the fake driver reads for the scope's length.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+TEST_F(SessionLauncherTest, ADriverThatListensLateIsWaitedFor) {
+  Backend backend;
+  Result<CreatedSession> created = [&] {
+    ScopedEnv late("FAKE_DRIVER_LISTEN_DELAY", "0.4");
+    return launcher_.Launch(
+        DriverSlot(), json::object(), 1, nullptr, [] { return false; }, backend);
+  }();
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  // Not a speed figure: the driver could not answer before it listened.
+  EXPECT_GE(created->times.ready, 400ms);
+  EXPECT_GT(created->times.create, Duration::zero());
+  launcher_.Stop(backend);
+}
+
+TEST_F(SessionLauncherTest, ADriverThatDiesBeforeListeningFailsTheLaunch) {
+  Backend backend;
+  Result<CreatedSession> created = [&] {
+    ScopedEnv dies("FAKE_DRIVER_EXIT_AT_START", "3");
+    return launcher_.Launch(
+        DriverSlot(), json::object(), 1, nullptr, [] { return false; }, backend);
+  }();
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kSessionNotCreated);
+  EXPECT_NE(created.error().message.find("exited during start-up"), std::string::npos)
+      << created.error().message;
+  ASSERT_NE(backend.process, nullptr);
+  EXPECT_TRUE(backend.process->exited());  // reaped, not a zombie
+  launcher_.Stop(backend);
+  EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
+}
+
+TEST_F(SessionLauncherTest, ADriverThatNeverAnswersTimesOutAndIsStopped) {
+  SessionLauncher quick(
+      {.work_dir = work_.string(), .driver_ready_timeout = 300ms, .stop_grace = 2s}, clock_,
+      client_);
+  Backend backend;
+  Result<CreatedSession> created = [&] {
+    ScopedEnv silent("FAKE_DRIVER_NOT_READY", "1");
+    return quick.Launch(
+        DriverSlot(), json::object(), 1, nullptr, [] { return false; }, backend);
+  }();
+  ASSERT_FALSE(created.ok());
+  EXPECT_NE(created.error().message.find("not ready after"), std::string::npos)
+      << created.error().message;
+  ASSERT_NE(backend.process, nullptr);
+  int pid = backend.process->pid();
+  EXPECT_FALSE(backend.process->exited());
+  quick.Stop(backend);
+  EXPECT_NE(::kill(pid, 0), 0);
   EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
 }
 

@@ -22,6 +22,8 @@ localhost (500) and any Origin header (403). GET /fake/upgrades lists the header
 "path") of every upgrade request received, oldest first. /session/{id}/se/bidi and
 /session/{id}/se/cdp echo too, as a grid node behind a relay slot would.
 FAKE_DRIVER_DEBUGGER_ADDRESS=HOST:PORT reports that debuggerAddress instead of its own.
+Start-up faults: FAKE_DRIVER_LISTEN_DELAY=SECONDS waits that long before it listens (a driver
+that gets ready late); FAKE_DRIVER_EXIT_AT_START=CODE exits with CODE without ever listening.
 """
 import ipaddress
 import json
@@ -234,6 +236,9 @@ def main():
     for arg in sys.argv[1:]:
         if arg.startswith("--port="):
             port = int(arg.split("=", 1)[1])
+    if os.environ.get("FAKE_DRIVER_EXIT_AT_START"):
+        sys.exit(int(os.environ["FAKE_DRIVER_EXIT_AT_START"]))
+    time.sleep(float(os.environ.get("FAKE_DRIVER_LISTEN_DELAY") or 0))
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print("fake_driver listening on", server.server_address[1], flush=True)
