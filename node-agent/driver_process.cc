@@ -36,8 +36,11 @@ Result<std::unique_ptr<DriverProcess>> DriverProcess::Spawn(const std::vector<st
   return std::unique_ptr<DriverProcess>(new DriverProcess(pid, std::move(on_exit)));
 }
 
-DriverProcess::DriverProcess(pid_t pid, ExitCallback on_exit)
-    : pid_(pid), on_exit_(std::move(on_exit)) {
+DriverProcess::DriverProcess(pid_t pid, ExitCallback on_exit) : pid_(pid) {
+  {
+    MutexLock lock(mu_);
+    on_exit_ = std::move(on_exit);
+  }
   reaper_ = std::thread([this] { Reap(); });
 }
 
@@ -56,7 +59,13 @@ void DriverProcess::Reap() {
   // crashed driver does not leak a browser.
   ::kill(-pid_, SIGKILL);
   // The callback runs before waiters wake, so whoever saw the exit also sees its effects.
-  if (on_exit_) on_exit_(status);
+  ExitCallback on_exit;
+  {
+    MutexLock lock(mu_);
+    reaped_ = true;
+    on_exit = std::move(on_exit_);
+  }
+  if (on_exit) on_exit(status);
   {
     MutexLock lock(mu_);
     exited_ = true;
@@ -67,6 +76,13 @@ void DriverProcess::Reap() {
 bool DriverProcess::exited() const {
   MutexLock lock(mu_);
   return exited_;
+}
+
+bool DriverProcess::SetExitCallback(ExitCallback on_exit) {
+  MutexLock lock(mu_);
+  if (reaped_) return false;
+  on_exit_ = std::move(on_exit);
+  return true;
 }
 
 bool DriverProcess::WaitExit(std::chrono::milliseconds timeout) {

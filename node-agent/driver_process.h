@@ -48,6 +48,10 @@ class DriverProcess {
   pid_t pid() const { return pid_; }
   bool exited() const EXCLUDES(mu_);
 
+  // Replaces the exit callback (a spare driver, started before its session, gets the
+  // session's here). False, and `on_exit` dropped, once the exit is being reported.
+  bool SetExitCallback(ExitCallback on_exit) EXCLUDES(mu_);
+
   // SIGTERM to the process group, then SIGKILL to the group if the leader has not exited
   // within `grace`. Returns once the leader has been reaped. Idempotent.
   void Terminate(std::chrono::milliseconds grace) EXCLUDES(mu_);
@@ -60,9 +64,10 @@ class DriverProcess {
   void Reap();
 
   const pid_t pid_;
-  ExitCallback on_exit_;
   mutable Mutex mu_;
+  ExitCallback on_exit_ GUARDED_BY(mu_);
   std::condition_variable_any exited_cv_;
+  bool reaped_ GUARDED_BY(mu_) = false;  // the callback has been taken to run
   bool exited_ GUARDED_BY(mu_) = false;
   std::thread reaper_;
 };

@@ -49,6 +49,20 @@ TEST(DriverProcessTest, OutputGoesToTheLogFileAndExitIsReported) {
   std::filesystem::remove(log);
 }
 
+TEST(DriverProcessTest, AReplacedExitCallbackIsTheOneCalled) {
+  std::string log = TempLog("replaced");
+  std::atomic<int> first{0};
+  std::atomic<int> second{0};
+  auto p = DriverProcess::Spawn({"sleep", "30"}, log, [&](int) { ++first; });
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE((*p)->SetExitCallback([&](int) { ++second; }));
+  (*p)->Terminate(2s);
+  EXPECT_EQ(first, 0);
+  EXPECT_EQ(second, 1);
+  EXPECT_FALSE((*p)->SetExitCallback([&](int) { ++first; }));
+  std::filesystem::remove(log);
+}
+
 TEST(DriverProcessTest, RunsInItsOwnProcessGroup) {
   std::string log = TempLog("pgid");
   auto p = DriverProcess::Spawn({"sleep", "30"}, log, nullptr);

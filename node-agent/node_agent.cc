@@ -191,7 +191,8 @@ NodeAgent::NodeAgent(NodeAgentOptions options, const Clock& clock, http::HttpCli
                  .driver_ready_timeout = options_.driver_ready_timeout,
                  .session_create_timeout = options_.session_create_timeout,
                  .stop_grace = options_.stop_grace,
-                 .max_response_body = options_.max_response_body},
+                 .max_response_body = options_.max_response_body,
+                 .spare_drivers = options_.spare_drivers},
                 clock, client),
       book_(SlotInfos(options_),
             SlotBookOptions{options_.session_timeout, options_.drain_after_sessions}, clock),
@@ -211,6 +212,7 @@ Status NodeAgent::Start() {
     return Error{ErrorCode::kInternal,
                  "cannot create work directory " + options_.work_dir + ": " + ec.message()};
   }
+  for (const config::SlotConfig& slot : options_.slots) launcher_.PrepareSpare(slot);
   maintenance_ = std::thread([this] { Maintain(); });
   return Status::Ok();
 }
@@ -697,6 +699,7 @@ void NodeAgent::Stop() {
     stopping_ = true;
     wake_.notify_all();
   }
+  launcher_.StopSpares();  // a session starting now takes none, and none starts after it
   if (maintenance_.joinable()) maintenance_.join();
   std::vector<std::shared_ptr<Session>> live;
   bool deregister = false;

@@ -72,6 +72,9 @@ struct NodeAgentOptions {
   Duration session_create_timeout = std::chrono::seconds(60);
   Duration command_timeout = std::chrono::minutes(10);
   Duration stop_grace = std::chrono::seconds(5);  // SIGTERM to SIGKILL for a driver
+  // Keep a started, ready driver per driver command for the next session (spare_drivers.h);
+  // `gridhub node` and `standalone` turn it on.
+  bool spare_drivers = false;
   // Largest answer read from a driver or relay (server.max-body); beyond it a command gets 502
   // and a new session fails. Answers from the hub and driver /status are read up to 1 MiB.
   size_t max_response_body = size_t{64} << 20;

@@ -62,6 +62,7 @@ NodeAgentOptions OptionsFromSettings(const config::Settings& settings) {
   options.drain_timeout = settings.node.drain_timeout;
   options.max_response_body = settings.server.max_body;
   options.max_upload = settings.node.max_upload;
+  options.spare_drivers = true;
   // Three heartbeats per hub.node-timeout (when the node's settings know it), and at least one
   // a second: the hub's node-timeout may be set shorter than the node's file knows, and a
   // heartbeat costs the hub one short critical section.

@@ -104,7 +104,15 @@ std::vector<std::string> DriverArgv(const std::vector<std::string>& command, uin
 
 SessionLauncher::SessionLauncher(LauncherOptions options, const Clock& clock,
                                  http::HttpClient& client)
-    : options_(std::move(options)), clock_(clock), client_(client) {}
+    : options_(std::move(options)), clock_(clock), client_(client) {
+  if (!options_.spare_drivers) return;
+  spares_ = std::make_unique<SpareDrivers>(
+      [this](const SpareDrivers::Command& command, const std::function<bool()>& cancelled) {
+        return StartSpare(command, cancelled);
+      });
+}
+
+SessionLauncher::~SessionLauncher() { StopSpares(); }
 
 Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, json caps,
                                                uint64_t sequence,
@@ -114,22 +122,16 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
   std::string who = "driver";
   LaunchTimes times;
   SteadyTime step = clock_.Now();
-  // The time since `step`, which moves on to now.
-  auto lap = [&] {
-    SteadyTime now = clock_.Now();
-    return now - std::exchange(step, now);
-  };
   if (!slot.relay.empty()) {
     // Relayed sessions get no local profile: the browser is not on this machine.
     backend.url = TrimSlash(slot.relay);
     who = "relay " + backend.url;
   } else {
-    if (Status started = StartDriver(slot, sequence, std::move(on_exit), backend); !started.ok()) {
+    if (Status started = StartDriver(slot, sequence, std::move(on_exit), cancelled, backend, times);
+        !started.ok()) {
       return started.error();
     }
-    times.spawn = lap();
-    if (Status ready = WaitReady(slot, cancelled, backend); !ready.ok()) return ready.error();
-    times.ready = lap();
+    step = clock_.Now();
     fs::path dir = fs::absolute(backend.session_dir);
     PrepareForBrowser(
         caps, {.user_data_dir = (dir / "profile").string(),
@@ -139,19 +141,37 @@ Result<CreatedSession> SessionLauncher::Launch(const config::SlotConfig& slot, j
   Result<http::ClientResponse> answer = AskForSession(backend, caps, who);
   if (!answer.ok()) return answer.error();
   Result<CreatedSession> created = ParseCreateAnswer(*answer);
-  if (created.ok()) {
-    times.create = lap();
-    created->times = times;
-  }
-  if (created.ok() && slot.downloads) {
+  if (!created.ok()) return created;
+  times.create = clock_.Now() - step;
+  created->times = times;
+  // Now, not earlier: the spare's start does not compete with this session's browser start.
+  if (spares_ && slot.relay.empty()) spares_->Refill(slot.driver);
+  if (slot.downloads) {
     created->body = WithDownloadsEnabled(created->body);
     created->capabilities["se:downloadsEnabled"] = true;
   }
   return created;
 }
 
+void SessionLauncher::PrepareSpare(const config::SlotConfig& slot) {
+  if (spares_ && slot.relay.empty() && !slot.driver.empty()) spares_->Refill(slot.driver);
+}
+
+bool SessionLauncher::HasSpare(const config::SlotConfig& slot) const {
+  return spares_ && spares_->Has(slot.driver);
+}
+
+void SessionLauncher::StopSpares() {
+  if (spares_) {
+    spares_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+  }
+}
+
 Status SessionLauncher::StartDriver(const config::SlotConfig& slot, uint64_t sequence,
-                                    DriverProcess::ExitCallback on_exit, Backend& backend) {
+                                    DriverProcess::ExitCallback on_exit,
+                                    const std::function<bool()>& cancelled, Backend& backend,
+                                    LaunchTimes& times) {
+  SteadyTime began = clock_.Now();
   fs::path dir = SessionDir(options_.work_dir, sequence);
   fs::path profile = dir / "profile";
   std::error_code ec;
@@ -162,37 +182,83 @@ Status SessionLauncher::StartDriver(const config::SlotConfig& slot, uint64_t seq
   backend.session_dir = dir.string();
   backend.log_path =
       (fs::path(options_.work_dir) / "logs" / (dir.filename().string() + ".log")).string();
+  if (AdoptSpare(slot, on_exit, backend)) return Status::Ok();
 
+  Result<StartedDriver> spawned = SpawnDriver(slot.driver, backend.log_path, std::move(on_exit));
+  if (!spawned.ok()) return spawned.error();
+  backend.process = std::move(spawned->process);
+  backend.url = std::move(spawned->url);
+  SteadyTime running = clock_.Now();
+  times.spawn = running - began;
+  Status ready = WaitReady(slot.driver.front(), backend.url, *backend.process, cancelled);
+  times.ready = clock_.Now() - running;
+  return ready;
+}
+
+bool SessionLauncher::AdoptSpare(const config::SlotConfig& slot,
+                                 const DriverProcess::ExitCallback& on_exit, Backend& backend) {
+  std::optional<StartedDriver> spare = spares_ ? spares_->Take(slot.driver) : std::nullopt;
+  if (!spare) return false;
+  std::error_code ec;
+  if (!spare->process->SetExitCallback(on_exit)) {  // it died just now
+    fs::remove(spare->log_path, ec);
+    return false;
+  }
+  // Its output so far goes with the session's.
+  fs::rename(spare->log_path, backend.log_path, ec);
+  if (ec) backend.log_path = spare->log_path;
+  backend.process = std::move(spare->process);
+  backend.url = std::move(spare->url);
+  return true;
+}
+
+Result<StartedDriver> SessionLauncher::SpawnDriver(const std::vector<std::string>& command,
+                                                   const std::string& log_path,
+                                                   DriverProcess::ExitCallback on_exit) {
   Result<uint16_t> port = PickFreeLoopbackPort();
   if (!port.ok()) return NotCreated(port.error().message);
   Result<std::unique_ptr<DriverProcess>> process =
-      DriverProcess::Spawn(DriverArgv(slot.driver, *port), backend.log_path, std::move(on_exit));
+      DriverProcess::Spawn(DriverArgv(command, *port), log_path, std::move(on_exit));
   if (!process.ok()) return process.error();
-  backend.process = std::move(*process);
-  backend.url = "http://127.0.0.1:" + std::to_string(*port);
-  return Status::Ok();
+  return StartedDriver{.process = std::move(*process),
+                       .url = "http://127.0.0.1:" + std::to_string(*port),
+                       .log_path = log_path};
 }
 
-Status SessionLauncher::WaitReady(const config::SlotConfig& slot,
-                                  const std::function<bool()>& cancelled, Backend& backend) {
+Result<StartedDriver> SessionLauncher::StartSpare(const std::vector<std::string>& command,
+                                                  const std::function<bool()>& cancelled) {
+  std::string log = (fs::path(options_.work_dir) / "logs" /
+                     ("spare-" + std::to_string(++spares_started_) + ".log"))
+                        .string();
+  Result<StartedDriver> spawned = SpawnDriver(command, log, nullptr);
+  if (!spawned.ok()) return spawned;
+  if (Status ready = WaitReady(command.front(), spawned->url, *spawned->process, cancelled);
+      !ready.ok()) {
+    spawned->process->Terminate(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.stop_grace));
+    std::error_code ec;
+    fs::remove(log, ec);
+    return ready.error();
+  }
+  return spawned;
+}
+
+Status SessionLauncher::WaitReady(const std::string& driver, const std::string& url,
+                                  DriverProcess& process, const std::function<bool()>& cancelled) {
   // Ready when /status answers 200; a driver that exits or stays silent fails the session.
   SteadyTime deadline = clock_.Now() + options_.driver_ready_timeout;
   for (int failed = 0;; ++failed) {
-    if (backend.process->exited()) {
-      return NotCreated("driver " + slot.driver.front() + " exited during start-up");
-    }
+    if (process.exited()) return NotCreated("driver " + driver + " exited during start-up");
     if (cancelled()) return NotCreated("node is stopping");
-    http::ClientResponse status = client_.SendSync({.url = backend.url + "/status",
-                                                    .timeout = kStatusTimeout,
-                                                    .max_response_body = kSmallAnswer});
+    http::ClientResponse status = client_.SendSync(
+        {.url = url + "/status", .timeout = kStatusTimeout, .max_response_body = kSmallAnswer});
     if (status.status == 200) return Status::Ok();
     if (clock_.Now() >= deadline) {
-      return NotCreated("driver " + slot.driver.front() + " not ready after " +
+      return NotCreated("driver " + driver + " not ready after " +
                         ShortSeconds(options_.driver_ready_timeout));
     }
     // Woken at once by the driver's exit.
-    backend.process->WaitExit(
-        std::chrono::duration_cast<std::chrono::milliseconds>(ReadyPollDelay(failed)));
+    process.WaitExit(std::chrono::duration_cast<std::chrono::milliseconds>(ReadyPollDelay(failed)));
   }
 }
 

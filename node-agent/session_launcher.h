@@ -20,6 +20,7 @@
 // Thread-safety: every method may run on any thread at once (each call works on the Backend
 // it is given, which its caller owns); Launch, DeleteOnDriver and Stop block.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,7 @@
 #include "config/settings.h"
 #include "http/http_client.h"
 #include "node-agent/driver_process.h"
+#include "node-agent/spare_drivers.h"
 
 namespace gridhub::node {
 
@@ -43,6 +45,9 @@ struct LauncherOptions {
   Duration session_create_timeout = std::chrono::seconds(60);
   Duration stop_grace = std::chrono::seconds(5);  // SIGTERM to SIGKILL for a driver
   size_t max_response_body = size_t{64} << 20;    // largest new-session answer read
+  // Keep a started, ready driver per driver command for the next session (spare_drivers.h):
+  // PrepareSpare() starts the first, each session's start the next.
+  bool spare_drivers = false;
 };
 
 // Where a session's commands go, and what ending it must clean up.
@@ -94,6 +99,9 @@ std::vector<std::string> DriverArgv(const std::vector<std::string>& command, uin
 class SessionLauncher {
  public:
   SessionLauncher(LauncherOptions options, const Clock& clock, http::HttpClient& client);
+  ~SessionLauncher();  // StopSpares()
+  SessionLauncher(const SessionLauncher&) = delete;
+  SessionLauncher& operator=(const SessionLauncher&) = delete;
 
   // Starts `slot`'s backend and creates a session with `caps` on it. `sequence` names the
   // session's directory and log; `on_exit` runs on the reaper thread if the driver exits;
@@ -112,11 +120,28 @@ class SessionLauncher {
   // directory. A relay is left running. Idempotent.
   void Stop(Backend& backend);
 
+  // With spare_drivers, begins starting a spare for a driver slot (no-op for a relay).
+  void PrepareSpare(const config::SlotConfig& slot);
+  // Whether `slot` has a spare ready now.
+  bool HasSpare(const config::SlotConfig& slot) const;
+  // Terminates the spares and starts no more (the node is stopping). Idempotent.
+  void StopSpares();
+
  private:
+  // The session's folders and its driver, ready: a spare if one is there, else spawned now.
   Status StartDriver(const config::SlotConfig& slot, uint64_t sequence,
-                     DriverProcess::ExitCallback on_exit, Backend& backend);
-  Status WaitReady(const config::SlotConfig& slot, const std::function<bool()>& cancelled,
-                   Backend& backend);
+                     DriverProcess::ExitCallback on_exit, const std::function<bool()>& cancelled,
+                     Backend& backend, LaunchTimes& times);
+  // Takes the slot's spare into `backend` (its log renamed to the session's); false if none.
+  bool AdoptSpare(const config::SlotConfig& slot, const DriverProcess::ExitCallback& on_exit,
+                  Backend& backend);
+  Result<StartedDriver> SpawnDriver(const std::vector<std::string>& command,
+                                    const std::string& log_path,
+                                    DriverProcess::ExitCallback on_exit);
+  Result<StartedDriver> StartSpare(const std::vector<std::string>& command,
+                                   const std::function<bool()>& cancelled);
+  Status WaitReady(const std::string& driver, const std::string& url, DriverProcess& process,
+                   const std::function<bool()>& cancelled);
   // POST /session with `caps` to the backend; `who` names it in errors ("driver", "relay ...").
   Result<http::ClientResponse> AskForSession(const Backend& backend, const nlohmann::json& caps,
                                              const std::string& who);
@@ -124,6 +149,8 @@ class SessionLauncher {
   const LauncherOptions options_;
   const Clock& clock_;
   http::HttpClient& client_;
+  std::atomic<uint64_t> spares_started_{0};  // names the spares' logs
+  std::unique_ptr<SpareDrivers> spares_;     // last: stopped before the members it uses go
 };
 
 }  // namespace gridhub::node

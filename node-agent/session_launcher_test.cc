@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "node-agent/free_port.h"
 #include "node-agent/testing/fake_driver.h"
@@ -190,6 +192,68 @@ TEST_F(SessionLauncherTest, ADriverThatNeverAnswersTimesOutAndIsStopped) {
   quick.Stop(backend);
   EXPECT_NE(::kill(pid, 0), 0);
   EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
+}
+
+// Bounded: waits until `done` holds, up to 10 s.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+TEST_F(SessionLauncherTest, ASessionTakesTheSpareDriverAndTheNextSpareStartsAfterIt) {
+  SessionLauncher launcher({.work_dir = work_.string(), .stop_grace = 2s, .spare_drivers = true},
+                           clock_, client_);
+  config::SlotConfig slot = DriverSlot();
+  launcher.PrepareSpare(slot);
+  ASSERT_TRUE(Eventually([&] { return launcher.HasSpare(slot); }));
+  std::atomic<int> exits{0};
+  Backend backend;
+  Result<CreatedSession> created = launcher.Launch(
+      slot, json::object(), 4, [&](int) { ++exits; }, [] { return false; }, backend);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  // Adopted, not spawned: no spawn and no readiness wait in this session's start.
+  EXPECT_EQ(created->times.spawn, Duration::zero());
+  EXPECT_EQ(created->times.ready, Duration::zero());
+  EXPECT_EQ(created->capabilities["fake:pid"], backend.process->pid());
+  EXPECT_EQ(backend.log_path, (work_ / "logs" / "session-4.log").string());
+  EXPECT_TRUE(std::filesystem::exists(backend.log_path));
+  EXPECT_FALSE(std::filesystem::exists(work_ / "logs" / "spare-1.log"));
+  // The next spare is another process; the session's exit callback is the session's.
+  ASSERT_TRUE(Eventually([&] { return launcher.HasSpare(slot); }));
+  launcher.Stop(backend);
+  EXPECT_EQ(exits, 1);
+  launcher.StopSpares();
+  EXPECT_FALSE(launcher.HasSpare(slot));
+  EXPECT_FALSE(std::filesystem::exists(work_ / "logs" / "spare-2.log"));
+}
+
+TEST_F(SessionLauncherTest, ASpareThatNeverGetsReadyIsNotKeptAndTheSessionStartsItsOwn) {
+  SessionLauncher launcher({.work_dir = work_.string(),
+                            .driver_ready_timeout = 300ms,
+                            .stop_grace = 2s,
+                            .spare_drivers = true},
+                           clock_, client_);
+  config::SlotConfig slot = DriverSlot();
+  {
+    ScopedEnv silent("FAKE_DRIVER_NOT_READY", "1");
+    launcher.PrepareSpare(slot);
+    // The spare gives up after the ready timeout and stops its driver; its log goes too.
+    std::filesystem::path log = work_ / "logs" / "spare-1.log";
+    ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(log); }));
+    ASSERT_TRUE(Eventually([&] { return !std::filesystem::exists(log); }));
+    EXPECT_FALSE(launcher.HasSpare(slot));
+  }
+  Backend backend;
+  Result<CreatedSession> created = launcher.Launch(
+      slot, json::object(), 1, nullptr, [] { return false; }, backend);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_GT(created->times.spawn + created->times.ready, Duration::zero());  // its own driver
+  launcher.Stop(backend);
+  launcher.StopSpares();
 }
 
 TEST_F(SessionLauncherTest, ARelayIsAskedAsItIsAndLeftRunning) {
