@@ -122,6 +122,13 @@ def children_of(pid):
     return sorted(child for child, parent in _ppid_map().items() if parent == pid)
 
 
+def _is_spare(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/fd/1")).startswith("spare-")
+    except OSError:
+        return False  # gone: not a spare either
+
+
 def descendants_of(pid):
     parents = _ppid_map()
     found, frontier = [], [pid]
@@ -575,9 +582,11 @@ class Node:
         self.url = f"http://127.0.0.1:{port}"
 
     def driver_pids(self):
-        """Children of the node process (its driver processes), never found by name."""
+        """Children of the node process that serve sessions (its driver processes), never
+        found by name. The node's spare driver (docs/nodes.md, "Spare drivers": its output
+        still goes to logs/spare-N.log) serves none yet and is left out."""
         self.process.remember_descendants()
-        return children_of(self.process.pid)
+        return [pid for pid in children_of(self.process.pid) if not _is_spare(pid)]
 
 
 def wait_node_registered(grid, node_id, slots, timeout=START_TIMEOUT):
