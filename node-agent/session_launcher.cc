@@ -1,5 +1,7 @@
 #include "node-agent/session_launcher.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -204,9 +206,12 @@ bool SessionLauncher::AdoptSpare(const config::SlotConfig& slot,
     fs::remove(spare->log_path, ec);
     return false;
   }
-  // Its output so far goes with the session's.
-  fs::rename(spare->log_path, backend.log_path, ec);
-  if (ec) backend.log_path = spare->log_path;
+  // Its output so far goes with the session's; a log of that name from an earlier run of the
+  // node (same id, same folder) is kept, and the spare's log keeps its own name then.
+  if (::renameat2(AT_FDCWD, spare->log_path.c_str(), AT_FDCWD, backend.log_path.c_str(),
+                  RENAME_NOREPLACE) != 0) {
+    backend.log_path = spare->log_path;
+  }
   backend.process = std::move(spare->process);
   backend.url = std::move(spare->url);
   return true;

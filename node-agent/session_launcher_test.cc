@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "node-agent/free_port.h"
@@ -231,9 +232,32 @@ TEST_F(SessionLauncherTest, ASessionTakesTheSpareDriverAndTheNextSpareStartsAfte
   EXPECT_FALSE(std::filesystem::exists(work_ / "logs" / "spare-2.log"));
 }
 
+TEST_F(SessionLauncherTest, AnAdoptedSpareKeepsItsLogNameRatherThanReplaceAnOlderLog) {
+  SessionLauncher launcher({.work_dir = work_.string(), .stop_grace = 2s, .spare_drivers = true},
+                           clock_, client_);
+  config::SlotConfig slot = DriverSlot();
+  std::filesystem::path older = work_ / "logs" / "session-1.log";  // an earlier run's
+  { std::ofstream(older) << "older run\n"; }
+  launcher.PrepareSpare(slot);
+  ASSERT_TRUE(Eventually([&] { return launcher.HasSpare(slot); }));
+  Backend backend;
+  Result<CreatedSession> created = launcher.Launch(
+      slot, json::object(), 1, nullptr, [] { return false; }, backend);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->times.spawn, Duration::zero());  // adopted
+  EXPECT_EQ(backend.log_path, (work_ / "logs" / "spare-1.log").string());
+  std::ifstream in(older);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "older run");
+  launcher.Stop(backend);
+  launcher.StopSpares();
+}
+
 TEST_F(SessionLauncherTest, ASpareThatNeverGetsReadyIsNotKeptAndTheSessionStartsItsOwn) {
+  // Long enough for the session's own fake driver (a Python start) on a busy machine.
   SessionLauncher launcher({.work_dir = work_.string(),
-                            .driver_ready_timeout = 300ms,
+                            .driver_ready_timeout = 3s,
                             .stop_grace = 2s,
                             .spare_drivers = true},
                            clock_, client_);
