@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real Chromium session start, direct and through gridhub, in one sitting: selenium-webdriver's
 # `new Builder()...build()` until resolved (start.js), median of N starts per target, the
-# targets taking turns. Prints the medians, each one's gap to chromedriver alone, and the node
-# agent's own breakdown (its node.session_started lines: spawn, driver ready, create).
+# targets taking turns. Prints the medians, each one's gap to chromedriver alone, the time
+# each target adds outside chromedriver's own InitSession (from chromedriver's log: robust to
+# the browser's spread), and the node agent's own breakdown (node.session_started lines).
 #
 #   bench/chromium/start.sh [--runs 15] [--gridhub build/app/gridhub] [--baseline OTHER_GRIDHUB]
 #
@@ -55,9 +56,12 @@ wait_status() {
   echo "no /status from $1" >&2
   return 1
 }
+# chromedriver logs each command with a timestamp (--log-level=INFO): the time it took for
+# InitSession is the browser's start, measured the same way behind every target.
 slot_config() {  # one headless Chromium slot, the same arguments start.js sends
   cat <<EOF
-{"node": {"hub": "$1", "slots": [{"driver": ["/usr/bin/chromedriver"], "stereotype":
+{"node": {"hub": "$1", "slots": [{"driver": ["/usr/bin/chromedriver", "--log-level=INFO"],
+  "stereotype":
   {"browserName": "chrome", "platformName": "linux", "goog:chromeOptions":
    {"binary": "/usr/bin/chromium", "args": ["--headless", "--no-sandbox", "--disable-gpu",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -66,20 +70,22 @@ EOF
 }
 
 cd_port=$(free_port)
-/usr/bin/chromedriver --port="$cd_port" >"$work/chromedriver.log" 2>&1 &
+mkdir -p "$work/chromedriver" "$work/standalone" "$work/hub+node" "$work/baseline"
+/usr/bin/chromedriver --port="$cd_port" --log-level=INFO \
+  --log-path="$work/chromedriver/session-all.log" >/dev/null 2>&1 &
 pids+=($!)
 sa_port=$(free_port)
 slot_config "http://127.0.0.1:$sa_port" >"$work/standalone.yaml"
-"$gridhub" standalone --config "$work/standalone.yaml" --host 127.0.0.1 --port "$sa_port" \
-  >"$work/standalone.log" 2>&1 &
+TMPDIR="$work/standalone" "$gridhub" standalone --config "$work/standalone.yaml" \
+  --host 127.0.0.1 --port "$sa_port" >"$work/standalone.log" 2>&1 &
 pids+=($!)
 hub_port=$(free_port)
 node_port=$(free_port)
 "$gridhub" hub --host 127.0.0.1 --port "$hub_port" >"$work/hub.log" 2>&1 &
 pids+=($!)
 slot_config "http://127.0.0.1:$hub_port" >"$work/node.yaml"
-"$gridhub" node --config "$work/node.yaml" --host 127.0.0.1 --port "$node_port" \
-  >"$work/node.log" 2>&1 &
+TMPDIR="$work/hub+node" "$gridhub" node --config "$work/node.yaml" --host 127.0.0.1 \
+  --port "$node_port" >"$work/node.log" 2>&1 &
 pids+=($!)
 targets=(--target direct=service:/usr/bin/chromedriver
          --target "chromedriver=http://127.0.0.1:$cd_port"
@@ -88,8 +94,8 @@ targets=(--target direct=service:/usr/bin/chromedriver
 if [ -n "$baseline" ]; then
   base_port=$(free_port)
   slot_config "http://127.0.0.1:$base_port" >"$work/baseline.yaml"
-  "$baseline" standalone --config "$work/baseline.yaml" --host 127.0.0.1 --port "$base_port" \
-    >"$work/baseline.log" 2>&1 &
+  TMPDIR="$work/baseline" "$baseline" standalone --config "$work/baseline.yaml" \
+    --host 127.0.0.1 --port "$base_port" >"$work/baseline.log" 2>&1 &
   pids+=($!)
   targets+=(--target "baseline=http://127.0.0.1:$base_port")
 fi
@@ -104,7 +110,7 @@ done
 
 echo "$(date -u '+%F %H:%M') UTC, load $(cut -d' ' -f1-3 /proc/loadavg), $runs starts per target"
 node "$here/start.js" --runs "$runs" "${targets[@]}" >"$work/times.jsonl"
-python3 "$here/summary.py" "$work/times.jsonl" \
+python3 "$here/summary.py" "$work/times.jsonl" "$work" \
   standalone="$work/standalone.log" hub+node="$work/node.log" \
   ${baseline:+baseline="$work/baseline.log"}
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,11 +4,19 @@ gap to `chromedriver` (a chromedriver already running: the browser's own start) 
 `direct` (selenium-webdriver starting chromedriver itself), each gap the median of the
 per-round differences (the targets of a round run back to back, so a load that drifts over
 the sitting cancels out); then, per gridhub log given as NAME=PATH, the medians of the node
-agent's phases from its node.session_started lines (the first, warm-up session left out) and
-of its own share: the node's total less the driver's create.
+agent's phases from its node.session_started lines (the first, warm-up session left out), of
+its own share (the node's total less the driver's create) and of the time outside it (each
+start as the client saw it less the node's total for that session: client, hub, loopback).
 
-    summary.py times.jsonl standalone=standalone.log hub+node=node.log
+Then, per target with chromedriver logs under WORK/<target>/ (session-*.log, any depth), the
+median of each start less chromedriver's own InitSession time for it (COMMAND to RESPONSE in
+the log): what the client and the grid add around the browser's start, which the browser's
+own spread (hundreds of ms on a busy machine) cannot hide.
+
+    summary.py times.jsonl WORK standalone=standalone.log hub+node=node.log
 """
+import glob
+import os
 import json
 import re
 import statistics
@@ -16,6 +24,33 @@ import sys
 
 PHASES = re.compile(r"node\.session_started .* in (\d+) ms: (.*)$")
 PHASE = re.compile(r"([a-z ]+) (\d+) ms")
+INIT = re.compile(r"^\[(\d+\.\d+)\]\[INFO\]: \[\w+\] (COMMAND|RESPONSE) InitSession")
+
+
+def init_sessions(folder):
+    """(start, seconds) of every InitSession in the chromedriver logs under `folder`."""
+    found = []
+    for path in glob.glob(os.path.join(folder, "**", "session-*.log"), recursive=True):
+        begun = None
+        for line in open(path, errors="replace"):
+            match = INIT.match(line)
+            if match and match.group(2) == "COMMAND":
+                begun = float(match.group(1))
+            elif match and begun is not None:
+                found.append((begun, float(match.group(1)) - begun))
+                begun = None
+    return sorted(found)
+
+
+def print_outside_driver(work, starts):
+    print("added around chromedriver's own InitSession (start less InitSession), median ms:")
+    for name, ms in starts.items():
+        inits = init_sessions(os.path.join(work, name))[1:]  # the first: warm-up
+        if len(inits) != len(ms):
+            continue
+        added = statistics.median(c - 1000 * s for c, (_, s) in zip(ms, inits))
+        init = statistics.median(1000 * s for _, s in inits)
+        print(f"  {name:14} {added:6.0f}   (InitSession itself {init:.0f})")
 
 
 def quartiles(values):
@@ -23,8 +58,7 @@ def quartiles(values):
     return ordered[len(ordered) // 4], statistics.median(ordered), ordered[3 * len(ordered) // 4]
 
 
-def print_starts(path):
-    rows = [json.loads(line) for line in open(path) if line.startswith("{")]
+def print_starts(rows):
     runs = {row["target"]: row["ms"] for row in rows}
     print(f"{'target':14} {'median ms':>10} {'p25–p75':>15} {'vs chromedriver':>16} {'vs direct':>10}")
     for row in rows:
@@ -35,7 +69,7 @@ def print_starts(path):
               f"{gaps[1]:>10}")
 
 
-def print_phases(name, path):
+def print_phases(name, path, starts):
     seen = {}
     for line in open(path, errors="replace"):
         match = PHASES.search(line)
@@ -57,13 +91,21 @@ def print_phases(name, path):
             part += f" (in {len(values)} of {sessions} sessions)"
         parts.append(part)
     print(f"{name} node agent, median ms: " + ", ".join(parts))
+    # The n-th counted start is the node's (n+1)-th session: the first was the warm-up.
+    totals = seen["node total"][1:]
+    if starts and len(totals) == len(starts):
+        outside = statistics.median(c - t for c, t in zip(starts, totals))
+        print(f"{name} outside the node agent (client, hub, loopback), median ms: {outside:.0f}")
 
 
 def main():
-    print_starts(sys.argv[1])
-    for arg in sys.argv[2:]:
+    rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+    print_starts(rows)
+    starts = {row["target"]: row["ms"] for row in rows}
+    print_outside_driver(sys.argv[2], starts)
+    for arg in sys.argv[3:]:
         name, path = arg.split("=", 1)
-        print_phases(name, path)
+        print_phases(name, path, starts.get(name))
 
 
 if __name__ == "__main__":
