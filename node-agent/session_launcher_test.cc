@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "node-agent/free_port.h"
+#include "node-agent/testing/eventually.h"
 #include "node-agent/testing/fake_driver.h"
 
 namespace gridhub::node {
@@ -17,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+using test_support::Eventually;
 using test_support::kFakeDriver;
 using test_support::kPython;
 
@@ -193,16 +195,6 @@ TEST_F(SessionLauncherTest, ADriverThatNeverAnswersTimesOutAndIsStopped) {
   quick.Stop(backend);
   EXPECT_NE(::kill(pid, 0), 0);
   EXPECT_FALSE(std::filesystem::exists(work_ / "session-1"));
-}
-
-// Bounded: waits until `done` holds, up to 10 s.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 2000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
 }
 
 TEST_F(SessionLauncherTest, ASessionTakesTheSpareDriverAndTheNextSpareStartsAfterIt) {

@@ -8,20 +8,13 @@
 #include <filesystem>
 #include <thread>
 
+#include "node-agent/testing/eventually.h"
+
 namespace gridhub::node {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Bounded: waits until `done` holds, up to 10 s.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 2000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+using test_support::Eventually;
 
 class SpareDriversTest : public ::testing::Test {
  protected:

@@ -27,23 +27,11 @@
 #include "node-agent/driver_process.h"
 #include "node-agent/free_port.h"
 #include "node-agent/node_server.h"
+#include "node-agent/testing/eventually.h"
 #include "node-agent/testing/fake_driver.h"
 #include "node-agent/testing/fake_hub.h"
 
 namespace gridhub::node::test_support {
-
-// Polls `condition` until it holds or `timeout` passes; for state that changes on other
-// threads and processes.
-inline bool Eventually(const std::function<bool()>& condition,
-                       Duration timeout = std::chrono::seconds(10)) {
-  SteadyClock clock;
-  SteadyTime deadline = clock.Now() + timeout;
-  while (!condition()) {
-    if (clock.Now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 class NodeServerFixture : public ::testing::Test {
  protected:
