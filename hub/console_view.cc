@@ -33,9 +33,10 @@ struct LabelFigures {
 std::map<std::string, LabelFigures> FiguresByLabel(const GridSnapshot& snapshot) {
   std::map<std::string, LabelFigures> figures;
   for (const std::string& label : *snapshot.declared_labels) figures[label];
-  for (const auto& [label, waiting] : snapshot.queue->waiting_by_label) {
+  for (const auto& [label, waiting] : snapshot.waiting_by_label.ToMap()) {
     figures[BoundedLabel(snapshot, label)].queue += waiting;
   }
+  if (snapshot.queue == nullptr) return figures;  // the history's samples need no waiter listed
   for (const GridSnapshot::QueuedWaiter& queued : snapshot.queue->waiting) {
     LabelFigures& f = figures[BoundedLabel(snapshot, queued.waiter->label)];
     f.oldest_enqueued = std::min(f.oldest_enqueued.value_or(queued.waiter->enqueued_at),
@@ -157,6 +158,7 @@ json LabelsJson(const ConsoleInputs& in, double wall_now) {
 // Grouped by label in service order: the snapshot lists waiters label by label already.
 json QueueJson(const GridSnapshot& snapshot, double wall_now) {
   json groups = json::array();
+  if (snapshot.queue == nullptr) return groups;  // not expected: the console lists them
   for (const GridSnapshot::QueuedWaiter& queued : snapshot.queue->waiting) {
     const GridSnapshot::WaiterView& w = *queued.waiter;
     if (groups.empty() || groups.back()["label"] != w.label) {

@@ -40,7 +40,7 @@ class ConsoleViewTest : public ::testing::Test {
     queue->waiting = {{waiter("7", "chrome", false), 1},
                       {waiter("8", "chrome", true), 2},
                       {waiter("9", "(undeclared)", false), 1}};
-    queue->waiting_by_label = {{"chrome", 2}, {"(undeclared)", 1}};
+    snapshot_.waiting_by_label = LabelCounts::Of({{"chrome", 2}, {"(undeclared)", 1}});
     snapshot_.queue = queue;
   }
 

@@ -200,7 +200,9 @@ json DataTree(const GridSnapshot& snapshot, std::string_view hub_url, Exposure e
                      {"sessions", sessions}});
   }
   json queue = json::array();
-  for (const auto& request : snapshot.queue->requests) queue.push_back(full ? *request : "{}");
+  if (snapshot.queue != nullptr) {  // not expected to be null: the service lists the waiters
+    for (const auto& request : snapshot.queue->requests) queue.push_back(full ? *request : "{}");
+  }
   return {{"grid",
            {{"sessionCount", session_count},
             {"maxSession", max_session},

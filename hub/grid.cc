@@ -243,7 +243,7 @@ const Grid::Slot* Grid::StartCreationLocked(const queue::Assignment& a,
   }
   slot->reserved++;
   waiter.creating = true;
-  queue_view_dirty_ = true;
+  CountWaitingLocked(waiter.label, -1);
   creating_deadlines_.emplace(waiter.deadline, waiter.id);
   waiter.node_id = node->id;
   waiter.slot_id = slot->id;
@@ -393,8 +393,8 @@ Result<RequestId> Grid::AdmitLocked(matching::NewSessionSpec spec, std::string r
   waiter->deadline = enqueued.deadline;
   *deadline = enqueued.deadline;
   RequestId id = waiter->id;
+  CountWaitingLocked(waiter->label, +1);
   waiters_.emplace(id, std::move(waiter));
-  queue_view_dirty_ = true;
   return id;
 }
 
@@ -530,6 +530,7 @@ void Grid::RemoveWaiterLocked(RequestId id) {
   // for it stays true (without the entry the answer can only narrow).
   auto use = label_use_.find(it->second->label);
   if (use != label_use_.end() && --use->second.waiters == 0) label_use_.erase(use);
+  if (!it->second->creating) CountWaitingLocked(it->second->label, -1);
   waiters_.erase(it);
   queue_view_dirty_ = true;
 }
@@ -638,7 +639,7 @@ void Grid::RetryOrFailLocked(Waiter& waiter, const NodeId& failed_node, SteadyTi
                              Effects* effects) {
   // Back to the head of its label, preferably on another node.
   waiter.creating = false;
-  queue_view_dirty_ = true;
+  CountWaitingLocked(waiter.label, +1);
   waiter.failed_nodes.insert(failed_node.str());
   if (queue_.OnCreateFailed(waiter.id)) {
     // Waiting again: the pool may have changed while its creation was in flight.

@@ -292,6 +292,10 @@ class Grid {
   Effects Abdicate(const Error& why);
 
   std::shared_ptr<const GridSnapshot> snapshot() const;
+  // The snapshot with its list of waiters (GridSnapshot::queue) made, for the console and
+  // /graphql. Takes the lock to list them (O(waiters)) if the queue changed since they were
+  // last listed, at most once per snapshot version; /status and /metrics never need it.
+  std::shared_ptr<const GridSnapshot> snapshot_with_queue();
 
   // The queue's per-label numbers (waiting, active sessions counted against caps, ...).
   std::map<std::string, queue::LabelCounters> QueueCounters();
@@ -442,11 +446,17 @@ class Grid {
   void DrainLocked(const NodeId& node_id, std::string_view why) REQUIRES(mu_);
   void RemoveNodeIfDrainedLocked(const NodeId& node_id) REQUIRES(mu_);
   // Republishes the snapshot at the end of a public operation that changed something. Only the
-  // parts that changed are rebuilt: the queue view when queue_view_dirty_, and each node's view
-  // when it no longer matches the node; the rest is shared with the previous snapshot.
+  // parts that changed are rebuilt: each node's view when it no longer matches the node; the
+  // rest is shared with the previous snapshot, and the list of waiters is left out once it
+  // changed (queue_view_dirty_) until snapshot_with_queue() makes it again.
   void PublishLocked() REQUIRES(mu_);
   std::shared_ptr<const GridSnapshot::NodeView> NodeViewLocked(Node& node, SteadyTime now)
       REQUIRES(mu_);
+  // Every waiter, in service order, as GridSnapshot::queue lists them.
+  std::shared_ptr<const GridSnapshot::QueueView> ListQueueLocked() REQUIRES(mu_);
+  // A waiter of `label` starts (`delta` 1) or stops (-1) waiting, as the snapshot counts it:
+  // admitted, or back from a failed creation; granted, or gone while not creating.
+  void CountWaitingLocked(const std::string& label, int delta) REQUIRES(mu_);
   // The waiter as the console lists it, made on first use and kept with the waiter.
   std::shared_ptr<const GridSnapshot::WaiterView> WaiterViewLocked(Waiter& waiter, SteadyTime now)
       REQUIRES(mu_);
@@ -491,9 +501,13 @@ class Grid {
   uint64_t version_ GUARDED_BY(mu_) = 0;
   // compat_generation_ when the metric labels were last synced (it changes with the pool).
   uint64_t metrics_generation_ GUARDED_BY(mu_) = 0;
-  // The waiters as the snapshot shows them (not creating), and whether they changed since:
-  // set wherever a waiter arrives, leaves, or starts or stops creating its session.
+  // The waiters as the snapshot lists them (not creating), made by snapshot_with_queue() and
+  // dropped wherever a waiter arrives, leaves, or starts or stops creating its session
+  // (queue_view_dirty_).
   std::shared_ptr<const GridSnapshot::QueueView> queue_view_ GUARDED_BY(mu_);
+  // Waiters (not creating) per label: the writer's map and the value snapshots share.
+  LabelCounts::Map waiting_live_ GUARDED_BY(mu_);
+  LabelCounts waiting_counts_ GUARDED_BY(mu_);
   // What SyncMetricLabelsLocked last declared, as the snapshot shows it.
   std::shared_ptr<const std::set<std::string>> declared_labels_ GUARDED_BY(mu_) =
       std::make_shared<const std::set<std::string>>();

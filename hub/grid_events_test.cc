@@ -148,7 +148,7 @@ TEST_F(GridEventsTest, AnOperatorCancelsOneWaiterByItsQueueId) {
   EXPECT_EQ(event->run_id, "drop");
   EXPECT_EQ(event->reason, "cancelled");
   EXPECT_EQ(grid().QueueJson()["value"].size(), 1u);
-  EXPECT_EQ(grid().snapshot()->queue->waiting.size(), 1u);
+  EXPECT_EQ(grid().snapshot_with_queue()->queue->waiting.size(), 1u);
   Effects again;
   EXPECT_EQ(grid().CancelWaiter(drop, &again).error().code, ErrorCode::kNotFound);
   for (const char* bad : {"", "x1", "-1", "99999999999999999999999"}) {

@@ -1,9 +1,6 @@
 // Grid: publishing the immutable snapshot that /status, /graphql and /metrics read, and the
 // read-only views for tests.
 
-#include <algorithm>
-#include <unordered_set>
-
 #include "hub/grid.h"
 #include "hub/grid_internal.h"
 
@@ -24,30 +21,9 @@ void Grid::PublishLocked() {
   const SteadyTime now = clock_.Now();
   snapshot->version = ++version_;
   snapshot->queue_size = queue_.size();
-  if (queue_view_dirty_ || queue_view_ == nullptr) {
-    auto view = std::make_shared<GridSnapshot::QueueView>();
-    view->requests.reserve(queue_.size());
-    view->waiting.reserve(queue_.size());
-    // One walk in service order, which lists each label's waiters together: the per-label
-    // count is looked up once per label, not once per waiter.
-    std::string_view counted_label;
-    size_t* count = nullptr;
-    queue_.ForEachWaiter([&](RequestId id, std::string_view label, size_t position)
-                             NO_THREAD_SAFETY_ANALYSIS {  // runs inside PublishLocked
-                               auto w = waiters_.find(id);
-                               if (w == waiters_.end() || !w->second->caps_string) return;
-                               Waiter& waiter = *w->second;
-                               view->requests.push_back(waiter.caps_string);
-                               view->waiting.push_back({WaiterViewLocked(waiter, now), position});
-                               if (count == nullptr || label != counted_label) {
-                                 counted_label = label;
-                                 count = &view->waiting_by_label[waiter.label];
-                               }
-                               ++*count;
-                             });
-    queue_view_ = std::move(view);
-    queue_view_dirty_ = false;
-  }
+  snapshot->waiting_by_label = waiting_counts_;
+  // Listing the waiters costs O(waiters): a grant must not pay it, a reader does if it asks.
+  if (queue_view_dirty_) queue_view_ = nullptr;
   snapshot->queue = queue_view_;
   snapshot->concurrency_caps = settings_.queue.concurrency_caps;
   snapshot->concurrency_default = settings_.queue.concurrency_default;
@@ -58,6 +34,53 @@ void Grid::PublishLocked() {
   }
   MutexLock lock(snapshot_mu_);
   snapshot_ = std::move(snapshot);
+}
+
+std::shared_ptr<const GridSnapshot> Grid::snapshot_with_queue() {
+  MutexLock lock(mu_);
+  std::shared_ptr<const GridSnapshot> published = snapshot();
+  if (published->queue != nullptr) return published;
+  // The published snapshot is the latest (each operation publishes before it unlocks), so
+  // the queue listed now is the one it counts; the copy keeps its version and replaces it,
+  // for the readers that come before the next change.
+  if (queue_view_dirty_ || queue_view_ == nullptr) {
+    queue_view_ = ListQueueLocked();
+    queue_view_dirty_ = false;
+  }
+  auto listed = std::make_shared<GridSnapshot>(*published);
+  listed->queue = queue_view_;
+  MutexLock publish(snapshot_mu_);
+  snapshot_ = listed;
+  return listed;
+}
+
+std::shared_ptr<const GridSnapshot::QueueView> Grid::ListQueueLocked() {
+  auto view = std::make_shared<GridSnapshot::QueueView>();
+  view->requests.reserve(queue_.size());
+  view->waiting.reserve(queue_.size());
+  const SteadyTime now = clock_.Now();
+  queue_.ForEachWaiter([&](RequestId id, std::string_view, size_t position)
+                           NO_THREAD_SAFETY_ANALYSIS {  // runs inside ListQueueLocked
+                             auto w = waiters_.find(id);
+                             if (w == waiters_.end() || !w->second->caps_string) return;
+                             Waiter& waiter = *w->second;
+                             view->requests.push_back(waiter.caps_string);
+                             view->waiting.push_back({WaiterViewLocked(waiter, now), position});
+                           });
+  return view;
+}
+
+void Grid::CountWaitingLocked(const std::string& label, int delta) {
+  auto it = waiting_live_.try_emplace(label, 0).first;
+  if (delta > 0) {
+    ++it->second;
+  } else if (it->second > 0) {  // never below 0 (not expected either)
+    --it->second;
+  }
+  const size_t count = it->second;
+  if (count == 0) waiting_live_.erase(it);
+  waiting_counts_ = waiting_counts_.With(label, count, waiting_live_);
+  queue_view_dirty_ = true;
 }
 
 // The node's published view, rebuilt only if it no longer shows the node: a node's id and

@@ -1,8 +1,10 @@
 #pragma once
 
 // An immutable picture of the registry, republished by Grid after every public operation that
-// changed something, so that /status (and any other read-only view) answers without touching
-// the grid's lock. Its parts are immutable too and shared between consecutive snapshots.
+// changed something, so that /status and /metrics answer without touching the grid's lock. Its
+// parts are immutable too and shared between consecutive snapshots. The one part left out of
+// a republished snapshot is the list of waiters (`queue`), which costs O(waiters) to make: the
+// console and /graphql ask Grid::snapshot_with_queue(), which lists them once per version.
 //
 //   std::shared_ptr<const GridSnapshot> snapshot = grid.snapshot();
 //   responder.Send(200, StatusJson(*snapshot).dump());
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "hub/label_counts.h"
 #include "hub/session_activity.h"
 
 namespace gridhub::hub {
@@ -47,9 +50,7 @@ struct GridSnapshot {
     std::vector<SlotView> slots;
   };
 
-  // What the waiting requests contribute; rebuilt only when a waiter arrives, leaves, or is
-  // granted or sent back to wait, and otherwise shared by consecutive snapshots.
-  // A waiting request as the console lists it; made once per waiter, when first published.
+  // A waiting request as the console lists it; made once per waiter, when first listed.
   struct WaiterView {
     std::string id;  // the request id GET /queue shows and DELETE /queue/{id} takes
     std::string label;
@@ -64,12 +65,14 @@ struct GridSnapshot {
     size_t position = 1;  // within its label, 1 = next
   };
 
+  // Every waiter, listed for the console and GraphQL. Listing costs O(waiters), so it is not
+  // rebuilt when the queue changes (each grant does) but when a reader asks for it
+  // (Grid::snapshot_with_queue), at most once per snapshot version.
   struct QueueView {
     // Each waiter's capabilities (its first merged candidate) as a JSON string, for GraphQL's
-    // sessionQueueRequests; shared with the waiter, so building copies pointers only.
+    // sessionQueueRequests, in service order; shared with the waiter, so listing copies
+    // pointers only.
     std::vector<std::shared_ptr<const std::string>> requests;
-    // For GET /metrics: waiters by request label.
-    std::map<std::string, size_t> waiting_by_label;
     // For the console: every waiter, in service order (labels round-robin from the next one
     // served, each label first-come first-served).
     std::vector<QueuedWaiter> waiting;
@@ -79,7 +82,11 @@ struct GridSnapshot {
   // after an event rebuilds only the nodes it touched. Never null.
   std::vector<std::shared_ptr<const NodeView>> nodes;
   size_t queue_size = 0;
-  std::shared_ptr<const QueueView> queue = std::make_shared<const QueueView>();  // never null
+  // For GET /metrics and the console: waiters by request label, kept up to date per change.
+  LabelCounts waiting_by_label;
+  // The waiters listed. Null in a snapshot from Grid::snapshot() when they changed since they
+  // were last listed; never null in one from Grid::snapshot_with_queue().
+  std::shared_ptr<const QueueView> queue;
   uint64_t version = 0;  // increases with every change
   // For GET /metrics: the concurrency caps in force.
   std::map<std::string, int> concurrency_caps;

@@ -77,13 +77,14 @@ TEST_F(GridTest, SuccessRepliesWithNodeIdAndRoutesTheSession) {
   EXPECT_EQ(grid().snapshot()->nodes[0]->slots[0].sessions.size(), 1u);
 }
 
-// The snapshot is rebuilt in parts: an unchanged node's view and an unchanged queue view are
-// shared with the previous snapshot, and every part that changed shows the change at once.
+// The snapshot is rebuilt in parts: an unchanged node's view and an unchanged list of waiters
+// are shared with the previous snapshot, and every part that changed shows the change at once
+// (the list once a reader asks for it).
 TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
   Register(Node("n1"));
   Register(Node("n2", 1, "firefox"));
   CreateJob job = Submit().creates.at(0);  // n1's slot: reserved, the queue view shows nobody
-  auto before = grid().snapshot();
+  auto before = grid().snapshot_with_queue();
   ASSERT_EQ(before->nodes.size(), 2u);
   EXPECT_TRUE(before->queue->requests.empty());
   grid().OnCreateResult(job.request, job.node_id, job.node_uri, job.slot_id, Created("a"));
@@ -92,15 +93,20 @@ TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
   EXPECT_GT(waiting->version, before->version);
   EXPECT_EQ(waiting->nodes[0]->slots[0].sessions.size(), 1u);  // n1 rebuilt
   EXPECT_EQ(waiting->nodes[1], before->nodes[1]);              // n2 shared
-  ASSERT_EQ(waiting->queue->requests.size(), 1u);
-  EXPECT_EQ(waiting->queue->waiting_by_label.at("chrome"), 1u);
+  EXPECT_EQ(waiting->queue, nullptr);  // the waiters changed: not listed until asked
+  EXPECT_EQ(waiting->waiting_by_label.ToMap(), (LabelCounts::Map{{"chrome", 1}}));
   EXPECT_EQ(waiting->queue_size, 1u);
+  auto listed = grid().snapshot_with_queue();
+  EXPECT_EQ(listed->version, waiting->version);  // the same snapshot, with its waiters listed
+  ASSERT_EQ(listed->queue->requests.size(), 1u);
+  EXPECT_EQ(grid().snapshot(), listed);                           // kept for the next reader
+  EXPECT_EQ(grid().snapshot_with_queue()->queue, listed->queue);  // listed once per version
 
   // A heartbeat changes nothing shown: both parts are shared.
   Effects effects;
   grid().Heartbeat(NodeId("n2"), {}, &effects);
   auto same = grid().snapshot();
-  EXPECT_EQ(same->queue, waiting->queue);
+  EXPECT_EQ(same->queue, listed->queue);
   EXPECT_EQ(same->nodes[1], waiting->nodes[1]);
 
   // The session ends: the waiter is granted at once, so the slot is reserved, not shown busy,
@@ -109,14 +115,16 @@ TEST_F(GridTest, SnapshotRebuildsOnlyWhatChangedAndShowsEveryChange) {
   ASSERT_EQ(granted.creates.size(), 1u);
   auto after = grid().snapshot();
   EXPECT_TRUE(after->nodes[0]->slots[0].sessions.empty());
-  EXPECT_TRUE(after->queue->requests.empty());
-  EXPECT_TRUE(after->queue->waiting_by_label.empty());
+  EXPECT_EQ(after->queue, nullptr);
+  EXPECT_TRUE(after->waiting_by_label.ToMap().empty());
   EXPECT_EQ(after->queue_size, 0u);
+  EXPECT_TRUE(grid().snapshot_with_queue()->queue->requests.empty());
 
   // The creation fails and n1 is the only chrome node: the waiter waits again and is shown.
   const CreateJob& again = granted.creates[0];
   grid().OnCreateResult(again.request, again.node_id, again.node_uri, again.slot_id, Refused());
-  EXPECT_EQ(grid().snapshot()->queue->requests.size(), 1u);
+  EXPECT_EQ(grid().snapshot_with_queue()->queue->requests.size(), 1u);
+  EXPECT_EQ(grid().snapshot()->waiting_by_label.ToMap(), (LabelCounts::Map{{"chrome", 1}}));
 
   // A node going DOWN or leaving is shown too.
   ASSERT_TRUE(grid().Drain(NodeId("n2"), &effects));

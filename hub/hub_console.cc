@@ -126,7 +126,8 @@ void HubService::ConsoleState(const Call& call) {
                        .admin = Check(Access::kAdmin, call.request).ok(),
                        .client_token_required = !held->client_token.empty(),
                        .admin_token_set = !held->admin_token.empty()};
-  const std::shared_ptr<const GridSnapshot> snapshot = grid_.snapshot();
+  // The console lists every waiter: the one reader (with /graphql) that makes the grid list them.
+  const std::shared_ptr<const GridSnapshot> snapshot = grid_.snapshot_with_queue();
   ConsoleInputs in{.snapshot = *snapshot, .now = clock_.Now(), .viewer = viewer};
   if (viewer.authorized) {  // the rest is not even copied for a caller who may not see it
     in.events = events_.Recent();

@@ -465,9 +465,13 @@ void HubService::AddW3CRoutes() {
                 Result<json> parsed = http::ParseJsonBody(call.request.body);
                 bool well_formed = parsed.ok() && parsed->is_object() &&
                                    parsed->contains("query") && (*parsed)["query"].is_string();
+                // Only a query naming sessionQueueRequests needs the waiters listed (which
+                // takes the grid's lock); sessionQueueSize and the rest read the snapshot.
+                const bool lists_queue =
+                    call.request.body.find("sessionQueueRequests") != std::string::npos;
                 SendJson(call.responder, well_formed ? 200 : 400,
-                         AnswerGraphql(*grid_.snapshot(), call.request.body, url(),
-                                       ExposureFor(call.request)));
+                         AnswerGraphql(lists_queue ? *grid_.snapshot_with_queue() : *grid_.snapshot(),
+                                       call.request.body, url(), ExposureFor(call.request)));
               }));
 }
 

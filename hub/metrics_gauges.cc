@@ -6,7 +6,7 @@ metrics::GridGauges GaugesFromSnapshot(const GridSnapshot& snapshot) {
   metrics::GridGauges gauges;
   gauges.concurrency_default = snapshot.concurrency_default;
   gauges.concurrency_caps = snapshot.concurrency_caps;
-  for (const auto& [label, waiting] : snapshot.queue->waiting_by_label) {
+  for (const auto& [label, waiting] : snapshot.waiting_by_label.ToMap()) {
     gauges.labels[label].queue_length += waiting;
   }
   for (const auto& node_view : snapshot.nodes) {
