@@ -6,14 +6,27 @@
 namespace gridhub::hub {
 
 // The chain may hold as many changes as there are labels; freeing it by recursion (each
-// Change's destructor releasing the next) could then exhaust a thread's stack.
+// Change's destructor releasing the next) could then exhaust a thread's stack. So the outermost
+// destructor on a thread drains a list: a Change freed while it drains only hands its `older`
+// over to the list. Each node is freed by whichever thread dropped its last reference, as
+// shared_ptr orders it; a node is never taken apart on the strength of use_count(), which a
+// reader's release on another thread does not order (TSan reported that as a race).
 LabelCounts::Change::~Change() {
-  std::shared_ptr<const Change> next = std::move(older);
-  while (next != nullptr && next.use_count() == 1) {
-    // The only owner: nobody else can see the change, which was made non-const.
-    std::shared_ptr<const Change> after = std::move(const_cast<Change&>(*next).older);
-    next = std::move(after);
+  thread_local std::vector<std::shared_ptr<const Change>>* draining = nullptr;
+  if (older == nullptr) return;
+  if (draining != nullptr) {
+    draining->push_back(std::move(older));
+    return;
   }
+  std::vector<std::shared_ptr<const Change>> pending;
+  pending.push_back(std::move(older));
+  draining = &pending;
+  while (!pending.empty()) {
+    std::shared_ptr<const Change> next = std::move(pending.back());
+    pending.pop_back();
+    next.reset();  // if it was the last reference, its older joins `pending`
+  }
+  draining = nullptr;
 }
 
 LabelCounts LabelCounts::With(const std::string& label, size_t count, const Map& live) const {
