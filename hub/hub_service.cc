@@ -469,9 +469,10 @@ void HubService::AddW3CRoutes() {
                 // takes the grid's lock); sessionQueueSize and the rest read the snapshot.
                 const bool lists_queue =
                     call.request.body.find("sessionQueueRequests") != std::string::npos;
-                SendJson(call.responder, well_formed ? 200 : 400,
-                         AnswerGraphql(lists_queue ? *grid_.snapshot_with_queue() : *grid_.snapshot(),
-                                       call.request.body, url(), ExposureFor(call.request)));
+                SendJson(
+                    call.responder, well_formed ? 200 : 400,
+                    AnswerGraphql(lists_queue ? *grid_.snapshot_with_queue() : *grid_.snapshot(),
+                                  call.request.body, url(), ExposureFor(call.request)));
               }));
 }
 
