@@ -52,26 +52,27 @@ struct Report {
   }
 } report;
 
+// Counts the call and hands it to libc's `name`, resolved on first use.
+void* CountAndCall(const char* name, CopyFn* real, std::atomic<bool>* resolving, void* to,
+                   const void* from, size_t n) {
+  if (*real == nullptr) {
+    if (resolving->exchange(true)) return SlowMove(to, from, n);
+    *real = Resolve(name);
+  }
+  Count(n);
+  return (*real)(to, from, n);
+}
+
 }  // namespace
 
 extern "C" void* memcpy(void* to, const void* from, size_t n) {
   static CopyFn real = nullptr;
   static std::atomic<bool> resolving{false};
-  if (real == nullptr) {
-    if (resolving.exchange(true)) return SlowMove(to, from, n);
-    real = Resolve("memcpy");
-  }
-  Count(n);
-  return real(to, from, n);
+  return CountAndCall("memcpy", &real, &resolving, to, from, n);
 }
 
 extern "C" void* memmove(void* to, const void* from, size_t n) {
   static CopyFn real = nullptr;
   static std::atomic<bool> resolving{false};
-  if (real == nullptr) {
-    if (resolving.exchange(true)) return SlowMove(to, from, n);
-    real = Resolve("memmove");
-  }
-  Count(n);
-  return real(to, from, n);
+  return CountAndCall("memmove", &real, &resolving, to, from, n);
 }
