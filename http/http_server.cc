@@ -275,6 +275,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   std::shared_ptr<Callbacks> callbacks_;
   Pistache::PollableQueue<Outgoing> outbox_;
   int timer_fd_ = -1;
+  // onReady's events for the base transport, reused from batch to batch (reactor thread).
+  std::vector<Pistache::Polling::Event> for_base_;
 };
 
 // Sees every connection open, every read and every close, on the reactor thread.
@@ -410,8 +412,8 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   using Pistache::Polling::NotifyOn;
   // The base sees every event but writability, which only our writes ask for: it would take a
   // writable descriptor for one of its own queued writes and throw when it finds none.
-  std::vector<Pistache::Polling::Event> for_base;
-  for_base.reserve(fds.size());
+  std::vector<Pistache::Polling::Event>& for_base = for_base_;
+  for_base.clear();
   for (const auto& entry : fds) {
     if (entry.getTag() == outbox_.tag()) {
       Drain();
@@ -433,6 +435,7 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   }
   // The base ignores the outbox and the timer: they are neither peers nor its timers.
   Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(for_base)));
+  for_base.clear();  // moved-from events; the buffer is kept for the next batch
 }
 
 std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
