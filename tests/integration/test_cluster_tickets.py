@@ -3,18 +3,63 @@ dispatcher keeps each open ticket in Redis, so after it is killed with SIGKILL t
 serves a WAITING ticket in its turn and hands a READY ticket's session over, at any hub, under
 the ticket's own id and token.
 
+A ticket opened at one front hub is also taken at another by a client in a network namespace
+of its own (netns.py), which reaches nothing but those two hubs.
+
 Real redis-server and real `gridhub hub` processes on free loopback ports, fake nodes, all
-stopped by pid. Skipped when /usr/bin/redis-server is missing.
+stopped by pid. Skipped when /usr/bin/redis-server is missing; the namespace case is skipped,
+with the reason, without root or `ip netns`.
 """
 
+import json
 import signal
 import unittest
 
-from cluster_fixture import ClusterTestCase
+import netns
+from cluster_fixture import PEER_TIMEOUT, ClusterTestCase
 from hubtest import call_json, wait_for
 
 CHROME = {"browserName": "chrome"}
 TICKETS_KEY = "{gridhub}:tickets"
+PYTHON = "/usr/bin/python3"
+
+# Run inside the namespace: opens a ticket at argv[1], takes it at argv[2] (polling while it is
+# 503, at most 20 s), drives the session through argv[2] and deletes it through argv[1]. Prints
+# every answer as JSON.
+REMOTE_TICKET_CLIENT = r"""
+import json, sys, time, urllib.error, urllib.request
+open_via, take_via = sys.argv[1], sys.argv[2]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def call(method, url, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with opener.open(request, timeout=20) as response:
+            return [response.status, json.loads(response.read() or b"null")]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode("utf-8", "replace")]
+out = {"open": call("POST", open_via + "/queue/requests",
+                    {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}})}
+if out["open"][0] == 201:
+    ticket = out["open"][1]
+    token = {"X-Queue-Token": ticket["token"]}
+    deadline = time.monotonic() + 20
+    while True:
+        out["take"] = call("POST", f"{take_via}/queue/requests/{ticket['id']}/take", None, token)
+        if out["take"][0] != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if out["take"][0] == 200:
+        sid = out["take"][1]["value"]["sessionId"]
+        out["again"] = call("POST", f"{open_via}/queue/requests/{ticket['id']}/take", None, token)
+        out["command"] = call("POST", f"{take_via}/session/{sid}/url", {"url": "about:blank"})
+        out["delete"] = call("DELETE", f"{open_via}/session/{sid}")
+print(json.dumps(out))
+"""
 
 
 class ClusterTicketTest(ClusterTestCase):
@@ -136,6 +181,37 @@ class ClusterTicketTest(ClusterTestCase):
         self.assertEqual(status, 200, body)
         self.release(b, sid)
         self.assert_nothing_leaked(b, node)
+
+    def test_a_ticket_opened_at_a_is_taken_at_c_by_a_client_in_another_network(self):
+        # The client's namespace reaches only the two front hubs, bound to the host end of the
+        # veth pair; the dispatcher, the node and Redis listen on loopback, which inside the
+        # namespace is its own. Opening, polling, taking, driving and deleting must all work
+        # through the hubs alone.
+        with netns.Namespace() as ns:
+            [dispatcher] = self.start_cluster(1)
+            a, c = [self.start_hub("--hub.state", self.redis.url, "--hub.peer-timeout",
+                                   PEER_TIMEOUT, "--server.host", ns.host_ip) for _ in range(2)]
+            self.wait_leader([dispatcher, a, c])
+            self.assertIs(self.dispatcher_of([dispatcher, a, c]), dispatcher)
+            for hub in (a, c):
+                self.assertTrue(hub.url.startswith(f"http://{ns.host_ip}:"), hub.url)
+            node = self.start_node()
+            dispatcher.register(node)
+            done = ns.run([PYTHON, "-c", REMOTE_TICKET_CLIENT, a.url, c.url], timeout=60)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            out = json.loads(done.stdout)
+            self.assertEqual(out["open"][0], 201, out)
+            self.assertEqual(out["take"][0], 200, out)
+            sid = out["take"][1]["value"]["sessionId"]
+            self.assertEqual(node.created, [sid])
+            self.assertEqual(out["again"][0], 404, out)  # taken once, whichever hub asks
+            status, body = out["command"]
+            self.assertEqual(status, 200, out)
+            self.assertEqual((body["value"]["method"], body["value"]["path"]),
+                             ("POST", f"/session/{sid}/url"))
+            self.assertEqual(out["delete"][0], 200, out)
+            self.assert_nothing_leaked(dispatcher, node)
+            self.assertEqual(c.busy_slots(), [])
 
 
 if __name__ == "__main__":
