@@ -31,6 +31,46 @@ bool ListHasToken(std::string_view list, std::string_view token) {
   return false;
 }
 
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 32 || u >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != s.npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 9110 §5.5: a field value is visible characters, spaces, tabs and obs-text. Any other
+// control character (CR, LF and NUL never get this far) is refused rather than relayed.
+bool CleanFieldValue(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Digits only: no sign, no spaces inside, no list, no overflow.
+bool ParseLength(std::string_view value, size_t* out) {
+  if (value.empty() || value.size() > 18) return false;
+  size_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  *out = n;
+  return true;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 bool SafeForWire(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
