@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "http/connection_clock.h"
+#include "http/reactor_client.h"
 #include "http/request_head.h"
 #include "http/w3c_error.h"
 
@@ -251,6 +252,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
 
   // Any thread.
   void Post(Outgoing item);
+  // The reactor thread's outbound client (reactor_client.h); null once the transport is going.
+  ReactorClient* client() { return client_.get(); }
   // Reactor thread: closes at once (the client is told nothing more).
   void Remove(const std::shared_ptr<Peer>& peer);
   // Reactor thread: forgets answers that will never be written (the connection is going).
@@ -271,8 +274,21 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   void Written(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer,
                const PendingWrite& write);
 
+  // ReactorClient's descriptors, in this reactor's epoll beside the client connections.
+  class ClientLoop final : public ReactorClient::Loop {
+   public:
+    explicit ClientLoop(ServerTransport* transport) : transport_(transport) {}
+    void Watch(int fd) override;
+    void Forget(int fd) override;
+
+   private:
+    ServerTransport* transport_;
+  };
+
   std::shared_ptr<ServerHandler> handler_;
   std::shared_ptr<Callbacks> callbacks_;
+  ClientLoop client_loop_{this};
+  std::unique_ptr<ReactorClient> client_ = std::make_unique<ReactorClient>(&client_loop_);
   Pistache::PollableQueue<Outgoing> outbox_;
   int timer_fd_ = -1;
   // onReady's events for the base transport, reused from batch to batch (reactor thread).
@@ -389,6 +405,8 @@ ServerTransport::ServerTransport(const std::shared_ptr<ServerHandler>& handler)
     : Pistache::Tcp::Transport(handler), handler_(handler), callbacks_(handler->callbacks()) {}
 
 ServerTransport::~ServerTransport() {
+  // Its requests in flight end ("client stopped") and its sockets close, before the peers go.
+  client_.reset();
   // Pistache's transport forgets its connections without closing them.
   for (const auto& [fd, peer] : peers) ::close(fd);
   if (timer_fd_ >= 0) ::close(timer_fd_);
@@ -408,8 +426,21 @@ void ServerTransport::registerPoller(Pistache::Polling::Epoll& poller) {
                Pistache::Polling::Tag(static_cast<uint64_t>(timer_fd_)));
 }
 
+void ServerTransport::ClientLoop::Watch(int fd) {
+  using Pistache::Polling::NotifyOn;
+  transport_->reactor()->registerFd(transport_->key(), fd,
+                                    NotifyOn::Read | NotifyOn::Write | NotifyOn::Shutdown,
+                                    Pistache::Polling::Mode::Edge);
+}
+
+void ServerTransport::ClientLoop::Forget(int fd) {
+  transport_->reactor()->removeFd(transport_->key(), fd);
+}
+
 void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   using Pistache::Polling::NotifyOn;
+  // Handlers and completions that run below find this reactor's client.
+  ReactorClient::Scope scope(client_.get());
   // The base sees every event but writability, which only our writes ask for: it would take a
   // writable descriptor for one of its own queued writes and throw when it finds none.
   std::vector<Pistache::Polling::Event>& for_base = for_base_;
@@ -421,6 +452,10 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
       uint64_t expirations = 0;
       (void)!::read(timer_fd_, &expirations, sizeof expirations);
       Tick();
+    } else if (client_->Owns(static_cast<int>(entry.getTag().value()))) {
+      // An outbound socket of ReactorClient: never the base's.
+      client_->OnEvent(static_cast<int>(entry.getTag().value()));
+      continue;
     } else if (entry.isWritable()) {
       auto it = peers.find(static_cast<Pistache::Fd>(entry.getTag().value()));
       std::shared_ptr<Connection> connection =
@@ -436,6 +471,7 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   // The base ignores the outbox and the timer: they are neither peers nor its timers.
   Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(for_base)));
   for_base.clear();  // moved-from events; the buffer is kept for the next batch
+  client_->RunCompletions();
 }
 
 std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
@@ -656,6 +692,7 @@ void ServerTransport::Tick() {
     }
   }
   for (const auto& peer : expired) Remove(peer);
+  client_->OnTick(now);
   Drain();
 }
 
@@ -689,6 +726,8 @@ void ServerHandler::onDisconnection(const std::shared_ptr<Peer>& peer) {
   if (connection == nullptr) return;
   own()->DropWrites(connection);
   if (connection->gone.exchange(true)) return;
+  // Requests made for this connection are abandoned, their sockets closed (not pooled).
+  if (ReactorClient* client = own()->client()) client->OnConnectionClosed(connection->id);
   if (!connection->refused) --callbacks_->open_connections;
   if (callbacks_->on_disconnect) {
     try {
