@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "http/json_body.h"
+#include "http/reactor_client.h"
 #include "http/w3c_error.h"
 #include "hub/auth.h"
 #include "hub/create_answer.h"
@@ -284,16 +285,26 @@ void HubService::StartCreate(CreateJob& job, const http::Headers& node_headers) 
   // The slot is decided once, here: the node agent creates the session in exactly this slot,
   // so /status and the node always agree on where a session lives.
   headers.emplace_back("X-Gridhub-Slot", job.slot_id.str());
-  client_.Send({.method = "POST",
-                .url = job.node_uri + "/session",
-                .headers = std::move(headers),
-                .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
-                .timeout = job.timeout},
-               [this, pending = std::move(pending)](http::ClientResponse response) {
-                 // Classified (and its socket URLs rewritten) here, outside the grid's lock:
-                 // the node's body is untrusted.
-                 OnCreateAnswer(pending, ClassifyCreateAnswer(response));
-               });
+  SendToNode({.method = "POST",
+              .url = job.node_uri + "/session",
+              .headers = std::move(headers),
+              .body = body.dump(-1, ' ', false, json::error_handler_t::replace),
+              .timeout = job.timeout},
+             [this, pending = std::move(pending)](http::ClientResponse response) {
+               // Classified (and its socket URLs rewritten) here, outside the grid's lock:
+               // the node's body is untrusted.
+               OnCreateAnswer(pending, ClassifyCreateAnswer(response));
+             });
+}
+
+void HubService::SendToNode(http::ClientRequest request, http::HttpClient::Callback done,
+                            uint64_t connection_id) {
+  if (http::ReactorClient* here = http::ReactorClient::Current();
+      here != nullptr && here->Takes(request)) {
+    here->Send(std::move(request), std::move(done), connection_id);
+  } else {
+    client_.Send(std::move(request), std::move(done));
+  }
 }
 
 void HubService::Poke() {
@@ -657,7 +668,7 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
       activity_.Note(session_id, started)) {
     Poke();
   }
-  client_.Send(
+  SendToNode(
       {.method = request.method,
        .url = route->node_uri + node_path + request.query,
        .headers = std::move(headers),
@@ -687,7 +698,8 @@ void HubService::Proxy(const http::ServerRequest& request, std::string node_path
           std::string content_type(http::FindHeader(response.headers, "Content-Type"));
           responder.Send(response.status, std::move(response.body), {}, content_type);
         }
-      });
+      },
+      responder.connection_id());
 }
 
 void HubService::RegisterNode(const http::ServerRequest& request, http::Responder responder) {

@@ -82,6 +82,11 @@ class HubService {
   void SendReplies(std::vector<Reply>& replies);
   // Asks the job's node to create the session in the slot the Grid chose.
   void StartCreate(CreateJob& job, const http::Headers& node_headers);
+  // A call to a node: on the reactor thread this runs on when it can (http/reactor_client.h:
+  // the answer comes back on this thread, no hand-off), else through client_. A non-zero
+  // `connection_id` abandons the call when that client connection closes.
+  void SendToNode(http::ClientRequest request, http::HttpClient::Callback done,
+                  uint64_t connection_id = 0);
   void Poke();
   // Poke, but only if the grid's next deadline now comes before the one the timer sleeps until.
   void PokeIfSooner();
