@@ -103,6 +103,9 @@ struct Connection {
   bool refused = false;
   // Bytes of answers given (Post) and not yet taken by the socket; any thread adds.
   std::atomic<size_t> unwritten{0};
+  // Items posted to the outbox for this connection and not yet delivered: an answer given on
+  // the reactor thread is written at once only when none waits ahead of it (a 100 Continue).
+  std::atomic<int> queued{0};
   // A request asking for an upgrade was dispatched: what follows its head is not HTTP and is
   // kept, unframed, in `early` for Responder::Detach (or dropped with the connection when the
   // handler answers instead). `dropped`: more than kMaxEarlyBytes came; a Detach is refused.
@@ -252,6 +255,10 @@ class ServerTransport final : public Pistache::Tcp::Transport {
 
   // Any thread.
   void Post(Outgoing item);
+  // Whether this runs on the reactor thread, inside one of this transport's events.
+  bool OnOwnThread() const;
+  // Reactor thread (OnOwnThread()): delivers at once what Post would queue.
+  void PostHere(Outgoing item);
   // The reactor thread's outbound client (reactor_client.h); null once the transport is going.
   ReactorClient* client() { return client_.get(); }
   // Reactor thread: closes at once (the client is told nothing more).
@@ -351,9 +358,16 @@ struct Responder::Impl {
     }
     ReaderMutexLock gate_lock(gate->mu);
     if (!gate->open || connection->gone.load()) return false;
-    connection->transport->Post({connection,
-                                 Serialize(status, std::move(body), headers, content_type, options),
-                                 options.close});
+    Outgoing item{connection, Serialize(status, std::move(body), headers, content_type, options),
+                  options.close};
+    ServerTransport* transport = connection->transport;
+    // On the thread that owns the connection, with nothing queued ahead: written now, not
+    // handed through the outbox to this same thread.
+    if (transport->OnOwnThread() && connection->queued.load() == 0) {
+      transport->PostHere(std::move(item));
+    } else {
+      transport->Post(std::move(item));
+    }
     return true;
   }
 
@@ -426,6 +440,11 @@ void ServerTransport::registerPoller(Pistache::Polling::Epoll& poller) {
                Pistache::Polling::Tag(static_cast<uint64_t>(timer_fd_)));
 }
 
+// The transport whose event this thread is running (Responder's fast path asks).
+thread_local const ServerTransport* running_transport = nullptr;
+
+bool ServerTransport::OnOwnThread() const { return running_transport == this; }
+
 void ServerTransport::ClientLoop::Watch(int fd) {
   using Pistache::Polling::NotifyOn;
   transport_->reactor()->registerFd(transport_->key(), fd,
@@ -439,8 +458,14 @@ void ServerTransport::ClientLoop::Forget(int fd) {
 
 void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   using Pistache::Polling::NotifyOn;
-  // Handlers and completions that run below find this reactor's client.
+  // Handlers and completions that run below find this reactor's client and write answers
+  // for this transport's connections directly.
   ReactorClient::Scope scope(client_.get());
+  struct Running {
+    explicit Running(const ServerTransport* t) : outer(running_transport) { running_transport = t; }
+    ~Running() { running_transport = outer; }
+    const ServerTransport* outer;
+  } running(this);
   // The base sees every event but writability, which only our writes ask for: it would take a
   // writable descriptor for one of its own queued writes and throw when it finds none.
   std::vector<Pistache::Polling::Event>& for_base = for_base_;
@@ -482,7 +507,15 @@ std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
 void ServerTransport::Post(Outgoing item) {
   callbacks_->gate->WriteStarted();
   item.connection->unwritten += item.size();
+  ++item.connection->queued;
   outbox_.push(std::move(item));
+}
+
+void ServerTransport::PostHere(Outgoing item) {
+  callbacks_->gate->WriteStarted();
+  item.connection->unwritten += item.size();
+  ++item.connection->queued;
+  Deliver(std::move(item));
 }
 
 void ServerTransport::Drain() {
@@ -504,6 +537,7 @@ void BeginLinger(const std::shared_ptr<Connection>& connection, const std::weak_
 void ServerTransport::Deliver(Outgoing item) {
   std::shared_ptr<Gate> gate = callbacks_->gate;
   std::shared_ptr<Connection> connection = item.connection;
+  --connection->queued;
   std::shared_ptr<Peer> peer = connection->peer.lock();
   auto it = peer == nullptr ? peers.end() : peers.find(peer->fd());
   // The descriptor is checked against the peer on this thread, which alone closes it: an
