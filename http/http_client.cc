@@ -105,6 +105,9 @@ void Wake(int wake_fd) {
 // often, which bounds how late a cancel takes effect.
 constexpr auto kCancelSweep = std::chrono::milliseconds(250);
 
+// Idle connections kept warm (a hub talking to many nodes), besides those in use.
+constexpr long kIdleConnections = 256;
+
 }  // namespace
 
 HttpClient::HttpClient() {
@@ -123,8 +126,7 @@ HttpClient::HttpClient() {
     stopping_ = true;
     return;
   }
-  // Enough cached connections that a hub talking to many nodes keeps them warm.
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 256L);
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, kIdleConnections);
   curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &HttpClient::OnSocket);
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &HttpClient::OnTimer);
@@ -373,6 +375,18 @@ void HttpClient::Start(std::unique_ptr<Transfer> transfer) {
     cancellable_.insert(transfer.get());
   }
   active_.emplace(easy, std::move(transfer));
+  SizeConnectionCache();
+}
+
+// curl's MAXCONNECTS bounds every connection it holds, in use or idle; whenever a finished
+// transfer hands its connection back to a cache above the bound, curl walks all of them to
+// close the oldest idle one — usually the one just handed back. With a fixed bound, a hub
+// holding thousands of waiting calls (one connection each) paid a walk over all of them and
+// lost its keep-alive connection on every call that finished. The bound follows the transfers
+// in flight instead, so only idle connections beyond kIdleConnections are closed.
+void HttpClient::SizeConnectionCache() {
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(active_.size()) + kIdleConnections);
 }
 
 void HttpClient::RunDueTimers(Clock::time_point now) {
@@ -402,6 +416,7 @@ void HttpClient::SweepCancelled() {
     transfer->response.error = "cancelled";
     Complete(std::move(transfer));
   }
+  if (!cancelled.empty()) SizeConnectionCache();
 }
 
 void HttpClient::CollectDone() {
@@ -420,6 +435,7 @@ void HttpClient::CollectDone() {
     curl_multi_remove_handle(multi, easy);
     FillResponse(*transfer, result);
     Complete(std::move(transfer));
+    SizeConnectionCache();
   }
 }
 

@@ -90,6 +90,7 @@ class HttpClient {
   void Start(std::unique_ptr<Transfer> transfer);
   void RunDueTimers(Clock::time_point now);
   void SweepCancelled();
+  void SizeConnectionCache();  // MAXCONNECTS: the transfers in flight plus the idle allowance
   void CollectDone();
   void Complete(std::unique_ptr<Transfer> transfer);
   void FailAll();

@@ -800,6 +800,41 @@ TEST(HttpClientTest, ConnectionsAreReused) {
   EXPECT_EQ(connections.size(), 1u);
 }
 
+// A hub holding hundreds of waiting calls still keeps its other connections alive: curl's cache
+// bound counts connections in use, and a fixed bound of 256 made every finished call close the
+// connection it had just handed back (and walk all the held ones to find it).
+TEST(HttpClientTest, ConnectionsAreReusedWhileHundredsOfOthersAreHeld) {
+  RaiseOpenFilesLimit();
+  constexpr size_t kHeld = 400;
+  HoldingServer holding;
+  ASSERT_TRUE(holding.Start());
+  std::set<uint64_t> connections;
+  std::mutex mu;
+  HttpServer echo({.host = "127.0.0.1", .port = 0, .threads = 1},
+                  [&](ServerRequest request, Responder responder) {
+                    {
+                      std::lock_guard<std::mutex> lock(mu);
+                      connections.insert(request.connection_id);
+                    }
+                    responder.Send(200, "ok");
+                  });
+  ASSERT_TRUE(echo.Start().ok());
+  Answers answers(kHeld);
+  HttpClient client;
+  for (size_t i = 0; i < kHeld; ++i) {
+    client.Send({.url = holding.Url(i), .timeout = std::chrono::seconds(120)}, answers.For(i));
+  }
+  ASSERT_TRUE(holding.WaitHeld(kHeld));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(client.SendSync({.url = Url(echo, "/x")}).status, 200);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(connections.size(), 1u);
+  }
+  holding.AnswerAll();
+  ASSERT_TRUE(answers.WaitDone(kHeld));
+  EXPECT_EQ(answers.At(kHeld - 1).status, 200);
+}
+
 TEST(HttpClientTest, CancellingOneOfManyEndsItAloneAndClosesItsConnection) {
   constexpr size_t kCount = 200;
   constexpr size_t kCancelled = 17;
