@@ -155,6 +155,13 @@ class Http:
             return status, payload
 
 
+def complete(answer):
+    """Whether `answer` holds a whole HTTP answer with a Content-Length body."""
+    head, found, payload = answer.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return bool(found and m and len(payload) >= int(m.group(1)))
+
+
 def caps(browser, **extra):
     always = {"browserName": browser}
     always.update(extra)
@@ -268,15 +275,15 @@ class Soak:
 
     # --- sampling ------------------------------------------------------------------------
     def sample(self, started):
-        rss = threads = 0
+        fields = {}
         with open(f"/proc/{self.hub_pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Threads:"):
-                    threads = int(line.split()[1])
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "RssAnon", "RssFile", "Threads"):
+                    fields[name] = int(value.split()[0])
         fds = len(os.listdir(f"/proc/{self.hub_pid}/fd"))
-        return (round(time.monotonic() - started, 1), rss, fds, threads, self.stats.total())
+        return (round(time.monotonic() - started, 1), fields["VmRSS"], fds, fields["Threads"],
+                self.stats.total(), fields["RssAnon"], fields["RssFile"])
 
     def fd_kinds(self):
         """The hub's open descriptors by kind: TCP sockets by peer (a node, a client of the hub's
@@ -327,8 +334,8 @@ class Soak:
             csv.write(",".join(str(x) for x in row) + "\n")
             csv.flush()
             if self.args.verbose:
-                print(f"  t={row[0]:7.1f}s rss={row[1]} KiB fds={row[2]} threads={row[3]} "
-                      f"ops={row[4]}", flush=True)
+                print(f"  t={row[0]:7.1f}s rss={row[1]} KiB (anon {row[5]}) fds={row[2]} "
+                      f"threads={row[3]} ops={row[4]}", flush=True)
             next_at += self.args.sample_seconds
             self.stop.wait(max(0, next_at - time.monotonic()))
 
@@ -428,13 +435,31 @@ class Soak:
         self.stop.wait(0.1)
 
     def disconnect(self, hub, rng):
-        """A POST /session for edge whose client goes away while it waits."""
+        """A POST /session for edge whose client goes away while it waits. It only shuts its
+        sending side (the hub takes the EOF for a departure) and reads on: when the grant
+        raced the departure and the answer was already on its way, the session is the
+        client's, and it deletes it instead of leaving it to the end-of-run check."""
         body = json.dumps(caps("MicrosoftEdge")).encode()
-        with socket.create_connection((hub.host, hub.port), timeout=5) as sock:
+        with socket.create_connection((hub.host, hub.port), timeout=10) as sock:
             sock.sendall(b"POST /session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             self.stop.wait(rng.uniform(0.1, 1.0))
-        self.stats.op("client_disconnected_waiting")
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while not complete(answer):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        if not answer:
+            self.stats.op("client_disconnected_waiting")
+        else:
+            head, _, payload = answer.partition(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            session = self.new_session_outcome("disconnect", status, json.loads(payload))
+            if session is not None:
+                self.stats.op("disconnect_raced_grant")
+                self.end_session("disconnect", hub, session)
         self.stop.wait(0.5)
 
     def ticket(self, hub, rng):
@@ -603,7 +628,7 @@ class Soak:
                   [("reader", self.reader)]
         loads = []
         with open(csv_path, "w") as csv:
-            csv.write("seconds,rss_kib,fds,threads,operations\n")
+            csv.write("seconds,rss_kib,fds,threads,operations,rss_anon_kib,rss_file_kib\n")
             sampler = threading.Thread(target=self.sampler, args=(time.monotonic(), csv),
                                        daemon=True)
             threads = [self.loop(name, body, i) for i, (name, body) in enumerate(clients)]
@@ -612,10 +637,13 @@ class Soak:
             while time.monotonic() < end:
                 time.sleep(min(60, max(0, end - time.monotonic())))
                 loads.append(os.getloadavg()[0])
-                if self.processes[-1].poll() is not None:
-                    raise RuntimeError(f"the hub exited with {self.processes[-1].returncode}")
+                for process in self.processes:
+                    if process.poll() is not None:  # a negative code is the signal's number
+                        raise RuntimeError(f"{' '.join(process.args[:2])} (pid {process.pid}) "
+                                           f"exited with {process.returncode} under load")
                 print(f"  {len(self.samples) and self.samples[-1][0] / 60:5.1f} min: "
-                      f"rss {self.samples[-1][1]} KiB, fds {self.samples[-1][2]}, "
+                      f"rss {self.samples[-1][1]} KiB (anon {self.samples[-1][5]}), "
+                      f"fds {self.samples[-1][2]}, "
                       f"ops {self.stats.total()}, errors {sum(self.stats.errors.values())}, "
                       f"load {loads[-1]:.2f}", flush=True)
             self.stop.set()
@@ -624,6 +652,21 @@ class Soak:
             sampler.join(timeout=15)
         stuck = [t.name for t in threads if t.is_alive()]
         idle = self.wait_idle(timeout=2 * QUEUE_TIMEOUT_S + 10)
+        self.leftovers = []
+        if not idle:  # what is left, and whether it ever goes (the hub's own timers)
+            _, _, _, nodes = self.idle_state()
+            for node in nodes:
+                for slot in node["slots"]:
+                    if slot.get("session"):
+                        session = slot["session"]
+                        self.leftovers.append(
+                            f"node {node['id']} slot {slot['id']}: session "
+                            f"{session['sessionId']} started "
+                            f"{time.time() - session.get('start', time.time()):.0f} s ago")
+            waited = time.monotonic()
+            cleared = self.wait_idle(timeout=120)
+            self.leftovers.append(f"{'cleared' if cleared else 'still there'} after "
+                                  f"{time.monotonic() - waited:.0f} s more")
         time.sleep(1)
         idle_after = self.sample(started)
         self.fds_after = self.fd_kinds()
@@ -655,17 +698,29 @@ class Soak:
         fds_after = [s[2] for s in after]
         print(f"# finished {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load average "
               f"at start {load1:.2f}, during {min(loads or [0]):.2f}-{max(loads or [0]):.2f}")
-        print("# per-minute samples (minute, RSS MiB, fds, threads):")
+        print("# per-minute samples (minute, RSS MiB, of which anonymous MiB, fds, threads):")
         minute = -1
         for s in self.samples:
             if int(s[0] // 60) != minute or s is end:
                 minute = int(s[0] // 60)
-                print(f"  {s[0] / 60:5.1f}  {s[1] / 1024:7.2f}  {s[2]:4d}  {s[3]:3d}")
+                print(f"  {s[0] / 60:5.1f}  {s[1] / 1024:7.2f}  {s[5] / 1024:7.2f}  {s[2]:4d}  "
+                      f"{s[3]:3d}")
         print(f"RSS idle before load      {idle_before[1] / 1024:.2f} MiB")
         print(f"RSS at warm-up ({warm[0] / 60:.1f} min) {warm[1] / 1024:.2f} MiB")
         print(f"RSS at end ({end[0] / 60:.1f} min)     {end[1] / 1024:.2f} MiB")
         print(f"RSS growth after warm-up  {growth:+.2f} % (peak {peak_growth:+.2f} %, slope "
               f"{slope:+.1f} KiB/min)")
+        anon_growth = 100.0 * (end[5] - warm[5]) / warm[5]
+        print(f"anonymous RSS (heap, stacks): warm-up {warm[5] / 1024:.2f} MiB, end "
+              f"{end[5] / 1024:.2f} MiB, growth {anon_growth:+.2f} %; file-backed (code) "
+              f"{warm[6] / 1024:.2f} -> {end[6] / 1024:.2f} MiB")
+        full = next((s for s in self.samples if s[0] >= 15 * 60), None)
+        if full is not None and end[0] - full[0] >= 5 * 60:
+            # The console keeps a 15-minute chart (hub/console_history.h, one sample every
+            # 5 s): the hub's memory may grow with it until it is full.
+            print(f"RSS growth after 15 min   {100.0 * (end[1] - full[1]) / full[1]:+.2f} % "
+                  f"({full[1] / 1024:.2f} -> {end[1] / 1024:.2f} MiB; the console's chart is "
+                  f"full then)")
         print(f"RSS idle after load       {idle_after[1] / 1024:.2f} MiB")
         print(f"fds under load            min {min(fds)}, max {max(fds)}; after warm-up "
               f"{min(fds_after)}-{max(fds_after)}")
@@ -709,6 +764,8 @@ class Soak:
                             "RSS and fds flat: OK" if not failures else "FAILED"))
         for failure in failures:
             print("  FAILED: " + failure)
+        for line in self.leftovers:
+            print("    left: " + line)
         print(f"# csv: {csv_path}")
         return 0 if not failures else 1
 
@@ -737,11 +794,14 @@ def main():
     # Explicitly: a shell without job control starts background commands with SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    result = 1
     try:
-        return soak.run()
+        result = soak.run()
+        return result
     except KeyboardInterrupt as e:
         print(f"soak: interrupted ({e}); stopping what it started", file=sys.stderr)
-        return 130
+        result = 130
+        return result
     finally:
         soak.stop_all()
         hub_err = os.path.join(soak.tmp, "hub.err")
@@ -752,7 +812,10 @@ def main():
             elif text:
                 print(f"hub stderr: {len(text.splitlines())} lines, last: "
                       f"{text.splitlines()[-1][:300]}")
-        shutil.rmtree(soak.tmp, ignore_errors=True)
+        if result == 0:
+            shutil.rmtree(soak.tmp, ignore_errors=True)
+        else:
+            print(f"# the processes' output is kept in {soak.tmp}")
 
 
 if __name__ == "__main__":
