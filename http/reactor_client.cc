@@ -139,7 +139,7 @@ std::string RequestHead(const ClientRequest& request, const Target& target) {
 
 struct ReactorClient::Exchange {
   Callback done;
-  uint64_t connection_id = 0;
+  std::optional<uint64_t> connection_id;  // the client connection it is bound to
   std::string method;
   std::string head;
   std::string body;
@@ -203,7 +203,8 @@ size_t ReactorClient::idle() const {
   return count;
 }
 
-void ReactorClient::Send(ClientRequest request, Callback done, uint64_t connection_id) {
+void ReactorClient::Send(ClientRequest request, Callback done,
+                         std::optional<uint64_t> connection_id) {
   Target target;
   auto exchange = std::make_unique<Exchange>();
   exchange->done = std::move(done);
@@ -242,7 +243,7 @@ void ReactorClient::Send(ClientRequest request, Callback done, uint64_t connecti
   socket->framer = ResponseFramer({.max_body = request.max_response_body});
   socket->framer.Expect(exchange->method == "HEAD");
   ++in_flight_;
-  if (connection_id != 0) by_connection_.emplace(connection_id, socket->fd);
+  if (connection_id.has_value()) by_connection_.emplace(*connection_id, socket->fd);
   socket->exchange = std::move(exchange);
   Start(socket);
 }
@@ -394,8 +395,8 @@ void ReactorClient::Read(Socket* socket) {
 
 void ReactorClient::Unbind(const Exchange& exchange) {
   --in_flight_;
-  if (exchange.connection_id == 0) return;
-  auto range = by_connection_.equal_range(exchange.connection_id);
+  if (!exchange.connection_id.has_value()) return;
+  auto range = by_connection_.equal_range(*exchange.connection_id);
   for (auto it = range.first; it != range.second; ++it) {
     auto socket = sockets_.find(it->second);
     if (socket != sockets_.end() && socket->second->exchange.get() == &exchange) {
@@ -444,8 +445,8 @@ void ReactorClient::Died(Socket* socket, std::string error) {
   const bool head = moved->method == "HEAD";
   fresh->framer = std::move(socket->framer);
   fresh->framer.Expect(head);
-  if (moved->connection_id != 0) {
-    auto range = by_connection_.equal_range(moved->connection_id);
+  if (moved->connection_id.has_value()) {
+    auto range = by_connection_.equal_range(*moved->connection_id);
     for (auto it = range.first; it != range.second; ++it) {
       if (it->second == socket->fd) {
         it->second = fresh->fd;

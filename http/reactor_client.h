@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,10 +81,12 @@ class ReactorClient {
   static bool Takes(const ClientRequest& request);
 
   // REQUIRES: Takes(request); on the loop's thread. `done` runs on this thread, from a later
-  // RunCompletions(), never inside Send. `connection_id` (non-zero): the server connection the
-  // request is made for; OnConnectionClosed(connection_id) abandons it (status 0, error
-  // "cancelled") and closes its socket.
-  void Send(ClientRequest request, Callback done, uint64_t connection_id = 0);
+  // RunCompletions(), never inside Send. `connection_id`, when given: the server connection
+  // the request is made for (Responder::connection_id(); 0 is a valid id);
+  // OnConnectionClosed(connection_id) abandons it (status 0, error "cancelled") and closes
+  // its socket.
+  void Send(ClientRequest request, Callback done,
+            std::optional<uint64_t> connection_id = std::nullopt);
 
   // The loop's side, all on its thread.
   bool Owns(int fd) const { return sockets_.count(fd) != 0; }

@@ -334,6 +334,8 @@ TEST(ReactorClientTest, AnswersOverTheLimitAreRefusedAndTheirConnectionDropped) 
   EXPECT_TRUE(node.WaitEnded(1));
 }
 
+// Run alone (as CTest runs each case), the relay's connection is the process's first, whose id
+// is 0: a call bound to connection 0 is bound too.
 TEST(ReactorClientTest, AClientLeavingCancelsItsCallAndClosesTheNodeConnection) {
   std::atomic<bool> got_request{false};
   ScriptedNode node([&](int fd, int) {

@@ -298,7 +298,7 @@ void HubService::StartCreate(CreateJob& job, const http::Headers& node_headers) 
 }
 
 void HubService::SendToNode(http::ClientRequest request, http::HttpClient::Callback done,
-                            uint64_t connection_id) {
+                            std::optional<uint64_t> connection_id) {
   if (http::ReactorClient* here = http::ReactorClient::Current();
       here != nullptr && here->Takes(request)) {
     here->Send(std::move(request), std::move(done), connection_id);

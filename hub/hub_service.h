@@ -83,10 +83,10 @@ class HubService {
   // Asks the job's node to create the session in the slot the Grid chose.
   void StartCreate(CreateJob& job, const http::Headers& node_headers);
   // A call to a node: on the reactor thread this runs on when it can (http/reactor_client.h:
-  // the answer comes back on this thread, no hand-off), else through client_. A non-zero
+  // the answer comes back on this thread, no hand-off), else through client_. A given
   // `connection_id` abandons the call when that client connection closes.
   void SendToNode(http::ClientRequest request, http::HttpClient::Callback done,
-                  uint64_t connection_id = 0);
+                  std::optional<uint64_t> connection_id = std::nullopt);
   void Poke();
   // Poke, but only if the grid's next deadline now comes before the one the timer sleeps until.
   void PokeIfSooner();
