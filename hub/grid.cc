@@ -242,6 +242,7 @@ const Grid::Slot* Grid::StartCreationLocked(const queue::Assignment& a,
     metrics_.RecordQueueWait(waiter.metric_label, a.waited);
   }
   slot->reserved++;
+  nodes_.Touch(*node);
   waiter.creating = true;
   CountWaitingLocked(waiter.label, -1);
   creating_deadlines_.emplace(waiter.deadline, waiter.id);
@@ -623,6 +624,7 @@ void Grid::AcceptSessionLocked(Waiter& waiter, Node& node, Slot& slot, CreateAns
     session.capabilities = value["capabilities"];
   }
   slot.sessions.push_back(session.id);
+  nodes_.Touch(node);
   NoteEventLocked({.kind = GridEventKind::kGranted,
                    .label = waiter.metric_label,
                    .run_id = waiter.run_id,

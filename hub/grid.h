@@ -312,6 +312,12 @@ class Grid {
   };
   Footprint footprint();
 
+  // For tests: "" while the incremental structures agree with a pass over every node — the
+  // room index dispatch offers from (NodeRegistry::IndexProblem) and the published snapshot's
+  // node views, each in its place and showing its node's URI, availability and sessions. Else
+  // what differs: some change was not followed by NodeRegistry::Touch.
+  std::string IndexProblem();
+
   // The hub's Prometheus counters and histograms; the grid records new-session events in them,
   // the service records proxied commands and renders GET /metrics.
   metrics::HubMetrics& metrics() { return metrics_; }
@@ -452,6 +458,8 @@ class Grid {
   void PublishLocked() REQUIRES(mu_);
   std::shared_ptr<const GridSnapshot::NodeView> NodeViewLocked(Node& node, SteadyTime now)
       REQUIRES(mu_);
+  // Whether `view` shows `node` as it is now.
+  static bool ViewShows(const GridSnapshot::NodeView& view, const Node& node);
   // Every waiter, in service order, as GridSnapshot::queue lists them.
   std::shared_ptr<const GridSnapshot::QueueView> ListQueueLocked() REQUIRES(mu_);
   // A waiter of `label` starts (`delta` 1) or stops (-1) waiting, as the snapshot counts it:
@@ -505,6 +513,8 @@ class Grid {
   // dropped wherever a waiter arrives, leaves, or starts or stops creating its session
   // (queue_view_dirty_).
   std::shared_ptr<const GridSnapshot::QueueView> queue_view_ GUARDED_BY(mu_);
+  // Every node's view in id order (Node::view_index), as the last snapshot listed them.
+  GridSnapshot::NodeViewList node_views_ GUARDED_BY(mu_);
   // Waiters (not creating) per label: the writer's map and the value snapshots share.
   LabelCounts::Map waiting_live_ GUARDED_BY(mu_);
   LabelCounts waiting_counts_ GUARDED_BY(mu_);

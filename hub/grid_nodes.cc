@@ -89,6 +89,7 @@ void Grid::EndSessionLocked(const SessionId& session_id, Effects* effects, bool 
   if (Node* found = nodes_.Find(session->node)) {
     Node& node = *found;
     if (Slot* slot = node.FindSlot(session->slot)) std::erase(slot->sessions, session->id);
+    nodes_.Touch(node);
     if (delete_on_node) effects->deletes.push_back({node.uri, session_id});
     if (node.Active() == 0) node.idle_since = clock_.Now();
   }
@@ -108,6 +109,7 @@ void Grid::DropNodeSessionsLocked(Node& node, Effects* effects, bool delete_on_n
     if (delete_on_node) effects->deletes.push_back({node.uri, id});
   }
   for (Slot& slot : node.slots) slot.sessions.clear();
+  nodes_.Touch(node);
 }
 
 void Grid::RemoveNodeIfDrainedLocked(const NodeId& node_id) {
@@ -257,6 +259,7 @@ void Grid::AdoptSessionsLocked(Node& node, std::vector<SessionRecord> adopted, b
                          .run_id = std::move(entry.run_id),
                          .sockets = std::move(entry.sockets)};
     slot->sessions.push_back(session.id);
+    nodes_.Touch(node);
     queue_.OnSessionAdopted(session.label);  // released by EndSession like any other
     JournalSessionLocked(session, node);
     sessions_.Add(std::move(session));
@@ -274,7 +277,7 @@ std::optional<HeartbeatAnswer> Grid::Heartbeat(const NodeId& id, const Heartbeat
   }
   Node& node = *found;
   const SteadyTime now = clock_.Now();
-  NodeRegistry::Beat beat = NodeRegistry::Heartbeat(node, now);
+  NodeRegistry::Beat beat = nodes_.Heartbeat(node, now);
   bool changed = false;
   if (beat.came_back) {
     NoteEventLocked({.kind = GridEventKind::kNodeUp,
@@ -363,7 +366,7 @@ bool Grid::Drain(const NodeId& node_id, Effects* effects) {
 }
 
 void Grid::DrainLocked(const NodeId& node_id, std::string_view why) {
-  NodeRegistry::Drain(*nodes_.Find(node_id));
+  nodes_.Drain(*nodes_.Find(node_id));
   NoteEventLocked({.kind = GridEventKind::kNodeDraining,
                    .node_id = node_id.str(),
                    .message = "node " + node_id.str() + " is draining: " + std::string(why)});

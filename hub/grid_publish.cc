@@ -28,10 +28,26 @@ void Grid::PublishLocked() {
   snapshot->concurrency_caps = settings_.queue.concurrency_caps;
   snapshot->concurrency_default = settings_.queue.concurrency_default;
   snapshot->declared_labels = declared_labels_;
-  snapshot->nodes.reserve(nodes_.nodes().size());
-  for (const auto& [id, node] : nodes_.nodes()) {
-    snapshot->nodes.push_back(NodeViewLocked(*node, now));
+  // Only the nodes touched since the last publish are looked at, unless nodes came or went
+  // (then every node's place is given again; views that still match are reused).
+  bool membership = false;
+  std::vector<Node*> changed = nodes_.TakeChanged(&membership);
+  if (membership) {
+    std::vector<GridSnapshot::NodeViewList::View> views;
+    views.reserve(nodes_.nodes().size());
+    for (const auto& [id, node] : nodes_.nodes()) {
+      node->view_index = views.size();
+      views.push_back(NodeViewLocked(*node, now));
+    }
+    node_views_ = GridSnapshot::NodeViewList(views);
+  } else {
+    for (Node* node : changed) {
+      const GridSnapshot::NodeViewList::View& shown = node_views_[node->view_index];
+      std::shared_ptr<const GridSnapshot::NodeView> view = NodeViewLocked(*node, now);
+      if (view != shown) node_views_.Set(node->view_index, std::move(view));
+    }
   }
+  snapshot->nodes = node_views_;
   MutexLock lock(snapshot_mu_);
   snapshot_ = std::move(snapshot);
 }
@@ -86,18 +102,39 @@ void Grid::CountWaitingLocked(const std::string& label, int delta) {
 // The node's published view, rebuilt only if it no longer shows the node: a node's id and
 // slots never change (re-registration makes a new Node) and a session never changes once
 // started, so comparing the URI, the availability and each slot's session ids is enough.
-std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, SteadyTime now) {
-  if (node.view != nullptr && node.view->uri == node.uri &&
-      node.view->availability == node.availability) {
-    bool same = node.view->slots.size() == node.slots.size();
-    for (size_t i = 0; same && i < node.slots.size(); ++i) {
-      const std::vector<GridSnapshot::SessionView>& shown = node.view->slots[i].sessions;
-      const std::vector<SessionId>& live = node.slots[i].sessions;
-      same = shown.size() == live.size();
-      for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k].str();
-    }
-    if (same) return node.view;
+bool Grid::ViewShows(const GridSnapshot::NodeView& view, const Node& node) {
+  if (view.id != node.id || view.uri != node.uri || view.availability != node.availability) {
+    return false;
   }
+  bool same = view.slots.size() == node.slots.size();
+  for (size_t i = 0; same && i < node.slots.size(); ++i) {
+    const std::vector<GridSnapshot::SessionView>& shown = view.slots[i].sessions;
+    const std::vector<SessionId>& live = node.slots[i].sessions;
+    same = shown.size() == live.size();
+    for (size_t k = 0; same && k < live.size(); ++k) same = shown[k].id == live[k].str();
+  }
+  return same;
+}
+
+std::string Grid::IndexProblem() {
+  MutexLock lock(mu_);
+  if (std::string problem = nodes_.IndexProblem(); !problem.empty()) return problem;
+  std::shared_ptr<const GridSnapshot> published = snapshot();
+  if (published->nodes.size() != nodes_.nodes().size()) {
+    return "the snapshot lists " + std::to_string(published->nodes.size()) + " nodes, not " +
+           std::to_string(nodes_.nodes().size());
+  }
+  size_t i = 0;
+  for (const auto& [id, node] : nodes_.nodes()) {
+    if (!ViewShows(*published->nodes[i++], *node)) {
+      return "the snapshot's view of node " + id + " does not show it as it is";
+    }
+  }
+  return "";
+}
+
+std::shared_ptr<const GridSnapshot::NodeView> Grid::NodeViewLocked(Node& node, SteadyTime now) {
+  if (node.view != nullptr && ViewShows(*node.view, node)) return node.view;
   auto view = std::make_shared<GridSnapshot::NodeView>();
   view->id = node.id;
   view->uri = node.uri;

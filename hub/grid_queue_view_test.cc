@@ -225,6 +225,7 @@ TEST_F(GridQueueViewTest, ManyLabelsRandomStepsAlwaysMatchTheQueue) {
       Keep(grid_.Tick());
     }
     if (step % 11 == 0 || step % 500 == 9) ExpectSnapshotMatchesQueue();
+    ASSERT_EQ(grid_.IndexProblem(), "") << "after step " << step;
     if (HasFatalFailure()) return;
   }
   ExpectSnapshotMatchesQueue();

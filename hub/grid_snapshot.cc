@@ -1,5 +1,7 @@
 #include "hub/grid_snapshot.h"
 
+#include <algorithm>
+
 namespace gridhub::hub {
 
 std::string_view AvailabilityName(Availability availability) {
@@ -12,6 +14,33 @@ std::string_view AvailabilityName(Availability availability) {
       return "DOWN";
   }
   return "DOWN";
+}
+
+GridSnapshot::NodeViewList::NodeViewList(const std::vector<View>& views) : size_(views.size()) {
+  chunks_.reserve((views.size() + kChunk - 1) / kChunk);
+  for (size_t at = 0; at < views.size(); at += kChunk) {
+    const size_t end = std::min(views.size(), at + kChunk);
+    chunks_.push_back(std::make_shared<const Chunk>(views.begin() + static_cast<ptrdiff_t>(at),
+                                                    views.begin() + static_cast<ptrdiff_t>(end)));
+  }
+}
+
+void GridSnapshot::NodeViewList::push_back(View view) {
+  if (size_ % kChunk == 0) {
+    chunks_.push_back(std::make_shared<const Chunk>(Chunk{std::move(view)}));
+  } else {
+    auto last = std::make_shared<Chunk>(*chunks_.back());
+    last->push_back(std::move(view));
+    chunks_.back() = std::move(last);
+  }
+  ++size_;
+}
+
+void GridSnapshot::NodeViewList::Set(size_t i, View view) {
+  std::shared_ptr<const Chunk>& chunk = chunks_[i / kChunk];
+  auto copy = std::make_shared<Chunk>(*chunk);
+  (*copy)[i % kChunk] = std::move(view);
+  chunk = std::move(copy);
 }
 
 namespace {

@@ -50,6 +50,53 @@ struct GridSnapshot {
     std::vector<SlotView> slots;
   };
 
+  // The nodes' views in id order, as an immutable-by-sharing vector: views are held in chunks of
+  // kChunk that consecutive snapshots share, so replacing one node's view copies one chunk and
+  // the list of chunks (O(kChunk + nodes / kChunk) pointers), not a pointer per node. Reads as a
+  // vector: size(), [i], range-for.
+  class NodeViewList {
+   public:
+    using View = std::shared_ptr<const NodeView>;
+    static constexpr size_t kChunk = 32;
+
+    NodeViewList() = default;
+    explicit NodeViewList(const std::vector<View>& views);
+
+    class const_iterator {
+     public:
+      const_iterator(const NodeViewList* list, size_t index) : list_(list), index_(index) {}
+      const View& operator*() const { return (*list_)[index_]; }
+      const View* operator->() const { return &(*list_)[index_]; }
+      const_iterator& operator++() {
+        ++index_;
+        return *this;
+      }
+      bool operator==(const const_iterator& other) const { return index_ == other.index_; }
+      bool operator!=(const const_iterator& other) const { return index_ != other.index_; }
+
+     private:
+      const NodeViewList* list_;
+      size_t index_;
+    };
+
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const View& operator[](size_t i) const { return (*chunks_[i / kChunk])[i % kChunk]; }
+    const_iterator begin() const { return {this, 0}; }
+    const_iterator end() const { return {this, size_}; }
+    // Appends (O(kChunk): the last chunk is copied, as it may be shared).
+    void push_back(View view);
+    // Replaces the i-th view (i < size()). The chunk holding it is copied, never changed in
+    // place: other lists, read on other threads, may share it (use_count() says nothing
+    // ordered about those readers, so it is not consulted).
+    void Set(size_t i, View view);
+
+   private:
+    using Chunk = std::vector<View>;
+    std::vector<std::shared_ptr<const Chunk>> chunks_;
+    size_t size_ = 0;
+  };
+
   // A waiting request as the console lists it; made once per waiter, when first listed.
   struct WaiterView {
     std::string id;  // the request id GET /queue shows and DELETE /queue/{id} takes
@@ -78,9 +125,9 @@ struct GridSnapshot {
     std::vector<QueuedWaiter> waiting;
   };
 
-  // One view per node, shared with the grid's own copy until that node changes, so publishing
-  // after an event rebuilds only the nodes it touched. Never null.
-  std::vector<std::shared_ptr<const NodeView>> nodes;
+  // One view per node in id order, shared with the grid's own copy until that node changes, so
+  // publishing after an event rebuilds only the nodes it touched. Never null.
+  NodeViewList nodes;
   size_t queue_size = 0;
   // For GET /metrics and the console: waiters by request label, kept up to date per change.
   LabelCounts waiting_by_label;

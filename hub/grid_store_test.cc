@@ -147,6 +147,13 @@ class GridStoreTest : public ::testing::Test {
 
   FakeClock clock_;
   CountingIds ids_;
+  // Whatever a test did, the room index and the published node views agree with the nodes.
+  void TearDown() override {
+    if (grid_) {
+      EXPECT_EQ(grid_->IndexProblem(), "");
+    }
+  }
+
   config::Settings settings_;
   std::unique_ptr<Grid> grid_;
 };

@@ -33,6 +33,12 @@ json Node(const std::string& id, int max_sessions = 1, std::string browser = "ch
 class GridTest : public ::testing::Test {
  protected:
   GridTest() { settings_.queue.registration_grace = 0s; }
+  // Whatever a test did, the room index and the published node views agree with the nodes.
+  void TearDown() override {
+    if (grid_) {
+      EXPECT_EQ(grid_->IndexProblem(), "");
+    }
+  }
 
   Grid& grid() {
     if (!grid_) grid_ = std::make_unique<Grid>(clock_, ids_, settings_);

@@ -1,6 +1,7 @@
 #include "hub/node_registry.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
 
 namespace gridhub::hub {
@@ -83,11 +84,15 @@ std::vector<SessionId> NodeRegistry::Put(std::unique_ptr<Node> node, SteadyTime 
       kept->reserved = old_slot.reserved;
     }
     node->idle_since = previous.idle_since;
+    Forget(previous);
     nodes_.erase(old);
   }
   departed_drained_.erase(NodeId(node->id));
   std::string id = node->id;
+  Node& added = *node;
   nodes_.emplace(std::move(id), std::move(node));
+  membership_changed_ = true;
+  Touch(added);
   return dropped;
 }
 
@@ -95,6 +100,7 @@ std::unique_ptr<NodeRegistry::Node> NodeRegistry::Remove(const NodeId& id) {
   auto n = nodes_.find(id.str());
   if (n == nodes_.end()) return nullptr;
   std::unique_ptr<Node> node = std::move(n->second);
+  Forget(*node);
   nodes_.erase(n);
   return node;
 }
@@ -105,6 +111,7 @@ bool NodeRegistry::RemoveIfDrained(const NodeId& id) {
   if (n->second->availability != Availability::kDraining || n->second->Active() > 0) return false;
   if (departed_drained_.size() >= kMaxDepartedDrained) departed_drained_.clear();
   departed_drained_.insert(id);
+  Forget(*n->second);
   nodes_.erase(n);
   return true;
 }
@@ -112,6 +119,73 @@ bool NodeRegistry::RemoveIfDrained(const NodeId& id) {
 void NodeRegistry::Drain(Node& node) {
   node.drain_requested = true;
   if (node.availability == Availability::kUp) node.availability = Availability::kDraining;
+  Touch(node);
+}
+
+void NodeRegistry::Touch(Node& node) {
+  // A node already removed (its sessions are being dropped) is nobody's to index any more.
+  auto registered = nodes_.find(node.id);
+  if (registered == nodes_.end() || registered->second.get() != &node) return;
+  if (!node.room_stale) {
+    node.room_stale = true;
+    room_stale_.push_back(&node);
+  }
+  if (!node.view_stale) {
+    node.view_stale = true;
+    view_stale_.push_back(&node);
+  }
+}
+
+void NodeRegistry::Forget(Node& node) {
+  membership_changed_ = true;
+  with_room_.erase(node.id);
+  if (node.room_stale) std::erase(room_stale_, &node);
+  if (node.view_stale) std::erase(view_stale_, &node);
+}
+
+std::vector<NodeRegistry::Node*> NodeRegistry::TakeChanged(bool* membership) {
+  *membership = std::exchange(membership_changed_, false);
+  for (Node* node : view_stale_) node->view_stale = false;
+  return std::exchange(view_stale_, {});
+}
+
+bool NodeRegistry::HasRoom(const Node& node) {
+  if (node.availability != Availability::kUp) return false;
+  for (const Slot& slot : node.slots) {
+    if (slot.Free() > 0) return true;
+  }
+  return false;
+}
+
+void NodeRegistry::SyncRoom() {
+  for (Node* node : room_stale_) {
+    node->room_stale = false;
+    if (HasRoom(*node)) {
+      with_room_.emplace(node->id, node);
+    } else {
+      with_room_.erase(node->id);
+    }
+  }
+  room_stale_.clear();
+}
+
+std::string NodeRegistry::IndexProblem() {
+  SyncRoom();
+  for (const auto& [id, node] : nodes_) {
+    const bool indexed = with_room_.count(id) > 0;
+    if (indexed != HasRoom(*node)) {
+      return "node " + id +
+             (indexed ? " is indexed with room but has none"
+                      : " has room but is not indexed (a change not touched)");
+    }
+  }
+  for (const auto& [id, node] : with_room_) {
+    auto n = nodes_.find(std::string(id));
+    if (n == nodes_.end() || n->second.get() != node) {
+      return "the room index names " + std::string(id) + ", which is not registered";
+    }
+  }
+  return "";
 }
 
 NodeRegistry::Beat NodeRegistry::Heartbeat(Node& node, SteadyTime now) {
@@ -121,6 +195,7 @@ NodeRegistry::Beat NodeRegistry::Heartbeat(Node& node, SteadyTime now) {
   if (node.availability == Availability::kDown) {
     node.availability = node.drain_requested ? Availability::kDraining : Availability::kUp;
     beat.came_back = true;
+    Touch(node);
   }
   return beat;
 }
@@ -133,6 +208,7 @@ bool NodeRegistry::OnProbeResult(const NodeId& id, bool answered, SteadyTime now
   node->last_seen = now;
   if (node->availability != Availability::kDown) return false;
   node->availability = Availability::kUp;
+  Touch(*node);
   return true;
 }
 
@@ -161,6 +237,7 @@ void NodeRegistry::ReleaseReservation(const NodeId& node_id, const SlotId& slot_
   if (node == nullptr) return;
   if (Slot* slot = node->FindSlot(slot_id); slot != nullptr && slot->reserved > 0) {
     slot->reserved--;
+    Touch(*node);
   }
 }
 
@@ -181,6 +258,7 @@ std::vector<NodeRegistry::Node*> NodeRegistry::MarkSilentDown(SteadyTime now) {
     if (node->availability != Availability::kDown &&
         now - node->last_seen >= timing_.node_timeout) {
       node->availability = Availability::kDown;
+      Touch(*node);
       down.push_back(node.get());
     }
   }
@@ -218,11 +296,12 @@ std::optional<SteadyTime> NodeRegistry::NextDeadline() const {
 }
 
 std::vector<NodeRegistry::Offer> NodeRegistry::FreeOffers(SteadyTime now) {
+  SyncRoom();
   std::vector<Offer> offer;
-  for (auto& [id, node] : nodes_) {
-    if (!node->Offered(now)) continue;
+  for (auto& [id, node] : with_room_) {
+    if (!node->Offered(now)) continue;  // resting after failures
     for (Slot& slot : node->slots) {
-      if (slot.Free() > 0) offer.push_back({node.get(), &slot});
+      if (slot.Free() > 0) offer.push_back({node, &slot});
     }
   }
   return offer;

@@ -14,6 +14,14 @@
 //
 // Not thread-safe: the Grid uses it under Grid::mu_. Which sessions run where is the
 // SessionMap's; a slot here lists its session ids only to count its room and show it.
+//
+// Dispatch and the snapshot cost O(changed nodes), not O(nodes): the registry keeps an index
+// of the UP nodes with a slot with room (FreeOffers walks only those) and a list of the nodes
+// changed since the Grid last published (TakeChanged). Both learn of a change by Touch(): the
+// registry touches a node itself whenever it changes its availability or releases a
+// reservation; whoever changes a slot's `sessions` or `reserved` from outside must call
+// Touch(node) before the next FreeOffers() or TakeChanged(). IndexProblem() (for tests) says
+// whether the index still agrees with a full pass.
 
 #include <chrono>
 #include <map>
@@ -76,6 +84,11 @@ class NodeRegistry {
     std::optional<SteadyTime> cooldown_until;  // its slots are not offered before then
     // What the last snapshot showed of it; the Grid reuses it while it still matches.
     std::shared_ptr<const GridSnapshot::NodeView> view;
+    size_t view_index = 0;  // its place in the Grid's list of views (id order)
+    // Touched since the room index (room_stale) or the Grid's view of it (view_stale) last
+    // looked at it; kept by NodeRegistry::Touch.
+    bool room_stale = false;
+    bool view_stale = false;
 
     // Whether dispatch may offer its free slots now.
     bool Offered(SteadyTime now) const {
@@ -122,7 +135,15 @@ class NodeRegistry {
   bool RemoveIfDrained(const NodeId& id);
   bool DepartedDrained(const NodeId& id) const { return departed_drained_.count(id) > 0; }
   // Drains the node (a DOWN one when it comes back). The caller then calls RemoveIfDrained.
-  static void Drain(Node& node);
+  void Drain(Node& node);
+  // `node`'s sessions, reservations or availability changed (see the top of this file). A node
+  // no longer registered (returned by Remove) is ignored.
+  void Touch(Node& node);
+  // The nodes touched since the last call, each once, and whether nodes were registered,
+  // replaced or removed since then (`*membership`: every node's place may have moved).
+  std::vector<Node*> TakeChanged(bool* membership);
+  // "" while the room index matches a pass over every node; else what differs (for tests).
+  std::string IndexProblem();
 
   // A heartbeat from `node`: seen now; a DOWN node comes back (DRAINING if a drain was asked).
   // Returns when the previous heartbeat was received (nullopt for the first).
@@ -130,7 +151,7 @@ class NodeRegistry {
     std::optional<SteadyTime> previous;
     bool came_back = false;
   };
-  static Beat Heartbeat(Node& node, SteadyTime now);
+  Beat Heartbeat(Node& node, SteadyTime now);
   // A probe's answer; true when it brought a DOWN node back UP.
   bool OnProbeResult(const NodeId& id, bool answered, SteadyTime now);
 
@@ -151,6 +172,7 @@ class NodeRegistry {
   std::optional<SteadyTime> NextDeadline() const;
 
   // One entry per slot with room on a node dispatch may use now, grouped by node in id order.
+  // O(nodes with room + touched nodes), through the room index.
   std::vector<Offer> FreeOffers(SteadyTime now);
   // What could ever serve a request: the slots of UP and DOWN nodes (DOWN ones may come back;
   // a network blip must not turn every new request away). A DRAINING node is leaving.
@@ -164,7 +186,19 @@ class NodeRegistry {
 
  private:
   Timing timing_;
+  // A node leaves: out of the index and the lists of touched nodes.
+  void Forget(Node& node);
+  // Brings the room index up to date with the nodes touched since.
+  void SyncRoom();
+  static bool HasRoom(const Node& node);
+
   std::map<std::string, std::unique_ptr<Node>> nodes_;
+  // The room index: UP nodes with at least one slot with room, by id (keys view Node::id).
+  // Up to date but for the nodes in room_stale_.
+  std::map<std::string_view, Node*> with_room_;
+  std::vector<Node*> room_stale_;
+  std::vector<Node*> view_stale_;
+  bool membership_changed_ = true;
   // Drained nodes that left once empty; their heartbeats are answered DRAINING.
   std::set<NodeId> departed_drained_;
 };

@@ -35,14 +35,57 @@ TEST_F(NodeRegistryTest, OffersOnlySlotsWithRoomOnUsableNodes) {
   nodes_.Put(MakeNode("b", "http://10.0.0.2:5555"), clock_.Now());
   EXPECT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 3u);
   nodes_.Find(NodeId("a"))->slots[0].reserved = 1;  // a creation in flight
+  nodes_.Touch(*nodes_.Find(NodeId("a")));
   nodes_.Find(NodeId("b"))->slots[0].sessions.push_back(SessionId("s1"));
+  nodes_.Touch(*nodes_.Find(NodeId("b")));
   std::vector<NodeRegistry::Offer> offer = nodes_.FreeOffers(clock_.Now());
   ASSERT_EQ(offer.size(), 1u);
   EXPECT_EQ(offer[0].node->id, "a");
   EXPECT_EQ(offer[0].slot->id, "1");
-  NodeRegistry::Drain(*nodes_.Find(NodeId("a")));
+  nodes_.Drain(*nodes_.Find(NodeId("a")));
   EXPECT_TRUE(nodes_.FreeOffers(clock_.Now()).empty());
   EXPECT_EQ(nodes_.Pool().size(), 1u);  // a DRAINING node leaves the pool; b's slot stays
+  EXPECT_EQ(nodes_.IndexProblem(), "");
+}
+
+TEST_F(NodeRegistryTest, TheRoomIndexFollowsTouchedChangesAndNamesAnUntouchedOne) {
+  nodes_.Put(MakeNode("a"), clock_.Now());
+  nodes_.Put(MakeNode("b"), clock_.Now());
+  Node& a = *nodes_.Find(NodeId("a"));
+  a.slots[0].sessions.push_back(SessionId("s1"));
+  nodes_.Touch(a);
+  ASSERT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 1u);
+  EXPECT_EQ(nodes_.FreeOffers(clock_.Now())[0].node->id, "b");
+  a.slots[0].sessions.clear();  // room again, but nobody said so
+  EXPECT_NE(nodes_.IndexProblem(), "");
+  nodes_.Touch(a);
+  EXPECT_EQ(nodes_.IndexProblem(), "");
+  EXPECT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 2u);
+  // Availability changes the registry makes itself are touched by it.
+  clock_.Advance(30s);
+  EXPECT_EQ(nodes_.MarkSilentDown(clock_.Now()).size(), 2u);
+  EXPECT_TRUE(nodes_.FreeOffers(clock_.Now()).empty());
+  nodes_.Heartbeat(a, clock_.Now());
+  ASSERT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 1u);
+  // A removed or replaced node leaves the index; the changed list names each node once.
+  bool membership = false;
+  nodes_.TakeChanged(&membership);
+  EXPECT_TRUE(membership);
+  nodes_.Touch(a);
+  nodes_.Touch(a);
+  std::vector<Node*> changed = nodes_.TakeChanged(&membership);
+  EXPECT_FALSE(membership);
+  EXPECT_EQ(changed, std::vector<Node*>{&a});
+  nodes_.Touch(a);
+  nodes_.Remove(NodeId("a"));
+  EXPECT_TRUE(nodes_.TakeChanged(&membership).empty());
+  EXPECT_TRUE(membership);
+  EXPECT_TRUE(nodes_.FreeOffers(clock_.Now()).empty());
+  nodes_.Heartbeat(*nodes_.Find(NodeId("b")), clock_.Now());
+  nodes_.Put(MakeNode("b"), clock_.Now());
+  ASSERT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 1u);
+  EXPECT_EQ(nodes_.FreeOffers(clock_.Now())[0].node, nodes_.Find(NodeId("b")));
+  EXPECT_EQ(nodes_.IndexProblem(), "");
 }
 
 TEST_F(NodeRegistryTest, SilentNodeGoesDownAndAHeartbeatBringsItBack) {
@@ -58,13 +101,13 @@ TEST_F(NodeRegistryTest, SilentNodeGoesDownAndAHeartbeatBringsItBack) {
   EXPECT_EQ(nodes_.Pool().size(), 1u);  // DOWN may come back: still in the pool
   EXPECT_FALSE(nodes_.NextDeadline().has_value());
 
-  NodeRegistry::Beat beat = NodeRegistry::Heartbeat(*down[0], clock_.Now());
+  NodeRegistry::Beat beat = nodes_.Heartbeat(*down[0], clock_.Now());
   EXPECT_TRUE(beat.came_back);
   EXPECT_FALSE(beat.previous.has_value());
   EXPECT_EQ(down[0]->availability, Availability::kUp);
   const SteadyTime first = clock_.Now();
   clock_.Advance(5s);
-  beat = NodeRegistry::Heartbeat(*down[0], clock_.Now());
+  beat = nodes_.Heartbeat(*down[0], clock_.Now());
   EXPECT_FALSE(beat.came_back);
   EXPECT_EQ(beat.previous, first);
 }
@@ -73,9 +116,9 @@ TEST_F(NodeRegistryTest, ADrainRequestedWhileDownHoldsWhenTheNodeComesBack) {
   nodes_.Put(MakeNode("a"), clock_.Now());
   clock_.Advance(30s);
   Node* node = nodes_.MarkSilentDown(clock_.Now()).at(0);
-  NodeRegistry::Drain(*node);
+  nodes_.Drain(*node);
   EXPECT_EQ(node->availability, Availability::kDown);
-  NodeRegistry::Heartbeat(*node, clock_.Now());
+  nodes_.Heartbeat(*node, clock_.Now());
   EXPECT_EQ(node->availability, Availability::kDraining);
 }
 
@@ -92,7 +135,7 @@ TEST_F(NodeRegistryTest, CoolDownDoublesPerFailureUpToNodeTimeout) {
     EXPECT_EQ(*node.cooldown_until - clock_.Now(), rests.back());
     clock_.Advance(rests.back());
     EXPECT_TRUE(nodes_.EndCooldowns(clock_.Now()));
-    NodeRegistry::Heartbeat(node, clock_.Now());
+    nodes_.Heartbeat(node, clock_.Now());
   }
   EXPECT_EQ(rests, (std::vector<Duration>{1s, 2s, 4s, 8s, 16s, 30s, 30s}));
   EXPECT_EQ(nodes_.FreeOffers(clock_.Now()).size(), 1u);
@@ -145,9 +188,10 @@ TEST_F(NodeRegistryTest, AnEmptyDrainedNodeLeavesAndIsRemembered) {
   nodes_.Put(MakeNode("a"), clock_.Now());
   Node& node = *nodes_.Find(NodeId("a"));
   node.slots[0].sessions.push_back(SessionId("s1"));
-  NodeRegistry::Drain(node);
+  nodes_.Drain(node);
   EXPECT_FALSE(nodes_.RemoveIfDrained(NodeId("a")));  // a session still runs
   node.slots[0].sessions.clear();
+  nodes_.Touch(node);
   EXPECT_TRUE(nodes_.RemoveIfDrained(NodeId("a")));
   EXPECT_EQ(nodes_.Find(NodeId("a")), nullptr);
   EXPECT_TRUE(nodes_.DepartedDrained(NodeId("a")));
