@@ -33,7 +33,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$build/bench/hub/gridhub_fake_node" 1 >"$tmp/fake-node.out" &
-pids+=($!)
+fast_node_pid=$!
+pids+=("$fast_node_pid")
 fast_node=$(url_from "$tmp/fake-node.out")
 start_nginx "$fast_node"
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)," \

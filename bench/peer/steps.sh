@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2154
 # Functions of bench/peer/run.sh (sourced after bench/cluster/lib.sh; uses run.sh's variables:
-# build, peer, tmp, pids, round, seconds, fast_node, jar, queue_waiters, held_waiters,
-# chrome_sessions, results).
+# build, peer, tmp, pids, round, seconds, fast_node, fast_node_pid, jar, queue_waiters,
+# held_waiters, chrome_sessions, results).
 
 record() {  # FIGURE SYSTEM VALUE: one measurement of this round
   echo "$1 $2 $round $3" >>"$results"
@@ -105,16 +105,27 @@ new_session() {  # URL BROWSER: prints the new session's id
 }
 
 measure_cycles() {  # SYSTEM URL [PID...]: create+delete cycles/s at 1, 8 and 32 clients
-  local system=$1 target=$2 c before after out cycles rate
+  # The hub's CPU per cycle (of PID..., when given), and the CPU the rest spends on each cycle:
+  # the client (hub_load, from /usr/bin/time) and the fake node (it also serves the other
+  # systems, so only its delta over this step counts). Those two are what a cycle costs with no
+  # hub at all: on 2 cores they bound how far a hub in front of them can keep up.
+  local system=$1 target=$2 c before after out cycles rate node_before node_after client
   shift 2
   for c in 1 8 32; do
     (($#)) && before=$(ticks "$@")
-    out=$("$build/bench/hub/hub_load" sessions "$target" "$c" "$seconds" || true)
+    node_before=$(ticks "$fast_node_pid")
+    out=$(/usr/bin/time -f 'client_cpu %U %S' -o "$tmp/client-time" \
+      "$build/bench/hub/hub_load" sessions "$target" "$c" "$seconds" || true)
+    node_after=$(ticks "$fast_node_pid")
     echo "  $system $out"
     cycles=$(sed -n 's/.*cycles=\([0-9]*\).*/\1/p' <<<"$out")
     rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
     [[ $out == *" failures=0"* ]] || { cycles=0 rate=nan; }
     record "cycles_c$c" "$system" "$rate"
+    client=$(awk '$1 == "client_cpu" { printf "%.0f", ($2 + $3) * 1e6 }' "$tmp/client-time")
+    record "cycle_rest_cpu_c$c" "$system" "$(awk -v c="$client" -v b="$node_before" \
+      -v a="$node_after" -v n="$cycles" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { if (n > 0 && c != "") printf "%.0f", (c + (a - b) * 1e6 / hz) / n; else print "nan" }')"
     (($#)) || continue
     after=$(ticks "$@")
     record "cycle_cpu_c$c" "$system" "$(per_event_us "$before" "$after" "$cycles")"
