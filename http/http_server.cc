@@ -257,7 +257,11 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   void Post(Outgoing item);
   // Whether this runs on the reactor thread, inside one of this transport's events.
   bool OnOwnThread() const;
-  // Reactor thread (OnOwnThread()): delivers at once what Post would queue.
+  // Reactor thread (OnOwnThread()): what Post would queue, delivered at the end of this
+  // onReady without the outbox's hand-off. Not at once: the requests read in this batch are
+  // all dispatched before their answers are written, so a client pipelining without reading
+  // meets the unwritten-bytes bound (kMaxUnwritten) as it did through the outbox, instead of
+  // the kernel's buffers first absorbing a race-dependent share of it.
   void PostHere(Outgoing item);
   // The reactor thread's outbound client (reactor_client.h); null once the transport is going.
   ReactorClient* client() { return client_.get(); }
@@ -268,6 +272,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
 
  private:
   void Drain();
+  // Delivers what PostHere kept, in the order given (reactor thread).
+  void DeliverHere();
   void Deliver(Outgoing item);
   void HandOff(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Peer>& peer,
                std::function<void(DetachedConnection)> take);
@@ -297,6 +303,8 @@ class ServerTransport final : public Pistache::Tcp::Transport {
   ClientLoop client_loop_{this};
   std::unique_ptr<ReactorClient> client_ = std::make_unique<ReactorClient>(&client_loop_);
   Pistache::PollableQueue<Outgoing> outbox_;
+  // PostHere's answers of the running onReady (reactor thread).
+  std::vector<Outgoing> here_;
   int timer_fd_ = -1;
   // onReady's events for the base transport, reused from batch to batch (reactor thread).
   std::vector<Pistache::Polling::Event> for_base_;
@@ -497,6 +505,7 @@ void ServerTransport::onReady(const Pistache::Aio::FdSet& fds) {
   Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(for_base)));
   for_base.clear();  // moved-from events; the buffer is kept for the next batch
   client_->RunCompletions();
+  DeliverHere();
 }
 
 std::shared_ptr<Pistache::Aio::Handler> ServerTransport::clone() const {
@@ -515,10 +524,22 @@ void ServerTransport::PostHere(Outgoing item) {
   callbacks_->gate->WriteStarted();
   item.connection->unwritten += item.size();
   ++item.connection->queued;
-  Deliver(std::move(item));
+  here_.push_back(std::move(item));
+}
+
+void ServerTransport::DeliverHere() {
+  // Delivering may answer again on this thread (and so add to here_): taken in rounds.
+  while (!here_.empty()) {
+    std::vector<Outgoing> batch;
+    batch.swap(here_);
+    for (Outgoing& item : batch) Deliver(std::move(item));
+  }
 }
 
 void ServerTransport::Drain() {
+  // What was given on this thread before anything now in the outbox goes first: a Send that
+  // found this connection's item still in here_ took the outbox (its `queued` was not 0).
+  DeliverHere();
   while (std::unique_ptr<Outgoing> item = outbox_.popSafe()) Deliver(std::move(*item));
 }
 
